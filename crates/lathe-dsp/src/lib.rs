@@ -1,0 +1,28 @@
+//! lathe-dsp: processors and meters.
+//!
+//! Pure DSP: no files, no threads, no allocation once a meter or processor is prepared.
+//! One file per idea: [`biquad`] (coefficients apart from state), [`loudness`] (BS.1770 / EBU
+//! R128), [`oversample`] (polyphase windowed-sinc upsampler), [`true_peak`] (the ≥8x meter built
+//! on it), [`spectrum`] (1/3-octave Welch average), [`signal_stats`] (sample peak, DC,
+//! correlation, clipping), [`window`] (Kaiser and Hann windows).
+#![forbid(unsafe_code)]
+
+pub mod biquad;
+pub mod loudness;
+pub mod oversample;
+pub mod signal_stats;
+pub mod spectrum;
+pub mod true_peak;
+pub mod window;
+
+/// Converts a linear amplitude to decibels (−∞ for 0).
+#[inline]
+pub fn lin_to_db(lin: f64) -> f64 {
+    20.0 * lin.log10()
+}
+
+/// Converts decibels to a linear amplitude.
+#[inline]
+pub fn db_to_lin(db: f64) -> f64 {
+    10f64.powf(db / 20.0)
+}
