@@ -1,1 +1,6 @@
+//! lathe-engine: analysis now; sessions, render passes, deliverables and reports build on it.
+#![forbid(unsafe_code)]
 
+pub mod analyze;
+
+pub use analyze::{analyze_file, Analysis, AnalyzeError};

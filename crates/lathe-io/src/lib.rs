@@ -1,1 +1,9 @@
+//! lathe-io: the file layer. Decoding ([`decode`], symphonia), resampling ([`resample`],
+//! rubato). Knows files and formats, nothing about mastering.
+#![forbid(unsafe_code)]
 
+pub mod decode;
+pub mod resample;
+mod wav_sizes;
+
+pub use decode::{AudioInfo, DecodeError, Decoder, SpeakerRole};

@@ -1,0 +1,185 @@
+//! `lathe analyze`: stream a file once through every meter.
+//!
+//! The file is decoded in chunks of [`CHUNK_FRAMES`]; while one chunk is being decoded the
+//! previous one is measured, and within a chunk the true-peak meters (the costly part, one per
+//! channel) run in parallel with the loudness, spectrum and sample statistics. Memory is fixed
+//! by the chunk size (plus the loudness meter's 16 bytes per 100 ms).
+
+use std::path::Path;
+
+use lathe_dsp::lin_to_db;
+use lathe_dsp::loudness::{ChannelRole, LoudnessMeter};
+use lathe_dsp::signal_stats::SignalStats;
+use lathe_dsp::spectrum::{ThirdOctaveSpectrum, BAND_NOMINAL_HZ};
+use lathe_dsp::true_peak::TruePeakMeter;
+use lathe_io::{DecodeError, Decoder, SpeakerRole};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Frames measured per parallel step.
+pub const CHUNK_FRAMES: usize = 1 << 16;
+
+/// Why a file could not be analysed.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// Everything `lathe analyze` reports about one file. Levels that do not exist (the loudness of
+/// silence, the correlation of a silent channel) are `None` (`null` in JSON).
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    pub file: String,
+    pub codec: String,
+    pub sample_rate_hz: u32,
+    pub channels: usize,
+    pub frames: u64,
+    pub duration_s: f64,
+    pub integrated_lufs: Option<f64>,
+    pub lra_lu: f64,
+    pub short_term_max_lufs: Option<f64>,
+    pub momentary_max_lufs: Option<f64>,
+    pub sample_peak_dbfs: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub dc_offset: f64,
+    pub correlation: Option<f64>,
+    pub clipped_samples: u64,
+    /// 1/3-octave levels in dB re a full-scale sine, one per `spectrum_bands_hz` entry.
+    pub spectrum_db: Vec<Option<f64>>,
+    pub spectrum_bands_hz: Vec<f64>,
+    pub warnings: Vec<String>,
+}
+
+/// Rounds to `digits` decimals; maps −∞/NaN to `None`.
+fn finite(v: f64, digits: i32) -> Option<f64> {
+    let scale = 10f64.powi(digits);
+    v.is_finite().then(|| (v * scale).round() / scale)
+}
+
+/// All meters for one file.
+struct Meters {
+    loudness: LoudnessMeter,
+    true_peak: Vec<TruePeakMeter>,
+    spectrum: ThirdOctaveSpectrum,
+    stats: SignalStats,
+}
+
+impl Meters {
+    fn measure(&mut self, chunk: &[Vec<f64>]) {
+        let planar: Vec<&[f64]> = chunk.iter().map(|c| c.as_slice()).collect();
+        let Self {
+            loudness,
+            true_peak,
+            spectrum,
+            stats,
+        } = self;
+        rayon::join(
+            || {
+                true_peak
+                    .par_iter_mut()
+                    .zip(planar.par_iter())
+                    .for_each(|(m, c)| m.process(c));
+            },
+            || {
+                loudness.process(&planar);
+                spectrum.process(&planar);
+                stats.process(&planar);
+            },
+        );
+    }
+}
+
+/// Reads the next chunk (up to [`CHUNK_FRAMES`]) into `chunk`, reusing `carry` for what a
+/// packet delivered beyond the chunk. Returns false at the end of the file.
+fn fill_chunk(
+    decoder: &mut Decoder,
+    chunk: &mut [Vec<f64>],
+    carry: &mut [Vec<f64>],
+) -> Result<bool, DecodeError> {
+    for (c, k) in chunk.iter_mut().zip(carry.iter_mut()) {
+        c.clear();
+        c.append(k);
+    }
+    while chunk[0].len() < CHUNK_FRAMES {
+        let Some(block) = decoder.next_block()? else {
+            break;
+        };
+        let room = CHUNK_FRAMES - chunk[0].len();
+        for ((c, k), b) in chunk.iter_mut().zip(carry.iter_mut()).zip(&block) {
+            let split = room.min(b.len());
+            c.extend_from_slice(&b[..split]);
+            k.extend_from_slice(&b[split..]);
+        }
+    }
+    Ok(!chunk[0].is_empty())
+}
+
+/// Analyses one file.
+pub fn analyze_file(path: &Path) -> Result<Analysis, AnalyzeError> {
+    let mut decoder = Decoder::open(path)?;
+    let info = decoder.info().clone();
+    let fs = info.sample_rate_hz as f64;
+    let roles: Vec<ChannelRole> = match &info.speaker_roles {
+        Some(r) if r.len() == info.channels => r
+            .iter()
+            .map(|r| match r {
+                SpeakerRole::Front => ChannelRole::Front,
+                SpeakerRole::Surround => ChannelRole::Surround,
+                SpeakerRole::Lfe => ChannelRole::Lfe,
+            })
+            .collect(),
+        _ => ChannelRole::default_layout(info.channels),
+    };
+    let mut meters = Meters {
+        loudness: LoudnessMeter::new(fs, &roles),
+        true_peak: (0..info.channels).map(|_| TruePeakMeter::new()).collect(),
+        spectrum: ThirdOctaveSpectrum::new(fs, info.channels),
+        stats: SignalStats::new(info.channels),
+    };
+    let with_capacity = || vec![Vec::with_capacity(CHUNK_FRAMES); info.channels];
+    let (mut ready, mut next, mut carry) = (with_capacity(), with_capacity(), with_capacity());
+    let mut have = fill_chunk(&mut decoder, &mut ready, &mut carry)?;
+    while have {
+        // Measure `ready` while decoding into `next`.
+        let mut decoded = Ok(false);
+        rayon::scope(|s| {
+            s.spawn(|_| meters.measure(&ready));
+            decoded = fill_chunk(&mut decoder, &mut next, &mut carry);
+        });
+        have = decoded?;
+        std::mem::swap(&mut ready, &mut next);
+    }
+
+    let true_peak = meters
+        .true_peak
+        .iter_mut()
+        .map(|m| m.finish())
+        .fold(0.0, f64::max);
+    let frames = meters.stats.frames();
+    Ok(Analysis {
+        file: path.display().to_string(),
+        codec: info.codec.clone(),
+        sample_rate_hz: info.sample_rate_hz,
+        channels: info.channels,
+        frames,
+        duration_s: (frames as f64 / fs * 1000.0).round() / 1000.0,
+        integrated_lufs: finite(meters.loudness.integrated_lufs(), 3),
+        lra_lu: finite(meters.loudness.loudness_range_lu(), 3).unwrap_or(0.0),
+        short_term_max_lufs: finite(meters.loudness.short_term_max_lufs(), 3),
+        momentary_max_lufs: finite(meters.loudness.momentary_max_lufs(), 3),
+        sample_peak_dbfs: finite(lin_to_db(meters.stats.sample_peak_lin()), 3),
+        true_peak_dbtp: finite(lin_to_db(true_peak), 3),
+        dc_offset: finite(meters.stats.dc_offset(), 6).unwrap_or(0.0),
+        correlation: meters.stats.correlation().and_then(|c| finite(c, 4)),
+        clipped_samples: meters.stats.clipped_samples(),
+        spectrum_db: meters
+            .spectrum
+            .bands_db()
+            .into_iter()
+            .map(|v| v.and_then(|v| finite(v, 2)))
+            .collect(),
+        spectrum_bands_hz: BAND_NOMINAL_HZ.to_vec(),
+        warnings: decoder.warnings(),
+    })
+}
