@@ -7,3 +7,4 @@ pub mod resample;
 mod wav_sizes;
 
 pub use decode::{AudioInfo, DecodeError, Decoder, SpeakerRole};
+pub use resample::{ResampleError, StreamResampler};
