@@ -286,28 +286,18 @@ impl LoudnessMeter {
         energy_to_lufs(sum / n as f64)
     }
 
-    /// Loudness range (EBU Tech 3342), LU; 0 when fewer than two short-term values pass the gates.
+    /// Loudness range (EBU Tech 3342:2016), LU, from short-term values every 100 ms (the
+    /// standard asks for ≥ 10 Hz); 0 when fewer than two short-term values pass the gates.
     pub fn loudness_range_lu(&self) -> f64 {
-        let abs_gate = lufs_to_energy(ABSOLUTE_GATE_LUFS);
-        let mut gated: Vec<f64> = self
-            .short_term_blocks
-            .iter()
-            .copied()
-            .filter(|&e| e >= abs_gate)
-            .collect();
-        if gated.is_empty() {
-            return 0.0;
-        }
-        let mean = gated.iter().sum::<f64>() / gated.len() as f64;
-        let relative_gate = mean * 10f64.powf(-20.0 / 10.0);
-        gated.retain(|&e| e >= relative_gate);
-        if gated.len() < 2 {
-            return 0.0;
-        }
-        gated.sort_by(f64::total_cmp);
-        // Nearest rank, as in the Tech 3342 MATLAB reference and libebur128.
-        let rank = |p: f64| gated[((gated.len() - 1) as f64 * p + 0.5) as usize];
-        energy_to_lufs(rank(0.95)) - energy_to_lufs(rank(0.10))
+        loudness_range(self.short_term_blocks.iter().copied())
+    }
+
+    /// Loudness range from short-term values every 1 s (3 s windows overlapping by 2 s), as
+    /// Tech 3342 before 2016 and libebur128 (≤ 1.2.6, hence pyebur128 and the `ebur128` crate)
+    /// compute it. Kept for comparison with those meters; on music the two differ by a few
+    /// tenths of an LU.
+    pub fn loudness_range_1hz_lu(&self) -> f64 {
+        loudness_range(self.short_term_blocks.iter().copied().step_by(10))
     }
 
     /// Clears all state and readings.
@@ -335,4 +325,24 @@ fn power_mean_above(energies: &[f64], gate: f64) -> (usize, f64) {
         .iter()
         .filter(|&&e| e > gate)
         .fold((0, 0.0), |(n, s), &e| (n + 1, s + e))
+}
+
+/// LRA of a series of short-term energies: absolute gate −70 LUFS, relative gate −20 LU below
+/// their power mean, then P95 − P10 by nearest rank (the Tech 3342 MATLAB reference and
+/// libebur128 both index `round((n − 1)·p)`).
+fn loudness_range(short_term: impl Iterator<Item = f64>) -> f64 {
+    let abs_gate = lufs_to_energy(ABSOLUTE_GATE_LUFS);
+    let mut gated: Vec<f64> = short_term.filter(|&e| e >= abs_gate).collect();
+    if gated.is_empty() {
+        return 0.0;
+    }
+    let mean = gated.iter().sum::<f64>() / gated.len() as f64;
+    let relative_gate = mean * 10f64.powf(-20.0 / 10.0);
+    gated.retain(|&e| e >= relative_gate);
+    if gated.len() < 2 {
+        return 0.0;
+    }
+    gated.sort_by(f64::total_cmp);
+    let rank = |p: f64| gated[((gated.len() - 1) as f64 * p + 0.5) as usize];
+    energy_to_lufs(rank(0.95)) - energy_to_lufs(rank(0.10))
 }

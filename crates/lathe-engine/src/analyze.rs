@@ -37,7 +37,11 @@ pub struct Analysis {
     pub frames: u64,
     pub duration_s: f64,
     pub integrated_lufs: Option<f64>,
+    /// Loudness range per EBU Tech 3342:2016 (short-term values every 100 ms).
     pub lra_lu: f64,
+    /// Loudness range from short-term values every 1 s, as libebur128 / pyebur128 / the
+    /// `ebur128` crate compute it (Tech 3342 before 2016); for comparison with those tools.
+    pub lra_1hz_lu: f64,
     pub short_term_max_lufs: Option<f64>,
     pub momentary_max_lufs: Option<f64>,
     pub sample_peak_dbfs: Option<f64>,
@@ -166,6 +170,7 @@ pub fn analyze_file(path: &Path) -> Result<Analysis, AnalyzeError> {
         duration_s: (frames as f64 / fs * 1000.0).round() / 1000.0,
         integrated_lufs: finite(meters.loudness.integrated_lufs(), 3),
         lra_lu: finite(meters.loudness.loudness_range_lu(), 3).unwrap_or(0.0),
+        lra_1hz_lu: finite(meters.loudness.loudness_range_1hz_lu(), 3).unwrap_or(0.0),
         short_term_max_lufs: finite(meters.loudness.short_term_max_lufs(), 3),
         momentary_max_lufs: finite(meters.loudness.momentary_max_lufs(), 3),
         sample_peak_dbfs: finite(lin_to_db(meters.stats.sample_peak_lin()), 3),

@@ -1,0 +1,88 @@
+//! Helpers shared by the CLI tests: the corpus and the independent reference meter.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `lathe` binary under test.
+pub fn lathe() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lathe"))
+}
+
+/// The corpus folder (the one holding `public/`), from `LATHE_CORPUS`. Prints a SKIPPED line
+/// and returns `None` when it is absent: build it with
+/// `sudo OUT=/some/dir sh ../shared/corpus/make_corpus.sh` and set `LATHE_CORPUS=/some/dir`.
+pub fn corpus(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("LATHE_CORPUS").map(PathBuf::from) {
+        Some(p) if p.join("public").is_dir() => Some(p.join("public")),
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: corpus not found (set LATHE_CORPUS to the folder holding public/)"
+            );
+            None
+        }
+    }
+}
+
+/// A Python with pyebur128, numpy and soundfile, from `LATHE_REF_PYTHON` (default `python3`).
+/// `None` with a SKIPPED line when it cannot import them.
+pub fn reference_python(test: &str) -> Option<String> {
+    let py = std::env::var("LATHE_REF_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&py)
+        .args(["-c", "import pyebur128, numpy, soundfile"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        Some(py)
+    } else {
+        eprintln!(
+            "SKIPPED {test}: {py} cannot import pyebur128/numpy/soundfile (set LATHE_REF_PYTHON)"
+        );
+        None
+    }
+}
+
+/// Runs `tools/reference_meter.py` on `files`; returns its JSON array.
+pub fn reference_measure(py: &str, files: &[PathBuf]) -> Vec<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/reference_meter.py");
+    let out = Command::new(py)
+        .arg(script)
+        .args(files)
+        .output()
+        .expect("run reference meter");
+    assert!(
+        out.status.success(),
+        "reference meter failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("reference JSON")
+}
+
+/// Runs `lathe analyze --json` on `files`.
+pub fn analyze_json(files: &[PathBuf]) -> (Output, Vec<serde_json::Value>) {
+    let out = lathe()
+        .arg("analyze")
+        .arg("--json")
+        .args(files)
+        .output()
+        .expect("run lathe");
+    let parsed = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    (out, parsed)
+}
+
+/// Files in `dir` with one of `exts`, sorted.
+pub fn files_in(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e))
+        })
+        .collect();
+    v.sort();
+    v
+}
