@@ -115,7 +115,7 @@ fn ugly_files_read_as_their_manifest_describes() {
     };
     let u = |name: &str| corpus.join("ugly").join(name);
     let get = |p: PathBuf| {
-        let (out, parsed) = analyze_json(&[p.clone()]);
+        let (out, parsed) = analyze_json(std::slice::from_ref(&p));
         (
             String::from_utf8_lossy(&out.stderr).into_owned(),
             out.status.code(),

@@ -6,12 +6,14 @@
 //! a parabola through it and its two neighbours (for a sine at 0.45·fs the residual error is
 //! −0.004 dB). The refinement runs only on candidates, so it costs nothing measurable.
 
-use crate::oversample::{Upsampler, UpsamplerCoefficients, FACTOR};
+use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};
 
 /// A streaming true-peak meter for one channel.
 #[derive(Clone, Debug)]
 pub struct TruePeakMeter {
     upsampler: Upsampler,
+    /// Oversampled rows of the current block.
+    rows: Vec<[f32; FACTOR]>,
     /// Oversampled outputs of the previous input sample (phases 0..8).
     prev: [f32; FACTOR],
     /// Last phase of the sample before `prev`.
@@ -24,6 +26,7 @@ impl TruePeakMeter {
     pub fn new() -> Self {
         Self {
             upsampler: Upsampler::new(),
+            rows: vec![[0.0; FACTOR]; BLOCK],
             prev: [0.0; FACTOR],
             prev_prev_last: 0.0,
             peak: 0.0,
@@ -32,15 +35,18 @@ impl TruePeakMeter {
 
     /// Feeds a block of samples.
     pub fn process(&mut self, samples: &[f64]) {
-        for &x in samples {
-            self.push(x as f32);
+        for block in samples.chunks(BLOCK) {
+            self.upsampler.process_block(block, &mut self.rows);
+            for i in 0..block.len() {
+                let cur = self.rows[i];
+                self.push_row(cur);
+            }
         }
     }
 
+    /// Examines the previous row now that its right neighbour (`cur[0]`) is known.
     #[inline]
-    fn push(&mut self, x: f32) {
-        let cur = self.upsampler.process_sample(x);
-        // Examine the previous row now that its right neighbour (cur[0]) is known.
+    fn push_row(&mut self, cur: [f32; FACTOR]) {
         let row_max = self.prev.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         // A parabolic refinement adds at most ~0.14 dB (1.7 %), so only rows within 2 % of the
         // running peak can raise it.
@@ -82,9 +88,7 @@ impl TruePeakMeter {
 
     /// Flushes the interpolator's delay (call once after the last block), then returns the peak.
     pub fn finish(&mut self) -> f64 {
-        for _ in 0..=UpsamplerCoefficients::LATENCY + 1 {
-            self.push(0.0);
-        }
+        self.process(&[0.0; UpsamplerCoefficients::LATENCY + 2]);
         self.peak_lin()
     }
 

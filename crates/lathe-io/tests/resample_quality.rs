@@ -65,10 +65,11 @@ fn solve3(mut m: [[f64; 3]; 3], mut v: [f64; 3]) -> [f64; 3] {
             .unwrap();
         m.swap(c, p);
         v.swap(c, p);
+        let pivot = m[c];
         for r in c + 1..3 {
-            let k = m[r][c] / m[c][c];
-            for j in c..3 {
-                m[r][j] -= k * m[c][j];
+            let k = m[r][c] / pivot[c];
+            for (mj, pj) in m[r].iter_mut().zip(pivot).skip(c) {
+                *mj -= k * pj;
             }
             v[r] -= k * v[c];
         }

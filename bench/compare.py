@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Runs the benchmark jobs and writes docs/BENCHMARKS.md. Called by bench/run.sh.
+
+Every job: a warm-up run, then N rounds in which each tool runs once, in turn (interleaved, so
+drift in machine load hits every tool alike); the median wall time, the median CPU time
+(user+sys) and the peak resident memory come from /usr/bin/time.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ["LATHE_CACHE"])
+CORPUS = Path(os.environ["LATHE_CORPUS"]) / "public"
+PY = sys.executable
+LATHE = str(ROOT / "target/release/lathe")
+WORK = CACHE / "bench"
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def timed(cmd):
+    """Runs cmd under /usr/bin/time; returns (wall s, cpu s, peak KiB, stdout)."""
+    r = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S %M"] + cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{cmd} failed: {r.stderr[-2000:]}")
+    m = re.search(r"TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", r.stderr)
+    wall, user, sys_, rss = float(m[1]), float(m[2]), float(m[3]), int(m[4])
+    return wall, user + sys_, rss, r.stdout
+
+
+def bench(tools, rounds):
+    """tools: {name: cmd}. Returns {name: dict(wall, cpu, rss_mib, stdout)}."""
+    for cmd in tools.values():
+        timed(cmd)  # warm-up (page cache, lazy loading)
+    runs = {n: [] for n in tools}
+    for _ in range(rounds):
+        for n, cmd in tools.items():
+            runs[n].append(timed(cmd))
+    return {
+        n: dict(
+            wall=statistics.median(r[0] for r in rs),
+            cpu=statistics.median(r[1] for r in rs),
+            rss_mib=max(r[2] for r in rs) / 1024,
+            stdout=rs[-1][3],
+        )
+        for n, rs in runs.items()
+    }
+
+
+def make_inputs(quick):
+    WORK.mkdir(parents=True, exist_ok=True)
+    mixes = CORPUS / "mixes"
+    t3 = WORK / "track3min_44k1_24b.wav"
+    if not t3.exists():
+        sh(["sox", str(mixes / "m01_hyperrogue_graveyard_44k1.wav"),
+            str(mixes / "m02_hyperrogue_domina_mountain_44k1.wav"), "-b", "24", str(t3), "trim", "0", "180"])
+    t60 = WORK / "track60min_44k1_24b.wav"
+    if not quick and not t60.exists():
+        sh(["sox", str(t3), str(t60), "repeat", "19"])
+    return t3, t60
+
+
+PYEBUR128 = textwrap.dedent("""
+    import sys, numpy as np, soundfile as sf, pyebur128 as p
+    f = sf.SoundFile(sys.argv[1])
+    m = p.R128State(f.channels, f.samplerate, p.MeasurementMode.MODE_I | p.MeasurementMode.MODE_LRA | p.MeasurementMode.MODE_TRUE_PEAK)
+    for b in f.blocks(blocksize=65536, dtype='float64', always_2d=True):
+        m.add_frames(np.ascontiguousarray(b).flatten(), b.shape[0])
+    tp = max(p.get_true_peak(m, c) for c in range(f.channels))
+    print(p.get_loudness_global(m), p.get_loudness_range(m), 20 * np.log10(tp))
+""")
+
+PYLOUDNORM = textwrap.dedent("""
+    import sys, soundfile as sf, pyloudnorm as pyln
+    x, rate = sf.read(sys.argv[1])
+    meter = pyln.Meter(rate, filter_class="DeMan")
+    print(meter.integrated_loudness(x))
+""")
+
+
+def metering_job(t3, rounds):
+    script_eb = WORK / "pyebur128_meter.py"
+    script_eb.write_text(PYEBUR128)
+    script_ln = WORK / "pyloudnorm_meter.py"
+    script_ln.write_text(PYLOUDNORM)
+    tools = {
+        "lathe analyze": [LATHE, "analyze", "--json", str(t3)],
+        "ffmpeg ebur128=peak=true": ["ffmpeg", "-nostats", "-hide_banner", "-i", str(t3), "-af",
+                                     "ebur128=peak=true", "-f", "null", "-"],
+        "pyebur128 (I+LRA+TP)": [PY, str(script_eb), str(t3)],
+        "pyloudnorm (I only)": [PY, str(script_ln), str(t3)],
+    }
+    res = bench(tools, rounds)
+    lathe = json.loads(res["lathe analyze"]["stdout"])[0]
+    ref = json.loads(sh([PY, str(ROOT / "tools/reference_meter.py"), str(t3)]).stdout)[0]
+    eb = res["pyebur128 (I+LRA+TP)"]["stdout"].split()
+    readings = {
+        "lathe analyze": (lathe["integrated_lufs"], lathe["lra_lu"], lathe["true_peak_dbtp"], "8x + parabolic"),
+        "pyebur128 (I+LRA+TP)": (float(eb[0]), float(eb[1]), float(eb[2]), "4x (libebur128)"),
+        "pyloudnorm (I only)": (float(res["pyloudnorm (I only)"]["stdout"].split()[0]), None, None, "-"),
+        "ffmpeg ebur128=peak=true": (None, None, None, "4x"),
+    }
+    return res, readings, ref
+
+
+def long_file_job(t60):
+    wall, cpu, rss, _ = timed([LATHE, "analyze", "--json", str(t60)])
+    return wall, cpu, rss / 1024
+
+
+def criterion_table(path):
+    if not path or not Path(path).exists():
+        return None
+    rows = []
+    name = None
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("meters_1s_stereo_48k/"):
+            name = line.split("/", 1)[1].split()[0]
+            if "time:" in line:
+                pass
+        m = re.search(r"time:\s+\[\S+ \S+ ([\d.]+) (\S+)", line)
+        if m and name:
+            val, unit = float(m[1]), m[2]
+            us = val * {"ns": 1e-3, "µs": 1, "us": 1, "ms": 1e3, "s": 1e6}[unit]
+            rows.append((name, us * 1000 / 48000, 1e6 / us))
+            name = None
+    return rows
+
+
+def fmt(v, d=2):
+    return "-" if v is None else f"{v:.{d}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", type=int, default=0)
+    ap.add_argument("--criterion")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    rounds = 3 if a.quick else 5
+    t3, t60 = make_inputs(a.quick)
+    res, readings, ref = metering_job(t3, rounds)
+    cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    versions = {
+        "lathe": sh([LATHE, "--version"]).stdout.strip(),
+        "ffmpeg": sh(["ffmpeg", "-version"]).stdout.splitlines()[0],
+        "pyebur128": sh([PY, "-c", "import importlib.metadata as m; print(m.version('pyebur128'))"]).stdout.strip(),
+        "pyloudnorm": sh([PY, "-c", "import importlib.metadata as m; print(m.version('pyloudnorm'))"]).stdout.strip(),
+        "rustc": sh(["rustc", "--version"]).stdout.strip(),
+    }
+    lines = []
+    w = lines.append
+    w("# Benchmarks")
+    w("")
+    w("Written by `bench/run.sh` (do not edit by hand). Re-run it to reproduce: it installs the peers,")
+    w("builds the corpus and lathe, and rewrites this file.")
+    w("")
+    w(f"- Machine: {os.cpu_count()} cores, {cpu_model}, {platform.system()} {platform.release()}")
+    w("- Versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()))
+    w(f"- Mode: {'quick (3 rounds, no 60-minute file, no criterion)' if a.quick else 'full (5 rounds)'}")
+    w("")
+    w("## 1. Metering a 3-minute track")
+    w("")
+    w(f"Input: `{t3.name}`, 180 s of corpus music (m01 + m02, 44.1 kHz, 24-bit stereo).")
+    w("Wall and CPU are medians of the interleaved rounds; memory is peak RSS.")
+    w("Reference readings (`tools/reference_meter.py`: libebur128 I/LRA, 16x FFT-interpolated true peak):")
+    w(f"I {ref['integrated_lufs']:.3f} LUFS, LRA {ref['lra_lu']:.2f} LU (libebur128 1 Hz), TP {ref['true_peak_dbtp']:.3f} dBTP.")
+    w("")
+    w("| tool | wall s | CPU s | peak MiB | time / lathe time | I LUFS | LRA LU | TP dBTP (oversampling) |")
+    w("|---|---|---|---|---|---|---|---|")
+    base = res["lathe analyze"]["wall"]
+    for n, r in res.items():
+        i, lra, tp, os_ = readings[n]
+        w(f"| {n} | {r['wall']:.3f} | {r['cpu']:.3f} | {r['rss_mib']:.1f} | {r['wall'] / base:.2f}x | {fmt(i, 3)} | {fmt(lra)} | {fmt(tp, 3)} ({os_}) |")
+    w("")
+    w("lathe computes I, LRA (10 Hz and 1 Hz), M/S maxima, 8x true peak, DC, correlation, clipping and")
+    w("the 1/3-octave spectrum in that time; ffmpeg's reading is not parsed (it prints to stderr).")
+    w("")
+    if not a.quick:
+        wall, cpu, rss = long_file_job(t60)
+        w("## 2. Metering a 60-minute file (bounded memory)")
+        w("")
+        w(f"`{t60.name}` (the 3-minute track repeated 20 times, 952 MB): wall {wall:.2f} s, CPU {cpu:.2f} s,")
+        w(f"peak memory {rss:.1f} MiB (3-minute file: {res['lathe analyze']['rss_mib']:.1f} MiB).")
+        w("")
+    crit = criterion_table(a.criterion)
+    if crit:
+        w("## 3. Meter micro-benchmarks (criterion, `cargo bench -p lathe-dsp --bench meters`)")
+        w("")
+        w("One second of stereo 48 kHz noise per iteration, single thread.")
+        w("")
+        w("| meter | ns per stereo sample | x realtime (one core) |")
+        w("|---|---|---|")
+        for name, ns, rt in crit:
+            w(f"| {name} | {ns:.2f} | {rt:.0f}x |")
+        w("")
+    w("## Commands")
+    w("")
+    w("```")
+    for n, cmd in {
+        "lathe": f"lathe analyze --json {t3.name}",
+        "ffmpeg": f"ffmpeg -i {t3.name} -af ebur128=peak=true -f null -",
+        "pyebur128": "bench/compare.py PYEBUR128 script: R128State(MODE_I|MODE_LRA|MODE_TRUE_PEAK), 65536-frame blocks",
+        "pyloudnorm": "pyln.Meter(rate, filter_class='DeMan').integrated_loudness(x)",
+    }.items():
+        w(f"{n}: {cmd}")
+    w("```")
+    Path(a.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+# Shared setup for .ci/run, scripts/try.sh and bench/run.sh. Source it; it defines functions and
+# exports LATHE_CACHE. Everything it installs goes to the system (apt) or to $LATHE_CACHE.
+
+LATHE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export LATHE_CACHE=${LATHE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lathe}
+mkdir -p "$LATHE_CACHE"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian tools used as independent oracles and benchmark peers.
+ensure_apt_tools() {
+  local missing=()
+  command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+  command -v sox >/dev/null || missing+=(sox libsox-fmt-base)
+  command -v lame >/dev/null || missing+=(lame)
+  command -v flac >/dev/null || missing+=(flac)
+  [ -x /usr/bin/time ] || missing+=(time)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# A Python venv with the reference meters (libebur128 via pyebur128, pyloudnorm).
+ensure_venv() {
+  local venv="$LATHE_CACHE/venv"
+  if ! "$venv/bin/python" -c "import pyebur128, pyloudnorm, soundfile, numpy, scipy" 2>/dev/null; then
+    echo "== creating $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q pyebur128 pyloudnorm soundfile numpy scipy
+  fi
+  export LATHE_REF_PYTHON="$venv/bin/python"
+}
+
+# The real-music corpus, built from Debian packages (about 2 minutes, ~250 MB).
+ensure_corpus() {
+  local out="$LATHE_CACHE/corpus"
+  if [ ! -f "$out/public/manifest.json" ]; then
+    local script=""
+    for s in "${LATHE_CORPUS_SCRIPT:-}" "$LATHE_ROOT/../shared/corpus/make_corpus.sh" /work/shared/corpus/make_corpus.sh; do
+      if [ -n "$s" ] && [ -f "$s" ]; then script=$s; break; fi
+    done
+    if [ -z "$script" ]; then
+      echo "== WARNING: corpus script not found (set LATHE_CORPUS_SCRIPT); corpus tests will be SKIPPED"
+      return 0
+    fi
+    echo "== building the corpus into $out (about 2 minutes)"
+    as_root env OUT="$out" sh "$script" > "$LATHE_CACHE/corpus.log" 2>&1 || {
+      tail -20 "$LATHE_CACHE/corpus.log"; echo "corpus build failed"; return 1; }
+  fi
+  export LATHE_CORPUS="$out"
+}
