@@ -154,8 +154,8 @@ def main():
     versions = {
         "lathe": sh([LATHE, "--version"]).stdout.strip(),
         "ffmpeg": sh(["ffmpeg", "-version"]).stdout.splitlines()[0],
-        "pyebur128": sh([PY, "-c", "import importlib.metadata as m; print(m.version('pyebur128'))"]).stdout.strip(),
-        "pyloudnorm": sh([PY, "-c", "import importlib.metadata as m; print(m.version('pyloudnorm'))"]).stdout.strip(),
+        "pyebur128": "pyebur128 " + sh([PY, "-c", "import importlib.metadata as m; print(m.version('pyebur128'))"]).stdout.strip(),
+        "pyloudnorm": "pyloudnorm " + sh([PY, "-c", "import importlib.metadata as m; print(m.version('pyloudnorm'))"]).stdout.strip(),
         "rustc": sh(["rustc", "--version"]).stdout.strip(),
     }
     lines = []
@@ -166,7 +166,7 @@ def main():
     w("builds the corpus and lathe, and rewrites this file.")
     w("")
     w(f"- Machine: {os.cpu_count()} cores, {cpu_model}, {platform.system()} {platform.release()}")
-    w("- Versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()))
+    w("- Versions: " + "; ".join(versions.values()))
     w(f"- Mode: {'quick (3 rounds, no 60-minute file, no criterion)' if a.quick else 'full (5 rounds)'}")
     w("")
     w("## 1. Metering a 3-minute track")
