@@ -9,8 +9,10 @@
 #![deny(unsafe_code)]
 
 pub mod biquad;
+pub mod limiter;
 pub mod loudness;
 pub mod oversample;
+pub mod processor;
 pub mod signal_stats;
 pub mod spectrum;
 pub mod true_peak;

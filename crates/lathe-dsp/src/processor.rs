@@ -1,0 +1,30 @@
+//! The processor contract (DESIGN.md §3).
+
+/// One block of stereo audio, processed in place.
+pub struct StereoBlock<'a> {
+    pub left: &'a mut [f64],
+    pub right: &'a mut [f64],
+}
+
+impl StereoBlock<'_> {
+    /// Frames in the block.
+    pub fn len(&self) -> usize {
+        self.left.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.left.is_empty()
+    }
+}
+
+/// A stereo processor. `prepare` may allocate; `process` must not allocate, lock or do I/O.
+pub trait Processor: Send {
+    /// Called before processing and whenever the rate or the largest block size changes.
+    fn prepare(&mut self, sample_rate_hz: f64, max_block: usize);
+    /// Processes one block (at most `max_block` frames) in place.
+    fn process(&mut self, block: &mut StereoBlock<'_>);
+    /// Delay in samples this processor adds. Constant after `prepare`.
+    fn latency_samples(&self) -> usize;
+    /// Clears state (delay lines, envelopes) without changing parameters.
+    fn reset(&mut self);
+}
