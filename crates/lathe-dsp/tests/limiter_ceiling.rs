@@ -34,15 +34,8 @@ fn db(x: f64) -> f64 {
     20.0 * x.log10()
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    }
-}
+mod test_rng;
+use test_rng::Rng;
 
 /// Low-passes `x` at `cutoff_hz` by zeroing FFT bins (treats x as periodic).
 fn band_limit(x: &[f64], fs: f64, cutoff_hz: f64) -> Vec<f64> {
@@ -82,12 +75,12 @@ fn stress_signals(fs: f64) -> Vec<(&'static str, [Vec<f64>; 2])> {
         })
         .collect();
     let noise_l = band_limit(
-        &(0..len).map(|_| rng.next()).collect::<Vec<_>>(),
+        &(0..len).map(|_| rng.bipolar()).collect::<Vec<_>>(),
         fs,
         20000.0,
     );
     let noise_r = band_limit(
-        &(0..len).map(|_| rng.next()).collect::<Vec<_>>(),
+        &(0..len).map(|_| rng.bipolar()).collect::<Vec<_>>(),
         fs,
         20000.0,
     );
@@ -107,7 +100,7 @@ fn drum_hits(fs: f64, len: usize, rng: &mut Rng) -> Vec<f64> {
     (0..len)
         .map(|n| {
             let t = (n % (fs as usize / 4)) as f64 / fs;
-            (-t / 0.03).exp() * (0.6 * rng.next() + 0.8 * (2.0 * PI * 60.0 * t).sin())
+            (-t / 0.03).exp() * (0.6 * rng.bipolar() + 0.8 * (2.0 * PI * 60.0 * t).sin())
         })
         .collect()
 }
@@ -248,8 +241,8 @@ mod property {
             let len = 12000;
             let mut rng = Rng(seed);
             let mut x = [
-                band_limit(&(0..len).map(|_| rng.next()).collect::<Vec<_>>(), fs, 20000.0),
-                band_limit(&(0..len).map(|_| rng.next()).collect::<Vec<_>>(), fs, 20000.0),
+                band_limit(&(0..len).map(|_| rng.bipolar()).collect::<Vec<_>>(), fs, 20000.0),
+                band_limit(&(0..len).map(|_| rng.bipolar()).collect::<Vec<_>>(), fs, 20000.0),
             ];
             let scale = 10f64.powf((ceiling_dbtp + over_db) / 20.0) / tp32(&x[0]).max(tp32(&x[1]));
             for c in &mut x {

@@ -19,16 +19,8 @@ fn meter_db(x: &[f64]) -> f64 {
     20.0 * m.finish().log10()
 }
 
-/// Deterministic pseudo-random numbers in [0, 1) (xorshift), so the test needs no RNG crate.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+mod test_rng;
+use test_rng::Rng;
 
 #[test]
 fn steady_sines_read_their_amplitude_within_0_1_db() {
