@@ -6,7 +6,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     /// Uniform in [0, 1).
-    pub fn next(&mut self) -> f64 {
+    pub fn uniform(&mut self) -> f64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -15,6 +15,6 @@ impl Rng {
 
     /// Uniform in [−1, 1).
     pub fn bipolar(&mut self) -> f64 {
-        self.next() * 2.0 - 1.0
+        self.uniform() * 2.0 - 1.0
     }
 }

@@ -31,7 +31,7 @@ fn steady_sines_read_their_amplitude_within_0_1_db() {
             100.0, 997.0, 5000.0, 11025.0, 12000.0, 15000.0, 18000.0, 19000.0, 20000.0,
         ] {
             for _ in 0..8 {
-                let phase = rng.next() * 2.0 * PI;
+                let phase = rng.uniform() * 2.0 * PI;
                 let len = (0.2 * fs) as usize;
                 let fade = (0.02 * fs) as usize;
                 let x: Vec<f64> = (0..len)
@@ -77,7 +77,7 @@ fn band_limited_noise_reads_within_0_1_db_of_64x_fft_interpolation() {
             let mut spec = vec![Complex::new(0.0, 0.0); n / 2 + 1];
             let top_bin = (20000.0 / fs * n as f64) as usize;
             for bin in spec.iter_mut().take(top_bin + 1).skip(1) {
-                let ph = rng.next() * 2.0 * PI;
+                let ph = rng.uniform() * 2.0 * PI;
                 *bin = Complex::from_polar(1.0, ph);
             }
             let mut planner = RealFftPlanner::<f64>::new();
@@ -115,7 +115,7 @@ fn band_limited_noise_reads_within_0_1_db_of_64x_fft_interpolation() {
 fn sample_peak_is_a_lower_bound() {
     // Phase 0 of the interpolator passes the samples through: TP ≥ sample peak, exactly.
     let mut rng = Rng(777);
-    let x: Vec<f64> = (0..10000).map(|_| rng.next() * 2.0 - 1.0).collect();
+    let x: Vec<f64> = (0..10000).map(|_| rng.uniform() * 2.0 - 1.0).collect();
     let sp = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let mut m = TruePeakMeter::new();
     m.process(&x);
