@@ -9,11 +9,17 @@
 #![deny(unsafe_code)]
 
 pub mod biquad;
+pub mod bypass;
+pub mod delay;
+pub mod eq;
+pub mod gain;
 pub mod limiter;
 pub mod loudness;
+pub mod matched;
 pub mod oversample;
 pub mod processor;
 pub mod signal_stats;
+pub mod smoothing;
 pub mod spectrum;
 pub mod true_peak;
 pub mod window;

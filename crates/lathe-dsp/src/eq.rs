@@ -1,0 +1,300 @@
+//! Equaliser: bell, low and high shelf, high- and low-pass (Butterworth 6–48 dB/oct and
+//! Linkwitz-Riley 12–48 dB/oct), notch, band-pass and tilt, each as cascaded second-order
+//! sections designed by Vicanek's matched method and refined by a least-squares fit to the
+//! analog prototype ([`crate::matched`]), so that responses follow the prototypes up to near
+//! Nyquist (no bilinear cramping at 44.1 kHz).
+//!
+//! Prototypes (S = s/ω0, A = 10^(gain_db/40)):
+//! bell `(S² + S·A/Q + 1)/(S² + S/(A·Q) + 1)`; low shelf `A(S² + S√A/Q + A)/(A S² + S√A/Q + 1)`;
+//! high shelf `A(A S² + S√A/Q + 1)/(S² + S√A/Q + A)` (RBJ's analog shelves); tilt, first order,
+//! `(S√G + 1)/(S + √G)` with G = 10^(gain_db/20) (−gain/2 dB at DC, +gain/2 dB at the top,
+//! 0 dB at `freq_hz`).
+//!
+//! Parameter changes cross-fade from the old filter to the new one over [`EQ_FADE_MS`] (the new
+//! filter starts from the old one's state), so a jump in a setting makes no click.
+
+use crate::biquad::{BiquadCoefficients, BiquadState};
+use crate::matched::AnalogSection;
+use crate::processor::{Processor, StereoBlock};
+use std::f64::consts::PI;
+
+/// Cross-fade time after a parameter change, ms.
+pub const EQ_FADE_MS: f64 = 20.0;
+
+/// What a band does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BandKind {
+    Bell,
+    LowShelf,
+    HighShelf,
+    HighPass,
+    LowPass,
+    Notch,
+    BandPass,
+    Tilt,
+}
+
+/// Family of the high- and low-pass filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PassFamily {
+    #[default]
+    Butterworth,
+    LinkwitzRiley,
+}
+
+/// One EQ band.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EqBand {
+    pub kind: BandKind,
+    /// Centre, corner or pivot frequency, Hz.
+    pub freq_hz: f64,
+    /// Gain for bell, shelves and tilt, dB.
+    pub gain_db: f64,
+    /// Quality factor (bell, shelves, notch, band-pass; 0.7071 for a Butterworth shelf).
+    pub q: f64,
+    /// High-/low-pass slope, dB/octave: 6–48 in steps of 6 (Butterworth) or 12–48 in steps
+    /// of 12 (Linkwitz-Riley).
+    pub slope_db_oct: u32,
+    pub family: PassFamily,
+}
+
+impl EqBand {
+    pub fn new(kind: BandKind, freq_hz: f64) -> Self {
+        Self {
+            kind,
+            freq_hz,
+            gain_db: 0.0,
+            q: std::f64::consts::FRAC_1_SQRT_2,
+            slope_db_oct: 12,
+            family: PassFamily::Butterworth,
+        }
+    }
+
+    /// Checks the settings; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.freq_hz.is_finite() && self.freq_hz > 0.0) {
+            return Err(format!("freq_hz must be positive, got {}", self.freq_hz));
+        }
+        if !(self.q.is_finite() && (0.05..=50.0).contains(&self.q)) {
+            return Err(format!("q must be within 0.05–50, got {}", self.q));
+        }
+        if !(self.gain_db.is_finite() && self.gain_db.abs() <= 36.0) {
+            return Err(format!(
+                "gain_db must be within ±36 dB, got {}",
+                self.gain_db
+            ));
+        }
+        if matches!(self.kind, BandKind::HighPass | BandKind::LowPass) {
+            let step = if self.family == PassFamily::LinkwitzRiley {
+                12
+            } else {
+                6
+            };
+            if self.slope_db_oct == 0 || self.slope_db_oct > 48 || self.slope_db_oct % step != 0 {
+                return Err(format!(
+                    "slope_db_oct must be a multiple of {step} up to 48 for {:?}, got {}",
+                    self.family, self.slope_db_oct
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The analog prototype as cascaded sections.
+    pub fn analog_sections(&self) -> Vec<AnalogSection> {
+        let w = 2.0 * PI * self.freq_hz;
+        let a = 10f64.powf(self.gain_db / 40.0);
+        let q = self.q;
+        let second = |num: [f64; 3], den: [f64; 3]| AnalogSection { num, den };
+        let lp2 = |q: f64| second([0.0, 0.0, w * w], [1.0, w / q, w * w]);
+        let hp2 = |q: f64| second([1.0, 0.0, 0.0], [1.0, w / q, w * w]);
+        let lp1 = || second([0.0, 0.0, w], [0.0, 1.0, w]);
+        let hp1 = || second([0.0, 1.0, 0.0], [0.0, 1.0, w]);
+        match self.kind {
+            BandKind::Bell => vec![second([1.0, w * a / q, w * w], [1.0, w / (a * q), w * w])],
+            BandKind::LowShelf => {
+                let sa = a.sqrt();
+                vec![second(
+                    [a, a * sa / q * w, a * a * w * w],
+                    [a, sa / q * w, w * w],
+                )]
+            }
+            BandKind::HighShelf => {
+                let sa = a.sqrt();
+                vec![second(
+                    [a * a, a * sa / q * w, a * w * w],
+                    [1.0, sa / q * w, a * w * w],
+                )]
+            }
+            BandKind::Notch => vec![second([1.0, 0.0, w * w], [1.0, w / q, w * w])],
+            BandKind::BandPass => vec![second([0.0, w / q, 0.0], [1.0, w / q, w * w])],
+            BandKind::Tilt => {
+                let sg = 10f64.powf(self.gain_db / 40.0);
+                vec![second([0.0, sg, w], [0.0, 1.0, sg * w])]
+            }
+            BandKind::HighPass | BandKind::LowPass => {
+                let high = self.kind == BandKind::HighPass;
+                let (order, times) = match self.family {
+                    PassFamily::Butterworth => (self.slope_db_oct / 6, 1),
+                    PassFamily::LinkwitzRiley => (self.slope_db_oct / 12, 2),
+                };
+                let mut one = Vec::new();
+                for k in 1..=order / 2 {
+                    let qk = 1.0 / (2.0 * ((2 * k - 1) as f64 * PI / (2 * order) as f64).sin());
+                    one.push(if high { hp2(qk) } else { lp2(qk) });
+                }
+                if order % 2 == 1 {
+                    one.push(if high { hp1() } else { lp1() });
+                }
+                let mut all = one.clone();
+                if times == 2 {
+                    all.extend(one);
+                }
+                all
+            }
+        }
+    }
+
+    /// |H| of the analog prototype at `freq_hz`.
+    pub fn analog_magnitude(&self, freq_hz: f64) -> f64 {
+        self.analog_sections()
+            .iter()
+            .map(|s| s.magnitude(freq_hz))
+            .product()
+    }
+}
+
+/// Coefficients of a whole EQ at one rate.
+fn design(bands: &[EqBand], sample_rate_hz: f64) -> Vec<BiquadCoefficients> {
+    bands
+        .iter()
+        .flat_map(|b| b.analog_sections())
+        .map(|s| s.fit(sample_rate_hz))
+        .collect()
+}
+
+/// The equaliser processor (minimum phase, no latency).
+pub struct Eq {
+    bands: Vec<EqBand>,
+    sample_rate_hz: f64,
+    coefs: Vec<BiquadCoefficients>,
+    state: [Vec<BiquadState>; 2],
+    /// During a cross-fade: the previous filter and its state.
+    old_coefs: Vec<BiquadCoefficients>,
+    old_state: [Vec<BiquadState>; 2],
+    fade_left: usize,
+    fade_len: usize,
+}
+
+impl Eq {
+    /// An EQ with `bands` (validate them first with [`EqBand::validate`]).
+    pub fn new(bands: Vec<EqBand>) -> Self {
+        let mut me = Self {
+            bands,
+            sample_rate_hz: 0.0,
+            coefs: Vec::new(),
+            state: [Vec::new(), Vec::new()],
+            old_coefs: Vec::new(),
+            old_state: [Vec::new(), Vec::new()],
+            fade_left: 0,
+            fade_len: 1,
+        };
+        me.prepare(48000.0, 0);
+        me
+    }
+
+    pub fn bands(&self) -> &[EqBand] {
+        &self.bands
+    }
+
+    /// The digital sections in use.
+    pub fn coefficients(&self) -> &[BiquadCoefficients] {
+        &self.coefs
+    }
+
+    /// Changes the bands (may allocate: call outside the audio thread's `process`). When the
+    /// number of sections stays the same, the change cross-fades over [`EQ_FADE_MS`].
+    pub fn set_bands(&mut self, bands: Vec<EqBand>) {
+        let new = design(&bands, self.sample_rate_hz);
+        self.bands = bands;
+        if new.len() == self.coefs.len() && !self.coefs.is_empty() {
+            self.old_coefs = std::mem::replace(&mut self.coefs, new);
+            self.old_state = self.state.clone();
+            self.fade_left = self.fade_len;
+        } else {
+            self.coefs = new;
+            self.state = [
+                vec![BiquadState::default(); self.coefs.len()],
+                vec![BiquadState::default(); self.coefs.len()],
+            ];
+            self.fade_left = 0;
+        }
+    }
+}
+
+#[inline]
+fn run(coefs: &[BiquadCoefficients], state: &mut [BiquadState], x: f64) -> f64 {
+    coefs
+        .iter()
+        .zip(state.iter_mut())
+        .fold(x, |acc, (c, s)| s.tick(c, acc))
+}
+
+impl Processor for Eq {
+    fn prepare(&mut self, sample_rate_hz: f64, _max_block: usize) {
+        self.sample_rate_hz = sample_rate_hz;
+        self.coefs = design(&self.bands, sample_rate_hz);
+        let n = self.coefs.len();
+        self.state = [
+            vec![BiquadState::default(); n],
+            vec![BiquadState::default(); n],
+        ];
+        self.old_state = self.state.clone();
+        self.fade_len = ((EQ_FADE_MS * 1e-3 * sample_rate_hz) as usize).max(1);
+        self.fade_left = 0;
+    }
+
+    fn process(&mut self, block: &mut StereoBlock<'_>) {
+        for (ch, samples) in [&mut *block.left, &mut *block.right]
+            .into_iter()
+            .enumerate()
+        {
+            let mut fade_left = self.fade_left;
+            for x in samples.iter_mut() {
+                let new = run(&self.coefs, &mut self.state[ch], *x);
+                if fade_left > 0 {
+                    let old = run(&self.old_coefs, &mut self.old_state[ch], *x);
+                    let t = fade_left as f64 / self.fade_len as f64;
+                    *x = new + (old - new) * t;
+                    fade_left -= 1;
+                } else {
+                    *x = new;
+                }
+            }
+            for s in self.state[ch].iter_mut() {
+                s.flush_denormals();
+            }
+            if ch == 1 {
+                self.fade_left = fade_left;
+            }
+        }
+    }
+
+    fn latency_samples(&self) -> usize {
+        0
+    }
+
+    fn reset(&mut self) {
+        for s in self
+            .state
+            .iter_mut()
+            .chain(self.old_state.iter_mut())
+            .flatten()
+        {
+            s.reset();
+        }
+        self.fade_left = 0;
+    }
+}
