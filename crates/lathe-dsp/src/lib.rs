@@ -10,6 +10,7 @@
 
 pub mod biquad;
 pub mod bypass;
+pub mod compressor;
 pub mod delay;
 pub mod eq;
 pub mod gain;

@@ -142,6 +142,7 @@ macro_rules! contract_tests {
     };
 }
 
+use lathe_dsp::compressor::{ChannelMode, Compressor, CompressorSettings, Detection};
 use lathe_dsp::eq::{BandKind, Eq, EqBand};
 use lathe_dsp::gain::{Gain, GainSettings};
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
@@ -156,3 +157,13 @@ contract_tests!(
     linear_impulse_level: 0.5
 );
 contract_tests!(limiter, TruePeakLimiter::new(LimiterSettings::default()), linear_impulse_level: 0.5);
+contract_tests!(
+    compressor,
+    Compressor::new(CompressorSettings { lookahead_ms: 5.0, sidechain_hpf_hz: 80.0, ..Default::default() }),
+    linear_impulse_level: 0.05
+);
+contract_tests!(
+    compressor_ms_rms,
+    Compressor::new(CompressorSettings { mode: ChannelMode::MidSide, detection: Detection::Rms, ..Default::default() }),
+    linear_impulse_level: 0.05
+);
