@@ -11,17 +11,20 @@
 pub mod biquad;
 pub mod bypass;
 pub mod compressor;
+pub mod crossover;
 pub mod delay;
 pub mod eq;
 pub mod gain;
 pub mod limiter;
 pub mod loudness;
 pub mod matched;
+pub mod multiband;
 pub mod oversample;
 pub mod processor;
 pub mod signal_stats;
 pub mod smoothing;
 pub mod spectrum;
+pub mod stereo;
 pub mod true_peak;
 pub mod window;
 

@@ -146,6 +146,8 @@ use lathe_dsp::compressor::{ChannelMode, Compressor, CompressorSettings, Detecti
 use lathe_dsp::eq::{BandKind, Eq, EqBand};
 use lathe_dsp::gain::{Gain, GainSettings};
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
+use lathe_dsp::multiband::{BandSettings, Multiband, MultibandSettings};
+use lathe_dsp::stereo::{Stereo, StereoSettings};
 
 contract_tests!(gain, Gain::new(GainSettings { gain_db: -3.0, ..Default::default() }), linear_impulse_level: 0.5);
 contract_tests!(
@@ -166,4 +168,14 @@ contract_tests!(
     compressor_ms_rms,
     Compressor::new(CompressorSettings { mode: ChannelMode::MidSide, detection: Detection::Rms, ..Default::default() }),
     linear_impulse_level: 0.05
+);
+contract_tests!(
+    multiband,
+    Multiband::new(MultibandSettings { crossovers_hz: vec![120.0, 2500.0], bands: vec![BandSettings::default(); 3] }),
+    linear_impulse_level: 0.05
+);
+contract_tests!(
+    stereo,
+    Stereo::new(StereoSettings { width: 1.2, mono_below_hz: 120.0, balance: 0.1 }),
+    linear_impulse_level: 0.5
 );
