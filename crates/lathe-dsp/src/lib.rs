@@ -13,6 +13,7 @@ pub mod bypass;
 pub mod compressor;
 pub mod crossover;
 pub mod delay;
+pub mod dither;
 pub mod eq;
 pub mod gain;
 pub mod limiter;

@@ -143,6 +143,7 @@ macro_rules! contract_tests {
 }
 
 use lathe_dsp::compressor::{ChannelMode, Compressor, CompressorSettings, Detection};
+use lathe_dsp::dither::{Dither, DitherKind};
 use lathe_dsp::eq::{BandKind, Eq, EqBand};
 use lathe_dsp::gain::{Gain, GainSettings};
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
@@ -179,3 +180,4 @@ contract_tests!(
     Stereo::new(StereoSettings { width: 1.2, mono_below_hz: 120.0, balance: 0.1 }),
     linear_impulse_level: 0.5
 );
+contract_tests!(dither, Dither::new(24, DitherKind::TpdfShaped, 9), linear_impulse_level: 0.5);
