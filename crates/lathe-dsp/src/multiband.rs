@@ -93,9 +93,14 @@ impl Tree {
     fn tick(&mut self, x: f64, out: &mut [f64]) {
         let mut rest = x;
         let n = self.splits.len();
-        for k in 0..n {
-            let (lo, hi) = self.splits[k].tick(rest);
-            out[k] = self.allpasses[k].iter_mut().fold(lo, |v, ap| ap.tick(v));
+        for ((split, aps), o) in self
+            .splits
+            .iter_mut()
+            .zip(self.allpasses.iter_mut())
+            .zip(out.iter_mut())
+        {
+            let (lo, hi) = split.tick(rest);
+            *o = aps.iter_mut().fold(lo, |v, ap| ap.tick(v));
             rest = hi;
         }
         out[n] = rest;

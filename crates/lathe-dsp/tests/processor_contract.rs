@@ -148,6 +148,9 @@ use lathe_dsp::eq::{BandKind, Eq, EqBand};
 use lathe_dsp::gain::{Gain, GainSettings};
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use lathe_dsp::multiband::{BandSettings, Multiband, MultibandSettings};
+use lathe_dsp::saturate::{
+    Clipper, ClipperSettings, Saturation, SaturationKind, SaturationSettings,
+};
 use lathe_dsp::stereo::{Stereo, StereoSettings};
 
 contract_tests!(gain, Gain::new(GainSettings { gain_db: -3.0, ..Default::default() }), linear_impulse_level: 0.5);
@@ -181,3 +184,10 @@ contract_tests!(
     linear_impulse_level: 0.5
 );
 contract_tests!(dither, Dither::new(24, DitherKind::TpdfShaped, 9), linear_impulse_level: 0.5);
+contract_tests!(saturation_tape, Saturation::new(SaturationSettings::default()), linear_impulse_level: 0.01);
+contract_tests!(
+    saturation_tube_2x,
+    Saturation::new(SaturationSettings { kind: SaturationKind::Tube, oversampling: 2, mix: 0.5, ..Default::default() }),
+    linear_impulse_level: 0.01
+);
+contract_tests!(clipper, Clipper::new(ClipperSettings::default()), linear_impulse_level: 0.5);
