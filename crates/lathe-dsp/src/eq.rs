@@ -26,11 +26,17 @@ pub const EQ_FADE_MS: f64 = 20.0;
 #[serde(rename_all = "snake_case")]
 pub enum BandKind {
     Bell,
+    #[serde(alias = "lowshelf")]
     LowShelf,
+    #[serde(alias = "highshelf")]
     HighShelf,
+    /// Also written `highpass` (as in DESIGN.md §5's example).
+    #[serde(alias = "highpass")]
     HighPass,
+    #[serde(alias = "lowpass")]
     LowPass,
     Notch,
+    #[serde(alias = "bandpass")]
     BandPass,
     Tilt,
 }

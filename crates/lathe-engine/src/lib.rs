@@ -2,5 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod chain;
 
 pub use analyze::{analyze_file, Analysis, AnalyzeError};

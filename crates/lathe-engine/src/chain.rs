@@ -1,0 +1,377 @@
+//! Processor chains as written in a session file (DESIGN.md §5):
+//! `chain = [ { eq = { bands = [...] } }, { compressor = { threshold_db = -18 } }, ... ]`.
+//!
+//! Every processor is one single-key table; its keys are the processor's settings, with the
+//! defaults below for keys that are left out. Unknown keys are errors (serde reports the key and
+//! the line); out-of-range values are errors that name the key's path, e.g.
+//! `chain[2].compressor.ratio must be within 1…100, got 0.5`.
+
+use lathe_dsp::compressor::{ChannelMode, Compressor, CompressorSettings, Detection};
+use lathe_dsp::eq::{BandKind, Eq, EqBand, PassFamily};
+use lathe_dsp::gain::{Gain, GainSettings};
+use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
+use lathe_dsp::multiband::{BandSettings, Multiband, MultibandSettings};
+use lathe_dsp::processor::Processor;
+use lathe_dsp::saturate::{
+    Clipper, ClipperSettings, Saturation, SaturationKind, SaturationSettings,
+};
+use lathe_dsp::stereo::{Stereo, StereoSettings};
+use serde::{Deserialize, Serialize};
+
+/// One entry of a chain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProcessorSpec {
+    Gain(GainSpec),
+    Trim(GainSpec),
+    Eq(EqSpec),
+    Compressor(CompressorSpec),
+    Multiband(MultibandSpec),
+    Saturate(SaturateSpec),
+    Stereo(StereoSpec),
+    Clipper(ClipperSpec),
+    Limiter(LimiterSpec),
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GainSpec {
+    pub gain_db: f64,
+    pub invert_left: bool,
+    pub invert_right: bool,
+    pub swap: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EqBandSpec {
+    pub kind: BandKind,
+    pub freq_hz: f64,
+    pub gain_db: f64,
+    pub q: f64,
+    pub slope_db_oct: u32,
+    pub family: PassFamily,
+}
+
+impl Default for EqBandSpec {
+    fn default() -> Self {
+        Self {
+            kind: BandKind::Bell,
+            freq_hz: 1000.0,
+            gain_db: 0.0,
+            q: std::f64::consts::FRAC_1_SQRT_2,
+            slope_db_oct: 12,
+            family: PassFamily::Butterworth,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EqSpec {
+    pub bands: Vec<EqBandSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompressorSpec {
+    pub threshold_db: f64,
+    pub ratio: f64,
+    pub knee_db: f64,
+    pub attack_ms: f64,
+    pub release_ms: f64,
+    pub makeup_db: f64,
+    pub detection: Detection,
+    pub stereo_link: bool,
+    pub sidechain_hpf_hz: f64,
+    pub mode: ChannelMode,
+    pub lookahead_ms: f64,
+}
+
+impl Default for CompressorSpec {
+    fn default() -> Self {
+        CompressorSpec::from(CompressorSettings::default())
+    }
+}
+
+impl From<CompressorSettings> for CompressorSpec {
+    fn from(s: CompressorSettings) -> Self {
+        Self {
+            threshold_db: s.threshold_db,
+            ratio: s.ratio,
+            knee_db: s.knee_db,
+            attack_ms: s.attack_ms,
+            release_ms: s.release_ms,
+            makeup_db: s.makeup_db,
+            detection: s.detection,
+            stereo_link: s.stereo_link,
+            sidechain_hpf_hz: s.sidechain_hpf_hz,
+            mode: s.mode,
+            lookahead_ms: s.lookahead_ms,
+        }
+    }
+}
+
+impl CompressorSpec {
+    fn settings(&self) -> CompressorSettings {
+        CompressorSettings {
+            threshold_db: self.threshold_db,
+            ratio: self.ratio,
+            knee_db: self.knee_db,
+            attack_ms: self.attack_ms,
+            release_ms: self.release_ms,
+            makeup_db: self.makeup_db,
+            detection: self.detection,
+            stereo_link: self.stereo_link,
+            sidechain_hpf_hz: self.sidechain_hpf_hz,
+            mode: self.mode,
+            lookahead_ms: self.lookahead_ms,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MultibandBandSpec {
+    #[serde(flatten)]
+    pub compressor: CompressorSpec,
+    pub bypass: bool,
+    pub solo: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MultibandSpec {
+    pub crossovers_hz: Vec<f64>,
+    pub bands: Vec<MultibandBandSpec>,
+}
+
+impl Default for MultibandSpec {
+    fn default() -> Self {
+        Self {
+            crossovers_hz: vec![120.0, 2500.0],
+            bands: vec![MultibandBandSpec::default(); 3],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SaturateSpec {
+    pub kind: SaturationKind,
+    pub drive_db: f64,
+    pub mix: f64,
+    pub oversampling: usize,
+}
+
+impl Default for SaturateSpec {
+    fn default() -> Self {
+        let s = SaturationSettings::default();
+        Self {
+            kind: s.kind,
+            drive_db: s.drive_db,
+            mix: s.mix,
+            oversampling: s.oversampling,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StereoSpec {
+    pub width: f64,
+    pub mono_below_hz: f64,
+    pub balance: f64,
+}
+
+impl Default for StereoSpec {
+    fn default() -> Self {
+        Self {
+            width: 1.0,
+            mono_below_hz: 0.0,
+            balance: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClipperSpec {
+    pub ceiling_db: f64,
+    pub oversampling: usize,
+}
+
+impl Default for ClipperSpec {
+    fn default() -> Self {
+        let s = ClipperSettings::default();
+        Self {
+            ceiling_db: s.ceiling_db,
+            oversampling: s.oversampling,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimiterSpec {
+    pub ceiling_dbtp: f64,
+    pub release_ms: f64,
+    pub lookahead_ms: f64,
+    pub hold_ms: f64,
+}
+
+impl Default for LimiterSpec {
+    fn default() -> Self {
+        let s = LimiterSettings::default();
+        Self {
+            ceiling_dbtp: s.ceiling_dbtp,
+            release_ms: s.release_ms,
+            lookahead_ms: s.lookahead_ms,
+            hold_ms: s.hold_ms,
+        }
+    }
+}
+
+fn in_range(key: &str, v: f64, lo: f64, hi: f64) -> Result<(), String> {
+    if v.is_finite() && (lo..=hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(format!("{key} must be within {lo}…{hi}, got {v}"))
+    }
+}
+
+impl ProcessorSpec {
+    /// The processor's key in the session file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProcessorSpec::Gain(_) => "gain",
+            ProcessorSpec::Trim(_) => "trim",
+            ProcessorSpec::Eq(_) => "eq",
+            ProcessorSpec::Compressor(_) => "compressor",
+            ProcessorSpec::Multiband(_) => "multiband",
+            ProcessorSpec::Saturate(_) => "saturate",
+            ProcessorSpec::Stereo(_) => "stereo",
+            ProcessorSpec::Clipper(_) => "clipper",
+            ProcessorSpec::Limiter(_) => "limiter",
+        }
+    }
+
+    fn eq_bands(spec: &EqSpec) -> Vec<EqBand> {
+        spec.bands
+            .iter()
+            .map(|b| EqBand {
+                kind: b.kind,
+                freq_hz: b.freq_hz,
+                gain_db: b.gain_db,
+                q: b.q,
+                slope_db_oct: b.slope_db_oct,
+                family: b.family,
+            })
+            .collect()
+    }
+
+    fn multiband_settings(spec: &MultibandSpec) -> MultibandSettings {
+        MultibandSettings {
+            crossovers_hz: spec.crossovers_hz.clone(),
+            bands: spec
+                .bands
+                .iter()
+                .map(|b| BandSettings {
+                    compressor: b.compressor.settings(),
+                    bypass: b.bypass,
+                    solo: b.solo,
+                })
+                .collect(),
+        }
+    }
+
+    /// Checks every value; errors are prefixed with the processor's name (`compressor.ratio …`).
+    pub fn validate(&self) -> Result<(), String> {
+        let name = self.name();
+        let r: Result<(), String> = match self {
+            ProcessorSpec::Gain(g) | ProcessorSpec::Trim(g) => {
+                in_range("gain_db", g.gain_db, -60.0, 36.0)
+            }
+            ProcessorSpec::Eq(e) => Self::eq_bands(e)
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, b)| b.validate().map_err(|m| format!("bands[{i}].{m}"))),
+            ProcessorSpec::Compressor(c) => c.settings().validate(),
+            ProcessorSpec::Multiband(m) => Self::multiband_settings(m).validate(),
+            ProcessorSpec::Saturate(s) => SaturationSettings {
+                kind: s.kind,
+                drive_db: s.drive_db,
+                mix: s.mix,
+                oversampling: s.oversampling,
+            }
+            .validate(),
+            ProcessorSpec::Stereo(s) => StereoSettings {
+                width: s.width,
+                mono_below_hz: s.mono_below_hz,
+                balance: s.balance,
+            }
+            .validate(),
+            ProcessorSpec::Clipper(c) => {
+                in_range("ceiling_db", c.ceiling_db, -24.0, 0.0).and_then(|_| {
+                    if matches!(c.oversampling, 1 | 2 | 4 | 8) {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "oversampling must be 1, 2, 4 or 8, got {}",
+                            c.oversampling
+                        ))
+                    }
+                })
+            }
+            ProcessorSpec::Limiter(l) => in_range("ceiling_dbtp", l.ceiling_dbtp, -24.0, 0.0)
+                .and(in_range("release_ms", l.release_ms, 1.0, 2000.0))
+                .and(in_range("lookahead_ms", l.lookahead_ms, 0.1, 20.0))
+                .and(in_range("hold_ms", l.hold_ms, 0.0, 500.0)),
+        };
+        r.map_err(|m| format!("{name}.{m}"))
+    }
+
+    /// Builds the processor (call [`ProcessorSpec::validate`] first).
+    pub fn build(&self) -> Box<dyn Processor> {
+        match self {
+            ProcessorSpec::Gain(g) | ProcessorSpec::Trim(g) => Box::new(Gain::new(GainSettings {
+                gain_db: g.gain_db,
+                invert_left: g.invert_left,
+                invert_right: g.invert_right,
+                swap: g.swap,
+            })),
+            ProcessorSpec::Eq(e) => Box::new(Eq::new(Self::eq_bands(e))),
+            ProcessorSpec::Compressor(c) => Box::new(Compressor::new(c.settings())),
+            ProcessorSpec::Multiband(m) => Box::new(Multiband::new(Self::multiband_settings(m))),
+            ProcessorSpec::Saturate(s) => Box::new(Saturation::new(SaturationSettings {
+                kind: s.kind,
+                drive_db: s.drive_db,
+                mix: s.mix,
+                oversampling: s.oversampling,
+            })),
+            ProcessorSpec::Stereo(s) => Box::new(Stereo::new(StereoSettings {
+                width: s.width,
+                mono_below_hz: s.mono_below_hz,
+                balance: s.balance,
+            })),
+            ProcessorSpec::Clipper(c) => Box::new(Clipper::new(ClipperSettings {
+                ceiling_db: c.ceiling_db,
+                oversampling: c.oversampling,
+            })),
+            ProcessorSpec::Limiter(l) => Box::new(TruePeakLimiter::new(LimiterSettings {
+                ceiling_dbtp: l.ceiling_dbtp,
+                release_ms: l.release_ms,
+                lookahead_ms: l.lookahead_ms,
+                hold_ms: l.hold_ms,
+            })),
+        }
+    }
+}
+
+/// Validates a whole chain; errors name the entry (`chain[2].compressor.ratio …`).
+pub fn validate_chain(chain: &[ProcessorSpec]) -> Result<(), String> {
+    chain
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, p)| p.validate().map_err(|m| format!("chain[{i}].{m}")))
+}
