@@ -16,6 +16,19 @@ use crate::delay::DelayLine;
 use crate::matched::AnalogSection;
 use crate::processor::{Processor, StereoBlock};
 
+/// dB per neper: 20 / ln 10.
+const DB_PER_NEPER: f64 = 8.685_889_638_065_035;
+
+/// Linear gain of a gain in dB (`exp` is cheaper than `powf`); exactly 1 for 0 dB.
+#[inline]
+fn gain_lin(db: f64) -> f64 {
+    if db == 0.0 {
+        1.0
+    } else {
+        (db / DB_PER_NEPER).exp()
+    }
+}
+
 /// Averaging time of the RMS detector, ms.
 pub const RMS_TIME_MS: f64 = 10.0;
 
@@ -198,11 +211,12 @@ impl Compressor {
             Some(c) => det.hpf[0].tick(c, x),
             None => x,
         };
+        // 20·log10(x) = (20/ln 10)·ln(x): ln is cheaper than log10.
         match self.s.detection {
-            Detection::Peak => 20.0 * sc.abs().max(1e-12).log10(),
+            Detection::Peak => DB_PER_NEPER * sc.abs().max(1e-12).ln(),
             Detection::Rms => {
                 det.mean_square += (sc * sc - det.mean_square) * self.rms_coef;
-                10.0 * det.mean_square.max(1e-24).log10()
+                0.5 * DB_PER_NEPER * det.mean_square.max(1e-24).ln()
             }
         }
     }
@@ -262,10 +276,9 @@ impl Processor for Compressor {
                 )
             };
             let (da, db) = (self.delay[0].tick(a), self.delay[1].tick(b));
-            let (ya, yb) = (
-                da * crate::db_to_lin(ga) * self.makeup_lin,
-                db * crate::db_to_lin(gb) * self.makeup_lin,
-            );
+            let lin_a = gain_lin(ga);
+            let lin_b = if gb == ga { lin_a } else { gain_lin(gb) };
+            let (ya, yb) = (da * lin_a * self.makeup_lin, db * lin_b * self.makeup_lin);
             match s.mode {
                 ChannelMode::Stereo => {
                     *l = ya;

@@ -27,9 +27,11 @@ struct Stage {
     /// Up-sampler input ring, mirrored (2 × 2K).
     up_hist: Vec<f64>,
     up_pos: usize,
-    /// Down-sampler histories, newest first: even-phase (K+1) and odd-phase (2K+1) samples.
+    /// Down-sampler histories, mirrored rings: even-phase (K+1) and odd-phase (2K+1) samples.
     down_even: Vec<f64>,
     down_odd: Vec<f64>,
+    even_pos: usize,
+    odd_pos: usize,
 }
 
 impl Stage {
@@ -53,8 +55,10 @@ impl Stage {
             k,
             up_hist: vec![0.0; 4 * k],
             up_pos: 0,
-            down_even: vec![0.0; k + 1],
-            down_odd: vec![0.0; 2 * k + 1],
+            down_even: vec![0.0; 2 * (k + 1)],
+            down_odd: vec![0.0; 2 * (2 * k + 1)],
+            even_pos: 0,
+            odd_pos: 0,
         }
     }
 
@@ -71,10 +75,7 @@ impl Stage {
         self.up_hist[self.up_pos + len] = x;
         // w[j] = x[n − 2K + 1 + j], oldest first.
         let w = &self.up_hist[self.up_pos + 1..self.up_pos + 1 + len];
-        let mut odd = 0.0;
-        for (i, t) in self.taps.iter().enumerate() {
-            odd += t * (w[k + i] + w[k - 1 - i]);
-        }
+        let odd = symmetric_dot(&self.taps, &w[k..], &w[..k]);
         let even = w[k - 1];
         self.up_pos = (self.up_pos + 1) % len;
         [even, 2.0 * odd]
@@ -83,14 +84,18 @@ impl Stage {
     #[inline]
     fn down(&mut self, z: [f64; 2]) -> f64 {
         let k = self.k;
-        self.down_even.rotate_right(1);
-        self.down_even[0] = z[0];
-        self.down_odd.rotate_right(1);
-        self.down_odd[0] = z[1];
-        let mut acc = 0.5 * self.down_even[k];
-        for (i, t) in self.taps.iter().enumerate() {
-            acc += t * (self.down_odd[k - i] + self.down_odd[k + 1 + i]);
-        }
+        let (le, lo) = (k + 1, 2 * k + 1);
+        self.down_even[self.even_pos] = z[0];
+        self.down_even[self.even_pos + le] = z[0];
+        self.down_odd[self.odd_pos] = z[1];
+        self.down_odd[self.odd_pos + lo] = z[1];
+        // Oldest-first windows: e[0] is the even sample of pair n−K; o[K+i] is the odd sample
+        // of pair n−K+i and o[K−1−i] that of pair n−K−1−i.
+        let e = &self.down_even[self.even_pos + 1..self.even_pos + 1 + le];
+        let o = &self.down_odd[self.odd_pos + 1..self.odd_pos + 1 + lo];
+        let acc = 0.5 * e[0] + symmetric_dot(&self.taps, &o[k..], &o[..k]);
+        self.even_pos = (self.even_pos + 1) % le;
+        self.odd_pos = (self.odd_pos + 1) % lo;
         acc
     }
 
@@ -99,7 +104,30 @@ impl Stage {
         self.up_pos = 0;
         self.down_even.fill(0.0);
         self.down_odd.fill(0.0);
+        self.even_pos = 0;
+        self.odd_pos = 0;
     }
+}
+
+/// Σ t_i·(fwd[i] + back[K−1−i]) for the symmetric half-band taps, in four independent
+/// partial sums so that the loop vectorises.
+#[inline(always)]
+fn symmetric_dot(taps: &[f64], fwd: &[f64], back: &[f64]) -> f64 {
+    let k = taps.len();
+    let (fwd, back) = (&fwd[..k], &back[..k]);
+    let mut acc = [0.0f64; 4];
+    let mut i = 0;
+    while i + 4 <= k {
+        for j in 0..4 {
+            acc[j] += taps[i + j] * (fwd[i + j] + back[k - 1 - i - j]);
+        }
+        i += 4;
+    }
+    while i < k {
+        acc[0] += taps[i] * (fwd[i] + back[k - 1 - i]);
+        i += 1;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 /// An oversampler by `2^stages` for one channel: `up` then `down` around a nonlinearity.
