@@ -124,10 +124,8 @@ def criterion_table(path):
     rows = []
     name = None
     for line in Path(path).read_text().splitlines():
-        if line.startswith("meters_1s_stereo_48k/"):
+        if line.startswith(("meters_1s_stereo_48k/", "processors_1s_stereo_48k/")):
             name = line.split("/", 1)[1].split()[0]
-            if "time:" in line:
-                pass
         m = re.search(r"time:\s+\[\S+ \S+ ([\d.]+) (\S+)", line)
         if m and name:
             val, unit = float(m[1]), m[2]
@@ -195,11 +193,13 @@ def main():
         w("")
     crit = criterion_table(a.criterion)
     if crit:
-        w("## 3. Meter micro-benchmarks (criterion, `cargo bench -p lathe-dsp --bench meters`)")
+        w("## 3. Meter and processor micro-benchmarks (criterion, `cargo bench -p lathe-dsp --bench meters --bench processors`)")
         w("")
         w("One second of stereo 48 kHz noise per iteration, single thread.")
         w("")
-        w("| meter | ns per stereo sample | x realtime (one core) |")
+        w("The default master chain is 4-band EQ, 3-band multiband, 4x tape saturation and the 8x true-peak limiter.")
+        w("")
+        w("| meter / processor | ns per stereo sample | x realtime (one core) |")
         w("|---|---|---|")
         for name, ns, rt in crit:
             w(f"| {name} | {ns:.2f} | {rt:.0f}x |")

@@ -14,7 +14,7 @@ QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
 CRITERION_OUT="$LATHE_CACHE/bench/criterion.txt"
 mkdir -p "$LATHE_CACHE/bench"
 if [ $QUICK = 0 ]; then
-  cargo bench -p lathe-dsp --bench meters -- --warm-up-time 1 --measurement-time 3 2>&1 \
+  cargo bench -p lathe-dsp --bench meters --bench processors -- --warm-up-time 1 --measurement-time 3 2>&1 \
     | tee "$CRITERION_OUT" | grep -E "time:" || true
 fi
 "$LATHE_REF_PYTHON" bench/compare.py --quick "$QUICK" --criterion "$CRITERION_OUT" \
