@@ -31,6 +31,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Master a stereo mix to a loudness target and a true-peak ceiling, deliver it, decode the
+    /// delivered files back and verify them (report.json beside the files).
+    Master {
+        /// The mix (any supported format, mono or stereo).
+        mix: PathBuf,
+        /// Output folder.
+        #[arg(short = 'o', long = "out", default_value = ".")]
+        out: PathBuf,
+        /// streaming (−14 LUFS, −1 dBTP), apple (−16, −1), loud (−9, −1), club (−7, −0.3),
+        /// cd (−10, −0.3, 16-bit 44.1 kHz), broadcast (−23, −1), none (no processing).
+        #[arg(long, default_value = "streaming")]
+        preset: String,
+        /// Integrated loudness target, LUFS (overrides the preset's).
+        #[arg(long, allow_hyphen_values = true)]
+        target_lufs: Option<f64>,
+        /// True-peak ceiling, dBTP (overrides the preset's).
+        #[arg(long, allow_hyphen_values = true)]
+        ceiling_dbtp: Option<f64>,
+        /// FORMAT[:BITS][@RATE], repeatable: wav:24, wav:16@44100, wav:32 (float).
+        #[arg(long)]
+        deliver: Vec<String>,
+        /// Replace existing output files.
+        #[arg(long)]
+        force: bool,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Exit code for bad input or usage (DESIGN.md §6).
@@ -50,6 +78,25 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Analyze { files, json } => analyze(&files, json),
+        Command::Master {
+            mix,
+            out,
+            preset,
+            target_lufs,
+            ceiling_dbtp,
+            deliver,
+            force,
+            json,
+        } => master(
+            mix,
+            out,
+            &preset,
+            target_lufs,
+            ceiling_dbtp,
+            &deliver,
+            force,
+            json,
+        ),
     }
 }
 
@@ -88,6 +135,91 @@ fn analyze(files: &[PathBuf], json: bool) -> ExitCode {
         ExitCode::from(EXIT_BAD_INPUT)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Exit code when a deliverable missed its target (files are still written).
+const EXIT_MISSED_TARGET: u8 = 1;
+
+#[allow(clippy::too_many_arguments)]
+fn master(
+    mix: PathBuf,
+    out: PathBuf,
+    preset: &str,
+    target_lufs: Option<f64>,
+    ceiling_dbtp: Option<f64>,
+    deliver: &[String],
+    force: bool,
+    json: bool,
+) -> ExitCode {
+    use lathe_engine::deliver::DeliverSpec;
+    use lathe_engine::master::{master, MasterRequest};
+    use lathe_engine::preset::Preset;
+    let bad = |msg: String| {
+        eprintln!("lathe: {msg}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    let preset = match Preset::parse(preset) {
+        Ok(p) => p,
+        Err(e) => return bad(e),
+    };
+    let specs: Result<Vec<DeliverSpec>, String> = if deliver.is_empty() {
+        preset
+            .default_deliverables()
+            .iter()
+            .map(|s| DeliverSpec::parse(s))
+            .collect()
+    } else {
+        deliver.iter().map(|s| DeliverSpec::parse(s)).collect()
+    };
+    let deliver = match specs {
+        Ok(d) => d,
+        Err(e) => return bad(e),
+    };
+    let req = MasterRequest {
+        input: mix,
+        out_dir: out,
+        preset,
+        target_lufs,
+        ceiling_dbtp,
+        deliver,
+        force,
+    };
+    let report = match master(&req) {
+        Ok(r) => r,
+        Err(e) => return bad(e.to_string()),
+    };
+    for w in &report.warnings {
+        eprintln!("lathe: warning: {w}");
+    }
+    let i_in = fmt_opt(report.input.integrated_lufs, 2);
+    let tp_in = fmt_opt(report.input.true_peak_dbtp, 2);
+    eprintln!("input {i_in} LUFS, {tp_in} dBTP");
+    for d in &report.deliverables {
+        let verdict = if d.pass { "ok" } else { "MISSED TARGET" };
+        let target = d.target.map_or(String::new(), |t| {
+            format!(
+                " (target {} LUFS, ≤ {} dBTP)",
+                t.integrated_lufs, t.true_peak_dbtp
+            )
+        });
+        eprintln!(
+            "{}: {} LUFS, {} dBTP{target}: {verdict}",
+            d.path,
+            fmt_opt(d.measured.integrated_lufs, 2),
+            fmt_opt(d.measured.true_peak_dbtp, 2)
+        );
+    }
+    if json {
+        let mut o = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut o, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(o));
+    }
+    if report.all_pass() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_MISSED_TARGET)
     }
 }
 

@@ -3,5 +3,10 @@
 
 pub mod analyze;
 pub mod chain;
+pub mod deliver;
+pub mod master;
+pub mod preset;
+pub mod render;
+pub mod source;
 
 pub use analyze::{analyze_file, Analysis, AnalyzeError};

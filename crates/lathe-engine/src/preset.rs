@@ -1,0 +1,147 @@
+//! Presets: a loudness target and a gentle default master chain.
+
+use lathe_dsp::compressor::Detection;
+use lathe_dsp::eq::{BandKind, PassFamily};
+
+use lathe_dsp::limiter::LimiterSettings;
+use lathe_dsp::saturate::SaturationKind;
+
+use crate::chain::{CompressorSpec, EqBandSpec, EqSpec, ProcessorSpec, SaturateSpec};
+use crate::render::Bus;
+
+/// Integrated loudness and true-peak ceiling a deliverable must meet.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Target {
+    pub integrated_lufs: f64,
+    pub true_peak_dbtp: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    Streaming,
+    Apple,
+    Loud,
+    Club,
+    Cd,
+    Broadcast,
+    None,
+}
+
+impl Preset {
+    pub const NAMES: [&'static str; 7] = [
+        "streaming",
+        "apple",
+        "loud",
+        "club",
+        "cd",
+        "broadcast",
+        "none",
+    ];
+
+    pub fn parse(name: &str) -> Result<Self, String> {
+        Ok(match name {
+            "streaming" => Preset::Streaming,
+            "apple" => Preset::Apple,
+            "loud" => Preset::Loud,
+            "club" => Preset::Club,
+            "cd" => Preset::Cd,
+            "broadcast" => Preset::Broadcast,
+            "none" => Preset::None,
+            other => {
+                return Err(format!(
+                    "unknown preset '{other}' (one of {})",
+                    Self::NAMES.join(", ")
+                ))
+            }
+        })
+    }
+
+    /// The preset's target; `None` for preset `none`.
+    pub fn target(self) -> Option<Target> {
+        let t = |integrated_lufs, true_peak_dbtp| {
+            Some(Target {
+                integrated_lufs,
+                true_peak_dbtp,
+            })
+        };
+        match self {
+            Preset::Streaming => t(-14.0, -1.0),
+            Preset::Apple => t(-16.0, -1.0),
+            Preset::Loud => t(-9.0, -1.0),
+            Preset::Club => t(-7.0, -0.3),
+            Preset::Cd => t(-10.0, -0.3),
+            Preset::Broadcast => t(-23.0, -1.0),
+            Preset::None => None,
+        }
+    }
+
+    /// Default deliverables: `(format spec)`.
+    pub fn default_deliverables(self) -> Vec<&'static str> {
+        match self {
+            Preset::Cd => vec!["wav:16@44100"],
+            Preset::None => vec!["wav:32"],
+            _ => vec!["wav:24"],
+        }
+    }
+
+    /// The whole master bus for a mix of the given integrated loudness: [`Preset::chain`], then,
+    /// for the loud presets (`loud`, `club`, `cd`), a 4x-oversampled soft clipper after the
+    /// gain that shaves the fastest peaks before the limiter (a limiter alone cannot reach
+    /// −7 LUFS on dynamic material without pumping), and the true-peak limiter at the target's
+    /// ceiling, with a faster release for the loud presets.
+    pub fn bus(self, input_integrated_lufs: f64, target: Option<Target>) -> Bus {
+        let loud = matches!(self, Preset::Loud | Preset::Club | Preset::Cd);
+        let limiter = target.map(|t| LimiterSettings {
+            ceiling_dbtp: t.true_peak_dbtp,
+            release_ms: if loud { 40.0 } else { 80.0 },
+            hold_ms: if loud { 10.0 } else { 20.0 },
+            ..LimiterSettings::default()
+        });
+        let post_gain = if loud && target.is_some() {
+            vec![ProcessorSpec::Saturate(SaturateSpec {
+                kind: SaturationKind::SoftClip,
+                drive_db: 0.0,
+                mix: 1.0,
+                oversampling: 4,
+            })]
+        } else {
+            Vec::new()
+        };
+        Bus {
+            chain: self.chain(input_integrated_lufs),
+            post_gain,
+            limiter,
+        }
+    }
+
+    /// The gentle default master chain (before the limiter), given the mix's integrated
+    /// loudness: a 20 Hz Butterworth high-pass (rumble and DC) and a slow 1.5:1 RMS glue
+    /// compressor whose threshold sits 2 dB above the mix's loudness, so that only the louder
+    /// passages are touched (about 1 dB of gain reduction on typical material).
+    pub fn chain(self, input_integrated_lufs: f64) -> Vec<ProcessorSpec> {
+        if self == Preset::None {
+            return Vec::new();
+        }
+        let threshold = (input_integrated_lufs + 2.0).clamp(-60.0, -1.0);
+        vec![
+            ProcessorSpec::Eq(EqSpec {
+                bands: vec![EqBandSpec {
+                    kind: BandKind::HighPass,
+                    freq_hz: 20.0,
+                    slope_db_oct: 12,
+                    family: PassFamily::Butterworth,
+                    ..Default::default()
+                }],
+            }),
+            ProcessorSpec::Compressor(CompressorSpec {
+                threshold_db: threshold,
+                ratio: 1.5,
+                knee_db: 6.0,
+                attack_ms: 30.0,
+                release_ms: 250.0,
+                detection: Detection::Rms,
+                ..Default::default()
+            }),
+        ]
+    }
+}
