@@ -1,0 +1,238 @@
+//! `lathe master` end to end on a synthesised mix: targets met (measured by the independent
+//! reference meter when available), length and alignment kept, preset `none` is a bit-exact
+//! float round trip, files are never overwritten without `--force`, bad input exits 2.
+
+mod common;
+
+use common::*;
+use std::f64::consts::PI;
+use std::path::Path;
+
+/// 20 s of a "mix": a chord, a kick-like thump every 0.5 s and some noise, 44.1 kHz float.
+fn write_mix(path: &Path) -> Vec<[f32; 2]> {
+    let fs = 44100.0;
+    let mut s: u64 = 0x1234_5678;
+    let mut frames = Vec::new();
+    for n in 0..(20.0 * fs) as usize {
+        let t = n as f64 / fs;
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let noise = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+        let beat = t % 0.5;
+        let kick = (-beat / 0.05).exp() * (2.0 * PI * 55.0 * beat).sin();
+        let chord: f64 = [220.0, 277.2, 329.6]
+            .iter()
+            .map(|f| (2.0 * PI * f * t).sin())
+            .sum::<f64>()
+            / 3.0;
+        let l = 0.25 * chord + 0.3 * kick + 0.05 * noise;
+        let r = 0.25 * chord * 0.9 + 0.3 * kick + 0.05 * noise * -1.0;
+        frames.push([l as f32, r as f32]);
+    }
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44100,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for f in &frames {
+        w.write_sample(f[0]).unwrap();
+        w.write_sample(f[1]).unwrap();
+    }
+    w.finalize().unwrap();
+    frames
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    hound::WavReader::open(path)
+        .unwrap()
+        .into_samples::<f32>()
+        .map(|s| s.unwrap())
+        .collect()
+}
+
+fn read_i32(path: &Path) -> (Vec<i32>, hound::WavSpec) {
+    let r = hound::WavReader::open(path).unwrap();
+    let spec = r.spec();
+    (r.into_samples::<i32>().map(|s| s.unwrap()).collect(), spec)
+}
+
+#[test]
+fn streaming_master_meets_its_target_keeps_length_and_alignment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    let input = write_mix(&mix);
+    let out = dir.path().join("out");
+    let res = lathe()
+        .args(["master"])
+        .arg(&mix)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let master = out.join("song_master_44k1_24b.wav");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["deliverables"][0]["pass"], true);
+    // Same length, and aligned: the cross-correlation of input and output peaks at lag 0.
+    let (samples, spec) = read_i32(&master);
+    assert_eq!(spec.bits_per_sample, 24);
+    assert_eq!(samples.len(), input.len() * 2);
+    let xl: Vec<f64> = input.iter().map(|f| f[0] as f64).collect();
+    let yl: Vec<f64> = samples.iter().step_by(2).map(|&v| v as f64).collect();
+    let xcorr = |lag: isize| -> f64 {
+        (44100..xl.len() - 44100)
+            .map(|i| xl[i] * yl[(i as isize + lag) as usize])
+            .sum()
+    };
+    let best = (-50..=50)
+        .max_by(|&a, &b| xcorr(a).total_cmp(&xcorr(b)))
+        .unwrap();
+    assert_eq!(best, 0, "output is shifted by {best} samples");
+    // Independent measurement of the delivered file.
+    if let Some(py) = reference_python("streaming_master_meets_its_target") {
+        let r = &reference_measure(&py, &[master.clone()])[0];
+        let i = r["integrated_lufs"].as_f64().unwrap();
+        let tp = r["true_peak_dbtp"].as_f64().unwrap();
+        eprintln!("libebur128: {i:.3} LUFS; 16x true peak {tp:.3} dBTP");
+        assert!((i + 14.0).abs() <= 0.1, "{i} LUFS");
+        assert!(tp <= -1.0, "{tp} dBTP");
+    }
+}
+
+#[test]
+fn preset_none_as_float_is_a_bit_exact_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    let input = write_mix(&mix);
+    let out = dir.path().join("out");
+    let res = lathe()
+        .args(["master", "--preset", "none", "--deliver", "wav:32"])
+        .arg(&mix)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let y = read_f32(&out.join("song_master_44k1_32f.wav"));
+    let x: Vec<f32> = input.iter().flatten().copied().collect();
+    assert_eq!(x, y);
+}
+
+#[test]
+fn existing_outputs_and_the_input_are_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    write_mix(&mix);
+    let before = std::fs::read(&mix).unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(
+        lathe()
+            .args(["master", "--preset", "none"])
+            .arg(&mix)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap()
+            .code(),
+        Some(0)
+    );
+    let master = out.join("song_master_44k1_32f.wav");
+    let first = std::fs::read(&master).unwrap();
+    // Again without --force: refused, exit 2, file untouched.
+    let res = lathe()
+        .args(["master", "--preset", "none"])
+        .arg(&mix)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&master).unwrap(), first);
+    // With --force: replaced (same content: deterministic).
+    assert_eq!(
+        lathe()
+            .args(["master", "--preset", "none", "--force"])
+            .arg(&mix)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap()
+            .code(),
+        Some(0)
+    );
+    assert_eq!(std::fs::read(&master).unwrap(), first);
+    // An output that would be the input (a mix saved as the report's name in the output
+    // folder): refused even with --force, and the input is untouched.
+    let same = dir.path().join("x");
+    std::fs::create_dir_all(&same).unwrap();
+    let trap = same.join("report.json");
+    std::fs::copy(&mix, &trap).unwrap();
+    let res = lathe()
+        .args(["master", "--preset", "none", "--force"])
+        .arg(&trap)
+        .arg("-o")
+        .arg(&same)
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(String::from_utf8_lossy(&res.stderr).contains("overwrite the input"));
+    assert_eq!(std::fs::read(&trap).unwrap(), before);
+    assert_eq!(std::fs::read(&mix).unwrap(), before);
+    // No partial files left behind.
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".part"), "{name}");
+    }
+}
+
+#[test]
+fn bad_requests_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    write_mix(&mix);
+    for args in [
+        vec!["master", "--preset", "loudest"],
+        vec!["master", "--deliver", "ogg:5"],
+        vec!["master", "--target-lufs", "5"],
+    ] {
+        let res = lathe()
+            .args(&args)
+            .arg(&mix)
+            .arg("-o")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(res.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&res.stderr).lines().count(),
+            1,
+            "{args:?}"
+        );
+    }
+    let res = lathe()
+        .args(["master"])
+        .arg(dir.path().join("missing.wav"))
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(2));
+}
