@@ -27,7 +27,7 @@ fn write_mix(path: &Path) -> Vec<[f32; 2]> {
             .sum::<f64>()
             / 3.0;
         let l = 0.25 * chord + 0.3 * kick + 0.05 * noise;
-        let r = 0.25 * chord * 0.9 + 0.3 * kick + 0.05 * noise * -1.0;
+        let r = 0.25 * chord * 0.9 + 0.3 * kick + -(0.05 * noise);
         frames.push([l as f32, r as f32]);
     }
     let spec = hound::WavSpec {
@@ -99,7 +99,7 @@ fn streaming_master_meets_its_target_keeps_length_and_alignment() {
     assert_eq!(best, 0, "output is shifted by {best} samples");
     // Independent measurement of the delivered file.
     if let Some(py) = reference_python("streaming_master_meets_its_target") {
-        let r = &reference_measure(&py, &[master.clone()])[0];
+        let r = &reference_measure(&py, std::slice::from_ref(&master))[0];
         let i = r["integrated_lufs"].as_f64().unwrap();
         let tp = r["true_peak_dbtp"].as_f64().unwrap();
         eprintln!("libebur128: {i:.3} LUFS; 16x true peak {tp:.3} dBTP");
