@@ -118,6 +118,11 @@ def long_file_job(t60):
     return wall, cpu, rss / 1024
 
 
+def long_file_job_master(t60):
+    wall, cpu, rss, _ = timed([LATHE, "master", str(t60), "-o", str(WORK / "master_out_60"), "--force"])
+    return wall, cpu, rss / 1024
+
+
 def criterion_table(path):
     if not path or not Path(path).exists():
         return None
@@ -191,9 +196,22 @@ def main():
         w(f"`{t60.name}` (the 3-minute track repeated 20 times, 952 MB): wall {wall:.2f} s, CPU {cpu:.2f} s,")
         w(f"peak memory {rss:.1f} MiB (3-minute file: {res['lathe analyze']['rss_mib']:.1f} MiB).")
         w("")
+    w("## 3. lathe master, 3-minute track, preset streaming (one 24-bit WAV)")
+    w("")
+    out = WORK / "master_out"
+    mres = bench({"lathe master": [LATHE, "master", str(t3), "-o", str(out), "--force"]}, rounds)["lathe master"]
+    rep = json.loads((out / "report.json").read_text())
+    d = rep["deliverables"][0]["measured"]
+    w(f"wall {mres['wall']:.2f} s ({180 / mres['wall']:.0f}x realtime), CPU {mres['cpu']:.2f} s, peak memory {mres['rss_mib']:.1f} MiB,")
+    w(f"{len(rep['passes'])} passes; delivered file {d['integrated_lufs']:.2f} LUFS, {d['true_peak_dbtp']:.2f} dBTP (target −14 / −1).")
+    w("Side-by-side with ffmpeg loudnorm and matchering is not run yet (issue 4/5).")
+    if not a.quick:
+        wall, cpu, rss = long_file_job_master(t60)
+        w(f"60-minute file: wall {wall:.1f} s, CPU {cpu:.1f} s, peak memory {rss:.1f} MiB.")
+    w("")
     crit = criterion_table(a.criterion)
     if crit:
-        w("## 3. Meter and processor micro-benchmarks (criterion, `cargo bench -p lathe-dsp --bench meters --bench processors`)")
+        w("## 4. Meter and processor micro-benchmarks (criterion, `cargo bench -p lathe-dsp --bench meters --bench processors`)")
         w("")
         w("One second of stereo 48 kHz noise per iteration, single thread.")
         w("")
