@@ -31,11 +31,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Master a stereo mix to a loudness target and a true-peak ceiling, deliver it, decode the
-    /// delivered files back and verify them (report.json beside the files).
+    /// Master a stereo mix (or a set of stems) to a loudness target and a true-peak ceiling,
+    /// deliver it, decode the delivered files back and verify them (report.json beside them).
     Master {
         /// The mix (any supported format, mono or stereo).
-        mix: PathBuf,
+        #[arg(required_unless_present = "stems", conflicts_with = "stems")]
+        mix: Option<PathBuf>,
+        /// Stems to sum (each named after its file), instead of a mix.
+        #[arg(long, num_args = 1..)]
+        stems: Vec<PathBuf>,
         /// Output folder.
         #[arg(short = 'o', long = "out", default_value = ".")]
         out: PathBuf,
@@ -52,10 +56,23 @@ enum Command {
         /// FORMAT[:BITS][@RATE], repeatable: wav:24, wav:16@44100, wav:32 (float).
         #[arg(long)]
         deliver: Vec<String>,
+        /// Write the session that was used (TOML) to this path, to reproduce or edit it.
+        #[arg(long)]
+        save_session: Option<PathBuf>,
         /// Replace existing output files.
         #[arg(long)]
         force: bool,
         /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Render a session file (DESIGN.md §5): stems, chains, master chain, target, deliverables.
+    Render {
+        session: PathBuf,
+        #[arg(short = 'o', long = "out", default_value = ".")]
+        out: PathBuf,
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
@@ -80,23 +97,41 @@ fn main() -> ExitCode {
         Command::Analyze { files, json } => analyze(&files, json),
         Command::Master {
             mix,
+            stems,
             out,
             preset,
             target_lufs,
             ceiling_dbtp,
             deliver,
+            save_session,
             force,
             json,
-        } => master(
-            mix,
+        } => {
+            let files = mix.map_or(stems, |m| vec![m]);
+            master(
+                &files,
+                &out,
+                &preset,
+                target_lufs,
+                ceiling_dbtp,
+                &deliver,
+                save_session.as_deref(),
+                force,
+                json,
+            )
+        }
+        Command::Render {
+            session,
             out,
-            &preset,
-            target_lufs,
-            ceiling_dbtp,
-            &deliver,
             force,
             json,
-        ),
+        } => match lathe_engine::session::Session::load(&session) {
+            Ok(s) => render(&s, &out, force, json),
+            Err(e) => {
+                eprintln!("lathe: {e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
     }
 }
 
@@ -143,17 +178,18 @@ const EXIT_MISSED_TARGET: u8 = 1;
 
 #[allow(clippy::too_many_arguments)]
 fn master(
-    mix: PathBuf,
-    out: PathBuf,
+    files: &[PathBuf],
+    out: &std::path::Path,
     preset: &str,
     target_lufs: Option<f64>,
     ceiling_dbtp: Option<f64>,
     deliver: &[String],
+    save_session: Option<&std::path::Path>,
     force: bool,
     json: bool,
 ) -> ExitCode {
     use lathe_engine::deliver::DeliverSpec;
-    use lathe_engine::master::{master, MasterRequest};
+    use lathe_engine::master::session_from_preset;
     use lathe_engine::preset::Preset;
     let bad = |msg: String| {
         eprintln!("lathe: {msg}");
@@ -176,25 +212,48 @@ fn master(
         Ok(d) => d,
         Err(e) => return bad(e),
     };
-    let req = MasterRequest {
-        input: mix,
-        out_dir: out,
-        preset,
-        target_lufs,
-        ceiling_dbtp,
-        deliver,
-        force,
-    };
-    let report = match master(&req) {
-        Ok(r) => r,
+    let session = match session_from_preset(files, preset, target_lufs, ceiling_dbtp, &deliver) {
+        Ok(s) => s,
         Err(e) => return bad(e.to_string()),
+    };
+    if let Some(path) = save_session {
+        if path.exists() && !force {
+            return bad(format!(
+                "{}: exists (use --force to replace it)",
+                path.display()
+            ));
+        }
+        let part = path.with_extension("toml.part");
+        if let Err(e) =
+            std::fs::write(&part, session.to_toml()).and_then(|_| std::fs::rename(&part, path))
+        {
+            return bad(format!("{}: cannot write the session: {e}", path.display()));
+        }
+    }
+    render(&session, out, force, json)
+}
+
+fn render(
+    session: &lathe_engine::session::Session,
+    out: &std::path::Path,
+    force: bool,
+    json: bool,
+) -> ExitCode {
+    let report = match lathe_engine::master::render_session(session, out, force) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lathe: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
     };
     for w in &report.warnings {
         eprintln!("lathe: warning: {w}");
     }
-    let i_in = fmt_opt(report.input.integrated_lufs, 2);
-    let tp_in = fmt_opt(report.input.true_peak_dbtp, 2);
-    eprintln!("input {i_in} LUFS, {tp_in} dBTP");
+    eprintln!(
+        "input {} LUFS, {} dBTP",
+        fmt_opt(report.input.integrated_lufs, 2),
+        fmt_opt(report.input.true_peak_dbtp, 2)
+    );
     for d in &report.deliverables {
         let verdict = if d.pass { "ok" } else { "MISSED TARGET" };
         let target = d.target.map_or(String::new(), |t| {

@@ -7,6 +7,8 @@ pub mod deliver;
 pub mod master;
 pub mod preset;
 pub mod render;
+pub mod session;
 pub mod source;
+pub mod stems;
 
 pub use analyze::{analyze_file, Analysis, AnalyzeError};

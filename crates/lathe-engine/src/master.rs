@@ -1,14 +1,16 @@
-//! `lathe master MIX`: a stereo master to a loudness target, delivered and verified.
+//! Rendering a session to verified deliverables (`lathe render`, and `lathe master`, which
+//! builds a session from a preset).
 //!
-//! Passes (each streams the input again; nothing is held in memory):
-//! 1. measure the chain's output before the limiter (integrated loudness);
-//! 2. render with the gain into the limiter set to `target − measured`, writing the
-//!    deliverables; measure; if the limiter cost loudness, correct the gain and render again
-//!    (at most [`MAX_RENDERS`] times), keeping the files of the pass that hit the target.
-//! 3. decode every delivered file and measure it; the report says whether it met its target.
+//! Passes (each streams the stems again; nothing is held in memory):
+//! 1. measure the unprocessed stem sum (the report's `input`);
+//! 2. with a target: measure the master chain's output before the gain and limiter, set the
+//!    gain to `target − measured`, render the deliverables, measure; if the limiter cost
+//!    loudness, correct the gain by secant steps and render again (at most [`MAX_RENDERS`]);
+//! 3. decode every delivered file back and measure it; the report says whether it passed.
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analyze::{analyze_file, Analysis, AnalyzeError};
@@ -16,6 +18,8 @@ use crate::chain::ProcessorSpec;
 use crate::deliver::{DeliverSpec, WavWriter, DITHER_SEED};
 use crate::preset::{Preset, Target};
 use crate::render::{render_pass, Bus, PassResult, RenderError};
+use crate::session::{DeliverEntry, MasterSpec, Session};
+use crate::stems::StemSpec;
 
 /// Renders with the limiter at most this many times while converging on the target.
 pub const MAX_RENDERS: usize = 6;
@@ -26,16 +30,6 @@ pub const LOUDNESS_TOLERANCE_LU: f64 = 0.1;
 /// More peak gain reduction than this gets a warning in the report, dB.
 pub const HEAVY_LIMITING_DB: f64 = 6.0;
 
-pub struct MasterRequest {
-    pub input: PathBuf,
-    pub out_dir: PathBuf,
-    pub preset: Preset,
-    pub target_lufs: Option<f64>,
-    pub ceiling_dbtp: Option<f64>,
-    pub deliver: Vec<DeliverSpec>,
-    pub force: bool,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
     #[error("{0}")]
@@ -44,6 +38,10 @@ pub enum MasterError {
     Analyze(#[from] AnalyzeError),
     #[error(transparent)]
     Render(#[from] RenderError),
+}
+
+fn usage(msg: impl Into<String>) -> MasterError {
+    MasterError::Usage(msg.into())
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -77,13 +75,25 @@ pub struct LimiterReport {
     pub max_gain_reduction_db: f64,
 }
 
+/// The unprocessed stem sum, as measured in the first pass.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputReport {
+    pub integrated_lufs: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub lra_lu: f64,
+    pub duration_s: f64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
-    pub input: Analysis,
-    pub preset: String,
+    pub input: InputReport,
+    /// Every stem file as analysed on its own.
+    pub stems: Vec<Analysis>,
     pub session_rate_hz: u32,
     pub target: Option<Target>,
+    /// The master chain actually used (the gain goes in before `post_gain` and the limiter).
     pub chain: Vec<ProcessorSpec>,
+    pub post_gain: Vec<ProcessorSpec>,
     pub limiter: Option<LimiterReport>,
     pub passes: Vec<PassResult>,
     pub deliverables: Vec<DeliverableReport>,
@@ -98,8 +108,8 @@ impl Report {
     }
 }
 
-fn usage(msg: impl Into<String>) -> MasterError {
-    MasterError::Usage(msg.into())
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -109,77 +119,150 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-pub fn master(req: &MasterRequest) -> Result<Report, MasterError> {
-    // Everything that can be refused is refused before any work.
-    let rates: Vec<u32> = req
-        .deliver
-        .iter()
-        .filter_map(|d| d.sample_rate_hz)
-        .collect();
-    if rates.windows(2).any(|w| w[0] != w[1]) {
-        return Err(usage(
-            "deliverables at different sample rates are not supported yet; run lathe once per rate",
-        ));
+/// Builds the session `lathe master` renders: the files as plain stems, the preset's chain
+/// (chosen from the measured loudness of their sum) and limiter, target and deliverables.
+pub fn session_from_preset(
+    files: &[PathBuf],
+    preset: Preset,
+    target_lufs: Option<f64>,
+    ceiling_dbtp: Option<f64>,
+    deliver: &[DeliverSpec],
+) -> Result<Session, MasterError> {
+    if files.is_empty() {
+        return Err(usage("no input files"));
     }
-    if req.deliver.is_empty() {
-        return Err(usage("nothing to deliver"));
-    }
-    let input = analyze_file(&req.input)?;
-    let session_rate_hz = rates.first().copied().unwrap_or(input.sample_rate_hz);
-    let target = match (req.preset.target(), req.target_lufs, req.ceiling_dbtp) {
+    let target = match (preset.target(), target_lufs, ceiling_dbtp) {
         (base, None, None) => base,
         (base, lufs, tp) => Some(Target {
             integrated_lufs: lufs.or(base.map(|t| t.integrated_lufs)).unwrap_or(-14.0),
             true_peak_dbtp: tp.or(base.map(|t| t.true_peak_dbtp)).unwrap_or(-1.0),
         }),
     };
-    if let Some(t) = target {
-        if !(-40.0..=0.0).contains(&t.integrated_lufs) || !(-12.0..=0.0).contains(&t.true_peak_dbtp)
-        {
-            return Err(usage(format!(
-                "target {} LUFS / {} dBTP is out of range (−40…0 LUFS, −12…0 dBTP)",
-                t.integrated_lufs, t.true_peak_dbtp
-            )));
-        }
+    let stems: Vec<StemSpec> = files.iter().cloned().map(StemSpec::plain).collect();
+    let rate = deliver.iter().find_map(|d| d.sample_rate_hz);
+    let mut session = Session {
+        title: None,
+        artist: None,
+        isrc: None,
+        sample_rate_hz: rate,
+        stems,
+        master: MasterSpec {
+            chain: Vec::new(),
+            target,
+        },
+        deliver: deliver
+            .iter()
+            .map(|d| DeliverEntry {
+                format: d.format.clone(),
+                bits: Some(d.bits),
+                sample_rate_hz: d.sample_rate_hz,
+                dither: Some(d.dither),
+                bitrate_kbps: None,
+            })
+            .collect(),
+        versions: Vec::new(),
+    };
+    session.validate().map_err(usage)?;
+    if preset != Preset::None {
+        // The glue compressor's threshold follows the loudness of the (unprocessed) sum.
+        let rate = session_rate(&session)?;
+        let sum = render_pass(&session.stems, rate, &Bus::default(), 0.0, |_, _| Ok(()))?;
+        let bus = preset.bus(finite(sum.integrated_lufs).unwrap_or(-70.0), target);
+        let mut chain = bus.chain;
+        chain.extend(bus.post_gain);
+        chain.extend(bus.limiter.as_ref().map(Session::limiter_spec));
+        session.master.chain = chain;
     }
-    std::fs::create_dir_all(&req.out_dir).map_err(|e| {
+    if session.stems.len() > 1 {
+        session.title = Some("stems".into());
+    }
+    Ok(session)
+}
+
+/// The processing rate: the session's, else the first deliverable's, else the first stem's.
+fn session_rate(session: &Session) -> Result<u32, MasterError> {
+    if let Some(r) = session
+        .sample_rate_hz
+        .or_else(|| session.deliver.iter().find_map(|d| d.sample_rate_hz))
+    {
+        return Ok(r);
+    }
+    let d = lathe_io::Decoder::open(&session.stems[0].file)
+        .map_err(|e| MasterError::Analyze(e.into()))?;
+    Ok(d.info().sample_rate_hz)
+}
+
+/// Renders `session` into `out_dir`.
+pub fn render_session(
+    session: &Session,
+    out_dir: &Path,
+    force: bool,
+) -> Result<Report, MasterError> {
+    let deliver = session.deliver_specs().map_err(usage)?;
+    let session_rate_hz = session_rate(session)?;
+    if deliver
+        .iter()
+        .any(|d| d.sample_rate_hz.is_some_and(|r| r != session_rate_hz))
+    {
+        return Err(usage(format!(
+            "every deliverable must be at the session rate ({session_rate_hz} Hz) for now; delivery-rate conversion is not built yet"
+        )));
+    }
+    // Everything that can be refused is refused before any work.
+    std::fs::create_dir_all(out_dir).map_err(|e| {
         usage(format!(
             "{}: cannot create output folder: {e}",
-            req.out_dir.display()
+            out_dir.display()
         ))
     })?;
-    let stem = req
-        .input
-        .file_stem()
-        .map_or("master".into(), |s| s.to_string_lossy().into_owned());
-    let outputs: Vec<PathBuf> = req
-        .deliver
+    let name = session.output_name();
+    let outputs: Vec<PathBuf> = deliver
         .iter()
-        .map(|d| req.out_dir.join(d.file_name(&stem, session_rate_hz)))
+        .map(|d| out_dir.join(d.file_name(&name, session_rate_hz)))
         .collect();
-    let report_path = req.out_dir.join("report.json");
+    let report_path = out_dir.join("report.json");
     for p in outputs.iter().chain(std::iter::once(&report_path)) {
-        if same_file(p, &req.input) {
+        if session.input_files().iter().any(|i| same_file(p, i)) {
             return Err(usage(format!(
                 "{}: output would overwrite the input",
                 p.display()
             )));
         }
-        if p.exists() && !req.force {
+        if p.exists() && !force {
             return Err(usage(format!(
                 "{}: exists (use --force to replace it)",
                 p.display()
             )));
         }
     }
+    let stems: Vec<Analysis> = session
+        .stems
+        .par_iter()
+        .map(|s| analyze_file(&s.file))
+        .collect::<Result<_, _>>()?;
+    let mut warnings: Vec<String> = stems
+        .iter()
+        .flat_map(|a| a.warnings.iter().map(move |w| format!("{}: {w}", a.file)))
+        .collect();
+    let target = session.master.target;
+    let bus = session.bus();
 
-    let bus = req
-        .preset
-        .bus(input.integrated_lufs.unwrap_or(-70.0), target);
-    let mut warnings: Vec<String> = input.warnings.clone();
-    let mut passes = Vec::new();
+    let sum = render_pass(
+        &session.stems,
+        session_rate_hz,
+        &Bus::default(),
+        0.0,
+        |_, _| Ok(()),
+    )?;
+    let input = InputReport {
+        integrated_lufs: finite(sum.integrated_lufs),
+        true_peak_dbtp: finite(sum.true_peak_dbtp),
+        lra_lu: sum.lra_lu,
+        duration_s: sum.frames as f64 / session_rate_hz as f64,
+    };
+    let mut passes = vec![sum];
     let open_writers = || -> Result<Vec<WavWriter>, MasterError> {
-        req.deliver
+        deliver
             .iter()
             .zip(&outputs)
             .map(|(d, p)| {
@@ -192,18 +275,17 @@ pub fn master(req: &MasterRequest) -> Result<Report, MasterError> {
         writers.iter_mut().try_for_each(|w| w.write(l, r))
     };
 
-    let limiter_report;
+    let mut limiter_report = None;
     match target {
         None => {
             let mut writers = open_writers()?;
-            let pass = render_pass(&req.input, session_rate_hz, &bus, 0.0, |l, r| {
+            let pass = render_pass(&session.stems, session_rate_hz, &bus, 0.0, |l, r| {
                 write_all(&mut writers, l, r)
             })?;
             passes.push(pass);
             for w in writers {
                 w.finish().map_err(RenderError::Write)?;
             }
-            limiter_report = None;
         }
         Some(t) => {
             let limiter = bus.limiter.expect("a target always has a limiter");
@@ -211,12 +293,17 @@ pub fn master(req: &MasterRequest) -> Result<Report, MasterError> {
                 chain: bus.chain.clone(),
                 ..Bus::default()
             };
-            let pre = render_pass(&req.input, session_rate_hz, &pre_bus, 0.0, |_, _| Ok(()))?;
+            let pre = render_pass(
+                &session.stems,
+                session_rate_hz,
+                &pre_bus,
+                0.0,
+                |_, _| Ok(()),
+            )?;
             if !pre.integrated_lufs.is_finite() {
-                return Err(usage(format!(
-                    "{}: the input is silent; a loudness target cannot be reached",
-                    req.input.display()
-                )));
+                return Err(usage(
+                    "the input is silent; a loudness target cannot be reached",
+                ));
             }
             passes.push(pre.clone());
             let mut gain = t.integrated_lufs - pre.integrated_lufs;
@@ -224,7 +311,7 @@ pub fn master(req: &MasterRequest) -> Result<Report, MasterError> {
             let mut last = None;
             for attempt in 1..=MAX_RENDERS {
                 let mut writers = open_writers()?;
-                let res = render_pass(&req.input, session_rate_hz, &bus, gain, |l, r| {
+                let res = render_pass(&session.stems, session_rate_hz, &bus, gain, |l, r| {
                     write_all(&mut writers, l, r)
                 })?;
                 passes.push(res.clone());
@@ -269,7 +356,7 @@ pub fn master(req: &MasterRequest) -> Result<Report, MasterError> {
 
     // Verify every file as delivered: decode it back and measure.
     let mut deliverables = Vec::new();
-    for (spec, path) in req.deliver.iter().zip(&outputs) {
+    for (spec, path) in deliver.iter().zip(&outputs) {
         let a = analyze_file(path)?;
         let pass = match target {
             Some(t) => {
@@ -298,15 +385,11 @@ pub fn master(req: &MasterRequest) -> Result<Report, MasterError> {
     }
     let report = Report {
         input,
-        preset: format!("{:?}", req.preset).to_lowercase(),
+        stems,
         session_rate_hz,
         target,
-        chain: bus
-            .chain
-            .iter()
-            .chain(bus.post_gain.iter())
-            .cloned()
-            .collect(),
+        chain: bus.chain.clone(),
+        post_gain: bus.post_gain.clone(),
         limiter: limiter_report,
         passes,
         deliverables,

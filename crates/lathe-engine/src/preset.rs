@@ -10,7 +10,8 @@ use crate::chain::{CompressorSpec, EqBandSpec, EqSpec, ProcessorSpec, SaturateSp
 use crate::render::Bus;
 
 /// Integrated loudness and true-peak ceiling a deliverable must meet.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Target {
     pub integrated_lufs: f64,
     pub true_peak_dbtp: f64,

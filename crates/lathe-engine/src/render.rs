@@ -1,15 +1,14 @@
 //! One render pass: source → chain → gain → limiter → sink, streaming, latency-compensated
 //! (the output starts at the input's sample 0 and has its length), with the output metered.
 
-use std::path::Path;
-
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use lathe_dsp::loudness::{ChannelRole, LoudnessMeter};
 use lathe_dsp::processor::{Processor, StereoBlock};
 use lathe_dsp::true_peak::TruePeakMeter;
 
 use crate::chain::ProcessorSpec;
-use crate::source::{SourceError, StereoSource};
+use crate::source::SourceError;
+use crate::stems::{StemMix, StemSpec};
 
 /// Frames per processing block.
 pub const BLOCK: usize = 4096;
@@ -20,6 +19,7 @@ pub struct PassResult {
     pub gain_db: f64,
     pub integrated_lufs: f64,
     pub true_peak_dbtp: f64,
+    pub lra_lu: f64,
     pub frames: u64,
     /// Deepest gain reduction of the limiter, dB (0 without a limiter).
     pub limiter_max_reduction_db: f64,
@@ -42,17 +42,17 @@ pub struct Bus {
     pub limiter: Option<LimiterSettings>,
 }
 
-/// Renders `input` at `rate_hz` through the bus with a static `gain_db`, calling `sink` with
-/// each output block.
+/// Renders the sum of `stems` at `rate_hz` through the bus with a static `gain_db`, calling
+/// `sink` with each output block.
 pub fn render_pass(
-    input: &Path,
+    stems: &[StemSpec],
     rate_hz: u32,
     bus: &Bus,
     gain_db: f64,
     mut sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()>,
 ) -> Result<PassResult, RenderError> {
     let fs = rate_hz as f64;
-    let mut source = StereoSource::open(input, rate_hz)?;
+    let mut source = StemMix::open(stems, rate_hz)?;
     let mut procs: Vec<Box<dyn Processor>> = bus.chain.iter().map(|p| p.build()).collect();
     let mut post: Vec<Box<dyn Processor>> = bus.post_gain.iter().map(|p| p.build()).collect();
     let mut lim = bus.limiter.map(TruePeakLimiter::new);
@@ -142,6 +142,7 @@ pub fn render_pass(
         gain_db,
         integrated_lufs: meter.integrated_lufs(),
         true_peak_dbtp: lathe_dsp::lin_to_db(peak),
+        lra_lu: meter.loudness_range_lu(),
         frames: emitted,
         limiter_max_reduction_db: -lathe_dsp::lin_to_db(min_gain),
     })

@@ -1,0 +1,261 @@
+//! The session file (DESIGN.md §5): everything a mastering engineer decides, in one TOML file.
+//!
+//! ```toml
+//! title = "Night Drive"
+//! sample_rate_hz = 48000
+//! [[stem]]
+//! name = "drums"
+//! file = "stems/drums.wav"     # relative to the session file
+//! chain = [ { compressor = { threshold_db = -18, ratio = 2.0 } } ]
+//! [master]
+//! chain = [ { eq = { bands = [ { kind = "low_shelf", freq_hz = 80, gain_db = 1.0 } ] } },
+//!           { limiter = { ceiling_dbtp = -1.0 } } ]
+//! target = { integrated_lufs = -14.0, true_peak_dbtp = -1.0 }
+//! [[deliver]]
+//! format = "wav"
+//! bits = 24
+//! ```
+//!
+//! The loudness target's gain goes into the master chain just before the final limiter — in
+//! front of any clipper or saturation stages that directly precede it, so they are driven by
+//! it. Without a limiter in the chain, one is added at the target's ceiling.
+
+use std::path::{Path, PathBuf};
+
+use lathe_dsp::dither::DitherKind;
+use lathe_dsp::limiter::LimiterSettings;
+use serde::{Deserialize, Serialize};
+
+use crate::chain::{validate_chain, LimiterSpec, ProcessorSpec};
+use crate::deliver::DeliverSpec;
+use crate::preset::Target;
+use crate::render::Bus;
+use crate::stems::StemSpec;
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MasterSpec {
+    #[serde(default)]
+    pub chain: Vec<ProcessorSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverEntry {
+    pub format: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate_hz: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dither: Option<DitherKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artist: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isrc: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate_hz: Option<u32>,
+    #[serde(rename = "stem")]
+    pub stems: Vec<StemSpec>,
+    #[serde(default)]
+    pub master: MasterSpec,
+    #[serde(rename = "deliver", default)]
+    pub deliver: Vec<DeliverEntry>,
+    #[serde(rename = "version", default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<toml::Table>,
+}
+
+impl Session {
+    /// Reads, parses and checks a session file; stem paths are resolved against its folder.
+    /// Errors name the file and the key (with the line for syntax and unknown keys).
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let mut s: Session = toml::from_str(&text)
+            .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for stem in &mut s.stems {
+            if stem.file.is_relative() {
+                stem.file = base.join(&stem.file);
+            }
+        }
+        s.validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(s)
+    }
+
+    /// Checks names, ranges and what is not supported yet; errors name the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.stems.is_empty() {
+            return Err("a session needs at least one [[stem]]".into());
+        }
+        for (i, s) in self.stems.iter().enumerate() {
+            if s.name.trim().is_empty() {
+                return Err(format!("stem[{i}].name is empty"));
+            }
+            if self.stems[..i].iter().any(|o| o.name == s.name) {
+                return Err(format!("stem[{i}].name '{}' is used twice", s.name));
+            }
+            if !(-60.0..=24.0).contains(&s.gain_db) {
+                return Err(format!(
+                    "stem[{i}].gain_db must be within −60…24, got {}",
+                    s.gain_db
+                ));
+            }
+            if !(-1.0..=1.0).contains(&s.pan) {
+                return Err(format!("stem[{i}].pan must be within −1…1, got {}", s.pan));
+            }
+            validate_chain(&s.chain).map_err(|e| format!("stem[{i}].{e}"))?;
+        }
+        validate_chain(&self.master.chain).map_err(|e| format!("master.{e}"))?;
+        if let Some(t) = self.master.target {
+            if !(-40.0..=0.0).contains(&t.integrated_lufs) {
+                return Err(format!(
+                    "master.target.integrated_lufs must be within −40…0, got {}",
+                    t.integrated_lufs
+                ));
+            }
+            if !(-12.0..=0.0).contains(&t.true_peak_dbtp) {
+                return Err(format!(
+                    "master.target.true_peak_dbtp must be within −12…0, got {}",
+                    t.true_peak_dbtp
+                ));
+            }
+        }
+        if let Some(r) = self.sample_rate_hz {
+            if !(8000..=384_000).contains(&r) {
+                return Err(format!(
+                    "sample_rate_hz must be within 8000…384000, got {r}"
+                ));
+            }
+        }
+        if !self.versions.is_empty() {
+            return Err("[[version]] is not supported yet (alternate versions are planned)".into());
+        }
+        self.deliver_specs().map(|_| ())
+    }
+
+    /// The deliverables (WAV 24-bit when the session names none).
+    pub fn deliver_specs(&self) -> Result<Vec<DeliverSpec>, String> {
+        if self.deliver.is_empty() {
+            return Ok(vec![DeliverSpec::parse("wav:24").expect("valid")]);
+        }
+        self.deliver
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                if d.format != "wav" {
+                    return Err(format!(
+                        "deliver[{i}].format '{}' is not available yet (wav only)",
+                        d.format
+                    ));
+                }
+                if d.bitrate_kbps.is_some() {
+                    return Err(format!(
+                        "deliver[{i}].bitrate_kbps applies to lossy formats only"
+                    ));
+                }
+                let bits = d.bits.unwrap_or(24);
+                let mut spec = DeliverSpec::parse(&format!("wav:{bits}"))
+                    .map_err(|e| format!("deliver[{i}].bits: {e}"))?;
+                spec.sample_rate_hz = d.sample_rate_hz;
+                if let Some(dither) = d.dither {
+                    spec.dither = dither;
+                }
+                Ok(spec)
+            })
+            .collect()
+    }
+
+    /// The master bus: the chain split around the point where the target gain goes in.
+    pub fn bus(&self) -> Bus {
+        let mut chain = self.master.chain.clone();
+        let target = self.master.target;
+        let mut limiter = match chain.last() {
+            Some(ProcessorSpec::Limiter(l)) => {
+                let l = l.clone();
+                chain.pop();
+                Some(LimiterSettings {
+                    ceiling_dbtp: l.ceiling_dbtp,
+                    release_ms: l.release_ms,
+                    lookahead_ms: l.lookahead_ms,
+                    hold_ms: l.hold_ms,
+                })
+            }
+            _ => None,
+        };
+        if let Some(t) = target {
+            let l = limiter.get_or_insert_with(|| LimiterSettings {
+                ceiling_dbtp: t.true_peak_dbtp,
+                ..LimiterSettings::default()
+            });
+            l.ceiling_dbtp = l.ceiling_dbtp.min(t.true_peak_dbtp);
+        }
+        let split = if limiter.is_some() {
+            chain.len()
+                - chain
+                    .iter()
+                    .rev()
+                    .take_while(|p| {
+                        matches!(p, ProcessorSpec::Clipper(_) | ProcessorSpec::Saturate(_))
+                    })
+                    .count()
+        } else {
+            chain.len()
+        };
+        let post_gain = chain.split_off(split);
+        Bus {
+            chain,
+            post_gain,
+            limiter,
+        }
+    }
+
+    /// The session as TOML (what `--save-session` writes).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a session serialises")
+    }
+
+    /// A name for output files: the title, else the first stem's name.
+    pub fn output_name(&self) -> String {
+        let raw = self
+            .title
+            .clone()
+            .unwrap_or_else(|| self.stems[0].name.clone());
+        raw.chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
+    /// Stem files, for checks that outputs never overwrite inputs.
+    pub fn input_files(&self) -> Vec<PathBuf> {
+        self.stems.iter().map(|s| s.file.clone()).collect()
+    }
+
+    /// The limiter as a chain entry (for sessions built from presets).
+    pub fn limiter_spec(settings: &LimiterSettings) -> ProcessorSpec {
+        ProcessorSpec::Limiter(LimiterSpec {
+            ceiling_dbtp: settings.ceiling_dbtp,
+            release_ms: settings.release_ms,
+            lookahead_ms: settings.lookahead_ms,
+            hold_ms: settings.hold_ms,
+        })
+    }
+}

@@ -1,0 +1,218 @@
+//! The stem mixer: each stem is decoded, resampled to the session rate, run through its own
+//! chain, given its gain and pan, and summed sample-aligned with the others — whatever latency
+//! each chain has (every stem drops its own chain's latency), whatever each file's rate, bit
+//! depth, channel count and length (shorter stems continue as silence). A stereo master is one
+//! stem with an empty chain.
+//!
+//! Pan is a balance: pan p ∈ [−1, 1] scales left by min(1, 1 − p) and right by min(1, 1 + p).
+
+use std::path::PathBuf;
+
+use lathe_dsp::processor::{Processor, StereoBlock};
+use rayon::prelude::*;
+
+use crate::chain::ProcessorSpec;
+use crate::render::BLOCK;
+use crate::source::{SourceError, StereoSource};
+
+/// One stem of a session.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StemSpec {
+    pub name: String,
+    pub file: PathBuf,
+    #[serde(default)]
+    pub gain_db: f64,
+    #[serde(default)]
+    pub pan: f64,
+    #[serde(default)]
+    pub mute: bool,
+    #[serde(default)]
+    pub solo: bool,
+    /// Free text (`vocal`, `drums` …), for versions and reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub chain: Vec<ProcessorSpec>,
+}
+
+impl StemSpec {
+    /// A stem that plays `file` unchanged.
+    pub fn plain(file: PathBuf) -> Self {
+        let name = file
+            .file_stem()
+            .map_or("stem".into(), |s| s.to_string_lossy().into_owned());
+        Self {
+            name,
+            file,
+            gain_db: 0.0,
+            pan: 0.0,
+            mute: false,
+            solo: false,
+            role: None,
+            chain: Vec::new(),
+        }
+    }
+}
+
+/// One stem being rendered: its aligned output is buffered in a small FIFO.
+struct StemReader {
+    source: StereoSource,
+    procs: Vec<Box<dyn Processor>>,
+    latency: usize,
+    to_skip: usize,
+    gains: (f64, f64),
+    input_frames: u64,
+    input_done: bool,
+    flushed: usize,
+    emitted: u64,
+    fifo: [Vec<f64>; 2],
+    fifo_pos: usize,
+    work: [Vec<f64>; 2],
+    /// This block's output, zero beyond the stem's end.
+    out: [Vec<f64>; 2],
+}
+
+impl StemReader {
+    fn open(stem: &StemSpec, rate_hz: u32) -> Result<Self, SourceError> {
+        let source = StereoSource::open(&stem.file, rate_hz)?;
+        let mut procs: Vec<Box<dyn Processor>> = stem.chain.iter().map(|p| p.build()).collect();
+        for p in &mut procs {
+            p.prepare(rate_hz as f64, BLOCK);
+        }
+        let latency = procs.iter().map(|p| p.latency_samples()).sum();
+        let g = lathe_dsp::db_to_lin(stem.gain_db);
+        Ok(Self {
+            source,
+            procs,
+            latency,
+            to_skip: latency,
+            gains: (g * (1.0 - stem.pan).min(1.0), g * (1.0 + stem.pan).min(1.0)),
+            input_frames: 0,
+            input_done: false,
+            flushed: 0,
+            emitted: 0,
+            fifo: [Vec::new(), Vec::new()],
+            fifo_pos: 0,
+            work: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
+            out: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
+        })
+    }
+
+    /// Processes one more input block into the FIFO. Returns false when nothing is left.
+    fn produce(&mut self) -> Result<bool, SourceError> {
+        if self.input_done && self.flushed >= self.latency {
+            return Ok(false);
+        }
+        let [l, r] = &mut self.work;
+        let n_in = if self.input_done {
+            0
+        } else {
+            self.source.read(l, r)?
+        };
+        self.input_done |= n_in < BLOCK;
+        self.input_frames += n_in as u64;
+        let pad = if self.input_done {
+            (BLOCK - n_in).min(self.latency - self.flushed)
+        } else {
+            0
+        };
+        l[n_in..n_in + pad].fill(0.0);
+        r[n_in..n_in + pad].fill(0.0);
+        self.flushed += pad;
+        let n = n_in + pad;
+        let mut block = StereoBlock {
+            left: &mut l[..n],
+            right: &mut r[..n],
+        };
+        for p in &mut self.procs {
+            p.process(&mut block);
+        }
+        let skip = self.to_skip.min(n);
+        self.to_skip -= skip;
+        let take = ((n - skip) as u64).min(self.input_frames - self.emitted) as usize;
+        for (fifo, ch, g) in [(0, &*l, self.gains.0), (1, &*r, self.gains.1)] {
+            self.fifo[fifo].extend(ch[skip..skip + take].iter().map(|v| v * g));
+        }
+        self.emitted += take as u64;
+        Ok(true)
+    }
+
+    /// Fills `self.out[..len]`; returns how many of those frames are real (the rest is silence).
+    fn fill(&mut self, len: usize) -> Result<usize, SourceError> {
+        let mut written = 0;
+        while written < len {
+            if self.fifo_pos >= self.fifo[0].len() {
+                for f in &mut self.fifo {
+                    f.clear();
+                }
+                self.fifo_pos = 0;
+                if !self.produce()? {
+                    break;
+                }
+                continue;
+            }
+            let n = (self.fifo[0].len() - self.fifo_pos).min(len - written);
+            for ch in 0..2 {
+                self.out[ch][written..written + n]
+                    .copy_from_slice(&self.fifo[ch][self.fifo_pos..self.fifo_pos + n]);
+            }
+            self.fifo_pos += n;
+            written += n;
+        }
+        for ch in &mut self.out {
+            ch[written..len].fill(0.0);
+        }
+        Ok(written)
+    }
+}
+
+/// The sum of the audible stems, aligned.
+pub struct StemMix {
+    readers: Vec<StemReader>,
+}
+
+impl StemMix {
+    /// Opens every audible stem (muted stems, and all but the soloed ones when any is soloed,
+    /// are left out).
+    pub fn open(stems: &[StemSpec], rate_hz: u32) -> Result<Self, SourceError> {
+        let any_solo = stems.iter().any(|s| s.solo);
+        let readers = stems
+            .iter()
+            .filter(|s| !s.mute && (!any_solo || s.solo))
+            .map(|s| StemReader::open(s, rate_hz))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { readers })
+    }
+
+    /// Warnings of every stem's decoder.
+    pub fn warnings(&self) -> Vec<String> {
+        self.readers
+            .iter()
+            .flat_map(|r| r.source.warnings())
+            .collect()
+    }
+
+    /// Fills `l`, `r` with the next frames of the sum; 0 when every stem has ended.
+    pub fn read(&mut self, l: &mut [f64], r: &mut [f64]) -> Result<usize, SourceError> {
+        let len = l.len().min(BLOCK);
+        // Stems are decoded and processed in parallel.
+        let real: Vec<usize> = self
+            .readers
+            .par_iter_mut()
+            .map(|s| s.fill(len))
+            .collect::<Result<_, _>>()?;
+        let n = real.into_iter().max().unwrap_or(0);
+        l[..n].fill(0.0);
+        r[..n].fill(0.0);
+        for s in &self.readers {
+            for (o, v) in l[..n].iter_mut().zip(&s.out[0][..n]) {
+                *o += v;
+            }
+            for (o, v) in r[..n].iter_mut().zip(&s.out[1][..n]) {
+                *o += v;
+            }
+        }
+        Ok(n)
+    }
+}
