@@ -236,3 +236,61 @@ fn bad_requests_exit_2_with_one_line() {
         .unwrap();
     assert_eq!(res.status.code(), Some(2));
 }
+
+#[test]
+fn flac_deliverables_verify_with_the_flac_tool_and_equal_the_wav() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    write_mix(&mix);
+    let out = dir.path().join("out");
+    let res = lathe()
+        .args([
+            "master",
+            "--deliver",
+            "wav:24",
+            "--deliver",
+            "flac:24",
+            "--deliver",
+            "flac:16",
+        ])
+        .arg(&mix)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let flac24 = out.join("song_master_44k1_24b.flac");
+    let flac16 = out.join("song_master_44k1_16b.flac");
+    // The reference FLAC decoder checks the stream and its MD5, then decodes it for comparison.
+    match std::process::Command::new("flac")
+        .args(["-t", "-s"])
+        .arg(&flac24)
+        .arg(&flac16)
+        .status()
+    {
+        Ok(s) => assert!(s.success(), "flac -t rejected the files"),
+        Err(_) => {
+            eprintln!("SKIPPED flac check: flac not installed");
+            return;
+        }
+    }
+    let decoded = dir.path().join("decoded.wav");
+    assert!(std::process::Command::new("flac")
+        .args(["-d", "-s", "-f", "-o"])
+        .arg(&decoded)
+        .arg(&flac24)
+        .status()
+        .unwrap()
+        .success());
+    let (a, _) = read_i32(&decoded);
+    let (b, _) = read_i32(&out.join("song_master_44k1_24b.wav"));
+    assert!(
+        a == b,
+        "the 24-bit FLAC does not hold the same samples as the 24-bit WAV"
+    );
+}

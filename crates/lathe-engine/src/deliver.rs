@@ -1,10 +1,12 @@
-//! Deliverables: WAV files written under a temporary name and renamed when complete.
+//! Deliverables: WAV (hound) and FLAC (flacenc, streaming) files, written under a temporary
+//! name and renamed when complete.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use lathe_dsp::dither::{DitherKind, Quantizer};
+use lathe_io::flac_writer::FlacWriter;
 use serde::Serialize;
 
 /// What to deliver.
@@ -18,7 +20,7 @@ pub struct DeliverSpec {
 }
 
 impl DeliverSpec {
-    /// Parses `wav:24`, `wav:16@44100`, `wav:32`.
+    /// Parses `wav:24`, `wav:16@44100`, `wav:32`, `flac:24`, `flac:16@44100`.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let (main, rate) = match spec.split_once('@') {
             Some((m, r)) => (
@@ -38,15 +40,20 @@ impl DeliverSpec {
             ),
             None => (main, 24),
         };
-        if format != "wav" {
-            return Err(format!(
-                "--deliver {spec}: format '{format}' is not available yet (wav only)"
-            ));
-        }
-        if !matches!(bits, 16 | 24 | 32) {
-            return Err(format!(
-                "--deliver {spec}: wav bits must be 16, 24 or 32 (float)"
-            ));
+        match format {
+            "wav" if matches!(bits, 16 | 24 | 32) => {}
+            "wav" => {
+                return Err(format!(
+                    "--deliver {spec}: wav bits must be 16, 24 or 32 (float)"
+                ))
+            }
+            "flac" if matches!(bits, 16 | 24) => {}
+            "flac" => return Err(format!("--deliver {spec}: flac bits must be 16 or 24")),
+            _ => {
+                return Err(format!(
+                    "--deliver {spec}: format '{format}' is not available yet (wav, flac)"
+                ))
+            }
         }
         let dither = if bits == 16 {
             DitherKind::TpdfShaped
@@ -77,36 +84,50 @@ impl DeliverSpec {
         } else {
             format!("{}b", self.bits)
         };
-        format!("{stem}_master_{rate}_{bits}.wav")
+        format!("{stem}_master_{rate}_{bits}.{}", self.format)
     }
 }
 
-/// A WAV being written under `<final>.part`.
+enum Encoder {
+    Wav(hound::WavWriter<BufWriter<File>>),
+    Flac(Box<FlacWriter>),
+}
+
+/// A deliverable being written under `<final>.part`.
 pub struct WavWriter {
-    writer: hound::WavWriter<BufWriter<File>>,
+    encoder: Encoder,
     quantizers: Option<[Quantizer; 2]>,
     bits: u32,
     part: PathBuf,
     path: PathBuf,
+    ints: [Vec<i32>; 2],
 }
 
 /// The seed of the dither generator (reported, so a render can be reproduced bit for bit).
 pub const DITHER_SEED: u64 = 0x1A7E;
 
+fn io<E: std::fmt::Display>(e: E) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
 impl WavWriter {
     pub fn create(path: &Path, spec: &DeliverSpec, rate_hz: u32) -> std::io::Result<Self> {
-        let part = path.with_extension("wav.part");
-        let wav_spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: rate_hz,
-            bits_per_sample: spec.bits as u16,
-            sample_format: if spec.bits == 32 {
-                hound::SampleFormat::Float
-            } else {
-                hound::SampleFormat::Int
-            },
+        let part = path.with_extension(format!("{}.part", spec.format));
+        let encoder = if spec.format == "flac" {
+            Encoder::Flac(Box::new(FlacWriter::create(&part, rate_hz, spec.bits).map_err(io)?))
+        } else {
+            let wav_spec = hound::WavSpec {
+                channels: 2,
+                sample_rate: rate_hz,
+                bits_per_sample: spec.bits as u16,
+                sample_format: if spec.bits == 32 {
+                    hound::SampleFormat::Float
+                } else {
+                    hound::SampleFormat::Int
+                },
+            };
+            Encoder::Wav(hound::WavWriter::create(&part, wav_spec).map_err(io)?)
         };
-        let writer = hound::WavWriter::create(&part, wav_spec).map_err(std::io::Error::other)?;
         let quantizers = (spec.bits != 32).then(|| {
             [
                 Quantizer::new(spec.bits, spec.dither, DITHER_SEED),
@@ -114,50 +135,57 @@ impl WavWriter {
             ]
         });
         Ok(Self {
-            writer,
+            encoder,
             quantizers,
             bits: spec.bits,
             part,
             path: path.to_owned(),
+            ints: [Vec::new(), Vec::new()],
         })
     }
 
     pub fn write(&mut self, l: &[f64], r: &[f64]) -> std::io::Result<()> {
+        let Some([ql, qr]) = &mut self.quantizers else {
+            let Encoder::Wav(w) = &mut self.encoder else {
+                unreachable!("32-bit float is WAV only")
+            };
+            for (&a, &b) in l.iter().zip(r) {
+                w.write_sample(a as f32).map_err(io)?;
+                w.write_sample(b as f32).map_err(io)?;
+            }
+            return Ok(());
+        };
         let scale = 2f64.powi(self.bits as i32 - 1);
-        for (&a, &b) in l.iter().zip(r) {
-            match &mut self.quantizers {
-                Some([ql, qr]) => {
-                    let (x, y) = (ql.tick(a), qr.tick(b));
-                    self.writer
-                        .write_sample((x * scale) as i32)
-                        .map_err(std::io::Error::other)?;
-                    self.writer
-                        .write_sample((y * scale) as i32)
-                        .map_err(std::io::Error::other)?;
-                }
-                None => {
-                    self.writer
-                        .write_sample(a as f32)
-                        .map_err(std::io::Error::other)?;
-                    self.writer
-                        .write_sample(b as f32)
-                        .map_err(std::io::Error::other)?;
+        let [il, ir] = &mut self.ints;
+        il.clear();
+        ir.clear();
+        il.extend(l.iter().map(|&a| (ql.tick(a) * scale) as i32));
+        ir.extend(r.iter().map(|&b| (qr.tick(b) * scale) as i32));
+        match &mut self.encoder {
+            Encoder::Wav(w) => {
+                for (&a, &b) in il.iter().zip(ir.iter()) {
+                    w.write_sample(a).map_err(io)?;
+                    w.write_sample(b).map_err(io)?;
                 }
             }
+            Encoder::Flac(f) => f.write(il, ir).map_err(io)?,
         }
         Ok(())
     }
 
     /// Finishes the file and renames it to its final name.
     pub fn finish(self) -> std::io::Result<PathBuf> {
-        self.writer.finalize().map_err(std::io::Error::other)?;
+        match self.encoder {
+            Encoder::Wav(w) => w.finalize().map_err(io)?,
+            Encoder::Flac(f) => f.finish().map_err(io)?,
+        }
         std::fs::rename(&self.part, &self.path)?;
         Ok(self.path)
     }
 
     /// Abandons the file (removes the partial file).
     pub fn discard(self) {
-        drop(self.writer);
+        drop(self.encoder);
         let _ = std::fs::remove_file(&self.part);
     }
 }

@@ -155,9 +155,9 @@ impl Session {
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                if d.format != "wav" {
+                if d.format != "wav" && d.format != "flac" {
                     return Err(format!(
-                        "deliver[{i}].format '{}' is not available yet (wav only)",
+                        "deliver[{i}].format '{}' is not available yet (wav, flac)",
                         d.format
                     ));
                 }
@@ -167,7 +167,7 @@ impl Session {
                     ));
                 }
                 let bits = d.bits.unwrap_or(24);
-                let mut spec = DeliverSpec::parse(&format!("wav:{bits}"))
+                let mut spec = DeliverSpec::parse(&format!("{}:{bits}", d.format))
                     .map_err(|e| format!("deliver[{i}].bits: {e}"))?;
                 spec.sample_rate_hz = d.sample_rate_hz;
                 if let Some(dither) = d.dither {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
+pub mod flac_writer;
 pub mod resample;
 mod wav_sizes;
 
