@@ -200,8 +200,13 @@ fn master(
         Err(e) => return bad(e),
     };
     let specs: Result<Vec<DeliverSpec>, String> = if deliver.is_empty() {
+        // The rate of the first input decides whether the preset's MP3 can be made.
+        let rate = files
+            .first()
+            .and_then(|f| lathe_io::Decoder::open(f).ok())
+            .map_or(0, |d| d.info().sample_rate_hz);
         preset
-            .default_deliverables()
+            .default_deliverables(rate)
             .iter()
             .map(|s| DeliverSpec::parse(s))
             .collect()

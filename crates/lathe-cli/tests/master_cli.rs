@@ -294,3 +294,57 @@ fn flac_deliverables_verify_with_the_flac_tool_and_equal_the_wav() {
         "the 24-bit FLAC does not hold the same samples as the 24-bit WAV"
     );
 }
+
+#[test]
+fn streaming_preset_mp3_is_gapless_and_codec_safe() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    let input = write_mix(&mix);
+    let out = dir.path().join("out");
+    let res = lathe()
+        .arg("master")
+        .arg(&mix)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let mp3 = out.join("song_master_44k1_320k.mp3");
+    assert!(mp3.exists(), "the streaming preset delivers an MP3");
+    // Decode with ffmpeg (an independent decoder that honours the LAME tag): same length.
+    let decoded = dir.path().join("mp3_decoded.wav");
+    match std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&mp3)
+        .args(["-c:a", "pcm_f32le"])
+        .arg(&decoded)
+        .status()
+    {
+        Ok(s) => assert!(s.success()),
+        Err(_) => {
+            eprintln!("SKIPPED mp3 checks: ffmpeg not installed");
+            return;
+        }
+    }
+    let frames = hound::WavReader::open(&decoded).unwrap().duration() as usize;
+    assert_eq!(
+        frames,
+        input.len(),
+        "gapless: the MP3 decodes to the input's length"
+    );
+    if let Some(py) = reference_python("streaming_preset_mp3_is_gapless_and_codec_safe") {
+        let r = &reference_measure(&py, std::slice::from_ref(&decoded))[0];
+        let (i, tp) = (
+            r["integrated_lufs"].as_f64().unwrap(),
+            r["true_peak_dbtp"].as_f64().unwrap(),
+        );
+        eprintln!("MP3 decoded by ffmpeg: {i:.3} LUFS, TP {tp:.3} dBTP (16x)");
+        assert!((i + 14.0).abs() <= 0.1, "{i} LUFS");
+        assert!(tp <= -1.0, "{tp} dBTP over the ceiling");
+    }
+}

@@ -17,10 +17,18 @@ pub struct DeliverSpec {
     pub bits: u32,
     pub sample_rate_hz: Option<u32>,
     pub dither: DitherKind,
+    /// Lossy formats: bitrate, kbit/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<u32>,
 }
 
 impl DeliverSpec {
-    /// Parses `wav:24`, `wav:16@44100`, `wav:32`, `flac:24`, `flac:16@44100`.
+    /// True for formats whose decoded output differs from their input (MP3).
+    pub fn is_lossy(&self) -> bool {
+        self.format == "mp3"
+    }
+
+    /// Parses `wav:24`, `wav:16@44100`, `wav:32`, `flac:24`, `flac:16@44100`, `mp3:320`.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let (main, rate) = match spec.split_once('@') {
             Some((m, r)) => (
@@ -32,6 +40,27 @@ impl DeliverSpec {
             ),
             None => (spec, None),
         };
+        if let Some(kbps) = main.strip_prefix("mp3") {
+            let kbps = match kbps.strip_prefix(':') {
+                Some(k) => k
+                    .parse::<u32>()
+                    .map_err(|_| format!("--deliver {spec}: bad bitrate '{k}'"))?,
+                None if kbps.is_empty() => 320,
+                None => return Err(format!("--deliver {spec}: expected mp3 or mp3:KBPS")),
+            };
+            if !matches!(kbps, 128 | 160 | 192 | 224 | 256 | 320) {
+                return Err(format!(
+                    "--deliver {spec}: mp3 bitrates are 128, 160, 192, 224, 256, 320"
+                ));
+            }
+            return Ok(Self {
+                format: "mp3".into(),
+                bits: 0,
+                sample_rate_hz: rate,
+                dither: DitherKind::None,
+                bitrate_kbps: Some(kbps),
+            });
+        }
         let (format, bits) = match main.split_once(':') {
             Some((f, b)) => (
                 f,
@@ -67,6 +96,7 @@ impl DeliverSpec {
             bits,
             sample_rate_hz: rate,
             dither,
+            bitrate_kbps: None,
         })
     }
 
@@ -79,6 +109,9 @@ impl DeliverSpec {
         } else {
             format!("{k}k{tenths}")
         };
+        if let Some(kbps) = self.bitrate_kbps {
+            return format!("{stem}_master_{rate}_{kbps}k.{}", self.format);
+        }
         let bits = if self.bits == 32 {
             "32f".to_string()
         } else {
@@ -114,7 +147,9 @@ impl WavWriter {
     pub fn create(path: &Path, spec: &DeliverSpec, rate_hz: u32) -> std::io::Result<Self> {
         let part = path.with_extension(format!("{}.part", spec.format));
         let encoder = if spec.format == "flac" {
-            Encoder::Flac(Box::new(FlacWriter::create(&part, rate_hz, spec.bits).map_err(io)?))
+            Encoder::Flac(Box::new(
+                FlacWriter::create(&part, rate_hz, spec.bits).map_err(io)?,
+            ))
         } else {
             let wav_spec = hound::WavSpec {
                 channels: 2,

@@ -60,6 +60,12 @@ pub struct DeliverableReport {
     pub bits: u32,
     pub sample_rate_hz: u32,
     pub dither: lathe_dsp::dither::DitherKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<u32>,
+    /// Lossy formats: level change applied before encoding so that the decoded file stays
+    /// under the ceiling (codec-safe), dB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_encode_trim_db: Option<f64>,
     pub measured: Measured,
     pub target: Option<Target>,
     pub pass: bool,
@@ -154,10 +160,10 @@ pub fn session_from_preset(
             .iter()
             .map(|d| DeliverEntry {
                 format: d.format.clone(),
-                bits: Some(d.bits),
+                bits: (!d.is_lossy()).then_some(d.bits),
                 sample_rate_hz: d.sample_rate_hz,
-                dither: Some(d.dither),
-                bitrate_kbps: None,
+                dither: (!d.is_lossy()).then_some(d.dither),
+                bitrate_kbps: d.bitrate_kbps,
             })
             .collect(),
         versions: Vec::new(),
@@ -235,6 +241,28 @@ pub fn render_session(
             )));
         }
     }
+    if deliver.iter().any(|d| d.is_lossy())
+        && !lathe_io::mp3_writer::MP3_RATES.contains(&session_rate_hz)
+    {
+        return Err(usage(format!(
+            "MP3 needs a 32, 44.1 or 48 kHz session; this one runs at {session_rate_hz} Hz"
+        )));
+    }
+    // Lossless files are written while rendering; lossy ones are encoded afterwards from a
+    // temporary 32-bit float copy of the master bus, so they can be re-encoded (codec-safe).
+    let bus_file = deliver
+        .iter()
+        .any(|d| d.is_lossy())
+        .then(|| out_dir.join(format!(".{name}.bus.f32.wav")));
+    let mut direct: Vec<(DeliverSpec, PathBuf)> = deliver
+        .iter()
+        .cloned()
+        .zip(outputs.iter().cloned())
+        .filter(|(d, _)| !d.is_lossy())
+        .collect();
+    if let Some(b) = &bus_file {
+        direct.push((DeliverSpec::parse("wav:32").expect("valid"), b.clone()));
+    }
     let stems: Vec<Analysis> = session
         .stems
         .par_iter()
@@ -262,9 +290,8 @@ pub fn render_session(
     };
     let mut passes = vec![sum];
     let open_writers = || -> Result<Vec<WavWriter>, MasterError> {
-        deliver
+        direct
             .iter()
-            .zip(&outputs)
             .map(|(d, p)| {
                 WavWriter::create(p, d, session_rate_hz)
                     .map_err(|e| MasterError::Render(RenderError::Write(e)))
@@ -354,9 +381,26 @@ pub fn render_session(
         }
     }
 
+    // Lossy deliverables, encoded from the bus copy.
+    let mut trims = vec![None; deliver.len()];
+    if let Some(bus_path) = &bus_file {
+        for (i, (spec, path)) in deliver.iter().zip(&outputs).enumerate() {
+            if spec.is_lossy() {
+                let ceiling = target.map(|t| t.true_peak_dbtp);
+                trims[i] = Some(encode_lossy(
+                    bus_path,
+                    spec,
+                    path,
+                    session_rate_hz,
+                    ceiling,
+                )?);
+            }
+        }
+        let _ = std::fs::remove_file(bus_path);
+    }
     // Verify every file as delivered: decode it back and measure.
     let mut deliverables = Vec::new();
-    for (spec, path) in deliver.iter().zip(&outputs) {
+    for ((spec, path), trim) in deliver.iter().zip(&outputs).zip(trims) {
         let a = analyze_file(path)?;
         let pass = match target {
             Some(t) => {
@@ -372,6 +416,8 @@ pub fn render_session(
             bits: spec.bits,
             sample_rate_hz: a.sample_rate_hz,
             dither: spec.dither,
+            bitrate_kbps: spec.bitrate_kbps,
+            pre_encode_trim_db: trim,
             measured: Measured {
                 integrated_lufs: a.integrated_lufs,
                 true_peak_dbtp: a.true_peak_dbtp,
@@ -402,4 +448,61 @@ pub fn render_session(
         .and_then(|_| std::fs::rename(&part, &report_path))
         .map_err(RenderError::Write)?;
     Ok(report)
+}
+
+/// Tries at most this many encodes of a lossy deliverable.
+pub const MAX_LOSSY_ENCODES: usize = 4;
+
+/// Encodes a lossy deliverable from the 32-bit float bus copy; when the decoded file's true
+/// peak exceeds the ceiling, lowers the pre-encode level by the overshoot (plus 0.05 dB) and
+/// encodes again. Returns the trim applied, dB.
+fn encode_lossy(
+    bus: &Path,
+    spec: &DeliverSpec,
+    path: &Path,
+    rate_hz: u32,
+    ceiling: Option<f64>,
+) -> Result<f64, MasterError> {
+    use lathe_io::mp3_writer::Mp3Writer;
+    let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
+    let other = |e: String| write_err(std::io::Error::other(e));
+    let mut trim_db = 0.0;
+    for attempt in 1..=MAX_LOSSY_ENCODES {
+        let part = path.with_extension("mp3.part");
+        let mut w = Mp3Writer::create(&part, rate_hz, spec.bitrate_kbps.unwrap_or(320))
+            .map_err(|e| other(e.to_string()))?;
+        let mut reader = hound::WavReader::open(bus).map_err(|e| other(e.to_string()))?;
+        let gain = lathe_dsp::db_to_lin(trim_db);
+        let (mut l, mut r) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
+        let mut samples = reader.samples::<f32>();
+        loop {
+            l.clear();
+            r.clear();
+            while l.len() < 4096 {
+                match (samples.next(), samples.next()) {
+                    (Some(a), Some(b)) => {
+                        l.push(a.map_err(|e| other(e.to_string()))? as f64 * gain);
+                        r.push(b.map_err(|e| other(e.to_string()))? as f64 * gain);
+                    }
+                    _ => break,
+                }
+            }
+            if l.is_empty() {
+                break;
+            }
+            w.write(&l, &r).map_err(|e| other(e.to_string()))?;
+        }
+        w.finish().map_err(|e| other(e.to_string()))?;
+        let decoded = analyze_file(&part)?;
+        if let (Some(c), Some(tp)) = (ceiling, decoded.true_peak_dbtp) {
+            if tp > c && attempt < MAX_LOSSY_ENCODES {
+                trim_db -= tp - c + 0.05;
+                let _ = std::fs::remove_file(&part);
+                continue;
+            }
+        }
+        std::fs::rename(&part, path).map_err(write_err)?;
+        return Ok(trim_db);
+    }
+    unreachable!("the last attempt always returns")
 }

@@ -76,11 +76,16 @@ impl Preset {
         }
     }
 
-    /// Default deliverables: `(format spec)`.
-    pub fn default_deliverables(self) -> Vec<&'static str> {
+    /// Default deliverables for a session running at `rate_hz`. `streaming` adds an MP3 at
+    /// 320 kbps when the rate allows one (32, 44.1, 48 kHz; conversion at delivery is not
+    /// built yet).
+    pub fn default_deliverables(self, rate_hz: u32) -> Vec<&'static str> {
         match self {
             Preset::Cd => vec!["wav:16@44100"],
             Preset::None => vec!["wav:32"],
+            Preset::Streaming if lathe_io::mp3_writer::MP3_RATES.contains(&rate_hz) => {
+                vec!["wav:24", "mp3:320"]
+            }
             _ => vec!["wav:24"],
         }
     }

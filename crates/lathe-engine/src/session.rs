@@ -155,20 +155,21 @@ impl Session {
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                if d.format != "wav" && d.format != "flac" {
-                    return Err(format!(
-                        "deliver[{i}].format '{}' is not available yet (wav, flac)",
-                        d.format
-                    ));
-                }
-                if d.bitrate_kbps.is_some() {
-                    return Err(format!(
-                        "deliver[{i}].bitrate_kbps applies to lossy formats only"
-                    ));
-                }
-                let bits = d.bits.unwrap_or(24);
-                let mut spec = DeliverSpec::parse(&format!("{}:{bits}", d.format))
-                    .map_err(|e| format!("deliver[{i}].bits: {e}"))?;
+                let text =
+                    match (d.format.as_str(), d.bitrate_kbps) {
+                        ("mp3", kbps) => format!("mp3:{}", kbps.unwrap_or(320)),
+                        ("wav" | "flac", None) => format!("{}:{}", d.format, d.bits.unwrap_or(24)),
+                        ("wav" | "flac", Some(_)) => {
+                            return Err(format!(
+                                "deliver[{i}].bitrate_kbps applies to lossy formats only"
+                            ))
+                        }
+                        (other, _) => return Err(format!(
+                            "deliver[{i}].format '{other}' is not available yet (wav, flac, mp3)"
+                        )),
+                    };
+                let mut spec =
+                    DeliverSpec::parse(&text).map_err(|e| format!("deliver[{i}]: {e}"))?;
                 spec.sample_rate_hz = d.sample_rate_hz;
                 if let Some(dither) = d.dither {
                     spec.dither = dither;

@@ -4,6 +4,7 @@
 
 pub mod decode;
 pub mod flac_writer;
+pub mod mp3_writer;
 pub mod resample;
 mod wav_sizes;
 
