@@ -50,12 +50,26 @@ fn every_corpus_mix_meets_streaming_apple_and_club_targets() {
                                 mix.display(),
                                 String::from_utf8_lossy(&res.stderr)
                             );
-                            let file = std::fs::read_dir(&out)
-                                .unwrap()
-                                .map(|e| e.unwrap().path())
-                                .find(|p| p.extension().is_some_and(|e| e == "wav"))
-                                .unwrap();
-                            (file, *i, *tp)
+                            let mut files = Vec::new();
+                            for p in std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()) {
+                                match p.extension().and_then(|e| e.to_str()) {
+                                    Some("wav") => files.push((p, *i, *tp)),
+                                    Some("mp3") => {
+                                        let wav = p.with_extension("mp3.decoded.wav");
+                                        let ok = std::process::Command::new("ffmpeg")
+                                            .args(["-v", "error", "-y", "-i"])
+                                            .arg(&p)
+                                            .args(["-c:a", "pcm_f32le"])
+                                            .arg(&wav)
+                                            .status();
+                                        if ok.is_ok_and(|s| s.success()) {
+                                            files.push((wav, *i, *tp));
+                                        }
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            files
                         })
                     })
                     .collect();

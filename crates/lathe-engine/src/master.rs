@@ -62,10 +62,11 @@ pub struct DeliverableReport {
     pub dither: lathe_dsp::dither::DitherKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bitrate_kbps: Option<u32>,
-    /// Lossy formats: level change applied before encoding so that the decoded file stays
-    /// under the ceiling (codec-safe), dB.
+    /// Lossy formats: the limiter ceiling the encoded master was rendered with, dBTP. Lower
+    /// than the target's when the decoded file overshot and the master was rendered again
+    /// (codec-safe).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pre_encode_trim_db: Option<f64>,
+    pub codec_ceiling_dbtp: Option<f64>,
     pub measured: Measured,
     pub target: Option<Target>,
     pub pass: bool,
@@ -333,37 +334,17 @@ pub fn render_session(
                 ));
             }
             passes.push(pre.clone());
-            let mut gain = t.integrated_lufs - pre.integrated_lufs;
-            let mut previous: Option<(f64, f64)> = None;
-            let mut last = None;
-            for attempt in 1..=MAX_RENDERS {
-                let mut writers = open_writers()?;
-                let res = render_pass(&session.stems, session_rate_hz, &bus, gain, |l, r| {
-                    write_all(&mut writers, l, r)
-                })?;
-                passes.push(res.clone());
-                let err = t.integrated_lufs - res.integrated_lufs;
-                if err.abs() <= CONVERGED_LU || attempt == MAX_RENDERS {
-                    for w in writers {
-                        w.finish().map_err(RenderError::Write)?;
-                    }
-                    last = Some(res);
-                    break;
-                }
-                for w in writers {
-                    w.discard();
-                }
-                // Secant step on loudness(gain); the first correction assumes slope 1.
-                let slope = match previous {
-                    Some((g0, i0)) if (res.integrated_lufs - i0).abs() > 1e-6 => {
-                        ((res.integrated_lufs - i0) / (gain - g0)).clamp(0.2, 1.5)
-                    }
-                    _ => 1.0,
-                };
-                previous = Some((gain, res.integrated_lufs));
-                gain += err / slope;
-            }
-            let last = last.expect("the loop always finishes a pass");
+            let rendered = render_to_target(
+                &session.stems,
+                session_rate_hz,
+                &bus,
+                t,
+                pre.integrated_lufs,
+                &direct,
+            )?;
+            let last = rendered.last().cloned();
+            passes.extend(rendered);
+            let last = last.expect("render_to_target renders at least once");
             if last.limiter_max_reduction_db > HEAVY_LIMITING_DB {
                 warnings.push(format!(
                     "reaching {} LUFS needed {:.1} dB of peak limiting (more than {HEAVY_LIMITING_DB} dB): expect audible loss of transients; consider a lower target",
@@ -384,17 +365,38 @@ pub fn render_session(
     // Lossy deliverables, encoded from the bus copy.
     let mut trims = vec![None; deliver.len()];
     if let Some(bus_path) = &bus_file {
+        let bus_only = [(
+            DeliverSpec::parse("wav:32").expect("valid"),
+            bus_path.clone(),
+        )];
+        let pre_lufs = passes.get(1).map(|p| p.integrated_lufs);
         for (i, (spec, path)) in deliver.iter().zip(&outputs).enumerate() {
-            if spec.is_lossy() {
-                let ceiling = target.map(|t| t.true_peak_dbtp);
-                trims[i] = Some(encode_lossy(
-                    bus_path,
-                    spec,
-                    path,
-                    session_rate_hz,
-                    ceiling,
-                )?);
+            if !spec.is_lossy() {
+                continue;
             }
+            // When the decoded file overshoots, the bus copy is rendered again to the same
+            // loudness with the limiter's ceiling lowered by the overshoot.
+            let mut rerender = |ceiling: f64| -> Result<(), MasterError> {
+                let t = target.expect("re-rendering happens only with a target");
+                let mut lowered = bus.clone();
+                if let Some(l) = &mut lowered.limiter {
+                    l.ceiling_dbtp = ceiling;
+                }
+                let pre = pre_lufs.unwrap_or(t.integrated_lufs);
+                let extra =
+                    render_to_target(&session.stems, session_rate_hz, &lowered, t, pre, &bus_only)?;
+                passes.extend(extra);
+                Ok(())
+            };
+            let ceiling = target.map(|t| t.true_peak_dbtp);
+            trims[i] = Some(encode_lossy(
+                bus_path,
+                spec,
+                path,
+                session_rate_hz,
+                ceiling,
+                &mut rerender,
+            )?);
         }
         let _ = std::fs::remove_file(bus_path);
     }
@@ -417,7 +419,7 @@ pub fn render_session(
             sample_rate_hz: a.sample_rate_hz,
             dither: spec.dither,
             bitrate_kbps: spec.bitrate_kbps,
-            pre_encode_trim_db: trim,
+            codec_ceiling_dbtp: trim.flatten(),
             measured: Measured {
                 integrated_lufs: a.integrated_lufs,
                 true_peak_dbtp: a.true_peak_dbtp,
@@ -450,29 +452,78 @@ pub fn render_session(
     Ok(report)
 }
 
+/// Renders the bus at the gain that brings the output to `target` (secant steps from the
+/// loudness `pre_lufs` measured before the gain), writing `files` in the accepted pass.
+/// Returns every pass made; the last one wrote the files.
+fn render_to_target(
+    stems: &[StemSpec],
+    rate_hz: u32,
+    bus: &Bus,
+    target: Target,
+    pre_lufs: f64,
+    files: &[(DeliverSpec, PathBuf)],
+) -> Result<Vec<PassResult>, MasterError> {
+    let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
+    let mut passes = Vec::new();
+    let mut gain = target.integrated_lufs - pre_lufs;
+    let mut previous: Option<(f64, f64)> = None;
+    for attempt in 1..=MAX_RENDERS {
+        let mut writers: Vec<WavWriter> = files
+            .iter()
+            .map(|(d, p)| WavWriter::create(p, d, rate_hz))
+            .collect::<Result<_, _>>()
+            .map_err(write_err)?;
+        let res = render_pass(stems, rate_hz, bus, gain, |l, r| {
+            writers.iter_mut().try_for_each(|w| w.write(l, r))
+        })?;
+        passes.push(res.clone());
+        let err = target.integrated_lufs - res.integrated_lufs;
+        if err.abs() <= CONVERGED_LU || attempt == MAX_RENDERS {
+            for w in writers {
+                w.finish().map_err(write_err)?;
+            }
+            break;
+        }
+        for w in writers {
+            w.discard();
+        }
+        // Secant step on loudness(gain); the first correction assumes slope 1.
+        let slope = match previous {
+            Some((g0, i0)) if (res.integrated_lufs - i0).abs() > 1e-6 => {
+                ((res.integrated_lufs - i0) / (gain - g0)).clamp(0.2, 1.5)
+            }
+            _ => 1.0,
+        };
+        previous = Some((gain, res.integrated_lufs));
+        gain += err / slope;
+    }
+    Ok(passes)
+}
+
 /// Tries at most this many encodes of a lossy deliverable.
 pub const MAX_LOSSY_ENCODES: usize = 4;
 
-/// Encodes a lossy deliverable from the 32-bit float bus copy; when the decoded file's true
-/// peak exceeds the ceiling, lowers the pre-encode level by the overshoot (plus 0.05 dB) and
-/// encodes again. Returns the trim applied, dB.
+/// Encodes a lossy deliverable from the 32-bit float bus copy. When the decoded file's true
+/// peak exceeds the ceiling, `rerender` renders the bus copy again with the limiter's ceiling
+/// lowered by the overshoot (plus 0.05 dB) at the same loudness, and it is encoded again.
+/// Returns the ceiling the final encode was rendered with (`None` without a target).
 fn encode_lossy(
     bus: &Path,
     spec: &DeliverSpec,
     path: &Path,
     rate_hz: u32,
     ceiling: Option<f64>,
-) -> Result<f64, MasterError> {
+    rerender: &mut dyn FnMut(f64) -> Result<(), MasterError>,
+) -> Result<Option<f64>, MasterError> {
     use lathe_io::mp3_writer::Mp3Writer;
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
     let other = |e: String| write_err(std::io::Error::other(e));
-    let mut trim_db = 0.0;
+    let mut used_ceiling = ceiling;
     for attempt in 1..=MAX_LOSSY_ENCODES {
         let part = path.with_extension("mp3.part");
         let mut w = Mp3Writer::create(&part, rate_hz, spec.bitrate_kbps.unwrap_or(320))
             .map_err(|e| other(e.to_string()))?;
         let mut reader = hound::WavReader::open(bus).map_err(|e| other(e.to_string()))?;
-        let gain = lathe_dsp::db_to_lin(trim_db);
         let (mut l, mut r) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
         let mut samples = reader.samples::<f32>();
         loop {
@@ -481,8 +532,8 @@ fn encode_lossy(
             while l.len() < 4096 {
                 match (samples.next(), samples.next()) {
                     (Some(a), Some(b)) => {
-                        l.push(a.map_err(|e| other(e.to_string()))? as f64 * gain);
-                        r.push(b.map_err(|e| other(e.to_string()))? as f64 * gain);
+                        l.push(a.map_err(|e| other(e.to_string()))? as f64);
+                        r.push(b.map_err(|e| other(e.to_string()))? as f64);
                     }
                     _ => break,
                 }
@@ -494,15 +545,19 @@ fn encode_lossy(
         }
         w.finish().map_err(|e| other(e.to_string()))?;
         let decoded = analyze_file(&part)?;
-        if let (Some(c), Some(tp)) = (ceiling, decoded.true_peak_dbtp) {
-            if tp > c && attempt < MAX_LOSSY_ENCODES {
-                trim_db -= tp - c + 0.05;
+        if let (Some(target_ceiling), Some(current), Some(tp)) =
+            (ceiling, used_ceiling, decoded.true_peak_dbtp)
+        {
+            if tp > target_ceiling && attempt < MAX_LOSSY_ENCODES {
+                let lowered = current - (tp - target_ceiling) - 0.05;
+                used_ceiling = Some(lowered);
                 let _ = std::fs::remove_file(&part);
+                rerender(lowered)?;
                 continue;
             }
         }
         std::fs::rename(&part, path).map_err(write_err)?;
-        return Ok(trim_db);
+        return Ok(used_ceiling);
     }
     unreachable!("the last attempt always returns")
 }

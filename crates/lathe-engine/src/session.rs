@@ -155,19 +155,20 @@ impl Session {
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                let text =
-                    match (d.format.as_str(), d.bitrate_kbps) {
-                        ("mp3", kbps) => format!("mp3:{}", kbps.unwrap_or(320)),
-                        ("wav" | "flac", None) => format!("{}:{}", d.format, d.bits.unwrap_or(24)),
-                        ("wav" | "flac", Some(_)) => {
-                            return Err(format!(
-                                "deliver[{i}].bitrate_kbps applies to lossy formats only"
-                            ))
-                        }
-                        (other, _) => return Err(format!(
+                let text = match (d.format.as_str(), d.bitrate_kbps) {
+                    ("mp3", kbps) => format!("mp3:{}", kbps.unwrap_or(320)),
+                    ("wav" | "flac", None) => format!("{}:{}", d.format, d.bits.unwrap_or(24)),
+                    ("wav" | "flac", Some(_)) => {
+                        return Err(format!(
+                            "deliver[{i}].bitrate_kbps applies to lossy formats only"
+                        ))
+                    }
+                    (other, _) => {
+                        return Err(format!(
                             "deliver[{i}].format '{other}' is not available yet (wav, flac, mp3)"
-                        )),
-                    };
+                        ))
+                    }
+                };
                 let mut spec =
                     DeliverSpec::parse(&text).map_err(|e| format!("deliver[{i}]: {e}"))?;
                 spec.sample_rate_hz = d.sample_rate_hz;
