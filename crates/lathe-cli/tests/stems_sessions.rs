@@ -230,7 +230,7 @@ fn session_errors_name_the_key() {
         ("[[stem]]\nname = \"a\"\nfile = \"a.wav\"\ngian_db = 3\n", "gian_db"),
         ("[[stem]]\nname = \"a\"\nfile = \"a.wav\"\n[master]\ntarget = { integrated_lufs = 3, true_peak_dbtp = -1 }\n", "master.target.integrated_lufs"),
         ("[[stem]]\nname = \"a\"\nfile = \"a.wav\"\nchain = [ { compressor = { ratio = 0 } } ]\n", "stem[0].chain[0].compressor.ratio"),
-        ("[[stem]]\nname = \"a\"\nfile = \"a.wav\"\n[[deliver]]\nformat = \"mp3\"\n", "deliver[0].format"),
+        ("[[stem]]\nname = \"a\"\nfile = \"a.wav\"\n[[deliver]]\nformat = \"ogg\"\n", "deliver[0].format"),
         ("[[stem]]\nname = \"a\"\nfile = \"a.wav\"\n[[version]]\nname = \"instrumental\"\nmute = [\"a\"]\n", "version"),
         ("title = \"x\"\n", "stem"),
     ];
