@@ -119,7 +119,7 @@ def long_file_job(t60):
 
 
 def long_file_job_master(t60):
-    wall, cpu, rss, _ = timed([LATHE, "master", str(t60), "-o", str(WORK / "master_out_60"), "--force"])
+    wall, cpu, rss, _ = timed([LATHE, "master", str(t60), "-o", str(WORK / "master_out_60"), "--deliver", "wav:24", "--force"])
     return wall, cpu, rss / 1024
 
 
@@ -199,7 +199,7 @@ def main():
     w("## 3. lathe master, 3-minute track, preset streaming (one 24-bit WAV)")
     w("")
     out = WORK / "master_out"
-    mres = bench({"lathe master": [LATHE, "master", str(t3), "-o", str(out), "--force"]}, rounds)["lathe master"]
+    mres = bench({"lathe master": [LATHE, "master", str(t3), "-o", str(out), "--deliver", "wav:24", "--force"]}, rounds)["lathe master"]
     rep = json.loads((out / "report.json").read_text())
     d = rep["deliverables"][0]["measured"]
     w(f"wall {mres['wall']:.2f} s ({180 / mres['wall']:.0f}x realtime), CPU {mres['cpu']:.2f} s, peak memory {mres['rss_mib']:.1f} MiB,")
