@@ -48,8 +48,10 @@ pub enum ChannelMode {
     MidSide,
 }
 
-/// Compressor settings.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Compressor settings (also the `compressor` keys of a session file; missing keys take the
+/// defaults below).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CompressorSettings {
     pub threshold_db: f64,
     /// Ratio above the threshold (≥ 1).

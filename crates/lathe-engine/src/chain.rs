@@ -6,7 +6,7 @@
 //! the line); out-of-range values are errors that name the key's path, e.g.
 //! `chain[2].compressor.ratio must be within 1…100, got 0.5`.
 
-use lathe_dsp::compressor::{ChannelMode, Compressor, CompressorSettings, Detection};
+use lathe_dsp::compressor::{Compressor, CompressorSettings};
 use lathe_dsp::eq::{BandKind, Eq, EqBand, PassFamily};
 use lathe_dsp::gain::{Gain, GainSettings};
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
@@ -72,63 +72,8 @@ pub struct EqSpec {
     pub bands: Vec<EqBandSpec>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CompressorSpec {
-    pub threshold_db: f64,
-    pub ratio: f64,
-    pub knee_db: f64,
-    pub attack_ms: f64,
-    pub release_ms: f64,
-    pub makeup_db: f64,
-    pub detection: Detection,
-    pub stereo_link: bool,
-    pub sidechain_hpf_hz: f64,
-    pub mode: ChannelMode,
-    pub lookahead_ms: f64,
-}
-
-impl Default for CompressorSpec {
-    fn default() -> Self {
-        CompressorSpec::from(CompressorSettings::default())
-    }
-}
-
-impl From<CompressorSettings> for CompressorSpec {
-    fn from(s: CompressorSettings) -> Self {
-        Self {
-            threshold_db: s.threshold_db,
-            ratio: s.ratio,
-            knee_db: s.knee_db,
-            attack_ms: s.attack_ms,
-            release_ms: s.release_ms,
-            makeup_db: s.makeup_db,
-            detection: s.detection,
-            stereo_link: s.stereo_link,
-            sidechain_hpf_hz: s.sidechain_hpf_hz,
-            mode: s.mode,
-            lookahead_ms: s.lookahead_ms,
-        }
-    }
-}
-
-impl CompressorSpec {
-    fn settings(&self) -> CompressorSettings {
-        CompressorSettings {
-            threshold_db: self.threshold_db,
-            ratio: self.ratio,
-            knee_db: self.knee_db,
-            attack_ms: self.attack_ms,
-            release_ms: self.release_ms,
-            makeup_db: self.makeup_db,
-            detection: self.detection,
-            stereo_link: self.stereo_link,
-            sidechain_hpf_hz: self.sidechain_hpf_hz,
-            mode: self.mode,
-            lookahead_ms: self.lookahead_ms,
-        }
-    }
-}
+/// The `compressor` keys are the compressor's settings themselves.
+pub type CompressorSpec = CompressorSettings;
 
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -277,7 +222,7 @@ impl ProcessorSpec {
                 .bands
                 .iter()
                 .map(|b| BandSettings {
-                    compressor: b.compressor.settings(),
+                    compressor: b.compressor,
                     bypass: b.bypass,
                     solo: b.solo,
                 })
@@ -296,7 +241,7 @@ impl ProcessorSpec {
                 .iter()
                 .enumerate()
                 .try_for_each(|(i, b)| b.validate().map_err(|m| format!("bands[{i}].{m}"))),
-            ProcessorSpec::Compressor(c) => c.settings().validate(),
+            ProcessorSpec::Compressor(c) => c.validate(),
             ProcessorSpec::Multiband(m) => Self::multiband_settings(m).validate(),
             ProcessorSpec::Saturate(s) => SaturationSettings {
                 kind: s.kind,
@@ -341,7 +286,7 @@ impl ProcessorSpec {
                 swap: g.swap,
             })),
             ProcessorSpec::Eq(e) => Box::new(Eq::new(Self::eq_bands(e))),
-            ProcessorSpec::Compressor(c) => Box::new(Compressor::new(c.settings())),
+            ProcessorSpec::Compressor(c) => Box::new(Compressor::new(*c)),
             ProcessorSpec::Multiband(m) => Box::new(Multiband::new(Self::multiband_settings(m))),
             ProcessorSpec::Saturate(s) => Box::new(Saturation::new(SaturationSettings {
                 kind: s.kind,
