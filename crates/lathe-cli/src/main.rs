@@ -126,7 +126,7 @@ fn main() -> ExitCode {
             force,
             json,
         } => match lathe_engine::session::Session::load(&session) {
-            Ok(s) => render(&s, &out, force, json),
+            Ok(s) => render(&s, None, &out, force, json),
             Err(e) => {
                 eprintln!("lathe: {e}");
                 ExitCode::from(EXIT_BAD_INPUT)
@@ -217,10 +217,11 @@ fn master(
         Ok(d) => d,
         Err(e) => return bad(e),
     };
-    let session = match session_from_preset(files, preset, target_lufs, ceiling_dbtp, &deliver) {
-        Ok(s) => s,
-        Err(e) => return bad(e.to_string()),
-    };
+    let (session, analyses) =
+        match session_from_preset(files, preset, target_lufs, ceiling_dbtp, &deliver) {
+            Ok(s) => s,
+            Err(e) => return bad(e.to_string()),
+        };
     if let Some(path) = save_session {
         if path.exists() && !force {
             return bad(format!(
@@ -235,16 +236,17 @@ fn master(
             return bad(format!("{}: cannot write the session: {e}", path.display()));
         }
     }
-    render(&session, out, force, json)
+    render(&session, Some(analyses), out, force, json)
 }
 
 fn render(
     session: &lathe_engine::session::Session,
+    analyses: Option<Vec<lathe_engine::Analysis>>,
     out: &std::path::Path,
     force: bool,
     json: bool,
 ) -> ExitCode {
-    let report = match lathe_engine::master::render_session(session, out, force) {
+    let report = match lathe_engine::master::render_session_with(session, out, force, analyses) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("lathe: {e}");

@@ -30,6 +30,14 @@ pub enum DitherKind {
 pub const SHAPING_FILTER: [f64; 2] = [2.0, -1.0];
 
 /// xorshift64* generator: small, fast, deterministic.
+/// Rounds to the nearest integer, ties to even, for |t| < 2⁵¹: adding and subtracting
+/// 1.5·2⁵² leaves no fraction bits. (`f64::round` is a library call on baseline x86-64.)
+#[inline]
+fn round_half_even(t: f64) -> f64 {
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    (t + MAGIC) - MAGIC
+}
+
 #[derive(Clone, Debug)]
 struct Rng(u64);
 
@@ -51,6 +59,8 @@ impl Rng {
 pub struct Quantizer {
     kind: DitherKind,
     step: f64,
+    /// 1 / step (a power of two, so multiplying by it is exact).
+    inv_step: f64,
     rng: Rng,
     seed: u64,
     /// Past total quantisation errors e[n−1], e[n−2].
@@ -63,6 +73,7 @@ impl Quantizer {
         Self {
             kind,
             step: 2f64.powi(1 - bits as i32),
+            inv_step: 2f64.powi(bits as i32 - 1),
             rng: Rng::new(seed),
             seed,
             err: [0.0; 2],
@@ -86,7 +97,7 @@ impl Quantizer {
             }
             _ => x,
         };
-        let y = ((v + d) / self.step).round() * self.step;
+        let y = round_half_even((v + d) * self.inv_step) * self.step;
         let y = y.clamp(-1.0, 1.0 - self.step);
         if self.kind == DitherKind::TpdfShaped {
             let limit = 8.0 * self.step;

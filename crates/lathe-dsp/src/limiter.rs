@@ -98,6 +98,8 @@ pub struct TruePeakLimiter {
     release_coef: f64,
     up: [Upsampler; 2],
     rows: [Vec<[f32; FACTOR]>; 2],
+    /// Largest |value| of each upsampled row, both channels.
+    peaks: Vec<f32>,
     /// Peak of the previous upsampled row (both channels).
     prev_row_peak: f64,
     hold: RunningMin,
@@ -123,6 +125,7 @@ impl TruePeakLimiter {
             release_coef: 0.0,
             up: [Upsampler::new(), Upsampler::new()],
             rows: [vec![[0.0; FACTOR]; BLOCK], vec![[0.0; FACTOR]; BLOCK]],
+            peaks: vec![0.0; BLOCK],
             prev_row_peak: 0.0,
             hold: RunningMin::new(1),
             released_gain: 1.0,
@@ -156,7 +159,10 @@ impl TruePeakLimiter {
         let min = self.lookahead_min.push(self.released_gain);
         self.box_sum += min - self.box_ring[self.box_pos];
         self.box_ring[self.box_pos] = min;
-        self.box_pos = (self.box_pos + 1) % self.box_ring.len();
+        self.box_pos += 1;
+        if self.box_pos == self.box_ring.len() {
+            self.box_pos = 0;
+        }
         // Rounding in the running sum is ~1e-15 relative: far inside INTERSAMPLE_MARGIN.
         (self.box_sum / self.box_ring.len() as f64).min(1.0)
     }
@@ -178,22 +184,34 @@ impl Processor for TruePeakLimiter {
 
     fn process(&mut self, block: &mut StereoBlock<'_>) {
         let n = block.len();
+        // Rows whose values stay at or below this need no gain reduction, so the upsampler
+        // may skip computing them (see `Upsampler::process_block_above`).
+        let floor = (self.ceiling_lin / INTERSAMPLE_MARGIN * (1.0 - 1e-6)) as f32;
         let mut start = 0;
         while start < n {
             let end = (start + BLOCK).min(n);
-            self.up[0].process_block(&block.left[start..end], &mut self.rows[0]);
-            self.up[1].process_block(&block.right[start..end], &mut self.rows[1]);
-            for i in 0..end - start {
-                let row_peak = self.rows[0][i]
-                    .iter()
-                    .chain(&self.rows[1][i])
-                    .fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+            let len = end - start;
+            self.up[0].process_block_above(&block.left[start..end], &mut self.rows[0], floor);
+            self.up[1].process_block_above(&block.right[start..end], &mut self.rows[1], floor);
+            for ((p, a), b) in self.peaks[..len]
+                .iter_mut()
+                .zip(&self.rows[0][..len])
+                .zip(&self.rows[1][..len])
+            {
+                *p = a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()));
+            }
+            let delay_len = self.delay[0].len();
+            for i in 0..len {
+                let row_peak = self.peaks[i] as f64;
                 let peak = row_peak.max(self.prev_row_peak);
                 self.prev_row_peak = row_peak;
                 let gain = self.gain_for(peak);
                 self.min_gain = self.min_gain.min(gain);
-                let len = self.delay[0].len();
-                let read = (self.delay_pos + 1) % len;
+                let read = if self.delay_pos + 1 == delay_len {
+                    0
+                } else {
+                    self.delay_pos + 1
+                };
                 let k = start + i;
                 let (l, r) = (block.left[k], block.right[k]);
                 block.left[k] = self.delay[0][read] * gain;

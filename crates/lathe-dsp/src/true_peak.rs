@@ -36,7 +36,10 @@ impl TruePeakMeter {
     /// Feeds a block of samples.
     pub fn process(&mut self, samples: &[f64]) {
         for block in samples.chunks(BLOCK) {
-            self.upsampler.process_block(block, &mut self.rows);
+            // Rows that cannot reach the running peak, even refined (+2 %), are not computed.
+            let floor = self.peak / 1.0201;
+            self.upsampler
+                .process_block_above(block, &mut self.rows, floor);
             for i in 0..block.len() {
                 let cur = self.rows[i];
                 self.push_row(cur);

@@ -1,12 +1,11 @@
 //! Deliverables: WAV (hound) and FLAC (flacenc, streaming) files, written under a temporary
 //! name and renamed when complete.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use lathe_dsp::dither::{DitherKind, Quantizer};
 use lathe_io::flac_writer::FlacWriter;
+use lathe_io::wav_writer::{PcmWavWriter, WavSampleFormat};
 use serde::Serialize;
 
 /// What to deliver.
@@ -122,7 +121,7 @@ impl DeliverSpec {
 }
 
 enum Encoder {
-    Wav(hound::WavWriter<BufWriter<File>>),
+    Wav(PcmWavWriter),
     Flac(Box<FlacWriter>),
 }
 
@@ -151,17 +150,13 @@ impl WavWriter {
                 FlacWriter::create(&part, rate_hz, spec.bits).map_err(io)?,
             ))
         } else {
-            let wav_spec = hound::WavSpec {
-                channels: 2,
-                sample_rate: rate_hz,
-                bits_per_sample: spec.bits as u16,
-                sample_format: if spec.bits == 32 {
-                    hound::SampleFormat::Float
-                } else {
-                    hound::SampleFormat::Int
-                },
+            let format = match spec.bits {
+                16 => WavSampleFormat::Int16,
+                24 => WavSampleFormat::Int24,
+                32 => WavSampleFormat::Float32,
+                b => return Err(io(format!("WAV at {b} bits is not supported"))),
             };
-            Encoder::Wav(hound::WavWriter::create(&part, wav_spec).map_err(io)?)
+            Encoder::Wav(PcmWavWriter::create(&part, rate_hz, format)?)
         };
         let quantizers = (spec.bits != 32).then(|| {
             [
@@ -184,11 +179,7 @@ impl WavWriter {
             let Encoder::Wav(w) = &mut self.encoder else {
                 unreachable!("32-bit float is WAV only")
             };
-            for (&a, &b) in l.iter().zip(r) {
-                w.write_sample(a as f32).map_err(io)?;
-                w.write_sample(b as f32).map_err(io)?;
-            }
-            return Ok(());
+            return w.write_float(l, r);
         };
         let scale = 2f64.powi(self.bits as i32 - 1);
         let [il, ir] = &mut self.ints;
@@ -197,12 +188,7 @@ impl WavWriter {
         il.extend(l.iter().map(|&a| (ql.tick(a) * scale) as i32));
         ir.extend(r.iter().map(|&b| (qr.tick(b) * scale) as i32));
         match &mut self.encoder {
-            Encoder::Wav(w) => {
-                for (&a, &b) in il.iter().zip(ir.iter()) {
-                    w.write_sample(a).map_err(io)?;
-                    w.write_sample(b).map_err(io)?;
-                }
-            }
+            Encoder::Wav(w) => w.write_int(il, ir)?,
             Encoder::Flac(f) => f.write(il, ir).map_err(io)?,
         }
         Ok(())
@@ -211,7 +197,7 @@ impl WavWriter {
     /// Finishes the file and renames it to its final name.
     pub fn finish(self) -> std::io::Result<PathBuf> {
         match self.encoder {
-            Encoder::Wav(w) => w.finalize().map_err(io)?,
+            Encoder::Wav(w) => w.finish()?,
             Encoder::Flac(f) => f.finish().map_err(io)?,
         }
         std::fs::rename(&self.part, &self.path)?;

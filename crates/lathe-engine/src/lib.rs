@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod bus_cache;
 pub mod chain;
 pub mod deliver;
 pub mod master;

@@ -1,12 +1,17 @@
 //! Rendering a session to verified deliverables (`lathe render`, and `lathe master`, which
 //! builds a session from a preset).
 //!
-//! Passes (each streams the stems again; nothing is held in memory):
-//! 1. measure the unprocessed stem sum (the report's `input`);
-//! 2. with a target: measure the master chain's output before the gain and limiter, set the
-//!    gain to `target − measured`, render the deliverables, measure; if the limiter cost
-//!    loudness, correct the gain by secant steps and render again (at most [`MAX_RENDERS`]);
-//! 3. decode every delivered file back and measure it; the report says whether it passed.
+//! Passes (each streams; nothing the length of the music is held in memory):
+//! 1. the stems through the chain before the gain, measuring the unprocessed sum on the way in
+//!    (the report's `input`; read from the file's analysis when the sum is one stereo file)
+//!    and the chain's output. Without a target this pass writes the deliverables. With one, it
+//!    writes the bus to a temporary file ([`crate::bus_cache`]) while the stem files are
+//!    analysed on the other core;
+//! 2. with a target: the gain is set to `target − measured`, the cached bus replayed through
+//!    the gain and the limiter into the deliverables, and measured; if the limiter cost
+//!    loudness, the gain is corrected by secant steps and the bus replayed again (at most
+//!    [`MAX_RENDERS`] times);
+//! 3. every delivered file is decoded back and measured; the report says whether it passed.
 
 use std::path::{Path, PathBuf};
 
@@ -14,10 +19,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analyze::{analyze_file, Analysis, AnalyzeError};
+use crate::bus_cache::{BusCache, BusCacheWriter};
 use crate::chain::ProcessorSpec;
 use crate::deliver::{DeliverSpec, WavWriter, DITHER_SEED};
 use crate::preset::{Preset, Target};
-use crate::render::{render_pass, Bus, PassResult, RenderError};
+use crate::render::{render_pass, render_stems, Bus, Metering, PassResult, RenderError};
 use crate::session::{DeliverEntry, MasterSpec, Session};
 use crate::stems::StemSpec;
 
@@ -128,13 +134,14 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Builds the session `lathe master` renders: the files as plain stems, the preset's chain
 /// (chosen from the measured loudness of their sum) and limiter, target and deliverables.
+/// Also returns the analysis of every file, which [`render_session_with`] reuses.
 pub fn session_from_preset(
     files: &[PathBuf],
     preset: Preset,
     target_lufs: Option<f64>,
     ceiling_dbtp: Option<f64>,
     deliver: &[DeliverSpec],
-) -> Result<Session, MasterError> {
+) -> Result<(Session, Vec<Analysis>), MasterError> {
     if files.is_empty() {
         return Err(usage("no input files"));
     }
@@ -170,11 +177,25 @@ pub fn session_from_preset(
         versions: Vec::new(),
     };
     session.validate().map_err(usage)?;
+    let analyses = analyze_stems(&session)?;
     if preset != Preset::None {
         // The glue compressor's threshold follows the loudness of the (unprocessed) sum.
         let rate = session_rate(&session)?;
-        let sum = render_pass(&session.stems, rate, &Bus::default(), 0.0, |_, _| Ok(()))?;
-        let bus = preset.bus(finite(sum.integrated_lufs).unwrap_or(-70.0), target);
+        let sum_lufs = match sum_is_the_file(&session, rate, &analyses) {
+            Some(a) => a.integrated_lufs.unwrap_or(-70.0),
+            None => {
+                let sum = render_stems(
+                    &session.stems,
+                    rate,
+                    &Bus::default(),
+                    0.0,
+                    Metering::default(),
+                    |_, _| Ok(()),
+                )?;
+                finite(sum.integrated_lufs).unwrap_or(-70.0)
+            }
+        };
+        let bus = preset.bus(sum_lufs, target);
         let mut chain = bus.chain;
         chain.extend(bus.post_gain);
         chain.extend(bus.limiter.as_ref().map(Session::limiter_spec));
@@ -183,7 +204,30 @@ pub fn session_from_preset(
     if session.stems.len() > 1 {
         session.title = Some("stems".into());
     }
-    Ok(session)
+    Ok((session, analyses))
+}
+
+/// Every stem file analysed on its own (in parallel).
+fn analyze_stems(session: &Session) -> Result<Vec<Analysis>, MasterError> {
+    Ok(session
+        .stems
+        .par_iter()
+        .map(|s| analyze_file(&s.file))
+        .collect::<Result<_, _>>()?)
+}
+
+/// The analysis of the only stem when the session's unprocessed sum is exactly that file
+/// (one stereo stem at the session rate, played unchanged), so it need not be measured again.
+fn sum_is_the_file<'a>(
+    session: &Session,
+    rate_hz: u32,
+    analyses: &'a [Analysis],
+) -> Option<&'a Analysis> {
+    let ([stem], [a]) = (session.stems.as_slice(), analyses) else {
+        return None;
+    };
+    let plain = stem.gain_db == 0.0 && stem.pan == 0.0 && !stem.mute && stem.chain.is_empty();
+    (plain && a.channels == 2 && a.sample_rate_hz == rate_hz).then_some(a)
 }
 
 /// The processing rate: the session's, else the first deliverable's, else the first stem's.
@@ -204,6 +248,17 @@ pub fn render_session(
     session: &Session,
     out_dir: &Path,
     force: bool,
+) -> Result<Report, MasterError> {
+    render_session_with(session, out_dir, force, None)
+}
+
+/// Renders `session` into `out_dir`, reusing `analyses` of its stem files when given (they
+/// must be of `session.stems`, in order).
+pub fn render_session_with(
+    session: &Session,
+    out_dir: &Path,
+    force: bool,
+    analyses: Option<Vec<Analysis>>,
 ) -> Result<Report, MasterError> {
     let deliver = session.deliver_specs().map_err(usage)?;
     let session_rate_hz = session_rate(session)?;
@@ -264,34 +319,26 @@ pub fn render_session(
     if let Some(b) = &bus_file {
         direct.push((DeliverSpec::parse("wav:32").expect("valid"), b.clone()));
     }
-    let stems: Vec<Analysis> = session
-        .stems
-        .par_iter()
-        .map(|s| analyze_file(&s.file))
-        .collect::<Result<_, _>>()?;
-    let mut warnings: Vec<String> = stems
-        .iter()
-        .flat_map(|a| a.warnings.iter().map(move |w| format!("{}: {w}", a.file)))
-        .collect();
     let target = session.master.target;
     let bus = session.bus();
-
-    let sum = render_pass(
-        &session.stems,
-        session_rate_hz,
-        &Bus::default(),
-        0.0,
-        |_, _| Ok(()),
-    )?;
-    let input = InputReport {
-        integrated_lufs: finite(sum.integrated_lufs),
-        true_peak_dbtp: finite(sum.true_peak_dbtp),
-        lra_lu: sum.lra_lu,
-        duration_s: sum.frames as f64 / session_rate_hz as f64,
+    // The one-stem case reads the input's levels from its analysis; otherwise the first pass
+    // measures the stem sum on its way into the chain.
+    let one_file = match &analyses {
+        Some(a) => sum_is_the_file(session, session_rate_hz, a).is_some(),
+        None => {
+            session.stems.len() == 1 && {
+                let d = lathe_io::Decoder::open(&session.stems[0].file)
+                    .map_err(|e| MasterError::Analyze(e.into()))?;
+                d.info().channels == 2 && d.info().sample_rate_hz == session_rate_hz
+            }
+        }
     };
-    let mut passes = vec![sum];
-    let open_writers = || -> Result<Vec<WavWriter>, MasterError> {
-        direct
+    let metering = Metering {
+        input: !one_file,
+        output_true_peak: false,
+    };
+    let open_writers = |files: &[(DeliverSpec, PathBuf)]| -> Result<Vec<WavWriter>, MasterError> {
+        files
             .iter()
             .map(|(d, p)| {
                 WavWriter::create(p, d, session_rate_hz)
@@ -299,67 +346,108 @@ pub fn render_session(
             })
             .collect()
     };
-    let write_all = |writers: &mut Vec<WavWriter>, l: &[f64], r: &[f64]| {
-        writers.iter_mut().try_for_each(|w| w.write(l, r))
+    let cache_path = out_dir.join(format!(".{name}.prebus.f32"));
+    // The stems' own analyses run on one core while the first pass runs on the other.
+    let (stems, first) = rayon::join(
+        || match analyses {
+            Some(a) => Ok(a),
+            None => analyze_stems(session),
+        },
+        || -> Result<(PassResult, Option<BusCache>), MasterError> {
+            match target {
+                None => {
+                    let mut writers = open_writers(&direct)?;
+                    let pass = render_stems(
+                        &session.stems,
+                        session_rate_hz,
+                        &bus,
+                        0.0,
+                        metering,
+                        |l, r| writers.iter_mut().try_for_each(|w| w.write(l, r)),
+                    )?;
+                    for w in writers {
+                        w.finish().map_err(RenderError::Write)?;
+                    }
+                    Ok((pass, None))
+                }
+                Some(_) => {
+                    // The chain before the gain, once, into the bus cache.
+                    let pre_bus = Bus {
+                        chain: bus.chain.clone(),
+                        ..Bus::default()
+                    };
+                    let mut cache =
+                        BusCacheWriter::create(&cache_path).map_err(RenderError::Write)?;
+                    let pre = render_stems(
+                        &session.stems,
+                        session_rate_hz,
+                        &pre_bus,
+                        0.0,
+                        metering,
+                        |l, r| cache.write(l, r),
+                    );
+                    let cache = cache.finish().map_err(RenderError::Write)?;
+                    Ok((pre?, Some(cache)))
+                }
+            }
+        },
+    );
+    let (stems, (first, cache)) = (stems?, first?);
+    let mut warnings: Vec<String> = stems
+        .iter()
+        .flat_map(|a| a.warnings.iter().map(move |w| format!("{}: {w}", a.file)))
+        .collect();
+    let input = match (
+        &first.input,
+        sum_is_the_file(session, session_rate_hz, &stems),
+    ) {
+        (Some(levels), _) => InputReport {
+            integrated_lufs: finite(levels.integrated_lufs),
+            true_peak_dbtp: finite(levels.true_peak_dbtp),
+            lra_lu: levels.lra_lu,
+            duration_s: first.frames as f64 / session_rate_hz as f64,
+        },
+        (None, Some(a)) => InputReport {
+            integrated_lufs: a.integrated_lufs,
+            true_peak_dbtp: a.true_peak_dbtp,
+            lra_lu: a.lra_lu,
+            duration_s: a.duration_s,
+        },
+        (None, None) => unreachable!("the input is metered unless it is the one stem file"),
     };
-
+    let pre_lufs = first.integrated_lufs;
+    let mut passes = vec![first];
+    // The passes after the gain replay the cached bus.
+    let post_bus = Bus {
+        chain: Vec::new(),
+        ..bus.clone()
+    };
     let mut limiter_report = None;
-    match target {
-        None => {
-            let mut writers = open_writers()?;
-            let pass = render_pass(&session.stems, session_rate_hz, &bus, 0.0, |l, r| {
-                write_all(&mut writers, l, r)
-            })?;
-            passes.push(pass);
-            for w in writers {
-                w.finish().map_err(RenderError::Write)?;
-            }
+    if let (Some(t), Some(cache)) = (target, &cache) {
+        let limiter = bus.limiter.expect("a target always has a limiter");
+        if !pre_lufs.is_finite() {
+            return Err(usage(
+                "the input is silent; a loudness target cannot be reached",
+            ));
         }
-        Some(t) => {
-            let limiter = bus.limiter.expect("a target always has a limiter");
-            let pre_bus = Bus {
-                chain: bus.chain.clone(),
-                ..Bus::default()
-            };
-            let pre = render_pass(
-                &session.stems,
-                session_rate_hz,
-                &pre_bus,
-                0.0,
-                |_, _| Ok(()),
-            )?;
-            if !pre.integrated_lufs.is_finite() {
-                return Err(usage(
-                    "the input is silent; a loudness target cannot be reached",
-                ));
-            }
-            passes.push(pre.clone());
-            let rendered = render_to_target(
-                &session.stems,
-                session_rate_hz,
-                &bus,
-                t,
-                pre.integrated_lufs,
-                &direct,
-            )?;
-            let last = rendered.last().cloned();
-            passes.extend(rendered);
-            let last = last.expect("render_to_target renders at least once");
-            if last.limiter_max_reduction_db > HEAVY_LIMITING_DB {
-                warnings.push(format!(
-                    "reaching {} LUFS needed {:.1} dB of peak limiting (more than {HEAVY_LIMITING_DB} dB): expect audible loss of transients; consider a lower target",
-                    t.integrated_lufs, last.limiter_max_reduction_db
-                ));
-            }
-            limiter_report = Some(LimiterReport {
-                ceiling_dbtp: limiter.ceiling_dbtp,
-                release_ms: limiter.release_ms,
-                lookahead_ms: limiter.lookahead_ms,
-                hold_ms: limiter.hold_ms,
-                gain_into_limiter_db: last.gain_db,
-                max_gain_reduction_db: last.limiter_max_reduction_db,
-            });
+        let rendered = render_to_target(cache, session_rate_hz, &post_bus, t, pre_lufs, &direct)?;
+        let last = rendered.last().cloned();
+        passes.extend(rendered);
+        let last = last.expect("render_to_target renders at least once");
+        if last.limiter_max_reduction_db > HEAVY_LIMITING_DB {
+            warnings.push(format!(
+                "reaching {} LUFS needed {:.1} dB of peak limiting (more than {HEAVY_LIMITING_DB} dB): expect audible loss of transients; consider a lower target",
+                t.integrated_lufs, last.limiter_max_reduction_db
+            ));
         }
+        limiter_report = Some(LimiterReport {
+            ceiling_dbtp: limiter.ceiling_dbtp,
+            release_ms: limiter.release_ms,
+            lookahead_ms: limiter.lookahead_ms,
+            hold_ms: limiter.hold_ms,
+            gain_into_limiter_db: last.gain_db,
+            max_gain_reduction_db: last.limiter_max_reduction_db,
+        });
     }
 
     // Lossy deliverables, encoded from the bus copy.
@@ -369,7 +457,6 @@ pub fn render_session(
             DeliverSpec::parse("wav:32").expect("valid"),
             bus_path.clone(),
         )];
-        let pre_lufs = passes.get(1).map(|p| p.integrated_lufs);
         for (i, (spec, path)) in deliver.iter().zip(&outputs).enumerate() {
             if !spec.is_lossy() {
                 continue;
@@ -378,13 +465,13 @@ pub fn render_session(
             // loudness with the limiter's ceiling lowered by the overshoot.
             let mut rerender = |ceiling: f64| -> Result<(), MasterError> {
                 let t = target.expect("re-rendering happens only with a target");
-                let mut lowered = bus.clone();
+                let cache = cache.as_ref().expect("a target renders through the cache");
+                let mut lowered = post_bus.clone();
                 if let Some(l) = &mut lowered.limiter {
                     l.ceiling_dbtp = ceiling;
                 }
-                let pre = pre_lufs.unwrap_or(t.integrated_lufs);
                 let extra =
-                    render_to_target(&session.stems, session_rate_hz, &lowered, t, pre, &bus_only)?;
+                    render_to_target(cache, session_rate_hz, &lowered, t, pre_lufs, &bus_only)?;
                 passes.extend(extra);
                 Ok(())
             };
@@ -456,7 +543,7 @@ pub fn render_session(
 /// loudness `pre_lufs` measured before the gain), writing `files` in the accepted pass.
 /// Returns every pass made; the last one wrote the files.
 fn render_to_target(
-    stems: &[StemSpec],
+    cache: &BusCache,
     rate_hz: u32,
     bus: &Bus,
     target: Target,
@@ -473,9 +560,15 @@ fn render_to_target(
             .map(|(d, p)| WavWriter::create(p, d, rate_hz))
             .collect::<Result<_, _>>()
             .map_err(write_err)?;
-        let res = render_pass(stems, rate_hz, bus, gain, |l, r| {
-            writers.iter_mut().try_for_each(|w| w.write(l, r))
-        })?;
+        let mut source = cache.reader().map_err(write_err)?;
+        let res = render_pass(
+            &mut source,
+            rate_hz,
+            bus,
+            gain,
+            Metering::default(),
+            |l, r| writers.iter_mut().try_for_each(|w| w.write(l, r)),
+        )?;
         passes.push(res.clone());
         let err = target.integrated_lufs - res.integrated_lufs;
         if err.abs() <= CONVERGED_LU || attempt == MAX_RENDERS {

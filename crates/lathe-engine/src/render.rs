@@ -18,11 +18,76 @@ pub const BLOCK: usize = 4096;
 pub struct PassResult {
     pub gain_db: f64,
     pub integrated_lufs: f64,
-    pub true_peak_dbtp: f64,
+    /// Measured only when the pass was asked to ([`Metering::output_true_peak`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub true_peak_dbtp: Option<f64>,
     pub lra_lu: f64,
     pub frames: u64,
     /// Deepest gain reduction of the limiter, dB (0 without a limiter).
     pub limiter_max_reduction_db: f64,
+    /// Wall time of the pass, s.
+    pub elapsed_s: f64,
+    /// The source before the chain, when the pass was asked to measure it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<Levels>,
+}
+
+/// Loudness and peak of a signal.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Levels {
+    pub integrated_lufs: f64,
+    pub true_peak_dbtp: f64,
+    pub lra_lu: f64,
+}
+
+/// What a pass measures besides its output's loudness (each meter costs time).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Metering {
+    /// Loudness and true peak of the source, before the chain.
+    pub input: bool,
+    /// True peak of the output.
+    pub output_true_peak: bool,
+}
+
+/// Where a pass reads its frames from: the stem mixer, or a cached copy of the bus.
+pub trait BlockSource {
+    /// Fills the start of `l` and `r` with the next frames; returns how many (0 at the end;
+    /// fewer than asked only at the end).
+    fn read(&mut self, l: &mut [f64], r: &mut [f64]) -> Result<usize, RenderError>;
+}
+
+impl BlockSource for StemMix {
+    fn read(&mut self, l: &mut [f64], r: &mut [f64]) -> Result<usize, RenderError> {
+        Ok(StemMix::read(self, l, r)?)
+    }
+}
+
+/// Two-channel loudness and true-peak metering.
+struct StereoMeter {
+    loudness: LoudnessMeter,
+    peak: Option<[TruePeakMeter; 2]>,
+}
+
+impl StereoMeter {
+    fn new(fs: f64, true_peak: bool) -> Self {
+        Self {
+            loudness: LoudnessMeter::new(fs, &ChannelRole::default_layout(2)),
+            peak: true_peak.then(|| [TruePeakMeter::new(), TruePeakMeter::new()]),
+        }
+    }
+
+    fn process(&mut self, l: &[f64], r: &[f64]) {
+        self.loudness.process(&[l, r]);
+        if let Some([a, b]) = &mut self.peak {
+            a.process(l);
+            b.process(r);
+        }
+    }
+
+    fn true_peak_dbtp(&mut self) -> Option<f64> {
+        let [a, b] = self.peak.as_mut()?;
+        Some(lathe_dsp::lin_to_db(a.finish().max(b.finish())))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,15 +109,30 @@ pub struct Bus {
 
 /// Renders the sum of `stems` at `rate_hz` through the bus with a static `gain_db`, calling
 /// `sink` with each output block.
-pub fn render_pass(
+pub fn render_stems(
     stems: &[StemSpec],
     rate_hz: u32,
     bus: &Bus,
     gain_db: f64,
+    metering: Metering,
+    sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()>,
+) -> Result<PassResult, RenderError> {
+    let mut source = StemMix::open(stems, rate_hz)?;
+    render_pass(&mut source, rate_hz, bus, gain_db, metering, sink)
+}
+
+/// Renders `source` at `rate_hz` through the bus with a static `gain_db`, calling `sink` with
+/// each output block.
+pub fn render_pass(
+    source: &mut dyn BlockSource,
+    rate_hz: u32,
+    bus: &Bus,
+    gain_db: f64,
+    metering: Metering,
     mut sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()>,
 ) -> Result<PassResult, RenderError> {
+    let started = std::time::Instant::now();
     let fs = rate_hz as f64;
-    let mut source = StemMix::open(stems, rate_hz)?;
     let mut procs: Vec<Box<dyn Processor>> = bus.chain.iter().map(|p| p.build()).collect();
     let mut post: Vec<Box<dyn Processor>> = bus.post_gain.iter().map(|p| p.build()).collect();
     let mut lim = bus.limiter.map(TruePeakLimiter::new);
@@ -69,8 +149,8 @@ pub fn render_pass(
         .sum::<usize>()
         + lim.as_ref().map_or(0, |l| l.latency_samples());
     let gain = lathe_dsp::db_to_lin(gain_db);
-    let mut meter = LoudnessMeter::new(fs, &ChannelRole::default_layout(2));
-    let mut tp = [TruePeakMeter::new(), TruePeakMeter::new()];
+    let mut meter = StereoMeter::new(fs, metering.output_true_peak);
+    let mut input_meter = metering.input.then(|| StereoMeter::new(fs, true));
     let (mut l, mut r) = (vec![0.0; BLOCK], vec![0.0; BLOCK]);
     let mut to_skip = latency;
     let mut input_frames = 0u64;
@@ -86,6 +166,9 @@ pub fn render_pass(
         };
         input_done |= n_in < BLOCK;
         input_frames += n_in as u64;
+        if let Some(m) = &mut input_meter {
+            m.process(&l[..n_in], &r[..n_in]);
+        }
         // After the input: silence until the chain's latency is flushed out.
         let pad = if input_done {
             (BLOCK - n_in).min(latency - flushed)
@@ -127,9 +210,7 @@ pub fn render_pass(
         let take = ((n - skip) as u64).min(input_frames - emitted) as usize;
         if take > 0 {
             let (ol, or) = (&l[skip..skip + take], &r[skip..skip + take]);
-            meter.process(&[ol, or]);
-            tp[0].process(ol);
-            tp[1].process(or);
+            meter.process(ol, or);
             sink(ol, or)?;
             emitted += take as u64;
         }
@@ -137,13 +218,19 @@ pub fn render_pass(
             break;
         }
     }
-    let peak = tp[0].finish().max(tp[1].finish());
+    let input = input_meter.map(|mut m| Levels {
+        integrated_lufs: m.loudness.integrated_lufs(),
+        true_peak_dbtp: m.true_peak_dbtp().expect("the input meter reads peaks"),
+        lra_lu: m.loudness.loudness_range_lu(),
+    });
     Ok(PassResult {
         gain_db,
-        integrated_lufs: meter.integrated_lufs(),
-        true_peak_dbtp: lathe_dsp::lin_to_db(peak),
-        lra_lu: meter.loudness_range_lu(),
+        integrated_lufs: meter.loudness.integrated_lufs(),
+        true_peak_dbtp: meter.true_peak_dbtp(),
+        lra_lu: meter.loudness.loudness_range_lu(),
         frames: emitted,
         limiter_max_reduction_db: -lathe_dsp::lin_to_db(min_gain),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        input,
     })
 }

@@ -7,6 +7,7 @@ pub mod flac_writer;
 pub mod mp3_writer;
 pub mod resample;
 mod wav_sizes;
+pub mod wav_writer;
 
 pub use decode::{AudioInfo, DecodeError, Decoder, SpeakerRole};
 pub use resample::{ResampleError, StreamResampler};
