@@ -65,7 +65,8 @@ fn finite(v: f64, digits: i32) -> Option<f64> {
 struct Meters {
     loudness: LoudnessMeter,
     true_peak: Vec<TruePeakMeter>,
-    spectrum: ThirdOctaveSpectrum,
+    /// Left out when only levels are asked for ([`measure_levels`]).
+    spectrum: Option<ThirdOctaveSpectrum>,
     stats: SignalStats,
 }
 
@@ -87,7 +88,9 @@ impl Meters {
             },
             || {
                 loudness.process(&planar);
-                spectrum.process(&planar);
+                if let Some(s) = spectrum {
+                    s.process(&planar);
+                }
                 stats.process(&planar);
             },
         );
@@ -121,6 +124,16 @@ fn fill_chunk(
 
 /// Analyses one file.
 pub fn analyze_file(path: &Path) -> Result<Analysis, AnalyzeError> {
+    analyze(path, true)
+}
+
+/// Measures the levels of one file (loudness, LRA, peaks, stats) without its spectrum, which
+/// is what verifying a delivered file needs; `spectrum_db` is empty.
+pub fn measure_levels(path: &Path) -> Result<Analysis, AnalyzeError> {
+    analyze(path, false)
+}
+
+fn analyze(path: &Path, with_spectrum: bool) -> Result<Analysis, AnalyzeError> {
     let mut decoder = Decoder::open(path)?;
     let info = decoder.info().clone();
     let fs = info.sample_rate_hz as f64;
@@ -138,7 +151,7 @@ pub fn analyze_file(path: &Path) -> Result<Analysis, AnalyzeError> {
     let mut meters = Meters {
         loudness: LoudnessMeter::new(fs, &roles),
         true_peak: (0..info.channels).map(|_| TruePeakMeter::new()).collect(),
-        spectrum: ThirdOctaveSpectrum::new(fs, info.channels),
+        spectrum: with_spectrum.then(|| ThirdOctaveSpectrum::new(fs, info.channels)),
         stats: SignalStats::new(info.channels),
     };
     let with_capacity = || vec![Vec::with_capacity(CHUNK_FRAMES); info.channels];
@@ -178,13 +191,17 @@ pub fn analyze_file(path: &Path) -> Result<Analysis, AnalyzeError> {
         dc_offset: finite(meters.stats.dc_offset(), 6).unwrap_or(0.0),
         correlation: meters.stats.correlation().and_then(|c| finite(c, 4)),
         clipped_samples: meters.stats.clipped_samples(),
-        spectrum_db: meters
-            .spectrum
-            .bands_db()
-            .into_iter()
-            .map(|v| v.and_then(|v| finite(v, 2)))
-            .collect(),
-        spectrum_bands_hz: BAND_NOMINAL_HZ.to_vec(),
+        spectrum_db: meters.spectrum.as_mut().map_or(Vec::new(), |s| {
+            s.bands_db()
+                .into_iter()
+                .map(|v| v.and_then(|v| finite(v, 2)))
+                .collect()
+        }),
+        spectrum_bands_hz: if with_spectrum {
+            BAND_NOMINAL_HZ.to_vec()
+        } else {
+            Vec::new()
+        },
         warnings: decoder.warnings(),
     })
 }

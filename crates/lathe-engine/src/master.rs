@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::analyze::{analyze_file, Analysis, AnalyzeError};
+use crate::analyze::{analyze_file, measure_levels, Analysis, AnalyzeError};
 use crate::bus_cache::{BusCache, BusCacheWriter};
 use crate::chain::ProcessorSpec;
 use crate::deliver::{DeliverSpec, WavWriter, DITHER_SEED};
@@ -490,7 +490,7 @@ pub fn render_session_with(
     // Verify every file as delivered: decode it back and measure.
     let mut deliverables = Vec::new();
     for ((spec, path), trim) in deliver.iter().zip(&outputs).zip(trims) {
-        let a = analyze_file(path)?;
+        let a = measure_levels(path)?;
         let pass = match target {
             Some(t) => {
                 a.integrated_lufs
@@ -637,7 +637,7 @@ fn encode_lossy(
             w.write(&l, &r).map_err(|e| other(e.to_string()))?;
         }
         w.finish().map_err(|e| other(e.to_string()))?;
-        let decoded = analyze_file(&part)?;
+        let decoded = measure_levels(&part)?;
         if let (Some(target_ceiling), Some(current), Some(tp)) =
             (ceiling, used_ceiling, decoded.true_peak_dbtp)
         {

@@ -115,7 +115,7 @@ pub fn render_stems(
     bus: &Bus,
     gain_db: f64,
     metering: Metering,
-    sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()>,
+    sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()> + Send,
 ) -> Result<PassResult, RenderError> {
     let mut source = StemMix::open(stems, rate_hz)?;
     render_pass(&mut source, rate_hz, bus, gain_db, metering, sink)
@@ -129,7 +129,7 @@ pub fn render_pass(
     bus: &Bus,
     gain_db: f64,
     metering: Metering,
-    mut sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()>,
+    mut sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()> + Send,
 ) -> Result<PassResult, RenderError> {
     let started = std::time::Instant::now();
     let fs = rate_hz as f64;
@@ -158,66 +158,93 @@ pub fn render_pass(
     let mut emitted = 0u64;
     let mut flushed = 0usize;
     let mut min_gain = 1.0f64;
-    loop {
-        let n_in = if input_done {
-            0
-        } else {
-            source.read(&mut l, &mut r)?
-        };
-        input_done |= n_in < BLOCK;
-        input_frames += n_in as u64;
-        if let Some(m) = &mut input_meter {
-            m.process(&l[..n_in], &r[..n_in]);
-        }
-        // After the input: silence until the chain's latency is flushed out.
-        let pad = if input_done {
-            (BLOCK - n_in).min(latency - flushed)
-        } else {
-            0
-        };
-        l[n_in..n_in + pad].fill(0.0);
-        r[n_in..n_in + pad].fill(0.0);
-        flushed += pad;
-        let n = n_in + pad;
-        if n == 0 {
-            break;
-        }
-        let mut block = StereoBlock {
-            left: &mut l[..n],
-            right: &mut r[..n],
-        };
-        for p in procs.iter_mut() {
-            p.process(&mut block);
-        }
-        if gain != 1.0 {
-            block
-                .left
-                .iter_mut()
-                .chain(block.right.iter_mut())
-                .for_each(|v| *v *= gain);
-        }
-        for p in post.iter_mut() {
-            p.process(&mut block);
-        }
-        if let Some(lm) = &mut lim {
-            lm.process(&mut block);
-            min_gain = min_gain.min(lm.take_min_gain());
-        }
-        // Output frame i is input frame i: drop the first `latency` frames, stop at the
-        // input's length.
-        let skip = to_skip.min(n);
-        to_skip -= skip;
-        let take = ((n - skip) as u64).min(input_frames - emitted) as usize;
-        if take > 0 {
-            let (ol, or) = (&l[skip..skip + take], &r[skip..skip + take]);
-            meter.process(ol, or);
-            sink(ol, or)?;
-            emitted += take as u64;
-        }
-        if input_done && flushed >= latency {
-            break;
-        }
-    }
+    // The output is metered and written on a second thread while the next block is processed.
+    // Blocks travel in recycled buffers, so the steady state allocates nothing.
+    let (to_writer, from_processor) = std::sync::mpsc::sync_channel::<(Vec<f64>, Vec<f64>)>(4);
+    let (recycle, recycled) = std::sync::mpsc::channel::<(Vec<f64>, Vec<f64>)>();
+    let (produced, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> std::io::Result<StereoMeter> {
+            for (ol, or) in from_processor {
+                meter.process(&ol, &or);
+                sink(&ol, &or)?;
+                let _ = recycle.send((ol, or));
+            }
+            Ok(meter)
+        });
+        let produced = (|| -> Result<(), RenderError> {
+            loop {
+                let n_in = if input_done {
+                    0
+                } else {
+                    source.read(&mut l, &mut r)?
+                };
+                input_done |= n_in < BLOCK;
+                input_frames += n_in as u64;
+                if let Some(m) = &mut input_meter {
+                    m.process(&l[..n_in], &r[..n_in]);
+                }
+                // After the input: silence until the chain's latency is flushed out.
+                let pad = if input_done {
+                    (BLOCK - n_in).min(latency - flushed)
+                } else {
+                    0
+                };
+                l[n_in..n_in + pad].fill(0.0);
+                r[n_in..n_in + pad].fill(0.0);
+                flushed += pad;
+                let n = n_in + pad;
+                if n == 0 {
+                    return Ok(());
+                }
+                let mut block = StereoBlock {
+                    left: &mut l[..n],
+                    right: &mut r[..n],
+                };
+                for p in procs.iter_mut() {
+                    p.process(&mut block);
+                }
+                if gain != 1.0 {
+                    block
+                        .left
+                        .iter_mut()
+                        .chain(block.right.iter_mut())
+                        .for_each(|v| *v *= gain);
+                }
+                for p in post.iter_mut() {
+                    p.process(&mut block);
+                }
+                if let Some(lm) = &mut lim {
+                    lm.process(&mut block);
+                    min_gain = min_gain.min(lm.take_min_gain());
+                }
+                // Output frame i is input frame i: drop the first `latency` frames, stop at
+                // the input's length.
+                let skip = to_skip.min(n);
+                to_skip -= skip;
+                let take = ((n - skip) as u64).min(input_frames - emitted) as usize;
+                if take > 0 {
+                    let (mut ol, mut or) = recycled.try_recv().unwrap_or_default();
+                    ol.clear();
+                    or.clear();
+                    ol.extend_from_slice(&l[skip..skip + take]);
+                    or.extend_from_slice(&r[skip..skip + take]);
+                    if to_writer.send((ol, or)).is_err() {
+                        // The writer stopped on an error; it is reported below.
+                        return Ok(());
+                    }
+                    emitted += take as u64;
+                }
+                if input_done && flushed >= latency {
+                    return Ok(());
+                }
+            }
+        })();
+        drop(to_writer);
+        let written = writer.join().expect("the writer thread does not panic");
+        (produced, written)
+    });
+    produced?;
+    let mut meter = written?;
     let input = input_meter.map(|mut m| Levels {
         integrated_lufs: m.loudness.integrated_lufs(),
         true_peak_dbtp: m.true_peak_dbtp().expect("the input meter reads peaks"),
