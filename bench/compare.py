@@ -123,6 +123,33 @@ def long_file_job_master(t60):
     return wall, cpu, rss / 1024
 
 
+def master_job(t3, rounds):
+    """The stereo master job side by side: lathe (preset streaming, one 24-bit WAV), ffmpeg with
+    the same high-pass and compressor plus two-pass loudnorm, matchering against a corpus mix."""
+    out = WORK / "master_out"
+    lathe_cmd = [LATHE, "master", str(t3), "-o", str(out), "--deliver", "wav:24", "--force"]
+    timed(lathe_cmd)
+    rep = json.loads((out / "report.json").read_text())
+    comp = next(p["compressor"] for p in rep["chain"] if "compressor" in p)
+    ff_out, mg_out = WORK / "ffmpeg_master.wav", WORK / "matchering_master.wav"
+    reference = CORPUS / "mixes" / "m04_nexuiz_brokenlight_excerpt_44k1.wav"
+    tools = {
+        "lathe master": lathe_cmd,
+        "ffmpeg chain + two-pass loudnorm": ["bash", str(ROOT / "bench/peers/ffmpeg_master.sh"), str(t3),
+                                             str(ff_out), str(comp["threshold_db"])],
+        "matchering 2.0.6 (reference: m04)": [PY, str(ROOT / "bench/peers/matchering_master.py"), str(t3),
+                                              str(reference), str(mg_out)],
+    }
+    res = bench(tools, rounds)
+    lathe_file = out / Path(rep["deliverables"][0]["path"]).name
+    files = {"lathe master": lathe_file, "ffmpeg chain + two-pass loudnorm": ff_out,
+             "matchering 2.0.6 (reference: m04)": mg_out}
+    meas = json.loads(sh([PY, str(ROOT / "tools/reference_meter.py")] + [str(f) for f in files.values()]).stdout)
+    ref_level = json.loads(sh([PY, str(ROOT / "tools/reference_meter.py"), str(reference)]).stdout)[0]
+    quality = {n: m for n, m in zip(files, meas)}
+    return res, quality, rep, comp, ref_level
+
+
 def criterion_table(path):
     if not path or not Path(path).exists():
         return None
@@ -159,6 +186,7 @@ def main():
         "ffmpeg": sh(["ffmpeg", "-version"]).stdout.splitlines()[0],
         "pyebur128": "pyebur128 " + sh([PY, "-c", "import importlib.metadata as m; print(m.version('pyebur128'))"]).stdout.strip(),
         "pyloudnorm": "pyloudnorm " + sh([PY, "-c", "import importlib.metadata as m; print(m.version('pyloudnorm'))"]).stdout.strip(),
+        "matchering": "matchering " + sh([PY, "-c", "import importlib.metadata as m; print(m.version('matchering'))"]).stdout.strip(),
         "rustc": sh(["rustc", "--version"]).stdout.strip(),
     }
     lines = []
@@ -196,15 +224,34 @@ def main():
         w(f"`{t60.name}` (the 3-minute track repeated 20 times, 952 MB): wall {wall:.2f} s, CPU {cpu:.2f} s,")
         w(f"peak memory {rss:.1f} MiB (3-minute file: {res['lathe analyze']['rss_mib']:.1f} MiB).")
         w("")
-    w("## 3. lathe master, 3-minute track, preset streaming (one 24-bit WAV)")
+    w("## 3. Stereo master of a 3-minute track: lathe vs ffmpeg vs matchering")
     w("")
-    out = WORK / "master_out"
-    mres = bench({"lathe master": [LATHE, "master", str(t3), "-o", str(out), "--deliver", "wav:24", "--force"]}, rounds)["lathe master"]
-    rep = json.loads((out / "report.json").read_text())
-    d = rep["deliverables"][0]["measured"]
-    w(f"wall {mres['wall']:.2f} s ({180 / mres['wall']:.0f}x realtime), CPU {mres['cpu']:.2f} s, peak memory {mres['rss_mib']:.1f} MiB,")
-    w(f"{len(rep['passes'])} passes; delivered file {d['integrated_lufs']:.2f} LUFS, {d['true_peak_dbtp']:.2f} dBTP (target −14 / −1).")
-    w("Side-by-side with ffmpeg loudnorm and matchering is not run yet (issue 4/5).")
+    mres, quality, rep, comp, ref_level = master_job(t3, rounds)
+    w("The job: master the 3-minute track to −14 LUFS with a −1 dBTP ceiling, deliver a 24-bit WAV.")
+    w("lathe: `lathe master IN --deliver wav:24` (preset streaming: 20 Hz high-pass, 1.5:1 RMS glue")
+    w(f"compressor at {comp['threshold_db']} dB, true-peak limiter). ffmpeg: the same high-pass and compressor settings")
+    w("(`acompressor`), then `loudnorm` in two passes (linear mode with the first pass's measurements),")
+    w("resampled back from loudnorm's 192 kHz (`bench/peers/ffmpeg_master.sh`). matchering has no")
+    w("loudness target or true-peak ceiling: it matches a reference (corpus m04, "
+      f"{ref_level['integrated_lufs']:.1f} LUFS) and limits sample peaks at 0 dBFS, so its time is")
+    w("comparable but its levels are not (`bench/peers/matchering_master.py`).")
+    w("Loudness and true peak of every output by the independent reference meter (libebur128, 16x FFT).")
+    w("")
+    w("| tool | wall s | CPU s | peak MiB | peer time / lathe time | I LUFS (target −14) | TP dBTP (ceiling −1) |")
+    w("|---|---|---|---|---|---|---|")
+    base = mres["lathe master"]["wall"]
+    for n, r in mres.items():
+        q = quality[n]
+        w(f"| {n} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mib']:.1f} | {r['wall'] / base:.2f}x | {q['integrated_lufs']:.2f} | {q['true_peak_dbtp']:.2f} |")
+    w("")
+    ratio_ff = mres["ffmpeg chain + two-pass loudnorm"]["wall"] / base
+    ratio_mg = mres["matchering 2.0.6 (reference: m04)"]["wall"] / base
+    pass_times = ", ".join("%.2f" % p["elapsed_s"] for p in rep["passes"])
+    w(f"lathe: {len(rep['passes'])} render passes ({pass_times} s), "
+      f"{180 / base:.0f}x realtime. Goal (issue 4): 10x ffmpeg, 5x matchering, ≤ 64 MiB.")
+    w(f"Measured: {ratio_ff:.1f}x ffmpeg ({'met' if ratio_ff >= 10 else '**not met**'}), "
+      f"{ratio_mg:.1f}x matchering ({'met' if ratio_mg >= 5 else '**not met**'}), "
+      f"{mres['lathe master']['rss_mib']:.1f} MiB ({'met' if mres['lathe master']['rss_mib'] <= 64 else '**not met**'}).")
     if not a.quick:
         wall, cpu, rss = long_file_job_master(t60)
         w(f"60-minute file: wall {wall:.1f} s, CPU {cpu:.1f} s, peak memory {rss:.1f} MiB.")
@@ -230,6 +277,9 @@ def main():
         "ffmpeg": f"ffmpeg -i {t3.name} -af ebur128=peak=true -f null -",
         "pyebur128": "bench/compare.py PYEBUR128 script: R128State(MODE_I|MODE_LRA|MODE_TRUE_PEAK), 65536-frame blocks",
         "pyloudnorm": "pyln.Meter(rate, filter_class='DeMan').integrated_loudness(x)",
+        "lathe master": f"lathe master {t3.name} -o OUT --deliver wav:24 --force",
+        "ffmpeg master": f"bench/peers/ffmpeg_master.sh {t3.name} OUT.wav THRESHOLD_DB",
+        "matchering master": f"bench/peers/matchering_master.py {t3.name} m04.wav OUT.wav",
     }.items():
         w(f"{n}: {cmd}")
     w("```")

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_apt_tools
 ensure_venv
+ensure_bench_peers
 ensure_corpus
 [ -n "${LATHE_CORPUS:-}" ] || { echo "the benchmarks need the corpus"; exit 1; }
 cargo build --release -p lathe-cli

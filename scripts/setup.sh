@@ -35,6 +35,15 @@ ensure_venv() {
   export LATHE_REF_PYTHON="$venv/bin/python"
 }
 
+# The benchmark peers that live in Python (bench/run.sh only; the tests do not need them).
+ensure_bench_peers() {
+  ensure_venv
+  if ! "$LATHE_REF_PYTHON" -c "import matchering" 2>/dev/null; then
+    echo "== installing matchering 2.0.6 into $LATHE_CACHE/venv"
+    "$LATHE_CACHE/venv/bin/pip" install -q matchering==2.0.6
+  fi
+}
+
 # The real-music corpus, built from Debian packages (about 2 minutes, ~250 MB).
 ensure_corpus() {
   local out="$LATHE_CACHE/corpus"

@@ -348,3 +348,58 @@ fn streaming_preset_mp3_is_gapless_and_codec_safe() {
         assert!(tp <= -1.0, "{tp} dBTP over the ceiling");
     }
 }
+
+/// Deliverables at other rates than the session's: resampled from the master bus, held under
+/// the ceiling by the safety stage at the delivery rate, with exactly the converted length.
+#[test]
+fn deliverables_at_other_rates_keep_length_and_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    let input = write_mix(&mix);
+    let out = dir.path().join("out");
+    let res = lathe()
+        .args(["master", "--deliver", "wav:24", "--deliver", "wav:16@48000"])
+        .args(["--deliver", "flac:24@96000", "-o"])
+        .arg(&out)
+        .arg(&mix)
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let files = [
+        (out.join("song_master_44k1_24b.wav"), 44_100u64),
+        (out.join("song_master_48k_16b.wav"), 48_000),
+        (out.join("song_master_96k_24b.flac"), 96_000),
+    ];
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    for (i, (path, rate)) in files.iter().enumerate() {
+        let d = &report["deliverables"][i];
+        assert_eq!(d["sample_rate_hz"], *rate, "{}", path.display());
+        assert_eq!(d["pass"], true, "{d}");
+        assert_eq!(
+            d.get("safety_limiter_max_reduction_db").is_some(),
+            *rate != 44_100
+        );
+        let mut dec = lathe_io::Decoder::open(path).unwrap();
+        let mut frames = 0u64;
+        while let Some(b) = dec.next_block().unwrap() {
+            frames += b[0].len() as u64;
+        }
+        assert_eq!(frames, (input.len() as u64 * rate).div_ceil(44_100));
+    }
+    if let Some(py) = reference_python("deliverables_at_other_rates") {
+        let paths: Vec<_> = files.iter().map(|(p, _)| p.clone()).collect();
+        for r in reference_measure(&py, &paths) {
+            let i = r["integrated_lufs"].as_f64().unwrap();
+            let tp = r["true_peak_dbtp"].as_f64().unwrap();
+            eprintln!("{}: {i:.3} LUFS, {tp:.3} dBTP", r["file"]);
+            assert!((i + 14.0).abs() <= 0.1, "{i} LUFS");
+            assert!(tp <= -1.0, "{tp} dBTP");
+        }
+    }
+}

@@ -31,25 +31,49 @@ impl SignalStats {
 
     pub fn process(&mut self, channels: &[&[f64]]) {
         for (ch, samples) in channels.iter().enumerate() {
-            let mut peak = 0.0f64;
-            let mut sum = 0.0;
-            let mut clipped = 0u64;
-            for &x in samples.iter() {
-                let a = x.abs();
-                peak = peak.max(a);
-                sum += x;
-                clipped += (a >= CLIP_THRESHOLD) as u64;
+            // Four independent partial sums, so the loop is not one long chain of dependent
+            // additions (and vectorises).
+            let (mut peak, mut sum, mut clipped) = ([0.0f64; 4], [0.0f64; 4], [0u64; 4]);
+            let quads = samples.chunks_exact(4);
+            let rest = quads.remainder();
+            for q in quads {
+                for j in 0..4 {
+                    let a = q[j].abs();
+                    peak[j] = if a > peak[j] { a } else { peak[j] };
+                    sum[j] += q[j];
+                    clipped[j] += (a >= CLIP_THRESHOLD) as u64;
+                }
             }
-            self.sample_peak = self.sample_peak.max(peak);
-            self.sums[ch] += sum;
-            self.clipped += clipped;
+            for &x in rest {
+                let a = x.abs();
+                peak[0] = peak[0].max(a);
+                sum[0] += x;
+                clipped[0] += (a >= CLIP_THRESHOLD) as u64;
+            }
+            self.sample_peak = peak.iter().fold(self.sample_peak, |m, &p| m.max(p));
+            self.sums[ch] += (sum[0] + sum[1]) + (sum[2] + sum[3]);
+            self.clipped += clipped.iter().sum::<u64>();
         }
         if channels.len() >= 2 {
-            for (&l, &r) in channels[0].iter().zip(channels[1]) {
-                self.sum_ll += l * l;
-                self.sum_rr += r * r;
-                self.sum_lr += l * r;
+            let (mut ll, mut rr, mut lr) = ([0.0f64; 4], [0.0f64; 4], [0.0f64; 4]);
+            let (lq, rq) = (channels[0].chunks_exact(4), channels[1].chunks_exact(4));
+            let (lrest, rrest) = (lq.remainder(), rq.remainder());
+            for (l, r) in lq.zip(rq) {
+                for j in 0..4 {
+                    ll[j] += l[j] * l[j];
+                    rr[j] += r[j] * r[j];
+                    lr[j] += l[j] * r[j];
+                }
             }
+            for (&l, &r) in lrest.iter().zip(rrest) {
+                ll[0] += l * l;
+                rr[0] += r * r;
+                lr[0] += l * r;
+            }
+            let total = |a: [f64; 4]| (a[0] + a[1]) + (a[2] + a[3]);
+            self.sum_ll += total(ll);
+            self.sum_rr += total(rr);
+            self.sum_lr += total(lr);
         }
         self.frames += channels.first().map_or(0, |c| c.len()) as u64;
     }

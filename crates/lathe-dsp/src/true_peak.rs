@@ -40,6 +40,25 @@ impl TruePeakMeter {
             let floor = self.peak / 1.0201;
             self.upsampler
                 .process_block_above(block, &mut self.rows, floor);
+            let rows = &self.rows[..block.len()];
+            let block_max = rows.iter().flatten().fold(0.0f32, |m, v| {
+                let a = v.abs();
+                if a > m {
+                    a
+                } else {
+                    m
+                }
+            });
+            if block_max * 1.02 <= self.peak && rows.len() >= 2 {
+                // No row of this block can raise the peak: examine only the previous block's
+                // last row (it needs this block's first value), then keep the last two rows.
+                let (first, last) = (rows[0], rows[rows.len() - 1]);
+                let before_last = rows[rows.len() - 2][FACTOR - 1];
+                self.push_row(first);
+                self.prev_prev_last = before_last;
+                self.prev = last;
+                continue;
+            }
             for i in 0..block.len() {
                 let cur = self.rows[i];
                 self.push_row(cur);

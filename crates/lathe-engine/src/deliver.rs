@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use lathe_dsp::dither::{DitherKind, Quantizer};
+use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
+use lathe_dsp::processor::{Processor, StereoBlock};
 use lathe_io::flac_writer::FlacWriter;
 use lathe_io::wav_writer::{PcmWavWriter, WavSampleFormat};
+use lathe_io::StreamResampler;
 use serde::Serialize;
 
 /// What to deliver.
@@ -208,5 +211,109 @@ impl WavWriter {
     pub fn discard(self) {
         drop(self.encoder);
         let _ = std::fs::remove_file(&self.part);
+    }
+}
+
+/// A deliverable made from the master bus: resampled when its rate differs from the session's,
+/// then — because resampling can create new inter-sample peaks — a true-peak safety limiter at
+/// the delivery rate (when there is a ceiling), then dither and the encoder ([`WavWriter`]).
+/// At the session rate the bus goes straight to the writer: the master limiter already holds
+/// the ceiling there.
+pub struct Delivery {
+    resampler: Option<StreamResampler>,
+    safety: Option<SafetyStage>,
+    writer: WavWriter,
+    out: [Vec<f64>; 2],
+}
+
+/// The safety limiter and its delay compensation.
+struct SafetyStage {
+    limiter: TruePeakLimiter,
+    /// Output frames still to drop (the limiter's latency).
+    to_drop: usize,
+    min_gain: f64,
+}
+
+impl Delivery {
+    /// `ceiling_dbtp`: the ceiling the safety stage holds after resampling (`None`: no target).
+    pub fn create(
+        path: &Path,
+        spec: &DeliverSpec,
+        session_rate_hz: u32,
+        ceiling_dbtp: Option<f64>,
+    ) -> std::io::Result<Self> {
+        let rate = spec.sample_rate_hz.unwrap_or(session_rate_hz);
+        let resampler = (rate != session_rate_hz)
+            .then(|| StreamResampler::new(session_rate_hz, rate, 2).map_err(io))
+            .transpose()?;
+        let safety = resampler.as_ref().and(ceiling_dbtp).map(|ceiling_dbtp| {
+            let mut limiter = TruePeakLimiter::new(LimiterSettings {
+                ceiling_dbtp,
+                ..LimiterSettings::default()
+            });
+            limiter.prepare(rate as f64, 4096);
+            SafetyStage {
+                to_drop: limiter.latency_samples(),
+                limiter,
+                min_gain: 1.0,
+            }
+        });
+        Ok(Self {
+            resampler,
+            safety,
+            writer: WavWriter::create(path, spec, rate)?,
+            out: [Vec::new(), Vec::new()],
+        })
+    }
+
+    pub fn write(&mut self, l: &[f64], r: &[f64]) -> std::io::Result<()> {
+        let Some(rs) = &mut self.resampler else {
+            return self.writer.write(l, r);
+        };
+        for o in &mut self.out {
+            o.clear();
+        }
+        rs.process(&[l, r], &mut self.out);
+        self.limit_and_write()
+    }
+
+    /// Runs the safety stage over `self.out` and writes what it releases.
+    fn limit_and_write(&mut self) -> std::io::Result<()> {
+        let [a, b] = &mut self.out;
+        let mut start = 0;
+        if let Some(s) = &mut self.safety {
+            s.limiter.process(&mut StereoBlock { left: a, right: b });
+            s.min_gain = s.min_gain.min(s.limiter.take_min_gain());
+            start = s.to_drop.min(a.len());
+            s.to_drop -= start;
+        }
+        self.writer.write(&a[start..], &b[start..])
+    }
+
+    /// Flushes the resampler and the safety stage, finishes the file and renames it. Returns
+    /// the safety stage's deepest gain reduction, dB (0 when it did not act or does not exist).
+    pub fn finish(mut self) -> std::io::Result<f64> {
+        if let Some(rs) = &mut self.resampler {
+            for o in &mut self.out {
+                o.clear();
+            }
+            rs.finish(&mut self.out);
+            let tail = self
+                .safety
+                .as_ref()
+                .map_or(0, |s| s.limiter.latency_samples());
+            for o in &mut self.out {
+                o.resize(o.len() + tail, 0.0);
+            }
+            self.limit_and_write()?;
+        }
+        self.writer.finish()?;
+        Ok(self
+            .safety
+            .map_or(0.0, |s| -lathe_dsp::lin_to_db(s.min_gain)))
+    }
+
+    pub fn discard(self) {
+        self.writer.discard();
     }
 }

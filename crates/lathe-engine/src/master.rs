@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::analyze::{analyze_file, measure_levels, Analysis, AnalyzeError};
 use crate::bus_cache::{BusCache, BusCacheWriter};
 use crate::chain::ProcessorSpec;
-use crate::deliver::{DeliverSpec, WavWriter, DITHER_SEED};
+use crate::deliver::{DeliverSpec, Delivery, DITHER_SEED};
 use crate::preset::{Preset, Target};
 use crate::render::{render_pass, render_stems, Bus, Metering, PassResult, RenderError};
 use crate::session::{DeliverEntry, MasterSpec, Session};
@@ -73,6 +73,10 @@ pub struct DeliverableReport {
     /// (codec-safe).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codec_ceiling_dbtp: Option<f64>,
+    /// Deliverables at another rate than the session's: the deepest gain reduction of the
+    /// true-peak safety stage after resampling, dB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub safety_limiter_max_reduction_db: Option<f64>,
     pub measured: Measured,
     pub target: Option<Target>,
     pub pass: bool,
@@ -153,12 +157,12 @@ pub fn session_from_preset(
         }),
     };
     let stems: Vec<StemSpec> = files.iter().cloned().map(StemSpec::plain).collect();
-    let rate = deliver.iter().find_map(|d| d.sample_rate_hz);
     let mut session = Session {
         title: None,
         artist: None,
         isrc: None,
-        sample_rate_hz: rate,
+        // The first input's rate (deliverables at other rates are converted from it).
+        sample_rate_hz: None,
         stems,
         master: MasterSpec {
             chain: Vec::new(),
@@ -230,12 +234,9 @@ fn sum_is_the_file<'a>(
     (plain && a.channels == 2 && a.sample_rate_hz == rate_hz).then_some(a)
 }
 
-/// The processing rate: the session's, else the first deliverable's, else the first stem's.
+/// The processing rate: the session's, else the first stem's.
 fn session_rate(session: &Session) -> Result<u32, MasterError> {
-    if let Some(r) = session
-        .sample_rate_hz
-        .or_else(|| session.deliver.iter().find_map(|d| d.sample_rate_hz))
-    {
+    if let Some(r) = session.sample_rate_hz {
         return Ok(r);
     }
     let d = lathe_io::Decoder::open(&session.stems[0].file)
@@ -264,10 +265,10 @@ pub fn render_session_with(
     let session_rate_hz = session_rate(session)?;
     if deliver
         .iter()
-        .any(|d| d.sample_rate_hz.is_some_and(|r| r != session_rate_hz))
+        .any(|d| d.is_lossy() && d.sample_rate_hz.is_some_and(|r| r != session_rate_hz))
     {
         return Err(usage(format!(
-            "every deliverable must be at the session rate ({session_rate_hz} Hz) for now; delivery-rate conversion is not built yet"
+            "an MP3 is encoded at the session rate ({session_rate_hz} Hz); drop its @RATE or set the session rate"
         )));
     }
     // Everything that can be refused is refused before any work.
@@ -280,7 +281,7 @@ pub fn render_session_with(
     let name = session.output_name();
     let outputs: Vec<PathBuf> = deliver
         .iter()
-        .map(|d| out_dir.join(d.file_name(&name, session_rate_hz)))
+        .map(|d| out_dir.join(d.file_name(&name, d.sample_rate_hz.unwrap_or(session_rate_hz))))
         .collect();
     let report_path = out_dir.join("report.json");
     for p in outputs.iter().chain(std::iter::once(&report_path)) {
@@ -337,11 +338,11 @@ pub fn render_session_with(
         input: !one_file,
         output_true_peak: false,
     };
-    let open_writers = |files: &[(DeliverSpec, PathBuf)]| -> Result<Vec<WavWriter>, MasterError> {
+    let open_writers = |files: &[(DeliverSpec, PathBuf)]| -> Result<Vec<Delivery>, MasterError> {
         files
             .iter()
             .map(|(d, p)| {
-                WavWriter::create(p, d, session_rate_hz)
+                Delivery::create(p, d, session_rate_hz, None)
                     .map_err(|e| MasterError::Render(RenderError::Write(e)))
             })
             .collect()
@@ -423,6 +424,8 @@ pub fn render_session_with(
         ..bus.clone()
     };
     let mut limiter_report = None;
+    // Deepest gain reduction of each resampled deliverable's safety stage.
+    let mut safety_db = std::collections::HashMap::new();
     if let (Some(t), Some(cache)) = (target, &cache) {
         let limiter = bus.limiter.expect("a target always has a limiter");
         if !pre_lufs.is_finite() {
@@ -430,7 +433,11 @@ pub fn render_session_with(
                 "the input is silent; a loudness target cannot be reached",
             ));
         }
-        let rendered = render_to_target(cache, session_rate_hz, &post_bus, t, pre_lufs, &direct)?;
+        let (rendered, safety) =
+            render_to_target(cache, session_rate_hz, &post_bus, t, pre_lufs, &direct)?;
+        for ((_, path), db) in direct.iter().zip(safety) {
+            safety_db.insert(path.clone(), db);
+        }
         let last = rendered.last().cloned();
         passes.extend(rendered);
         let last = last.expect("render_to_target renders at least once");
@@ -470,7 +477,7 @@ pub fn render_session_with(
                 if let Some(l) = &mut lowered.limiter {
                     l.ceiling_dbtp = ceiling;
                 }
-                let extra =
+                let (extra, _) =
                     render_to_target(cache, session_rate_hz, &lowered, t, pre_lufs, &bus_only)?;
                 passes.extend(extra);
                 Ok(())
@@ -507,6 +514,10 @@ pub fn render_session_with(
             dither: spec.dither,
             bitrate_kbps: spec.bitrate_kbps,
             codec_ceiling_dbtp: trim.flatten(),
+            safety_limiter_max_reduction_db: spec
+                .sample_rate_hz
+                .filter(|&r| r != session_rate_hz)
+                .and(safety_db.get(path).copied()),
             measured: Measured {
                 integrated_lufs: a.integrated_lufs,
                 true_peak_dbtp: a.true_peak_dbtp,
@@ -549,15 +560,15 @@ fn render_to_target(
     target: Target,
     pre_lufs: f64,
     files: &[(DeliverSpec, PathBuf)],
-) -> Result<Vec<PassResult>, MasterError> {
+) -> Result<(Vec<PassResult>, Vec<f64>), MasterError> {
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
     let mut passes = Vec::new();
     let mut gain = target.integrated_lufs - pre_lufs;
     let mut previous: Option<(f64, f64)> = None;
     for attempt in 1..=MAX_RENDERS {
-        let mut writers: Vec<WavWriter> = files
+        let mut writers: Vec<Delivery> = files
             .iter()
-            .map(|(d, p)| WavWriter::create(p, d, rate_hz))
+            .map(|(d, p)| Delivery::create(p, d, rate_hz, Some(target.true_peak_dbtp)))
             .collect::<Result<_, _>>()
             .map_err(write_err)?;
         let mut source = cache.reader().map_err(write_err)?;
@@ -572,10 +583,11 @@ fn render_to_target(
         passes.push(res.clone());
         let err = target.integrated_lufs - res.integrated_lufs;
         if err.abs() <= CONVERGED_LU || attempt == MAX_RENDERS {
-            for w in writers {
-                w.finish().map_err(write_err)?;
-            }
-            break;
+            let safety = writers
+                .into_iter()
+                .map(|w| w.finish().map_err(write_err))
+                .collect::<Result<_, _>>()?;
+            return Ok((passes, safety));
         }
         for w in writers {
             w.discard();
@@ -590,7 +602,7 @@ fn render_to_target(
         previous = Some((gain, res.integrated_lufs));
         gain += err / slope;
     }
-    Ok(passes)
+    unreachable!("the last attempt always returns")
 }
 
 /// Tries at most this many encodes of a lossy deliverable.
