@@ -18,6 +18,7 @@ pub mod eq;
 pub mod gain;
 pub mod halfband;
 pub mod limiter;
+pub mod limiter_estimate;
 pub mod loudness;
 pub mod matched;
 pub mod multiband;

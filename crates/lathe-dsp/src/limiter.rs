@@ -16,8 +16,6 @@
 //!
 //! Latency: `D` plus the upsampler's 16 samples, reported by `latency_samples()`.
 
-use std::collections::VecDeque;
-
 use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};
 use crate::processor::{Processor, StereoBlock};
 
@@ -53,39 +51,172 @@ impl Default for LimiterSettings {
 /// A running minimum over the last `len` values (monotone deque; no allocation after `new`).
 #[derive(Clone, Debug)]
 struct RunningMin {
-    len: usize,
-    /// (index, value) pairs with increasing values.
-    deque: VecDeque<(u64, f64)>,
+    len: u64,
+    /// (index, value) pairs with increasing values, in a ring of power-of-two size: the
+    /// entries live at positions `head..tail` (counters, masked into the ring).
+    ring: Vec<(u64, f64)>,
+    mask: usize,
+    head: usize,
+    tail: usize,
     index: u64,
 }
 
 impl RunningMin {
     fn new(len: usize) -> Self {
+        let len = len.max(1);
+        let size = (len + 1).next_power_of_two();
         Self {
-            len: len.max(1),
-            deque: VecDeque::with_capacity(len.max(1) + 1),
+            len: len as u64,
+            ring: vec![(0, 0.0); size],
+            mask: size - 1,
+            head: 0,
+            tail: 0,
             index: 0,
         }
     }
+    #[inline(always)]
     fn push(&mut self, v: f64) -> f64 {
-        while self.deque.back().is_some_and(|&(_, b)| b >= v) {
-            self.deque.pop_back();
+        while self.tail != self.head && self.ring[(self.tail - 1) & self.mask].1 >= v {
+            self.tail -= 1;
         }
-        self.deque.push_back((self.index, v));
-        while self
-            .deque
-            .front()
-            .is_some_and(|&(i, _)| i + self.len as u64 <= self.index)
-        {
-            self.deque.pop_front();
+        self.ring[self.tail & self.mask] = (self.index, v);
+        self.tail += 1;
+        while self.ring[self.head & self.mask].0 + self.len <= self.index {
+            self.head += 1;
         }
         self.index += 1;
-        self.deque.front().map_or(v, |&(_, m)| m)
+        self.ring[self.head & self.mask].1
+    }
+    /// Pushes 1.0 when every value in the window is 1.0 (the deque then holds one entry).
+    #[inline]
+    fn push_idle(&mut self) {
+        self.head = 0;
+        self.ring[0] = (self.index, 1.0);
+        self.tail = 1;
+        self.index += 1;
+    }
+    /// The current minimum (1.0 when empty).
+    #[inline]
+    fn min(&self) -> f64 {
+        if self.head == self.tail {
+            1.0
+        } else {
+            self.ring[self.head & self.mask].1
+        }
     }
     fn reset(&mut self) {
-        self.deque.clear();
+        self.head = 0;
+        self.tail = 0;
         self.index = 0;
     }
+}
+
+/// The gain computer of the limiter (steps 1–3 of the module documentation, after detection):
+/// from the detected peak of each sample to the gain applied to the sample `D` later. Kept
+/// apart from the detector and the delay so that an estimate of the limiter's effect
+/// (the engine's loudness-target search) runs exactly the same rules.
+#[derive(Clone, Debug)]
+pub struct GainComputer {
+    ceiling_lin: f64,
+    release_coef: f64,
+    hold: RunningMin,
+    released_gain: f64,
+    lookahead_min: RunningMin,
+    /// Ring of the last D + 1 min-held gains, their sum, and how many are below 1.
+    box_ring: Vec<f64>,
+    box_pos: usize,
+    box_sum: f64,
+    box_below_one: usize,
+    inv_box_len: f64,
+}
+
+impl GainComputer {
+    pub fn new(s: &LimiterSettings, sample_rate_hz: f64) -> Self {
+        let lookahead = lookahead_samples(s, sample_rate_hz);
+        let mut me = Self {
+            ceiling_lin: 10f64.powf(s.ceiling_dbtp / 20.0),
+            release_coef: 1.0 - (-1.0 / (s.release_ms.max(0.01) * 1e-3 * sample_rate_hz)).exp(),
+            hold: RunningMin::new((s.hold_ms * 1e-3 * sample_rate_hz).round() as usize),
+            released_gain: 1.0,
+            lookahead_min: RunningMin::new(lookahead + 1),
+            box_ring: vec![1.0; lookahead + 1],
+            box_pos: 0,
+            box_sum: 0.0,
+            box_below_one: 0,
+            inv_box_len: 1.0 / (lookahead + 1) as f64,
+        };
+        me.reset();
+        me
+    }
+
+    /// The gain for the sample whose detected (8x) peak is `peak`, linear; it applies to the
+    /// audio delayed by the lookahead.
+    #[inline(always)]
+    pub fn gain_for(&mut self, peak: f64) -> f64 {
+        let detected = peak * INTERSAMPLE_MARGIN;
+        let required = if detected <= self.ceiling_lin {
+            1.0
+        } else {
+            self.ceiling_lin / detected
+        };
+        if required == 1.0 && self.is_idle() {
+            // Nothing to reduce and nothing pending: every step below would keep the state
+            // at unity, so only the positions move.
+            self.hold.push_idle();
+            self.lookahead_min.push_idle();
+            self.box_pos += 1;
+            if self.box_pos == self.box_ring.len() {
+                self.box_pos = 0;
+            }
+            return 1.0;
+        }
+        let held = self.hold.push(required);
+        self.released_gain =
+            held.min(self.released_gain + (1.0 - self.released_gain) * self.release_coef);
+        let min = self.lookahead_min.push(self.released_gain);
+        let old = self.box_ring[self.box_pos];
+        self.box_sum += min - old;
+        self.box_below_one = self.box_below_one + (min < 1.0) as usize - (old < 1.0) as usize;
+        self.box_ring[self.box_pos] = min;
+        self.box_pos += 1;
+        if self.box_pos == self.box_ring.len() {
+            self.box_pos = 0;
+        }
+        if self.box_below_one == 0 {
+            // Every term is exactly 1 again: drop the rounding the running sum collected.
+            self.box_sum = self.box_ring.len() as f64;
+        }
+        // Rounding in the running sum is ~1e-15 relative: far inside INTERSAMPLE_MARGIN.
+        (self.box_sum * self.inv_box_len).min(1.0)
+    }
+
+    /// The lookahead D in samples.
+    pub fn lookahead_samples(&self) -> usize {
+        self.box_ring.len() - 1
+    }
+
+    #[inline]
+    fn is_idle(&self) -> bool {
+        self.box_below_one == 0
+            && self.released_gain == 1.0
+            && self.hold.min() == 1.0
+            && self.lookahead_min.min() == 1.0
+    }
+
+    pub fn reset(&mut self) {
+        self.hold.reset();
+        self.released_gain = 1.0;
+        self.lookahead_min.reset();
+        self.box_ring.fill(1.0);
+        self.box_pos = 0;
+        self.box_sum = self.box_ring.len() as f64;
+        self.box_below_one = 0;
+    }
+}
+
+/// Lookahead D in samples.
+fn lookahead_samples(s: &LimiterSettings, sample_rate_hz: f64) -> usize {
+    ((s.lookahead_ms * 1e-3 * sample_rate_hz).round() as usize).max(1)
 }
 
 /// The limiter.
@@ -95,20 +226,13 @@ pub struct TruePeakLimiter {
     ceiling_lin: f64,
     /// Lookahead in samples (D).
     lookahead: usize,
-    release_coef: f64,
     up: [Upsampler; 2],
     rows: [Vec<[f32; FACTOR]>; 2],
     /// Largest |value| of each upsampled row, both channels.
     peaks: Vec<f32>,
     /// Peak of the previous upsampled row (both channels).
     prev_row_peak: f64,
-    hold: RunningMin,
-    released_gain: f64,
-    lookahead_min: RunningMin,
-    /// Ring of the last D + 1 min-held gains and their sum.
-    box_ring: Vec<f64>,
-    box_pos: usize,
-    box_sum: f64,
+    gain: GainComputer,
     /// Audio delay lines (D + upsampler latency), per channel.
     delay: [Vec<f64>; 2],
     delay_pos: usize,
@@ -122,17 +246,11 @@ impl TruePeakLimiter {
             settings,
             ceiling_lin: 1.0,
             lookahead: 1,
-            release_coef: 0.0,
             up: [Upsampler::new(), Upsampler::new()],
             rows: [vec![[0.0; FACTOR]; BLOCK], vec![[0.0; FACTOR]; BLOCK]],
             peaks: vec![0.0; BLOCK],
             prev_row_peak: 0.0,
-            hold: RunningMin::new(1),
-            released_gain: 1.0,
-            lookahead_min: RunningMin::new(1),
-            box_ring: Vec::new(),
-            box_pos: 0,
-            box_sum: 0.0,
+            gain: GainComputer::new(&settings, 48000.0),
             delay: [Vec::new(), Vec::new()],
             delay_pos: 0,
             min_gain: 1.0,
@@ -149,34 +267,14 @@ impl TruePeakLimiter {
     pub fn take_min_gain(&mut self) -> f64 {
         std::mem::replace(&mut self.min_gain, 1.0)
     }
-
-    #[inline]
-    fn gain_for(&mut self, peak: f64) -> f64 {
-        let required = (self.ceiling_lin / (peak * INTERSAMPLE_MARGIN)).min(1.0);
-        let held = self.hold.push(required);
-        self.released_gain =
-            held.min(self.released_gain + (1.0 - self.released_gain) * self.release_coef);
-        let min = self.lookahead_min.push(self.released_gain);
-        self.box_sum += min - self.box_ring[self.box_pos];
-        self.box_ring[self.box_pos] = min;
-        self.box_pos += 1;
-        if self.box_pos == self.box_ring.len() {
-            self.box_pos = 0;
-        }
-        // Rounding in the running sum is ~1e-15 relative: far inside INTERSAMPLE_MARGIN.
-        (self.box_sum / self.box_ring.len() as f64).min(1.0)
-    }
 }
 
 impl Processor for TruePeakLimiter {
     fn prepare(&mut self, sample_rate_hz: f64, _max_block: usize) {
         let s = self.settings;
         self.ceiling_lin = 10f64.powf(s.ceiling_dbtp / 20.0);
-        self.lookahead = ((s.lookahead_ms * 1e-3 * sample_rate_hz).round() as usize).max(1);
-        self.release_coef = 1.0 - (-1.0 / (s.release_ms.max(0.01) * 1e-3 * sample_rate_hz)).exp();
-        self.hold = RunningMin::new((s.hold_ms * 1e-3 * sample_rate_hz).round() as usize);
-        self.lookahead_min = RunningMin::new(self.lookahead + 1);
-        self.box_ring = vec![1.0; self.lookahead + 1];
+        self.lookahead = lookahead_samples(&s, sample_rate_hz);
+        self.gain = GainComputer::new(&s, sample_rate_hz);
         let delay_len = self.latency_samples() + 1;
         self.delay = [vec![0.0; delay_len], vec![0.0; delay_len]];
         self.reset();
@@ -205,7 +303,7 @@ impl Processor for TruePeakLimiter {
                 let row_peak = self.peaks[i] as f64;
                 let peak = row_peak.max(self.prev_row_peak);
                 self.prev_row_peak = row_peak;
-                let gain = self.gain_for(peak);
+                let gain = self.gain.gain_for(peak);
                 self.min_gain = self.min_gain.min(gain);
                 let read = if self.delay_pos + 1 == delay_len {
                     0
@@ -233,12 +331,7 @@ impl Processor for TruePeakLimiter {
             u.reset();
         }
         self.prev_row_peak = 0.0;
-        self.hold.reset();
-        self.released_gain = 1.0;
-        self.lookahead_min.reset();
-        self.box_ring.fill(1.0);
-        self.box_pos = 0;
-        self.box_sum = self.box_ring.len() as f64;
+        self.gain.reset();
         for d in &mut self.delay {
             d.fill(0.0);
         }

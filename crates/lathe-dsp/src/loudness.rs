@@ -194,12 +194,32 @@ impl LoudnessMeter {
         while start < frames {
             let take = (self.step_frames - self.frames_in_step).min(frames - start);
             let end = start + take;
+            let [shelf, hp] = &self.k_filter;
+            if let ([left, right], [wl, wr], [sl, sr]) =
+                (channels, self.weights.as_slice(), self.state.as_mut_slice())
+            {
+                // Stereo: both channels in one loop, so that their two filter recursions
+                // (each a chain of dependent multiply-adds) overlap.
+                let (mut sum_l, mut sum_r) = (0.0, 0.0);
+                for (&xl, &xr) in left[start..end].iter().zip(&right[start..end]) {
+                    let (ul, ur) = (sl[0].tick(shelf, xl), sr[0].tick(shelf, xr));
+                    let (yl, yr) = (sl[1].tick(hp, ul), sr[1].tick(hp, ur));
+                    sum_l += yl * yl;
+                    sum_r += yr * yr;
+                }
+                self.step_energy_sum += wl * sum_l + wr * sum_r;
+                self.frames_in_step += take;
+                start = end;
+                if self.frames_in_step == self.step_frames {
+                    self.complete_step();
+                }
+                continue;
+            }
             for (ch, samples) in channels.iter().enumerate() {
                 let weight = self.weights[ch];
                 if weight == 0.0 {
                     continue;
                 }
-                let [shelf, hp] = &self.k_filter;
                 let [s_shelf, s_hp] = &mut self.state[ch];
                 let mut sum = 0.0;
                 for &x in &samples[start..end] {
@@ -245,10 +265,15 @@ impl LoudnessMeter {
 
     /// Sum of the last `steps` completed step energies.
     fn window_sum(&self, steps: usize) -> f64 {
-        let n = self.ring.len();
-        (0..steps)
-            .map(|i| self.ring[(self.ring_pos + n - 1 - i) % n])
-            .sum()
+        // The last `steps` entries end just before `ring_pos`: at most two contiguous runs.
+        let pos = self.ring_pos;
+        if steps <= pos {
+            self.ring[pos - steps..pos].iter().sum()
+        } else {
+            let wrap = steps - pos;
+            let n = self.ring.len();
+            self.ring[..pos].iter().sum::<f64>() + self.ring[n - wrap..].iter().sum::<f64>()
+        }
     }
 
     /// Momentary loudness (400 ms) at the last completed step, LUFS.
@@ -273,17 +298,7 @@ impl LoudnessMeter {
 
     /// Integrated (gated) loudness, LUFS; −∞ when no block passes the gates.
     pub fn integrated_lufs(&self) -> f64 {
-        let abs_gate = lufs_to_energy(ABSOLUTE_GATE_LUFS);
-        let (n, sum) = power_mean_above(&self.gating_blocks, abs_gate);
-        if n == 0 {
-            return f64::NEG_INFINITY;
-        }
-        let relative_gate = (sum / n as f64) * 10f64.powf(-10.0 / 10.0);
-        let (n, sum) = power_mean_above(&self.gating_blocks, relative_gate.max(abs_gate));
-        if n == 0 {
-            return f64::NEG_INFINITY;
-        }
-        energy_to_lufs(sum / n as f64)
+        gated_loudness_lufs(&self.gating_blocks)
     }
 
     /// Loudness range (EBU Tech 3342:2016), LU, from short-term values every 100 ms (the
@@ -317,6 +332,22 @@ impl LoudnessMeter {
         self.momentary_max_energy = 0.0;
         self.short_term_max_energy = 0.0;
     }
+}
+
+/// Integrated loudness from the channel-weighted mean squares of the 400 ms gating blocks:
+/// absolute gate −70 LUFS, relative gate −10 LU, power mean; −∞ when no block passes.
+pub fn gated_loudness_lufs(block_energies: &[f64]) -> f64 {
+    let abs_gate = lufs_to_energy(ABSOLUTE_GATE_LUFS);
+    let (n, sum) = power_mean_above(block_energies, abs_gate);
+    if n == 0 {
+        return f64::NEG_INFINITY;
+    }
+    let relative_gate = (sum / n as f64) * 10f64.powf(-10.0 / 10.0);
+    let (n, sum) = power_mean_above(block_energies, relative_gate.max(abs_gate));
+    if n == 0 {
+        return f64::NEG_INFINITY;
+    }
+    energy_to_lufs(sum / n as f64)
 }
 
 /// Count and sum of the energies strictly above `gate`.

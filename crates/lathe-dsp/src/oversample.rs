@@ -151,9 +151,7 @@ impl Upsampler {
         while start < input.len() {
             let end = (start + SKIP_CHUNK).min(input.len());
             // Output row i depends on span[i ..= i + keep].
-            let max_in = span[start..end + keep]
-                .iter()
-                .fold(0.0f32, |m, v| m.max(v.abs()));
+            let max_in = max_abs(&span[start..end + keep]);
             let bound = max_in * self.coefs.gain_bound;
             if bound <= floor && end - start > 1 {
                 for (i, row) in out[start..end - 1].iter_mut().enumerate() {
@@ -193,6 +191,24 @@ impl Default for Upsampler {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The largest |x| of `xs`, in eight independent lanes so that the loop vectorises (a single
+/// running maximum is one long dependency chain).
+pub fn max_abs(xs: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (m, v) in lanes.iter_mut().zip(c) {
+            let a = v.abs();
+            *m = if a > *m { a } else { *m };
+        }
+    }
+    for v in rest {
+        lanes[0] = lanes[0].max(v.abs());
+    }
+    lanes.iter().fold(0.0f32, |m, &v| m.max(v))
 }
 
 /// The polyphase dot products, with a faster path for CPUs with AVX2 and FMA.

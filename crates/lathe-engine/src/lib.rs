@@ -6,6 +6,7 @@ pub mod bus_cache;
 pub mod chain;
 pub mod deliver;
 pub mod master;
+pub mod pipeline;
 pub mod preset;
 pub mod render;
 pub mod session;

@@ -22,10 +22,16 @@ use crate::analyze::{analyze_file, measure_levels, Analysis, AnalyzeError};
 use crate::bus_cache::{BusCache, BusCacheWriter};
 use crate::chain::ProcessorSpec;
 use crate::deliver::{DeliverSpec, Delivery, DITHER_SEED};
+use crate::pipeline::{pipelined, BlockSend};
 use crate::preset::{Preset, Target};
 use crate::render::{render_pass, render_stems, Bus, Metering, PassResult, RenderError};
 use crate::session::{DeliverEntry, MasterSpec, Session};
 use crate::stems::StemSpec;
+use lathe_dsp::limiter_estimate::{gain_for_loudness, LimitedLoudnessEstimator};
+
+/// Gains, around `target − input loudness`, at which the first pass predicts the limited
+/// loudness, dB (the chain before the gain moves the loudness by about a dB either way).
+const ESTIMATE_OFFSETS_DB: [f64; 3] = [-0.5, 0.5, 1.5];
 
 /// Renders with the limiter at most this many times while converging on the target.
 pub const MAX_RENDERS: usize = 6;
@@ -89,6 +95,9 @@ pub struct LimiterReport {
     pub lookahead_ms: f64,
     pub hold_ms: f64,
     pub gain_into_limiter_db: f64,
+    /// The gain the first pass predicted would reach the target (when it could predict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_gain_into_limiter_db: Option<f64>,
     pub max_gain_reduction_db: f64,
 }
 
@@ -348,6 +357,25 @@ pub fn render_session_with(
             .collect()
     };
     let cache_path = out_dir.join(format!(".{name}.prebus.f32"));
+    // When the input's loudness is known before the first pass, that pass also predicts the
+    // loudness the limiter will deliver at gains around `target − input`, so that the first
+    // render after it starts close to the answer (see lathe_dsp::limiter_estimate).
+    let hint = analyses
+        .as_deref()
+        .and_then(|a| sum_is_the_file(session, session_rate_hz, a))
+        .and_then(|a| a.integrated_lufs);
+    let mut estimator = match (target, bus.limiter, hint) {
+        (Some(t), Some(lim), Some(input_lufs)) => {
+            let centre = t.integrated_lufs - input_lufs;
+            let gains: Vec<f64> = ESTIMATE_OFFSETS_DB.iter().map(|o| centre + o).collect();
+            Some(LimitedLoudnessEstimator::new(
+                &lim,
+                session_rate_hz as f64,
+                &gains,
+            ))
+        }
+        _ => None,
+    };
     // The stems' own analyses run on one core while the first pass runs on the other.
     let (stems, first) = rayon::join(
         || match analyses {
@@ -379,14 +407,35 @@ pub fn render_session_with(
                     };
                     let mut cache =
                         BusCacheWriter::create(&cache_path).map_err(RenderError::Write)?;
-                    let pre = render_stems(
-                        &session.stems,
-                        session_rate_hz,
-                        &pre_bus,
-                        0.0,
-                        metering,
-                        |l, r| cache.write(l, r),
-                    );
+                    let mut render = |send: Option<BlockSend<'_>>| {
+                        let mut send = send;
+                        render_stems(
+                            &session.stems,
+                            session_rate_hz,
+                            &pre_bus,
+                            0.0,
+                            metering,
+                            |l, r| {
+                                if let Some(s) = send.as_mut() {
+                                    s(l, r);
+                                }
+                                cache.write(l, r)
+                            },
+                        )
+                    };
+                    // The estimate runs on a thread of its own.
+                    let pre =
+                        match estimator.as_mut() {
+                            Some(e) => pipelined(
+                                |l: &[f64], r: &[f64]| -> Result<(), std::convert::Infallible> {
+                                    e.process(l, r);
+                                    Ok(())
+                                },
+                                |send| render(Some(send)),
+                            )
+                            .0,
+                            None => render(None),
+                        };
                     let cache = cache.finish().map_err(RenderError::Write)?;
                     Ok((pre?, Some(cache)))
                 }
@@ -433,8 +482,12 @@ pub fn render_session_with(
                 "the input is silent; a loudness target cannot be reached",
             ));
         }
+        let predicted = estimator
+            .as_ref()
+            .and_then(|e| gain_for_loudness(&e.predictions(), t.integrated_lufs));
+        let first_gain = predicted.unwrap_or(t.integrated_lufs - pre_lufs);
         let (rendered, safety) =
-            render_to_target(cache, session_rate_hz, &post_bus, t, pre_lufs, &direct)?;
+            render_to_target(cache, session_rate_hz, &post_bus, t, first_gain, &direct)?;
         for ((_, path), db) in direct.iter().zip(safety) {
             safety_db.insert(path.clone(), db);
         }
@@ -453,6 +506,7 @@ pub fn render_session_with(
             lookahead_ms: limiter.lookahead_ms,
             hold_ms: limiter.hold_ms,
             gain_into_limiter_db: last.gain_db,
+            predicted_gain_into_limiter_db: predicted,
             max_gain_reduction_db: last.limiter_max_reduction_db,
         });
     }
@@ -477,8 +531,14 @@ pub fn render_session_with(
                 if let Some(l) = &mut lowered.limiter {
                     l.ceiling_dbtp = ceiling;
                 }
+                // The gain that reached the target with the higher ceiling is the best start.
+                let start = limiter_report
+                    .as_ref()
+                    .map_or(t.integrated_lufs - pre_lufs, |l: &LimiterReport| {
+                        l.gain_into_limiter_db
+                    });
                 let (extra, _) =
-                    render_to_target(cache, session_rate_hz, &lowered, t, pre_lufs, &bus_only)?;
+                    render_to_target(cache, session_rate_hz, &lowered, t, start, &bus_only)?;
                 passes.extend(extra);
                 Ok(())
             };
@@ -550,20 +610,20 @@ pub fn render_session_with(
     Ok(report)
 }
 
-/// Renders the bus at the gain that brings the output to `target` (secant steps from the
-/// loudness `pre_lufs` measured before the gain), writing `files` in the accepted pass.
+/// Renders the bus at the gain that brings the output to `target` (secant steps from
+/// `first_gain_db`), writing `files` in the accepted pass.
 /// Returns every pass made; the last one wrote the files.
 fn render_to_target(
     cache: &BusCache,
     rate_hz: u32,
     bus: &Bus,
     target: Target,
-    pre_lufs: f64,
+    first_gain_db: f64,
     files: &[(DeliverSpec, PathBuf)],
 ) -> Result<(Vec<PassResult>, Vec<f64>), MasterError> {
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
     let mut passes = Vec::new();
-    let mut gain = target.integrated_lufs - pre_lufs;
+    let mut gain = first_gain_db;
     let mut previous: Option<(f64, f64)> = None;
     for attempt in 1..=MAX_RENDERS {
         let mut writers: Vec<Delivery> = files

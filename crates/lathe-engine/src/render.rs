@@ -7,6 +7,7 @@ use lathe_dsp::processor::{Processor, StereoBlock};
 use lathe_dsp::true_peak::TruePeakMeter;
 
 use crate::chain::ProcessorSpec;
+use crate::pipeline::pipelined;
 use crate::source::SourceError;
 use crate::stems::{StemMix, StemSpec};
 
@@ -159,19 +160,12 @@ pub fn render_pass(
     let mut flushed = 0usize;
     let mut min_gain = 1.0f64;
     // The output is metered and written on a second thread while the next block is processed.
-    // Blocks travel in recycled buffers, so the steady state allocates nothing.
-    let (to_writer, from_processor) = std::sync::mpsc::sync_channel::<(Vec<f64>, Vec<f64>)>(4);
-    let (recycle, recycled) = std::sync::mpsc::channel::<(Vec<f64>, Vec<f64>)>();
-    let (produced, written) = std::thread::scope(|scope| {
-        let writer = scope.spawn(move || -> std::io::Result<StereoMeter> {
-            for (ol, or) in from_processor {
-                meter.process(&ol, &or);
-                sink(&ol, &or)?;
-                let _ = recycle.send((ol, or));
-            }
-            Ok(meter)
-        });
-        let produced = (|| -> Result<(), RenderError> {
+    let (produced, written) = pipelined(
+        |ol: &[f64], or: &[f64]| {
+            meter.process(ol, or);
+            sink(ol, or)
+        },
+        |send| -> Result<(), RenderError> {
             loop {
                 let n_in = if input_done {
                     0
@@ -223,12 +217,7 @@ pub fn render_pass(
                 to_skip -= skip;
                 let take = ((n - skip) as u64).min(input_frames - emitted) as usize;
                 if take > 0 {
-                    let (mut ol, mut or) = recycled.try_recv().unwrap_or_default();
-                    ol.clear();
-                    or.clear();
-                    ol.extend_from_slice(&l[skip..skip + take]);
-                    or.extend_from_slice(&r[skip..skip + take]);
-                    if to_writer.send((ol, or)).is_err() {
+                    if !send(&l[skip..skip + take], &r[skip..skip + take]) {
                         // The writer stopped on an error; it is reported below.
                         return Ok(());
                     }
@@ -238,13 +227,10 @@ pub fn render_pass(
                     return Ok(());
                 }
             }
-        })();
-        drop(to_writer);
-        let written = writer.join().expect("the writer thread does not panic");
-        (produced, written)
-    });
+        },
+    );
     produced?;
-    let mut meter = written?;
+    written?;
     let input = input_meter.map(|mut m| Levels {
         integrated_lufs: m.loudness.integrated_lufs(),
         true_peak_dbtp: m.true_peak_dbtp().expect("the input meter reads peaks"),

@@ -1,0 +1,265 @@
+//! Predicts, in one pass over a limiter's input, the integrated loudness the
+//! [`TruePeakLimiter`](crate::limiter::TruePeakLimiter) would deliver if that input were raised
+//! by each of a few gains — so that a loudness-target search can start its first real render
+//! close to the answer instead of spending a render on finding out how much loudness the
+//! limiter takes away.
+//!
+//! What is exact and what is approximated:
+//! - detection is the limiter's own (8x upsampler, same rows, same peak rule) and so is the gain
+//!   computer ([`GainComputer`]: hold, release, lookahead), run once per candidate gain on the
+//!   peak scaled by that gain (a gain before the limiter scales its detected peaks exactly);
+//! - the loudness is computed from the K-weighted *input* multiplied by the limiter's gain
+//!   curve, i.e. K-weighting and the time-varying gain are swapped. The gain moves over
+//!   milliseconds and K-weighting is a pair of low-order filters, so the error is small; it is
+//!   what makes the estimate cheap (one K-weighting for every candidate);
+//! - gating blocks are 400 ms every 100 ms from the start, as in [`crate::loudness`]; a
+//!   partial last 100 ms is left out.
+
+use crate::biquad::{BiquadCoefficients, BiquadState};
+use crate::limiter::{GainComputer, LimiterSettings, INTERSAMPLE_MARGIN};
+use crate::loudness::{gated_loudness_lufs, k_weighting};
+use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};
+
+pub struct LimitedLoudnessEstimator {
+    gains_db: Vec<f64>,
+    gains_lin: Vec<f64>,
+    computers: Vec<GainComputer>,
+    up: [Upsampler; 2],
+    rows: [Vec<[f32; FACTOR]>; 2],
+    prev_row_peak: f64,
+    /// Rows at or below this (input units) need no gain reduction at any candidate gain.
+    floor: f32,
+    k: [BiquadCoefficients; 2],
+    k_state: [[BiquadState; 2]; 2],
+    /// K-weighted energy of the input, delayed by the limiter's latency so that it meets the
+    /// gain the limiter would apply to it.
+    energy_delay: Vec<f64>,
+    delay_pos: usize,
+    sub_block_frames: usize,
+    frames_in_sub_block: usize,
+    /// Per candidate: energy summed in the current 100 ms, and the mean energy of each 100 ms.
+    sums: Vec<f64>,
+    sub_blocks: Vec<Vec<f64>>,
+}
+
+impl LimitedLoudnessEstimator {
+    /// `gains_db`: the gains before the limiter to predict for.
+    pub fn new(settings: &LimiterSettings, sample_rate_hz: f64, gains_db: &[f64]) -> Self {
+        let gains_lin: Vec<f64> = gains_db.iter().map(|&g| crate::db_to_lin(g)).collect();
+        let ceiling = crate::db_to_lin(settings.ceiling_dbtp);
+        let max_gain = gains_lin.iter().copied().fold(f64::MIN_POSITIVE, f64::max);
+        let computer = GainComputer::new(settings, sample_rate_hz);
+        let latency = computer.lookahead_samples() + UpsamplerCoefficients::LATENCY;
+        Self {
+            gains_db: gains_db.to_vec(),
+            computers: vec![computer; gains_db.len()],
+            gains_lin,
+            up: [Upsampler::new(), Upsampler::new()],
+            rows: [vec![[0.0; FACTOR]; BLOCK], vec![[0.0; FACTOR]; BLOCK]],
+            prev_row_peak: 0.0,
+            floor: (ceiling / (INTERSAMPLE_MARGIN * max_gain) * (1.0 - 1e-6)) as f32,
+            k: k_weighting(sample_rate_hz),
+            k_state: Default::default(),
+            energy_delay: vec![0.0; latency],
+            delay_pos: 0,
+            sub_block_frames: (sample_rate_hz / 10.0).round() as usize,
+            frames_in_sub_block: 0,
+            sums: vec![0.0; gains_db.len()],
+            sub_blocks: vec![Vec::new(); gains_db.len()],
+        }
+    }
+
+    pub fn process(&mut self, left: &[f64], right: &[f64]) {
+        for (l, r) in left.chunks(BLOCK).zip(right.chunks(BLOCK)) {
+            self.up[0].process_block_above(l, &mut self.rows[0], self.floor);
+            self.up[1].process_block_above(r, &mut self.rows[1], self.floor);
+            for i in 0..l.len() {
+                let row_peak = self.rows[0][i]
+                    .iter()
+                    .chain(&self.rows[1][i])
+                    .fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+                let peak = row_peak.max(self.prev_row_peak);
+                self.prev_row_peak = row_peak;
+                let [kl, kr] = &mut self.k_state;
+                let zl = kl[0].tick(&self.k[0], l[i]);
+                let zl = kl[1].tick(&self.k[1], zl);
+                let zr = kr[0].tick(&self.k[0], r[i]);
+                let zr = kr[1].tick(&self.k[1], zr);
+                let energy = if self.energy_delay.is_empty() {
+                    zl * zl + zr * zr
+                } else {
+                    let delayed = self.energy_delay[self.delay_pos];
+                    self.energy_delay[self.delay_pos] = zl * zl + zr * zr;
+                    self.delay_pos += 1;
+                    if self.delay_pos == self.energy_delay.len() {
+                        self.delay_pos = 0;
+                    }
+                    delayed
+                };
+                for ((c, &g), sum) in self
+                    .computers
+                    .iter_mut()
+                    .zip(&self.gains_lin)
+                    .zip(&mut self.sums)
+                {
+                    let applied = g * c.gain_for(g * peak);
+                    *sum += applied * applied * energy;
+                }
+                self.frames_in_sub_block += 1;
+                if self.frames_in_sub_block == self.sub_block_frames {
+                    for (sum, blocks) in self.sums.iter_mut().zip(&mut self.sub_blocks) {
+                        blocks.push(*sum / self.sub_block_frames as f64);
+                        *sum = 0.0;
+                    }
+                    self.frames_in_sub_block = 0;
+                }
+            }
+        }
+    }
+
+    /// (gain dB, predicted integrated loudness LUFS) for every candidate gain.
+    pub fn predictions(&self) -> Vec<(f64, f64)> {
+        self.gains_db
+            .iter()
+            .zip(&self.sub_blocks)
+            .map(|(&g, subs)| {
+                let blocks: Vec<f64> = subs
+                    .windows(4)
+                    .map(|w| w.iter().sum::<f64>() / 4.0)
+                    .collect();
+                (g, gated_loudness_lufs(&blocks))
+            })
+            .collect()
+    }
+}
+
+/// The gain at which the loudness curve through `predictions` (gain dB, loudness LUFS;
+/// loudness rising with gain) reaches `target_lufs`: the parabola through the three points
+/// nearest the piecewise-linear answer (two points: the line), extrapolating outside their
+/// range; `None` with fewer than two usable points.
+pub fn gain_for_loudness(predictions: &[(f64, f64)], target_lufs: f64) -> Option<f64> {
+    let mut pts: Vec<(f64, f64)> = predictions
+        .iter()
+        .copied()
+        .filter(|(g, i)| g.is_finite() && i.is_finite())
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if pts.len() < 2 {
+        return None;
+    }
+    let seg = pts
+        .windows(2)
+        .position(|w| target_lufs <= w[1].1)
+        .unwrap_or(pts.len() - 2);
+    let ((g0, i0), (g1, i1)) = (pts[seg], pts[seg + 1]);
+    if (i1 - i0).abs() < 1e-9 {
+        return None;
+    }
+    let linear = g0 + (target_lufs - i0) * (g1 - g0) / (i1 - i0);
+    if pts.len() == 2 {
+        return Some(linear);
+    }
+    // The three points nearest the linear answer, then Newton steps on their parabola.
+    pts.sort_by(|a, b| (a.0 - linear).abs().total_cmp(&(b.0 - linear).abs()));
+    let [(xa, ya), (xb, yb), (xc, yc)] = [pts[0], pts[1], pts[2]];
+    let curve = |x: f64| {
+        let la = (x - xb) * (x - xc) / ((xa - xb) * (xa - xc));
+        let lb = (x - xa) * (x - xc) / ((xb - xa) * (xb - xc));
+        let lc = (x - xa) * (x - xb) / ((xc - xa) * (xc - xb));
+        ya * la + yb * lb + yc * lc
+    };
+    let mut x = linear;
+    for _ in 0..4 {
+        let h = 1e-4;
+        let slope = (curve(x + h) - curve(x - h)) / (2.0 * h);
+        if slope <= 1e-6 {
+            return Some(linear);
+        }
+        x -= (curve(x) - target_lufs) / slope;
+    }
+    // A parabola can turn back; trust it only near the straight-line answer.
+    Some(if (x - linear).abs() <= 0.5 { x } else { linear })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limiter::TruePeakLimiter;
+    use crate::loudness::{ChannelRole, LoudnessMeter};
+    use crate::processor::{Processor, StereoBlock};
+
+    /// The prediction agrees with rendering through the real limiter and metering the result.
+    #[test]
+    fn predicts_the_rendered_loudness() {
+        let fs = 48_000.0;
+        // 12 s of music-like material: a chord with a decaying kick every 0.5 s.
+        let n = (12.0 * fs) as usize;
+        let mut seed = 7u64;
+        let (l, r): (Vec<f64>, Vec<f64>) = (0..n)
+            .map(|i| {
+                let t = i as f64 / fs;
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let noise = (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                let beat = t % 0.5;
+                let kick = (-beat / 0.04).exp() * (2.0 * std::f64::consts::PI * 60.0 * beat).sin();
+                let chord = (2.0 * std::f64::consts::PI * 220.0 * t).sin() * 0.2
+                    + (2.0 * std::f64::consts::PI * 331.0 * t).sin() * 0.15;
+                (
+                    0.25 * kick + chord + 0.03 * noise,
+                    0.25 * kick + 0.9 * chord - 0.03 * noise,
+                )
+            })
+            .unzip();
+        let settings = LimiterSettings::default();
+        let gains = [0.0, 3.0, 6.0, 9.0];
+        let mut est = LimitedLoudnessEstimator::new(&settings, fs, &gains);
+        for (a, b) in l.chunks(4096).zip(r.chunks(4096)) {
+            est.process(a, b);
+        }
+        for (g, predicted) in est.predictions() {
+            let mut lim = TruePeakLimiter::new(settings);
+            lim.prepare(fs, 4096);
+            let gain = crate::db_to_lin(g);
+            let (mut a, mut b): (Vec<f64>, Vec<f64>) = (
+                l.iter().map(|v| v * gain).collect(),
+                r.iter().map(|v| v * gain).collect(),
+            );
+            a.extend(std::iter::repeat_n(0.0, lim.latency_samples()));
+            b.extend(std::iter::repeat_n(0.0, lim.latency_samples()));
+            lim.process(&mut StereoBlock {
+                left: &mut a,
+                right: &mut b,
+            });
+            let mut meter = LoudnessMeter::new(fs, &ChannelRole::default_layout(2));
+            let d = lim.latency_samples();
+            meter.process(&[&a[d..], &b[d..]]);
+            let rendered = meter.integrated_lufs();
+            eprintln!("gain {g} dB: predicted {predicted:.3}, rendered {rendered:.3} LUFS");
+            assert!(
+                (predicted - rendered).abs() < 0.02,
+                "{predicted} vs {rendered}"
+            );
+        }
+    }
+
+    #[test]
+    fn solves_on_the_parabola_through_the_nearest_points() {
+        // Loudness I(g) = −16 + g − 0.1·g² (limiting takes more as the gain rises).
+        let curve = |g: f64| -16.0 + g - 0.1 * g * g;
+        let p: Vec<(f64, f64)> = [0.0, 0.75, 1.5, 2.25]
+            .iter()
+            .map(|&g| (g, curve(g)))
+            .collect();
+        for want in [0.3, 1.1, 2.0] {
+            let got = gain_for_loudness(&p, curve(want)).unwrap();
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+        // Straight lines interpolate and extrapolate exactly.
+        let line = [(0.0, -16.0), (1.0, -15.0)];
+        assert!((gain_for_loudness(&line, -15.6).unwrap() - 0.4).abs() < 1e-12);
+        assert!((gain_for_loudness(&line, -13.0).unwrap() - 3.0).abs() < 1e-12);
+        assert_eq!(gain_for_loudness(&line[..1], -15.0), None);
+    }
+}
