@@ -161,6 +161,25 @@ fn processors(c: &mut Criterion) {
         "dither_16_shaped",
         Box::new(Dither::new(16, DitherKind::TpdfShaped, 1)),
     );
+    {
+        // Not a processor: the loudness-target search's one-pass prediction at three gains.
+        let (l0, r0) = (noise(1), noise(2));
+        let settings = LimiterSettings::default();
+        g.bench_function("limited_loudness_estimate_3_gains", |b| {
+            b.iter(|| {
+                let mut e = lathe_dsp::limiter_estimate::LimitedLoudnessEstimator::new(
+                    &settings,
+                    FS as f64,
+                    &[0.0, 1.0, 2.0],
+                    None,
+                );
+                for (lc, rc) in l0.chunks(BLOCK).zip(r0.chunks(BLOCK)) {
+                    e.process(lc, rc);
+                }
+                black_box(e.predictions());
+            })
+        });
+    }
     bench_one(
         &mut g,
         "default_master_chain",

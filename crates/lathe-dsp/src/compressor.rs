@@ -207,19 +207,29 @@ impl Compressor {
         self.det[0].gain_db
     }
 
+    /// The detector's running value for the next sample: |x| (peak) or the mean square (RMS)
+    /// of the side-chain signal, linear.
     #[inline]
-    fn level_db(&self, x: f64, det: &mut Detector) -> f64 {
+    fn detect(&self, x: f64, det: &mut Detector) -> f64 {
         let sc = match &self.hpf {
             Some(c) => det.hpf[0].tick(c, x),
             None => x,
         };
-        // 20·log10(x) = (20/ln 10)·ln(x): ln is cheaper than log10.
         match self.s.detection {
-            Detection::Peak => DB_PER_NEPER * sc.abs().max(1e-12).ln(),
+            Detection::Peak => sc.abs(),
             Detection::Rms => {
                 det.mean_square += (sc * sc - det.mean_square) * self.rms_coef;
-                0.5 * DB_PER_NEPER * det.mean_square.max(1e-24).ln()
+                det.mean_square
             }
+        }
+    }
+
+    /// A detector value in dB. 20·log10(x) = (20/ln 10)·ln(x): ln is cheaper than log10.
+    #[inline]
+    fn level_db(&self, detected: f64) -> f64 {
+        match self.s.detection {
+            Detection::Peak => DB_PER_NEPER * detected.max(1e-12).ln(),
+            Detection::Rms => 0.5 * DB_PER_NEPER * detected.max(1e-24).ln(),
         }
     }
 
@@ -264,14 +274,15 @@ impl Processor for Compressor {
                 ChannelMode::Stereo => (*l, *r),
                 ChannelMode::MidSide => ((*l + *r) * 0.5, (*l - *r) * 0.5),
             };
-            let la = self.level_db(a, &mut det[0]);
-            let lb = self.level_db(b, &mut det[1]);
+            let (va, vb) = (self.detect(a, &mut det[0]), self.detect(b, &mut det[1]));
             let (ga, gb) = if s.mode == ChannelMode::Stereo && s.stereo_link {
-                let level = la.max(lb);
+                // The louder channel decides; dB is monotonic, so one logarithm suffices.
+                let level = self.level_db(va.max(vb));
                 let g = self.smooth(&mut det[0], s.static_curve_db(level) - level);
                 det[1].gain_db = g;
                 (g, g)
             } else {
+                let (la, lb) = (self.level_db(va), self.level_db(vb));
                 (
                     self.smooth(&mut det[0], s.static_curve_db(la) - la),
                     self.smooth(&mut det[1], s.static_curve_db(lb) - lb),

@@ -23,6 +23,7 @@ use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};
 pub struct LimitedLoudnessEstimator {
     gains_db: Vec<f64>,
     gains_lin: Vec<f64>,
+    clip_lin: f64,
     computers: Vec<GainComputer>,
     up: [Upsampler; 2],
     rows: [Vec<[f32; FACTOR]>; 2],
@@ -43,8 +44,15 @@ pub struct LimitedLoudnessEstimator {
 }
 
 impl LimitedLoudnessEstimator {
-    /// `gains_db`: the gains before the limiter to predict for.
-    pub fn new(settings: &LimiterSettings, sample_rate_hz: f64, gains_db: &[f64]) -> Self {
+    /// `gains_db`: the gains before the limiter to predict for. `clip_db`: the ceiling of a
+    /// clipper between the gain and the limiter, if there is one; detected peaks above it are
+    /// taken as clipped to it (its energy loss is neglected).
+    pub fn new(
+        settings: &LimiterSettings,
+        sample_rate_hz: f64,
+        gains_db: &[f64],
+        clip_db: Option<f64>,
+    ) -> Self {
         let gains_lin: Vec<f64> = gains_db.iter().map(|&g| crate::db_to_lin(g)).collect();
         let ceiling = crate::db_to_lin(settings.ceiling_dbtp);
         let max_gain = gains_lin.iter().copied().fold(f64::MIN_POSITIVE, f64::max);
@@ -52,6 +60,7 @@ impl LimitedLoudnessEstimator {
         let latency = computer.lookahead_samples() + UpsamplerCoefficients::LATENCY;
         Self {
             gains_db: gains_db.to_vec(),
+            clip_lin: clip_db.map_or(f64::INFINITY, crate::db_to_lin),
             computers: vec![computer; gains_db.len()],
             gains_lin,
             up: [Upsampler::new(), Upsampler::new()],
@@ -102,7 +111,7 @@ impl LimitedLoudnessEstimator {
                     .zip(&self.gains_lin)
                     .zip(&mut self.sums)
                 {
-                    let applied = g * c.gain_for(g * peak);
+                    let applied = g * c.gain_for((g * peak).min(self.clip_lin));
                     *sum += applied * applied * energy;
                 }
                 self.frames_in_sub_block += 1;
@@ -214,7 +223,7 @@ mod tests {
             .unzip();
         let settings = LimiterSettings::default();
         let gains = [0.0, 3.0, 6.0, 9.0];
-        let mut est = LimitedLoudnessEstimator::new(&settings, fs, &gains);
+        let mut est = LimitedLoudnessEstimator::new(&settings, fs, &gains, None);
         for (a, b) in l.chunks(4096).zip(r.chunks(4096)) {
             est.process(a, b);
         }

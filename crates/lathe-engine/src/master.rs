@@ -331,18 +331,26 @@ pub fn render_session_with(
     }
     let target = session.master.target;
     let bus = session.bus();
+    // One stereo file at the session rate: analyse it first, so that its loudness seeds the
+    // limiter estimate (the same path `lathe master` takes; a saved session then renders bit
+    // for bit like the master it came from). Otherwise the stems are analysed in parallel with
+    // the first pass.
+    let analyses = match analyses {
+        None if session.stems.len() == 1 && {
+            let d = lathe_io::Decoder::open(&session.stems[0].file)
+                .map_err(|e| MasterError::Analyze(e.into()))?;
+            d.info().channels == 2 && d.info().sample_rate_hz == session_rate_hz
+        } =>
+        {
+            Some(analyze_stems(session)?)
+        }
+        a => a,
+    };
     // The one-stem case reads the input's levels from its analysis; otherwise the first pass
     // measures the stem sum on its way into the chain.
-    let one_file = match &analyses {
-        Some(a) => sum_is_the_file(session, session_rate_hz, a).is_some(),
-        None => {
-            session.stems.len() == 1 && {
-                let d = lathe_io::Decoder::open(&session.stems[0].file)
-                    .map_err(|e| MasterError::Analyze(e.into()))?;
-                d.info().channels == 2 && d.info().sample_rate_hz == session_rate_hz
-            }
-        }
-    };
+    let one_file = analyses
+        .as_deref()
+        .is_some_and(|a| sum_is_the_file(session, session_rate_hz, a).is_some());
     let metering = Metering {
         input: !one_file,
         output_true_peak: false,
@@ -364,14 +372,21 @@ pub fn render_session_with(
         .as_deref()
         .and_then(|a| sum_is_the_file(session, session_rate_hz, a))
         .and_then(|a| a.integrated_lufs);
-    let mut estimator = match (target, bus.limiter, hint) {
-        (Some(t), Some(lim), Some(input_lufs)) => {
+    // A clipper between the gain and the limiter is modelled; other stages there are not.
+    let clip_db = match bus.post_gain.as_slice() {
+        [] => Some(None),
+        [ProcessorSpec::Clipper(c)] => Some(Some(c.ceiling_db)),
+        _ => None,
+    };
+    let mut estimator = match (target, bus.limiter, hint, clip_db) {
+        (Some(t), Some(lim), Some(input_lufs), Some(clip_db)) => {
             let centre = t.integrated_lufs - input_lufs;
             let gains: Vec<f64> = ESTIMATE_OFFSETS_DB.iter().map(|o| centre + o).collect();
             Some(LimitedLoudnessEstimator::new(
                 &lim,
                 session_rate_hz as f64,
                 &gains,
+                clip_db,
             ))
         }
         _ => None,

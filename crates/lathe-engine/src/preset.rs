@@ -4,10 +4,12 @@ use lathe_dsp::compressor::Detection;
 use lathe_dsp::eq::{BandKind, PassFamily};
 
 use lathe_dsp::limiter::LimiterSettings;
-use lathe_dsp::saturate::SaturationKind;
 
-use crate::chain::{CompressorSpec, EqBandSpec, EqSpec, ProcessorSpec, SaturateSpec};
+use crate::chain::{ClipperSpec, CompressorSpec, EqBandSpec, EqSpec, ProcessorSpec};
 use crate::render::Bus;
+
+/// The loud presets' clipper sits this far above the true-peak ceiling, dB.
+pub const CLIP_ABOVE_CEILING_DB: f64 = 1.5;
 
 /// Integrated loudness and true-peak ceiling a deliverable must meet.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -103,15 +105,15 @@ impl Preset {
             hold_ms: if loud { 10.0 } else { 20.0 },
             ..LimiterSettings::default()
         });
-        let post_gain = if loud && target.is_some() {
-            vec![ProcessorSpec::Saturate(SaturateSpec {
-                kind: SaturationKind::SoftClip,
-                drive_db: 0.0,
-                mix: 1.0,
+        // Loud presets shave the highest transients with an oversampled hard clipper
+        // CLIP_ABOVE_CEILING_DB above the ceiling, so that the limiter does less pumping;
+        // everything below the clip level passes untouched.
+        let post_gain = match target {
+            Some(t) if loud => vec![ProcessorSpec::Clipper(ClipperSpec {
+                ceiling_db: t.true_peak_dbtp + CLIP_ABOVE_CEILING_DB,
                 oversampling: 4,
-            })]
-        } else {
-            Vec::new()
+            })],
+            _ => Vec::new(),
         };
         Bus {
             chain: self.chain(input_integrated_lufs),
