@@ -150,6 +150,52 @@ def master_job(t3, rounds):
     return res, quality, rep, comp, ref_level
 
 
+STEM_NAMES = ["bass", "choir_fx", "drums", "guitars", "orchestra", "synth_lead"]
+
+
+def make_stems():
+    """Six 3-minute stems: corpus stem set s02 (40 s each, 16-bit) looped, written 24-bit."""
+    out = WORK / "stems6"
+    out.mkdir(parents=True, exist_ok=True)
+    src = CORPUS / "stems" / "s02_freedoom_d_doom2"
+    files = []
+    for n in STEM_NAMES:
+        f = out / f"{n}.wav"
+        if not f.exists():
+            sh(["sox", str(src / f"{n}.wav"), "-b", "24", str(f), "repeat", "4", "trim", "0", "180"])
+        files.append(f)
+    return files
+
+
+def stems_job(rounds):
+    """Stem mastering: lathe with 1, 2, 4 and 6 stems; ffmpeg amix + chain + loudnorm on 6."""
+    files = make_stems()
+    out = WORK / "stems_out"
+    tools = {}
+    for k in (1, 2, 4, 6):
+        tools[f"lathe master --stems ({k})"] = [LATHE, "master", "--stems"] + [str(f) for f in files[:k]] + [
+            "-o", str(out / str(k)), "--deliver", "wav:24", "--force"]
+    timed(tools["lathe master --stems (6)"])
+    rep = json.loads((out / "6" / "report.json").read_text())
+    comp = next(p["compressor"] for p in rep["chain"] if "compressor" in p)
+    ff_out = WORK / "ffmpeg_stems.wav"
+    tools["ffmpeg amix + chain + two-pass loudnorm (6)"] = [
+        "bash", str(ROOT / "bench/peers/ffmpeg_stems.sh"), str(ff_out), str(comp["threshold_db"])] + [str(f) for f in files]
+    res = bench(tools, rounds)
+    lathe_file = out / "6" / Path(rep["deliverables"][0]["path"]).name
+    meas = json.loads(sh([PY, str(ROOT / "tools/reference_meter.py"), str(lathe_file), str(ff_out)]).stdout)
+    return res, {"lathe master --stems (6)": meas[0], "ffmpeg amix + chain + two-pass loudnorm (6)": meas[1]}
+
+
+def long_master_96k():
+    """A 60-minute 96 kHz 24-bit file mastered: time and peak memory."""
+    t = WORK / "track60min_96k_24b.wav"
+    if not t.exists():
+        sh(["sox", str(WORK / "track3min_44k1_24b.wav"), "-b", "24", "-r", "96000", str(t), "repeat", "19"])
+    wall, cpu, rss, _ = timed([LATHE, "master", str(t), "-o", str(WORK / "master_out_60_96k"), "--deliver", "wav:24", "--force"])
+    return wall, cpu, rss / 1024
+
+
 def criterion_table(path):
     if not path or not Path(path).exists():
         return None
@@ -254,7 +300,26 @@ def main():
       f"{mres['lathe master']['rss_mib']:.1f} MiB ({'met' if mres['lathe master']['rss_mib'] <= 64 else '**not met**'}).")
     if not a.quick:
         wall, cpu, rss = long_file_job_master(t60)
-        w(f"60-minute file: wall {wall:.1f} s, CPU {cpu:.1f} s, peak memory {rss:.1f} MiB.")
+        w(f"60-minute file (44.1 kHz): wall {wall:.1f} s, CPU {cpu:.1f} s, peak memory {rss:.1f} MiB.")
+        wall, cpu, rss = long_master_96k()
+        w(f"60-minute file at 96 kHz: wall {wall:.1f} s, CPU {cpu:.1f} s, peak memory {rss:.1f} MiB "
+          f"({'within' if rss <= 64 else '**over**'} the 64 MiB goal).")
+    w("")
+    w("## 3b. Stem master: 6 stems × 3 minutes, and how the time scales with stems")
+    w("")
+    sres, squal = stems_job(rounds)
+    w("Stems: corpus set s02 (bass, choir/fx, drums, guitars, orchestra, synth lead), each looped to")
+    w("180 s, 44.1 kHz 24-bit. lathe: `lathe master --stems ... --deliver wav:24` (plain stems, the")
+    w("streaming chain on the sum). ffmpeg: `amix` (normalize=0) then the same high-pass, compressor")
+    w("and two-pass loudnorm (`bench/peers/ffmpeg_stems.sh`).")
+    w("")
+    w("| tool (stems) | wall s | CPU s | peak MiB | time / lathe 6-stem time | I LUFS | TP dBTP |")
+    w("|---|---|---|---|---|---|---|")
+    base6 = sres["lathe master --stems (6)"]["wall"]
+    for n, r in sres.items():
+        q = squal.get(n)
+        w(f"| {n} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mib']:.1f} | {r['wall'] / base6:.2f}x | "
+          f"{fmt(q and q['integrated_lufs'])} | {fmt(q and q['true_peak_dbtp'])} |")
     w("")
     crit = criterion_table(a.criterion)
     if crit:

@@ -217,7 +217,7 @@ fn master(
         Ok(d) => d,
         Err(e) => return bad(e),
     };
-    let (session, analyses) =
+    let (session, known) =
         match session_from_preset(files, preset, target_lufs, ceiling_dbtp, &deliver) {
             Ok(s) => s,
             Err(e) => return bad(e.to_string()),
@@ -236,17 +236,17 @@ fn master(
             return bad(format!("{}: cannot write the session: {e}", path.display()));
         }
     }
-    render(&session, Some(analyses), out, force, json)
+    render(&session, Some(known), out, force, json)
 }
 
 fn render(
     session: &lathe_engine::session::Session,
-    analyses: Option<Vec<lathe_engine::Analysis>>,
+    known: Option<lathe_engine::master::Known>,
     out: &std::path::Path,
     force: bool,
     json: bool,
 ) -> ExitCode {
-    let report = match lathe_engine::master::render_session_with(session, out, force, analyses) {
+    let report = match lathe_engine::master::render_session_with(session, out, force, known) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("lathe: {e}");

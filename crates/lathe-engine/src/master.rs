@@ -147,14 +147,14 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Builds the session `lathe master` renders: the files as plain stems, the preset's chain
 /// (chosen from the measured loudness of their sum) and limiter, target and deliverables.
-/// Also returns the analysis of every file, which [`render_session_with`] reuses.
+/// Also returns what it measured of the inputs, which [`render_session_with`] reuses.
 pub fn session_from_preset(
     files: &[PathBuf],
     preset: Preset,
     target_lufs: Option<f64>,
     ceiling_dbtp: Option<f64>,
     deliver: &[DeliverSpec],
-) -> Result<(Session, Vec<Analysis>), MasterError> {
+) -> Result<(Session, Known), MasterError> {
     if files.is_empty() {
         return Err(usage("no input files"));
     }
@@ -190,25 +190,35 @@ pub fn session_from_preset(
         versions: Vec::new(),
     };
     session.validate().map_err(usage)?;
-    let analyses = analyze_stems(&session)?;
+    let rate = session_rate(&session)?;
+    // The stem files' analyses, and the loudness of their sum (measured in parallel unless
+    // the sum is the one file).
+    let one = session.stems.len() == 1;
+    let (analyses, sum) = rayon::join(
+        || analyze_stems(&session),
+        || -> Result<Option<f64>, MasterError> {
+            if one {
+                return Ok(None);
+            }
+            let sum = render_stems(
+                &session.stems,
+                rate,
+                &Bus::default(),
+                0.0,
+                Metering::default(),
+                |_, _| Ok(()),
+            )?;
+            Ok(finite(sum.integrated_lufs))
+        },
+    );
+    let analyses = analyses?;
+    let sum_lufs = match sum? {
+        Some(l) => Some(l),
+        None => sum_is_the_file(&session, rate, &analyses).and_then(|a| a.integrated_lufs),
+    };
     if preset != Preset::None {
         // The glue compressor's threshold follows the loudness of the (unprocessed) sum.
-        let rate = session_rate(&session)?;
-        let sum_lufs = match sum_is_the_file(&session, rate, &analyses) {
-            Some(a) => a.integrated_lufs.unwrap_or(-70.0),
-            None => {
-                let sum = render_stems(
-                    &session.stems,
-                    rate,
-                    &Bus::default(),
-                    0.0,
-                    Metering::default(),
-                    |_, _| Ok(()),
-                )?;
-                finite(sum.integrated_lufs).unwrap_or(-70.0)
-            }
-        };
-        let bus = preset.bus(sum_lufs, target);
+        let bus = preset.bus(sum_lufs.unwrap_or(-70.0), target);
         let mut chain = bus.chain;
         chain.extend(bus.post_gain);
         chain.extend(bus.limiter.as_ref().map(Session::limiter_spec));
@@ -217,7 +227,16 @@ pub fn session_from_preset(
     if session.stems.len() > 1 {
         session.title = Some("stems".into());
     }
-    Ok((session, analyses))
+    Ok((session, Known { analyses, sum_lufs }))
+}
+
+/// What is known about a session's inputs before rendering it.
+#[derive(Clone, Debug)]
+pub struct Known {
+    /// Every stem file analysed on its own, in session order.
+    pub analyses: Vec<Analysis>,
+    /// Integrated loudness of the unprocessed stem sum at the session rate.
+    pub sum_lufs: Option<f64>,
 }
 
 /// Every stem file analysed on its own (in parallel).
@@ -262,14 +281,16 @@ pub fn render_session(
     render_session_with(session, out_dir, force, None)
 }
 
-/// Renders `session` into `out_dir`, reusing `analyses` of its stem files when given (they
-/// must be of `session.stems`, in order).
+/// Renders `session` into `out_dir`, reusing what is `known` of its inputs (it must be of
+/// this session's stems).
 pub fn render_session_with(
     session: &Session,
     out_dir: &Path,
     force: bool,
-    analyses: Option<Vec<Analysis>>,
+    known: Option<Known>,
 ) -> Result<Report, MasterError> {
+    let sum_lufs = known.as_ref().and_then(|k| k.sum_lufs);
+    let analyses = known.map(|k| k.analyses);
     let deliver = session.deliver_specs().map_err(usage)?;
     let session_rate_hz = session_rate(session)?;
     if deliver
@@ -368,10 +389,12 @@ pub fn render_session_with(
     // When the input's loudness is known before the first pass, that pass also predicts the
     // loudness the limiter will deliver at gains around `target − input`, so that the first
     // render after it starts close to the answer (see lathe_dsp::limiter_estimate).
-    let hint = analyses
-        .as_deref()
-        .and_then(|a| sum_is_the_file(session, session_rate_hz, a))
-        .and_then(|a| a.integrated_lufs);
+    let hint = sum_lufs.or_else(|| {
+        analyses
+            .as_deref()
+            .and_then(|a| sum_is_the_file(session, session_rate_hz, a))
+            .and_then(|a| a.integrated_lufs)
+    });
     // A clipper between the gain and the limiter is modelled; other stages there are not.
     let clip_db = match bus.post_gain.as_slice() {
         [] => Some(None),
