@@ -59,6 +59,15 @@ enum Command {
         /// Write the session that was used (TOML) to this path, to reproduce or edit it.
         #[arg(long)]
         save_session: Option<PathBuf>,
+        /// Title: tagged into every file, and names the output files.
+        #[arg(long)]
+        title: Option<String>,
+        /// Artist, tagged into every file.
+        #[arg(long)]
+        artist: Option<String>,
+        /// ISRC (e.g. GBAYE0601498), tagged into every file.
+        #[arg(long)]
+        isrc: Option<String>,
         /// Replace existing output files.
         #[arg(long)]
         force: bool,
@@ -104,6 +113,9 @@ fn main() -> ExitCode {
             ceiling_dbtp,
             deliver,
             save_session,
+            title,
+            artist,
+            isrc,
             force,
             json,
         } => {
@@ -116,6 +128,11 @@ fn main() -> ExitCode {
                 ceiling_dbtp,
                 &deliver,
                 save_session.as_deref(),
+                lathe_engine::deliver::Tags {
+                    title,
+                    artist,
+                    isrc,
+                },
                 force,
                 json,
             )
@@ -185,6 +202,7 @@ fn master(
     ceiling_dbtp: Option<f64>,
     deliver: &[String],
     save_session: Option<&std::path::Path>,
+    tags: lathe_engine::deliver::Tags,
     force: bool,
     json: bool,
 ) -> ExitCode {
@@ -199,6 +217,9 @@ fn master(
         Ok(p) => p,
         Err(e) => return bad(e),
     };
+    if let Some(Err(e)) = tags.isrc.as_deref().map(lathe_engine::session::check_isrc) {
+        return bad(e);
+    }
     let specs: Result<Vec<DeliverSpec>, String> = if deliver.is_empty() {
         // The rate of the first input decides whether the preset's MP3 can be made.
         let rate = files
@@ -217,11 +238,14 @@ fn master(
         Ok(d) => d,
         Err(e) => return bad(e),
     };
-    let (session, known) =
+    let (mut session, known) =
         match session_from_preset(files, preset, target_lufs, ceiling_dbtp, &deliver) {
             Ok(s) => s,
             Err(e) => return bad(e.to_string()),
         };
+    session.title = tags.title;
+    session.artist = tags.artist;
+    session.isrc = tags.isrc;
     if let Some(path) = save_session {
         if path.exists() && !force {
             return bad(format!(

@@ -403,3 +403,102 @@ fn deliverables_at_other_rates_keep_length_and_ceiling() {
         }
     }
 }
+
+/// `--title`, `--artist` and `--isrc` end up in every file, read back by ffprobe (an
+/// independent reader): Vorbis comments in FLAC (which `flac -t` still accepts), ID3v2 in MP3
+/// (still gapless: ffmpeg decodes exactly the input's length), RIFF INFO plus an ID3v2 chunk
+/// in WAV. A malformed ISRC is refused before any work.
+#[test]
+fn tags_are_written_into_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    let input = write_mix(&mix);
+    let out = dir.path().join("out");
+    let res = lathe()
+        .args(["master", "--deliver", "wav:24", "--deliver", "flac:24"])
+        .args([
+            "--deliver",
+            "mp3:320",
+            "--title",
+            "Night Drive",
+            "--artist",
+            "Ana Ö",
+        ])
+        .args(["--isrc", "GBAYE0601498", "-o"])
+        .arg(&out)
+        .arg(&mix)
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let files = ["wav", "flac", "mp3"].map(|ext| {
+        out.join(format!(
+            "Night_Drive_master_44k1_{}.{ext}",
+            if ext == "mp3" { "320k" } else { "24b" }
+        ))
+    });
+    let wav = std::fs::read(&files[0]).unwrap();
+    let has = |needle: &[u8]| wav.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"INAM") && has(b"GBAYE0601498"), "WAV tags missing");
+    let probe = |path: &Path| -> Option<String> {
+        let o = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "format_tags",
+                "-of",
+                "compact",
+            ])
+            .arg(path)
+            .output()
+            .ok()?;
+        Some(String::from_utf8_lossy(&o.stdout).to_lowercase())
+    };
+    let Some(wav_tags) = probe(&files[0]) else {
+        eprintln!("SKIPPED tag read-back: ffprobe not installed");
+        return;
+    };
+    assert!(wav_tags.contains("title=night drive") && wav_tags.contains("artist=ana ö"));
+    for f in &files[1..] {
+        let tags = probe(f).unwrap();
+        eprintln!("{}: {tags}", f.display());
+        assert!(tags.contains("title=night drive"), "{tags}");
+        assert!(tags.contains("artist=ana ö"), "{tags}");
+        assert!(
+            tags.contains("isrc=gbaye0601498") || tags.contains("tsrc=gbaye0601498"),
+            "{tags}"
+        );
+    }
+    if let Ok(t) = std::process::Command::new("flac")
+        .args(["-t", "-s"])
+        .arg(&files[1])
+        .status()
+    {
+        assert!(t.success(), "flac -t rejects the tagged FLAC");
+    }
+    let pcm = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&files[2])
+        .args(["-f", "s16le", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        pcm.stdout.len(),
+        input.len() * 4,
+        "tagged MP3 is not gapless"
+    );
+    let bad = lathe()
+        .args(["master", "--isrc", "GB-AYE-06-01498", "-o"])
+        .arg(dir.path().join("bad"))
+        .arg(&mix)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("isrc must be 12 characters"));
+    assert!(!dir.path().join("bad").exists());
+}

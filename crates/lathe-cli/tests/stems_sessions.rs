@@ -153,7 +153,7 @@ bits = 32
         "{}",
         String::from_utf8_lossy(&res.stderr)
     );
-    let (y, _) = read_any(&dir.path().join("out/a_master_48k_32f.wav"));
+    let (y, _) = read_any(&dir.path().join("out/stems_master_48k_32f.wav"));
     let left: Vec<f64> = y.iter().step_by(2).copied().collect();
     let argmax = left
         .iter()

@@ -136,6 +136,8 @@ pub struct WavWriter {
     part: PathBuf,
     path: PathBuf,
     ints: [Vec<i32>; 2],
+    format: String,
+    tags: Tags,
 }
 
 /// The seed of the dither generator (reported, so a render can be reproduced bit for bit).
@@ -146,7 +148,12 @@ fn io<E: std::fmt::Display>(e: E) -> std::io::Error {
 }
 
 impl WavWriter {
-    pub fn create(path: &Path, spec: &DeliverSpec, rate_hz: u32) -> std::io::Result<Self> {
+    pub fn create(
+        path: &Path,
+        spec: &DeliverSpec,
+        rate_hz: u32,
+        tags: &Tags,
+    ) -> std::io::Result<Self> {
         let part = path.with_extension(format!("{}.part", spec.format));
         let encoder = if spec.format == "flac" {
             Encoder::Flac(Box::new(
@@ -174,6 +181,8 @@ impl WavWriter {
             part,
             path: path.to_owned(),
             ints: [Vec::new(), Vec::new()],
+            format: spec.format.clone(),
+            tags: tags.clone(),
         })
     }
 
@@ -203,6 +212,7 @@ impl WavWriter {
             Encoder::Wav(w) => w.finish()?,
             Encoder::Flac(f) => f.finish().map_err(io)?,
         }
+        self.tags.write_into(&self.part, &self.format)?;
         std::fs::rename(&self.part, &self.path)?;
         Ok(self.path)
     }
@@ -241,6 +251,7 @@ impl Delivery {
         spec: &DeliverSpec,
         session_rate_hz: u32,
         ceiling_dbtp: Option<f64>,
+        tags: &Tags,
     ) -> std::io::Result<Self> {
         let rate = spec.sample_rate_hz.unwrap_or(session_rate_hz);
         let resampler = (rate != session_rate_hz)
@@ -261,7 +272,7 @@ impl Delivery {
         Ok(Self {
             resampler,
             safety,
-            writer: WavWriter::create(path, spec, rate)?,
+            writer: WavWriter::create(path, spec, rate, tags)?,
             out: [Vec::new(), Vec::new()],
         })
     }
@@ -315,5 +326,56 @@ impl Delivery {
 
     pub fn discard(self) {
         self.writer.discard();
+    }
+}
+
+/// Title, artist and ISRC written into every delivered file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tags {
+    pub title: Option<String>,
+    pub artist: Option<String>,
+    pub isrc: Option<String>,
+}
+
+impl Tags {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.artist.is_none() && self.isrc.is_none()
+    }
+
+    /// Writes the tags into `path` (lofty): ID3v2 (TIT2, TPE1, TSRC) in MP3 and WAV, plus
+    /// RIFF INFO (INAM, IART) in WAV; Vorbis comments (TITLE, ARTIST, ISRC) in FLAC.
+    pub fn write_into(&self, path: &Path, format: &str) -> std::io::Result<()> {
+        use lofty::config::WriteOptions;
+        use lofty::tag::{Accessor, ItemKey, Tag, TagExt, TagType};
+        if self.is_empty() {
+            return Ok(());
+        }
+        let kinds: &[TagType] = match format {
+            "flac" => &[TagType::VorbisComments],
+            "wav" => &[TagType::Id3v2, TagType::RiffInfo],
+            _ => &[TagType::Id3v2],
+        };
+        for &kind in kinds {
+            let mut tag = Tag::new(kind);
+            if let Some(t) = &self.title {
+                tag.set_title(t.clone());
+            }
+            if let Some(a) = &self.artist {
+                tag.set_artist(a.clone());
+            }
+            if let Some(i) = &self.isrc {
+                // RIFF INFO has no ISRC field (its "ISRC" chunk means "source").
+                if kind != TagType::RiffInfo {
+                    tag.insert_text(ItemKey::Isrc, i.clone());
+                }
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)?;
+            tag.save_to(&mut file, WriteOptions::default())
+                .map_err(|e| io(format!("{}: cannot write tags: {e}", path.display())))?;
+        }
+        Ok(())
     }
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::analyze::{analyze_file, measure_levels, Analysis, AnalyzeError};
 use crate::bus_cache::{BusCache, BusCacheWriter};
 use crate::chain::ProcessorSpec;
-use crate::deliver::{DeliverSpec, Delivery, DITHER_SEED};
+use crate::deliver::{DeliverSpec, Delivery, Tags, DITHER_SEED};
 use crate::pipeline::{pipelined, BlockSend};
 use crate::preset::{Preset, Target};
 use crate::render::{render_pass, render_stems, Bus, Metering, PassResult, RenderError};
@@ -224,9 +224,6 @@ pub fn session_from_preset(
         chain.extend(bus.limiter.as_ref().map(Session::limiter_spec));
         session.master.chain = chain;
     }
-    if session.stems.len() > 1 {
-        session.title = Some("stems".into());
-    }
     Ok((session, Known { analyses, sum_lufs }))
 }
 
@@ -352,6 +349,7 @@ pub fn render_session_with(
     }
     let target = session.master.target;
     let bus = session.bus();
+    let tags = session.tags();
     // One stereo file at the session rate: analyse it first, so that its loudness seeds the
     // limiter estimate (the same path `lathe master` takes; a saved session then renders bit
     // for bit like the master it came from). Otherwise the stems are analysed in parallel with
@@ -380,7 +378,7 @@ pub fn render_session_with(
         files
             .iter()
             .map(|(d, p)| {
-                Delivery::create(p, d, session_rate_hz, None)
+                Delivery::create(p, d, session_rate_hz, None, &tags)
                     .map_err(|e| MasterError::Render(RenderError::Write(e)))
             })
             .collect()
@@ -524,8 +522,15 @@ pub fn render_session_with(
             .as_ref()
             .and_then(|e| gain_for_loudness(&e.predictions(), t.integrated_lufs));
         let first_gain = predicted.unwrap_or(t.integrated_lufs - pre_lufs);
-        let (rendered, safety) =
-            render_to_target(cache, session_rate_hz, &post_bus, t, first_gain, &direct)?;
+        let (rendered, safety) = render_to_target(
+            cache,
+            session_rate_hz,
+            &post_bus,
+            t,
+            first_gain,
+            &direct,
+            &tags,
+        )?;
         for ((_, path), db) in direct.iter().zip(safety) {
             safety_db.insert(path.clone(), db);
         }
@@ -575,8 +580,15 @@ pub fn render_session_with(
                     .map_or(t.integrated_lufs - pre_lufs, |l: &LimiterReport| {
                         l.gain_into_limiter_db
                     });
-                let (extra, _) =
-                    render_to_target(cache, session_rate_hz, &lowered, t, start, &bus_only)?;
+                let (extra, _) = render_to_target(
+                    cache,
+                    session_rate_hz,
+                    &lowered,
+                    t,
+                    start,
+                    &bus_only,
+                    &Tags::default(),
+                )?;
                 passes.extend(extra);
                 Ok(())
             };
@@ -587,6 +599,7 @@ pub fn render_session_with(
                 path,
                 session_rate_hz,
                 ceiling,
+                &tags,
                 &mut rerender,
             )?);
         }
@@ -658,6 +671,7 @@ fn render_to_target(
     target: Target,
     first_gain_db: f64,
     files: &[(DeliverSpec, PathBuf)],
+    tags: &Tags,
 ) -> Result<(Vec<PassResult>, Vec<f64>), MasterError> {
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
     let mut passes = Vec::new();
@@ -666,7 +680,7 @@ fn render_to_target(
     for attempt in 1..=MAX_RENDERS {
         let mut writers: Vec<Delivery> = files
             .iter()
-            .map(|(d, p)| Delivery::create(p, d, rate_hz, Some(target.true_peak_dbtp)))
+            .map(|(d, p)| Delivery::create(p, d, rate_hz, Some(target.true_peak_dbtp), tags))
             .collect::<Result<_, _>>()
             .map_err(write_err)?;
         let mut source = cache.reader().map_err(write_err)?;
@@ -716,6 +730,7 @@ fn encode_lossy(
     path: &Path,
     rate_hz: u32,
     ceiling: Option<f64>,
+    tags: &Tags,
     rerender: &mut dyn FnMut(f64) -> Result<(), MasterError>,
 ) -> Result<Option<f64>, MasterError> {
     use lathe_io::mp3_writer::Mp3Writer;
@@ -759,6 +774,7 @@ fn encode_lossy(
                 continue;
             }
         }
+        tags.write_into(&part, "mp3").map_err(write_err)?;
         std::fs::rename(&part, path).map_err(write_err)?;
         return Ok(used_ceiling);
     }

@@ -100,6 +100,9 @@ impl Session {
         if self.stems.is_empty() {
             return Err("a session needs at least one [[stem]]".into());
         }
+        if let Some(isrc) = &self.isrc {
+            check_isrc(isrc)?;
+        }
         for (i, s) in self.stems.iter().enumerate() {
             if s.name.trim().is_empty() {
                 return Err(format!("stem[{i}].name is empty"));
@@ -224,17 +227,29 @@ impl Session {
         }
     }
 
+    /// The tags every deliverable carries.
+    pub fn tags(&self) -> crate::deliver::Tags {
+        crate::deliver::Tags {
+            title: self.title.clone(),
+            artist: self.artist.clone(),
+            isrc: self.isrc.clone(),
+        }
+    }
+
     /// The session as TOML (what `--save-session` writes).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a session serialises")
     }
 
-    /// A name for output files: the title, else the first stem's name.
+    /// A name for output files: the title, else the only stem's name, else "stems".
     pub fn output_name(&self) -> String {
         let raw = self
             .title
             .clone()
-            .unwrap_or_else(|| self.stems[0].name.clone());
+            .unwrap_or_else(|| match self.stems.as_slice() {
+                [one] => one.name.clone(),
+                _ => "stems".into(),
+            });
         raw.chars()
             .map(|c| {
                 if c.is_alphanumeric() || c == '-' || c == '_' {
@@ -260,4 +275,26 @@ impl Session {
             hold_ms: settings.hold_ms,
         })
     }
+}
+
+/// Checks ISRC syntax (ISO 3901), with an error that says what is expected.
+pub fn check_isrc(isrc: &str) -> Result<(), String> {
+    if valid_isrc(isrc) {
+        Ok(())
+    } else {
+        Err(format!(
+            "isrc must be 12 characters: country (2 letters), registrant (3 letters or digits), year (2 digits), designation (5 digits), e.g. GBAYE0601498; got {isrc:?}"
+        ))
+    }
+}
+
+/// ISRC syntax (ISO 3901): CC-XXX-YY-NNNNN without hyphens.
+fn valid_isrc(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 12
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && b[2..5]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && b[5..].iter().all(u8::is_ascii_digit)
 }

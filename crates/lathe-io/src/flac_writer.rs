@@ -128,11 +128,23 @@ impl FlacWriter {
     }
 }
 
-/// "fLaC" and the STREAMINFO block (fixed size: 42 bytes).
+/// Bytes of the PADDING block after STREAMINFO: room for tags (as libFLAC leaves), so a tag
+/// writer fills it instead of rewriting the file.
+const PADDING_BYTES: usize = 1024;
+
+/// "fLaC", the STREAMINFO block (42 bytes in all) and a PADDING block (fixed size).
 fn write_header(out: &mut impl Write, info: &StreamInfo) -> Result<(), FlacError> {
     let stream = Stream::with_stream_info(info.clone());
     let mut sink = MemSink::<u8>::new();
     stream.write(&mut sink).map_err(enc)?;
-    out.write_all(sink.as_slice())?;
+    let mut header = sink.as_slice().to_vec();
+    // flacenc marks STREAMINFO as the last metadata block; the padding follows it. (A tag
+    // writer that inserts a block after a "last" STREAMINFO produces an unreadable file:
+    // lofty 0.22 does.)
+    header[4] &= 0x7F;
+    header.push(0x80 | 1); // last block, type 1 = PADDING
+    header.extend_from_slice(&(PADDING_BYTES as u32).to_be_bytes()[1..]);
+    header.resize(header.len() + PADDING_BYTES, 0);
+    out.write_all(&header)?;
     Ok(())
 }
