@@ -1,5 +1,6 @@
 //! The `lathe` command line.
 
+use lathe_engine::progress::Progress;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -190,6 +191,54 @@ fn analyze(files: &[PathBuf], json: bool) -> ExitCode {
     }
 }
 
+/// Progress bars on stderr, only when it is a terminal and the output is not JSON.
+struct TermProgress {
+    bar: std::sync::Mutex<indicatif::ProgressBar>,
+}
+
+impl TermProgress {
+    fn new(json: bool) -> Option<Self> {
+        use std::io::IsTerminal;
+        (!json && std::io::stderr().is_terminal()).then(|| Self {
+            bar: std::sync::Mutex::new(indicatif::ProgressBar::hidden()),
+        })
+    }
+
+    fn bar_slot(&self) -> std::sync::MutexGuard<'_, indicatif::ProgressBar> {
+        self.bar.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl lathe_engine::progress::Progress for TermProgress {
+    fn stage(&self, name: &str, total_frames: Option<u64>) {
+        use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+        self.bar_slot().finish_and_clear();
+        let bar = match total_frames {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template("{msg:32} [{bar:40}] {percent:>3}%  {elapsed}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            ),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{msg:32} {spinner}  {elapsed}")
+                    .expect("valid template"),
+            ),
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        bar.set_message(name.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        *self.bar_slot() = bar;
+    }
+
+    fn advance(&self, frames: u64) {
+        self.bar_slot().inc(frames);
+    }
+
+    fn done(&self) {
+        self.bar_slot().finish_and_clear();
+    }
+}
+
 /// Exit code when a deliverable missed its target (files are still written).
 const EXIT_MISSED_TARGET: u8 = 1;
 
@@ -238,11 +287,18 @@ fn master(
         Ok(d) => d,
         Err(e) => return bad(e),
     };
-    let (mut session, known) =
-        match session_from_preset(files, preset, target_lufs, ceiling_dbtp, &deliver) {
-            Ok(s) => s,
-            Err(e) => return bad(e.to_string()),
-        };
+    let spinner = TermProgress::new(json);
+    if let Some(p) = &spinner {
+        p.stage("analysing the inputs", None);
+    }
+    let prepared = session_from_preset(files, preset, target_lufs, ceiling_dbtp, &deliver);
+    if let Some(p) = &spinner {
+        p.done();
+    }
+    let (mut session, known) = match prepared {
+        Ok(s) => s,
+        Err(e) => return bad(e.to_string()),
+    };
     session.title = tags.title;
     session.artist = tags.artist;
     session.isrc = tags.isrc;
@@ -270,7 +326,16 @@ fn render(
     force: bool,
     json: bool,
 ) -> ExitCode {
-    let report = match lathe_engine::master::render_session_with(session, out, force, known) {
+    let progress = TermProgress::new(json);
+    let report = match lathe_engine::master::render_session_with(
+        session,
+        out,
+        force,
+        known,
+        progress
+            .as_ref()
+            .map_or(&lathe_engine::progress::Silent as _, |p| p as _),
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("lathe: {e}");

@@ -8,6 +8,7 @@ pub mod deliver;
 pub mod master;
 pub mod pipeline;
 pub mod preset;
+pub mod progress;
 pub mod render;
 pub mod session;
 pub mod source;

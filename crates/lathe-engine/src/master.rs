@@ -24,6 +24,7 @@ use crate::chain::ProcessorSpec;
 use crate::deliver::{DeliverSpec, Delivery, Tags, DITHER_SEED};
 use crate::pipeline::{pipelined, BlockSend};
 use crate::preset::{Preset, Target};
+use crate::progress::{Progress, Silent};
 use crate::render::{render_pass, render_stems, Bus, Metering, PassResult, RenderError};
 use crate::session::{DeliverEntry, MasterSpec, Session};
 use crate::stems::StemSpec;
@@ -275,7 +276,7 @@ pub fn render_session(
     out_dir: &Path,
     force: bool,
 ) -> Result<Report, MasterError> {
-    render_session_with(session, out_dir, force, None)
+    render_session_with(session, out_dir, force, None, &Silent)
 }
 
 /// Renders `session` into `out_dir`, reusing what is `known` of its inputs (it must be of
@@ -285,6 +286,7 @@ pub fn render_session_with(
     out_dir: &Path,
     force: bool,
     known: Option<Known>,
+    progress: &dyn Progress,
 ) -> Result<Report, MasterError> {
     let sum_lufs = known.as_ref().and_then(|k| k.sum_lufs);
     let analyses = known.map(|k| k.analyses);
@@ -361,6 +363,7 @@ pub fn render_session_with(
             d.info().channels == 2 && d.info().sample_rate_hz == session_rate_hz
         } =>
         {
+            progress.stage("analysing the input", None);
             Some(analyze_stems(session)?)
         }
         a => a,
@@ -413,6 +416,23 @@ pub fn render_session_with(
         _ => None,
     };
     // The stems' own analyses run on one core while the first pass runs on the other.
+    // Frames of the master (the longest stem at the session rate), when the analyses tell.
+    let expected_frames = analyses.as_deref().and_then(|a| {
+        a.iter()
+            .map(|x| {
+                (x.frames as u128 * session_rate_hz as u128)
+                    .div_ceil(x.sample_rate_hz.max(1) as u128) as u64
+            })
+            .max()
+    });
+    progress.stage(
+        if target.is_some() {
+            "chain → bus copy"
+        } else {
+            "rendering"
+        },
+        expected_frames,
+    );
     let (stems, first) = rayon::join(
         || match analyses {
             Some(a) => Ok(a),
@@ -428,7 +448,10 @@ pub fn render_session_with(
                         &bus,
                         0.0,
                         metering,
-                        |l, r| writers.iter_mut().try_for_each(|w| w.write(l, r)),
+                        |l, r| {
+                            progress.advance(l.len() as u64);
+                            writers.iter_mut().try_for_each(|w| w.write(l, r))
+                        },
                     )?;
                     for w in writers {
                         w.finish().map_err(RenderError::Write)?;
@@ -455,6 +478,7 @@ pub fn render_session_with(
                                 if let Some(s) = send.as_mut() {
                                     s(l, r);
                                 }
+                                progress.advance(l.len() as u64);
                                 cache.write(l, r)
                             },
                         )
@@ -528,8 +552,11 @@ pub fn render_session_with(
             &post_bus,
             t,
             first_gain,
-            &direct,
-            &tags,
+            Outputs {
+                files: &direct,
+                tags: &tags,
+                progress,
+            },
         )?;
         for ((_, path), db) in direct.iter().zip(safety) {
             safety_db.insert(path.clone(), db);
@@ -555,6 +582,9 @@ pub fn render_session_with(
     }
 
     // Lossy deliverables, encoded from the bus copy.
+    if bus_file.is_some() {
+        progress.stage("encoding and checking MP3", None);
+    }
     let mut trims = vec![None; deliver.len()];
     if let Some(bus_path) = &bus_file {
         let bus_only = [(
@@ -586,8 +616,11 @@ pub fn render_session_with(
                     &lowered,
                     t,
                     start,
-                    &bus_only,
-                    &Tags::default(),
+                    Outputs {
+                        files: &bus_only,
+                        tags: &Tags::default(),
+                        progress,
+                    },
                 )?;
                 passes.extend(extra);
                 Ok(())
@@ -606,6 +639,7 @@ pub fn render_session_with(
         let _ = std::fs::remove_file(bus_path);
     }
     // Verify every file as delivered: decode it back and measure.
+    progress.stage("verifying the delivered files", None);
     let mut deliverables = Vec::new();
     for ((spec, path), trim) in deliver.iter().zip(&outputs).zip(trims) {
         let a = measure_levels(path)?;
@@ -653,12 +687,21 @@ pub fn render_session_with(
         dither_seed: DITHER_SEED,
         warnings,
     };
+    progress.done();
     let part = report_path.with_extension("json.part");
     let text = serde_json::to_string_pretty(&report).expect("report serialises");
     std::fs::write(&part, text + "\n")
         .and_then(|_| std::fs::rename(&part, &report_path))
         .map_err(RenderError::Write)?;
     Ok(report)
+}
+
+/// Where a render to target writes: the files, their tags, and the progress display.
+#[derive(Clone, Copy)]
+struct Outputs<'a> {
+    files: &'a [(DeliverSpec, PathBuf)],
+    tags: &'a Tags,
+    progress: &'a dyn Progress,
 }
 
 /// Renders the bus at the gain that brings the output to `target` (secant steps from
@@ -670,9 +713,13 @@ fn render_to_target(
     bus: &Bus,
     target: Target,
     first_gain_db: f64,
-    files: &[(DeliverSpec, PathBuf)],
-    tags: &Tags,
+    out: Outputs<'_>,
 ) -> Result<(Vec<PassResult>, Vec<f64>), MasterError> {
+    let Outputs {
+        files,
+        tags,
+        progress,
+    } = out;
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
     let mut passes = Vec::new();
     let mut gain = first_gain_db;
@@ -683,6 +730,10 @@ fn render_to_target(
             .map(|(d, p)| Delivery::create(p, d, rate_hz, Some(target.true_peak_dbtp), tags))
             .collect::<Result<_, _>>()
             .map_err(write_err)?;
+        progress.stage(
+            &format!("gain + limiter, render {attempt}"),
+            Some(cache.frames()),
+        );
         let mut source = cache.reader().map_err(write_err)?;
         let res = render_pass(
             &mut source,
@@ -690,7 +741,10 @@ fn render_to_target(
             bus,
             gain,
             Metering::default(),
-            |l, r| writers.iter_mut().try_for_each(|w| w.write(l, r)),
+            |l, r| {
+                progress.advance(l.len() as u64);
+                writers.iter_mut().try_for_each(|w| w.write(l, r))
+            },
         )?;
         passes.push(res.clone());
         let err = target.integrated_lufs - res.integrated_lufs;
