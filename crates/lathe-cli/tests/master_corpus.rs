@@ -1,4 +1,5 @@
-//! `lathe master` on every corpus mix with presets streaming, apple and club: each delivered
+//! `lathe master` on every corpus mix and every corpus stem set (`--stems`) with presets
+//! streaming, apple and club: each delivered
 //! file, measured by the independent reference meter (libebur128 for loudness, 16x FFT
 //! interpolation for true peak), is within ±0.1 LU of its target and at or below its ceiling.
 //! The streaming preset's MP3 is decoded by ffmpeg and measured the same way.
@@ -9,19 +10,37 @@ use common::*;
 use std::path::PathBuf;
 
 #[test]
-fn every_corpus_mix_meets_streaming_apple_and_club_targets() {
-    let name = "every_corpus_mix_meets_streaming_apple_and_club_targets";
+fn every_corpus_mix_and_stem_set_meets_streaming_apple_and_club_targets() {
+    let name = "every_corpus_mix_and_stem_set_meets_streaming_apple_and_club_targets";
     let (Some(corpus), Some(py)) = (corpus(name), reference_python(name)) else {
         return;
     };
-    let mixes = files_in(&corpus.join("mixes"), &["wav"]);
+    // Each job's inputs: one mix, or the stems of a set (its reference mix.wav left out).
+    let mut inputs: Vec<Vec<PathBuf>> = files_in(&corpus.join("mixes"), &["wav"])
+        .into_iter()
+        .map(|m| vec![m])
+        .collect();
+    let mut sets: Vec<PathBuf> = std::fs::read_dir(corpus.join("stems"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    sets.sort();
+    for set in &sets {
+        let stems: Vec<PathBuf> = files_in(set, &["wav"])
+            .into_iter()
+            .filter(|f| f.file_name().is_some_and(|n| n != "mix.wav"))
+            .collect();
+        assert!(stems.len() >= 2, "{}: no stems", set.display());
+        inputs.push(stems);
+    }
     let tmp = tempfile::tempdir().unwrap();
     let presets = [
         ("streaming", -14.0, -1.0),
         ("apple", -16.0, -1.0),
         ("club", -7.0, -0.3),
     ];
-    let jobs: Vec<(PathBuf, &str, f64, f64)> = mixes
+    let jobs: Vec<(Vec<PathBuf>, &str, f64, f64)> = inputs
         .iter()
         .flat_map(|m| presets.iter().map(move |&(p, i, tp)| (m.clone(), p, i, tp)))
         .collect();
@@ -31,29 +50,33 @@ fn every_corpus_mix_meets_streaming_apple_and_club_targets() {
             .flat_map(|pair| {
                 let handles: Vec<_> = pair
                     .iter()
-                    .map(|(mix, preset, i, tp)| {
-                        let out = tmp.path().join(format!(
-                            "{}_{preset}",
-                            mix.file_stem().unwrap().to_string_lossy()
-                        ));
+                    .map(|(files, preset, i, tp)| {
+                        // A mix is named after its file, a stem set after its folder.
+                        let label = if files.len() == 1 {
+                            files[0].file_stem()
+                        } else {
+                            files[0].parent().and_then(|d| d.file_name())
+                        }
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                        let out = tmp.path().join(format!("{label}_{preset}"));
                         s.spawn(move || {
-                            let res = lathe()
-                                .args(["master", "--preset", preset])
-                                .arg(mix)
-                                .arg("-o")
-                                .arg(&out)
-                                .output()
-                                .unwrap();
+                            let mut cmd = lathe();
+                            cmd.args(["master", "--preset", preset]);
+                            if files.len() > 1 {
+                                cmd.arg("--stems");
+                            }
+                            let res = cmd.args(files).arg("-o").arg(&out).output().unwrap();
                             assert!(
                                 res.status.code() == Some(0),
-                                "{} {preset}: {}",
-                                mix.display(),
+                                "{label} {preset}: {}",
                                 String::from_utf8_lossy(&res.stderr)
                             );
-                            let mut files = Vec::new();
+                            let mut delivered = Vec::new();
                             for p in std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()) {
                                 match p.extension().and_then(|e| e.to_str()) {
-                                    Some("wav") => files.push((p, *i, *tp)),
+                                    Some("wav") => delivered.push((p, *i, *tp)),
                                     Some("mp3") => {
                                         let wav = p.with_extension("mp3.decoded.wav");
                                         let ok = std::process::Command::new("ffmpeg")
@@ -63,13 +86,13 @@ fn every_corpus_mix_meets_streaming_apple_and_club_targets() {
                                             .arg(&wav)
                                             .status();
                                         if ok.is_ok_and(|s| s.success()) {
-                                            files.push((wav, *i, *tp));
+                                            delivered.push((wav, *i, *tp));
                                         }
                                     }
                                     _ => {}
                                 }
                             }
-                            files
+                            delivered
                         })
                     })
                     .collect();
