@@ -10,6 +10,31 @@ pub fn lathe() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lathe"))
 }
 
+/// Fails the test, showing lathe's stderr, unless the run exited 0.
+pub fn assert_exit_ok(res: &Output) {
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+}
+
+/// Measures `files` with the reference meter and asserts each is within ±0.1 LU of
+/// `target_lufs` and at or under `ceiling_dbtp`.
+pub fn assert_reference_meets(py: &str, files: &[PathBuf], target_lufs: f64, ceiling_dbtp: f64) {
+    for r in reference_measure(py, files) {
+        let i = r["integrated_lufs"].as_f64().unwrap();
+        let tp = r["true_peak_dbtp"].as_f64().unwrap();
+        eprintln!(
+            "{}: libebur128 {i:.3} LUFS, 16x true peak {tp:.3} dBTP",
+            r["file"]
+        );
+        assert!((i - target_lufs).abs() <= 0.1, "{i} LUFS");
+        assert!(tp <= ceiling_dbtp, "{tp} dBTP");
+    }
+}
+
 /// The corpus folder (the one holding `public/`), from `LATHE_CORPUS`. Prints a SKIPPED line
 /// and returns `None` when it is absent: build it with
 /// `sudo OUT=/some/dir sh ../shared/corpus/make_corpus.sh` and set `LATHE_CORPUS=/some/dir`.

@@ -72,12 +72,7 @@ fn streaming_master_meets_its_target_keeps_length_and_alignment() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let master = out.join("song_master_44k1_24b.wav");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
@@ -99,12 +94,7 @@ fn streaming_master_meets_its_target_keeps_length_and_alignment() {
     assert_eq!(best, 0, "output is shifted by {best} samples");
     // Independent measurement of the delivered file.
     if let Some(py) = reference_python("streaming_master_meets_its_target") {
-        let r = &reference_measure(&py, std::slice::from_ref(&master))[0];
-        let i = r["integrated_lufs"].as_f64().unwrap();
-        let tp = r["true_peak_dbtp"].as_f64().unwrap();
-        eprintln!("libebur128: {i:.3} LUFS; 16x true peak {tp:.3} dBTP");
-        assert!((i + 14.0).abs() <= 0.1, "{i} LUFS");
-        assert!(tp <= -1.0, "{tp} dBTP");
+        assert_reference_meets(&py, std::slice::from_ref(&master), -14.0, -1.0);
     }
 }
 
@@ -121,12 +111,7 @@ fn preset_none_as_float_is_a_bit_exact_round_trip() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let y = read_f32(&out.join("song_master_44k1_32f.wav"));
     let x: Vec<f32> = input.iter().flatten().copied().collect();
     assert_eq!(x, y);
@@ -258,12 +243,7 @@ fn flac_deliverables_verify_with_the_flac_tool_and_equal_the_wav() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let flac24 = out.join("song_master_44k1_24b.flac");
     let flac16 = out.join("song_master_44k1_16b.flac");
     // The reference FLAC decoder checks the stream and its MD5, then decodes it for comparison.
@@ -308,12 +288,7 @@ fn streaming_preset_mp3_is_gapless_and_codec_safe() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let mp3 = out.join("song_master_44k1_320k.mp3");
     assert!(mp3.exists(), "the streaming preset delivers an MP3");
     // Decode with ffmpeg (an independent decoder that honours the LAME tag): same length.
@@ -364,12 +339,7 @@ fn deliverables_at_other_rates_keep_length_and_ceiling() {
         .arg(&mix)
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let files = [
         (out.join("song_master_44k1_24b.wav"), 44_100u64),
         (out.join("song_master_48k_16b.wav"), 48_000),
@@ -394,13 +364,7 @@ fn deliverables_at_other_rates_keep_length_and_ceiling() {
     }
     if let Some(py) = reference_python("deliverables_at_other_rates") {
         let paths: Vec<_> = files.iter().map(|(p, _)| p.clone()).collect();
-        for r in reference_measure(&py, &paths) {
-            let i = r["integrated_lufs"].as_f64().unwrap();
-            let tp = r["true_peak_dbtp"].as_f64().unwrap();
-            eprintln!("{}: {i:.3} LUFS, {tp:.3} dBTP", r["file"]);
-            assert!((i + 14.0).abs() <= 0.1, "{i} LUFS");
-            assert!(tp <= -1.0, "{tp} dBTP");
-        }
+        assert_reference_meets(&py, &paths, -14.0, -1.0);
     }
 }
 
@@ -429,12 +393,7 @@ fn tags_are_written_into_every_format() {
         .arg(&mix)
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let files = ["wav", "flac", "mp3"].map(|ext| {
         out.join(format!(
             "Night_Drive_master_44k1_{}.{ext}",

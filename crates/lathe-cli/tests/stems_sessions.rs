@@ -73,12 +73,7 @@ fn float_stems_with_preset_none_sum_exactly() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let (y, _) = read_any(&out.join("stems_master_48k_32f.wav"));
     let (xa, _) = read_any(&a);
     let (xb, _) = read_any(&b);
@@ -147,12 +142,7 @@ bits = 32
         .arg(dir.path().join("out"))
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let (y, _) = read_any(&dir.path().join("out/stems_master_48k_32f.wav"));
     let left: Vec<f64> = y.iter().step_by(2).copied().collect();
     let argmax = left
@@ -193,12 +183,7 @@ fn saved_session_reproduces_the_master_bit_for_bit() {
         .arg(&saved)
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let res = lathe()
         .arg("render")
         .arg(&saved)
@@ -206,12 +191,7 @@ fn saved_session_reproduces_the_master_bit_for_bit() {
         .arg(dir.path().join("b"))
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let a = std::fs::read(dir.path().join("a/mix_master_48k_24b.wav")).unwrap();
     let b = std::fs::read(dir.path().join("b/mix_master_48k_24b.wav")).unwrap();
     assert!(a == b, "the saved session renders a different file");
@@ -318,12 +298,7 @@ fn corpus_stem_sets_null_against_their_references() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    assert_exit_ok(&res);
     let (y, _) = read_any(&out.join("stems_master_44k1_32f.wav"));
     let (reference, _) = read_any(&u14.join("reference_sum_44k1_float.wav"));
     assert_eq!(y.len(), reference.len(), "length");
