@@ -77,3 +77,39 @@ impl BiquadState {
         }
     }
 }
+
+/// State of one biquad section running on a stereo pair (two lanes, one coefficient set):
+/// both channels advance in the same vector instructions.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StereoBiquadState {
+    s1: [f64; 2],
+    s2: [f64; 2],
+}
+
+impl StereoBiquadState {
+    /// Filters one frame.
+    #[inline(always)]
+    pub fn tick(&mut self, c: &BiquadCoefficients, x: [f64; 2]) -> [f64; 2] {
+        let mut y = [0.0; 2];
+        for l in 0..2 {
+            y[l] = c.b0 * x[l] + self.s1[l];
+            self.s1[l] = c.b1 * x[l] - c.a1 * y[l] + self.s2[l];
+            self.s2[l] = c.b2 * x[l] - c.a2 * y[l];
+        }
+        y
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// As [`BiquadState::flush_denormals`].
+    #[inline]
+    pub fn flush_denormals(&mut self) {
+        for v in self.s1.iter_mut().chain(self.s2.iter_mut()) {
+            if v.abs() < 1e-30 {
+                *v = 0.0;
+            }
+        }
+    }
+}

@@ -10,24 +10,29 @@
 //!   release when it rises. **Time constants**: `attack_ms`/`release_ms` is the time the gain
 //!   reduction takes to cover 63.2 % (1 − 1/e) of a step change, in dB.
 //! - **Lookahead** delays the audio (not the detector) by `lookahead_ms`; the latency is reported.
+//!
+//! Processing runs in chunks of [`CHUNK`] frames, one pass per step: detection (serial: the
+//! side-chain filter and RMS average have state), level and static curve (vectorised, with the
+//! branch-free logarithm of [`crate::fast_math`]), gain smoothing (serial), dB to linear
+//! (vectorised), and the multiply. A chunk that needs no gain change and starts with none
+//! is passed through untouched.
 
 use crate::biquad::{BiquadCoefficients, BiquadState};
 use crate::delay::DelayLine;
+use crate::fast_math;
 use crate::matched::AnalogSection;
 use crate::processor::{Processor, StereoBlock};
+use crate::simd::{self, Kernel, Mac};
+
+/// Frames per processing chunk.
+pub const CHUNK: usize = 256;
+
+/// A smoothed gain change closer to 0 dB than this is snapped to exactly 0 dB: the release
+/// otherwise approaches 0 for ever, through denormal numbers, and never allows the pass-through.
+const SNAP_DB: f64 = 1e-9;
 
 /// dB per neper: 20 / ln 10.
 const DB_PER_NEPER: f64 = 8.685_889_638_065_035;
-
-/// Linear gain of a gain in dB (`exp` is cheaper than `powf`); exactly 1 for 0 dB.
-#[inline]
-fn gain_lin(db: f64) -> f64 {
-    if db == 0.0 {
-        1.0
-    } else {
-        (db / DB_PER_NEPER).exp()
-    }
-}
 
 /// Averaging time of the RMS detector, ms.
 pub const RMS_TIME_MS: f64 = 10.0;
@@ -162,6 +167,60 @@ impl CompressorSettings {
     }
 }
 
+/// The static curve as a gain change (output − input level, dB ≤ 0) of detector values, in
+/// place: `v` holds |x| (peak) or the mean square (RMS) and receives the gain change.
+struct GainChangeKernel<'a> {
+    values: &'a mut [f64],
+    /// ½ for mean squares (their dB value is 10·log10), 1 for peaks.
+    power: f64,
+    threshold_db: f64,
+    knee_db: f64,
+    /// 1/ratio − 1 (≤ 0).
+    slope: f64,
+}
+
+impl Kernel for GainChangeKernel<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn call<M: Mac>(self, _mac: M) {
+        let (t, w, slope) = (self.threshold_db, self.knee_db, self.slope);
+        let scale = self.power * DB_PER_NEPER;
+        for v in self.values.iter_mut() {
+            // The floor keeps the logarithm finite on silence (−240 dB, far under any threshold).
+            let level = scale * fast_math::ln(v.max(1e-24));
+            let over = level - t;
+            let knee = slope * (over + 0.5 * w) * (over + 0.5 * w) / (2.0 * w).max(1e-300);
+            let above = slope * over;
+            *v = if 2.0 * over < -w {
+                0.0
+            } else if 2.0 * over <= w && w > 0.0 {
+                knee
+            } else {
+                above
+            };
+        }
+    }
+}
+
+/// Linear gains from gain changes in dB, times `makeup`, in place.
+struct DbToGainKernel<'a> {
+    values: &'a mut [f64],
+    makeup: f64,
+}
+
+impl Kernel for DbToGainKernel<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn call<M: Mac>(self, _mac: M) {
+        let makeup = self.makeup;
+        for v in self.values.iter_mut() {
+            *v = makeup * fast_math::exp(*v / DB_PER_NEPER);
+        }
+    }
+}
+
 /// The per-channel detector and gain state.
 #[derive(Clone, Debug, Default)]
 struct Detector {
@@ -180,6 +239,9 @@ pub struct Compressor {
     makeup_lin: f64,
     det: [Detector; 2],
     delay: [DelayLine; 2],
+    /// Per channel: detector values, then gain changes (dB), then linear gains of a chunk.
+    work: Vec<[f64; CHUNK]>,
+    wide: bool,
 }
 
 impl Compressor {
@@ -193,6 +255,8 @@ impl Compressor {
             makeup_lin: 1.0,
             det: Default::default(),
             delay: [DelayLine::new(0), DelayLine::new(0)],
+            work: vec![[0.0; CHUNK]; 2],
+            wide: simd::wide_available(),
         };
         me.prepare(48000.0, 0);
         me
@@ -207,41 +271,139 @@ impl Compressor {
         self.det[0].gain_db
     }
 
-    /// The detector's running value for the next sample: |x| (peak) or the mean square (RMS)
-    /// of the side-chain signal, linear.
-    #[inline]
-    fn detect(&self, x: f64, det: &mut Detector) -> f64 {
-        let sc = match &self.hpf {
+    /// Detector values of one channel's chunk: |x| (peak) or the running mean square (RMS) of
+    /// the side-chain signal.
+    fn detect(&self, input: &[f64], det: &mut Detector, out: &mut [f64]) {
+        let mut filtered = |x: f64| match &self.hpf {
             Some(c) => det.hpf[0].tick(c, x),
             None => x,
         };
         match self.s.detection {
-            Detection::Peak => sc.abs(),
+            Detection::Peak => {
+                for (o, &x) in out.iter_mut().zip(input) {
+                    *o = filtered(x).abs();
+                }
+            }
             Detection::Rms => {
-                det.mean_square += (sc * sc - det.mean_square) * self.rms_coef;
-                det.mean_square
+                let mut ms = det.mean_square;
+                for (o, &x) in out.iter_mut().zip(input) {
+                    let sc = filtered(x);
+                    ms += (sc * sc - ms) * self.rms_coef;
+                    *o = ms;
+                }
+                det.mean_square = ms;
             }
         }
+        det.hpf[0].flush_denormals();
     }
 
-    /// A detector value in dB. 20·log10(x) = (20/ln 10)·ln(x): ln is cheaper than log10.
-    #[inline]
-    fn level_db(&self, detected: f64) -> f64 {
-        match self.s.detection {
-            Detection::Peak => DB_PER_NEPER * detected.max(1e-12).ln(),
-            Detection::Rms => 0.5 * DB_PER_NEPER * detected.max(1e-24).ln(),
+    /// Static-curve gain changes (dB) of detector values, in place.
+    fn gain_changes(&self, values: &mut [f64]) {
+        let s = &self.s;
+        simd::run(
+            self.wide,
+            GainChangeKernel {
+                values,
+                power: if s.detection == Detection::Rms {
+                    0.5
+                } else {
+                    1.0
+                },
+                threshold_db: s.threshold_db,
+                knee_db: s.knee_db,
+                slope: 1.0 / s.ratio - 1.0,
+            },
+        );
+    }
+
+    /// Smooths gain changes (dB) in place: attack while the gain falls, release while it rises.
+    /// Returns whether any smoothed value differs from 0 dB.
+    fn smooth(&self, det: &mut Detector, values: &mut [f64]) -> bool {
+        let (ca, cr) = (self.attack_coef, self.release_coef);
+        let mut g = det.gain_db;
+        let mut any = false;
+        let last_target = values.last().copied();
+        for v in values.iter_mut() {
+            let t = *v;
+            // Both candidates first, then the choice: the loop-carried dependency is one
+            // multiply-add and a select instead of compare → select → subtract → multiply → add.
+            let attack = ca * g + (1.0 - ca) * t;
+            let release = cr * g + (1.0 - cr) * t;
+            g = if t < g { attack } else { release };
+            any |= g != 0.0;
+            *v = g;
         }
+        // Snapped at the chunk's end only, off the loop's critical path: a release needs
+        // millions of samples to go from 1e-9 dB into denormal numbers.
+        if last_target == Some(0.0) && g > -SNAP_DB {
+            g = 0.0;
+        }
+        det.gain_db = g;
+        any
     }
 
-    #[inline]
-    fn smooth(&self, det: &mut Detector, target_db: f64) -> f64 {
-        let coef = if target_db < det.gain_db {
-            self.attack_coef
+    /// Linear gains (with makeup) from gain changes in dB, in place.
+    fn to_gains(&self, values: &mut [f64]) {
+        simd::run(
+            self.wide,
+            DbToGainKernel {
+                values,
+                makeup: self.makeup_lin,
+            },
+        );
+    }
+
+    /// Compresses one chunk of the (a, b) channel pair: left/right or mid/side.
+    fn process_chunk(&mut self, a: &mut [f64], b: &mut [f64]) {
+        let n = a.len();
+        let linked = self.s.mode == ChannelMode::Stereo && self.s.stereo_link;
+        let mut det = std::mem::take(&mut self.det);
+        // Taken out for the chunk (an empty Vec does not allocate) so that `self` stays usable.
+        let mut work = std::mem::take(&mut self.work);
+        let (wa, wb) = work.split_at_mut(1);
+        let (wa, wb) = (&mut wa[0][..n], &mut wb[0][..n]);
+        self.detect(a, &mut det[0], wa);
+        self.detect(b, &mut det[1], wb);
+        let (changed_a, changed_b);
+        if linked {
+            // The louder channel decides; dB is monotonic, so one curve serves both.
+            for (x, y) in wa.iter_mut().zip(wb.iter()) {
+                *x = x.max(*y);
+            }
+            self.gain_changes(wa);
+            changed_a = self.smooth(&mut det[0], wa);
+            det[1].gain_db = det[0].gain_db;
+            changed_b = changed_a;
+            if changed_a {
+                self.to_gains(wa);
+                wb.copy_from_slice(wa);
+            }
         } else {
-            self.release_coef
-        };
-        det.gain_db = target_db + (det.gain_db - target_db) * coef;
-        det.gain_db
+            self.gain_changes(wa);
+            self.gain_changes(wb);
+            changed_a = self.smooth(&mut det[0], wa);
+            changed_b = self.smooth(&mut det[1], wb);
+            if changed_a {
+                self.to_gains(wa);
+            }
+            if changed_b {
+                self.to_gains(wb);
+            }
+        }
+        let makeup = self.makeup_lin;
+        for ((x, gains), (delay, changed)) in [(a, &*wa), (b, &*wb)]
+            .into_iter()
+            .zip(self.delay.iter_mut().zip([changed_a, changed_b]))
+        {
+            delay.process(x);
+            if changed {
+                x.iter_mut().zip(gains).for_each(|(v, g)| *v *= g);
+            } else if makeup != 1.0 {
+                x.iter_mut().for_each(|v| *v *= makeup);
+            }
+        }
+        self.det = det;
+        self.work = work;
     }
 }
 
@@ -267,46 +429,24 @@ impl Processor for Compressor {
     }
 
     fn process(&mut self, block: &mut StereoBlock<'_>) {
-        let s = self.s;
-        let mut det = std::mem::take(&mut self.det);
-        for (l, r) in block.left.iter_mut().zip(block.right.iter_mut()) {
-            let (a, b) = match s.mode {
-                ChannelMode::Stereo => (*l, *r),
-                ChannelMode::MidSide => ((*l + *r) * 0.5, (*l - *r) * 0.5),
-            };
-            let (va, vb) = (self.detect(a, &mut det[0]), self.detect(b, &mut det[1]));
-            let (ga, gb) = if s.mode == ChannelMode::Stereo && s.stereo_link {
-                // The louder channel decides; dB is monotonic, so one logarithm suffices.
-                let level = self.level_db(va.max(vb));
-                let g = self.smooth(&mut det[0], s.static_curve_db(level) - level);
-                det[1].gain_db = g;
-                (g, g)
-            } else {
-                let (la, lb) = (self.level_db(va), self.level_db(vb));
-                (
-                    self.smooth(&mut det[0], s.static_curve_db(la) - la),
-                    self.smooth(&mut det[1], s.static_curve_db(lb) - lb),
-                )
-            };
-            let (da, db) = (self.delay[0].tick(a), self.delay[1].tick(b));
-            let lin_a = gain_lin(ga);
-            let lin_b = if gb == ga { lin_a } else { gain_lin(gb) };
-            let (ya, yb) = (da * lin_a * self.makeup_lin, db * lin_b * self.makeup_lin);
-            match s.mode {
-                ChannelMode::Stereo => {
-                    *l = ya;
-                    *r = yb;
+        let mid_side = self.s.mode == ChannelMode::MidSide;
+        for (l, r) in block
+            .left
+            .chunks_mut(CHUNK)
+            .zip(block.right.chunks_mut(CHUNK))
+        {
+            if mid_side {
+                for (x, y) in l.iter_mut().zip(r.iter_mut()) {
+                    (*x, *y) = ((*x + *y) * 0.5, (*x - *y) * 0.5);
                 }
-                ChannelMode::MidSide => {
-                    *l = ya + yb;
-                    *r = ya - yb;
+            }
+            self.process_chunk(l, r);
+            if mid_side {
+                for (x, y) in l.iter_mut().zip(r.iter_mut()) {
+                    (*x, *y) = (*x + *y, *x - *y);
                 }
             }
         }
-        for d in det.iter_mut() {
-            d.hpf[0].flush_denormals();
-        }
-        self.det = det;
     }
 
     fn latency_samples(&self) -> usize {

@@ -6,7 +6,7 @@
 //! `LP4(s) + HP4(s) = AP2(s) = (1 − √2·S + S²)/(1 + √2·S + S²)` then holds for the digital
 //! filters too, to rounding. (The matched design of the EQ does not preserve it.)
 
-use crate::biquad::{BiquadCoefficients, BiquadState};
+use crate::biquad::{BiquadCoefficients, StereoBiquadState};
 use std::f64::consts::{PI, SQRT_2};
 
 /// Bilinear 2nd-order Butterworth low-pass, high-pass and the matching allpass at `freq_hz`.
@@ -43,13 +43,16 @@ pub fn lr4_sections(
     (lp, hp, ap)
 }
 
-/// One LR4 split of one channel into low and high bands.
+/// A stereo frame (left, right), or any pair of signals filtered alike.
+pub type Frame = [f64; 2];
+
+/// One LR4 split of a stereo pair into low and high bands.
 #[derive(Clone, Debug)]
 pub struct Lr4Split {
     lp: BiquadCoefficients,
     hp: BiquadCoefficients,
-    state_lp: [BiquadState; 2],
-    state_hp: [BiquadState; 2],
+    state_lp: [StereoBiquadState; 2],
+    state_hp: [StereoBiquadState; 2],
 }
 
 impl Lr4Split {
@@ -65,7 +68,7 @@ impl Lr4Split {
 
     /// Returns (low, high).
     #[inline]
-    pub fn tick(&mut self, x: f64) -> (f64, f64) {
+    pub fn tick(&mut self, x: Frame) -> (Frame, Frame) {
         let lo1 = self.state_lp[0].tick(&self.lp, x);
         let lo = self.state_lp[1].tick(&self.lp, lo1);
         let hi1 = self.state_hp[0].tick(&self.hp, x);
@@ -89,19 +92,19 @@ impl Lr4Split {
 #[derive(Clone, Debug)]
 pub struct Lr4Allpass {
     ap: BiquadCoefficients,
-    state: BiquadState,
+    state: StereoBiquadState,
 }
 
 impl Lr4Allpass {
     pub fn new(freq_hz: f64, sample_rate_hz: f64) -> Self {
         Self {
             ap: lr4_sections(freq_hz, sample_rate_hz).2,
-            state: BiquadState::default(),
+            state: StereoBiquadState::default(),
         }
     }
 
     #[inline]
-    pub fn tick(&mut self, x: f64) -> f64 {
+    pub fn tick(&mut self, x: Frame) -> Frame {
         self.state.tick(&self.ap, x)
     }
 

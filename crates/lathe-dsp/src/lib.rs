@@ -5,7 +5,7 @@
 //! R128), [`oversample`] (polyphase windowed-sinc upsampler), [`true_peak`] (the ≥8x meter built
 //! on it), [`spectrum`] (1/3-octave Welch average), [`signal_stats`] (sample peak, DC,
 //! correlation, clipping), [`window`] (Kaiser and Hann windows).
-// One audited `unsafe` call: the AVX2/FMA dispatch in `oversample::simd`.
+// Audited `unsafe` calls: the AVX2/FMA dispatch in `simd` and `oversample::simd`.
 #![deny(unsafe_code)]
 
 pub mod biquad;
@@ -15,6 +15,7 @@ pub mod crossover;
 pub mod delay;
 pub mod dither;
 pub mod eq;
+pub mod fast_math;
 pub mod gain;
 pub mod halfband;
 pub mod limiter;
@@ -26,6 +27,7 @@ pub mod oversample;
 pub mod processor;
 pub mod saturate;
 pub mod signal_stats;
+pub mod simd;
 pub mod smoothing;
 pub mod spectrum;
 pub mod stereo;

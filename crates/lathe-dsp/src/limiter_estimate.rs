@@ -15,7 +15,7 @@
 //! - gating blocks are 400 ms every 100 ms from the start, as in [`crate::loudness`]; a
 //!   partial last 100 ms is left out.
 
-use crate::biquad::{BiquadCoefficients, BiquadState};
+use crate::biquad::{BiquadCoefficients, StereoBiquadState};
 use crate::limiter::{GainComputer, LimiterSettings, INTERSAMPLE_MARGIN};
 use crate::loudness::{gated_loudness_lufs, k_weighting};
 use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};
@@ -31,7 +31,11 @@ pub struct LimitedLoudnessEstimator {
     /// Rows at or below this (input units) need no gain reduction at any candidate gain.
     floor: f32,
     k: [BiquadCoefficients; 2],
-    k_state: [[BiquadState; 2]; 2],
+    /// K-weighting state, both channels in lanes.
+    k_state: [StereoBiquadState; 2],
+    /// Per frame of the current block: the detected peak, and the delayed K-weighted energy.
+    peaks: Vec<f64>,
+    energies: Vec<f64>,
     /// K-weighted energy of the input, delayed by the limiter's latency so that it meets the
     /// gain the limiter would apply to it.
     energy_delay: Vec<f64>,
@@ -69,6 +73,8 @@ impl LimitedLoudnessEstimator {
             floor: (ceiling / (INTERSAMPLE_MARGIN * max_gain) * (1.0 - 1e-6)) as f32,
             k: k_weighting(sample_rate_hz),
             k_state: Default::default(),
+            peaks: vec![0.0; BLOCK],
+            energies: vec![0.0; BLOCK],
             energy_delay: vec![0.0; latency],
             delay_pos: 0,
             sub_block_frames: (sample_rate_hz / 10.0).round() as usize,
@@ -80,47 +86,79 @@ impl LimitedLoudnessEstimator {
 
     pub fn process(&mut self, left: &[f64], right: &[f64]) {
         for (l, r) in left.chunks(BLOCK).zip(right.chunks(BLOCK)) {
-            self.up[0].process_block_above(l, &mut self.rows[0], self.floor);
-            self.up[1].process_block_above(r, &mut self.rows[1], self.floor);
-            for i in 0..l.len() {
-                let row_peak = self.rows[0][i]
-                    .iter()
-                    .chain(&self.rows[1][i])
-                    .fold(0.0f32, |m, v| m.max(v.abs())) as f64;
-                let peak = row_peak.max(self.prev_row_peak);
-                self.prev_row_peak = row_peak;
-                let [kl, kr] = &mut self.k_state;
-                let zl = kl[0].tick(&self.k[0], l[i]);
-                let zl = kl[1].tick(&self.k[1], zl);
-                let zr = kr[0].tick(&self.k[0], r[i]);
-                let zr = kr[1].tick(&self.k[1], zr);
-                let energy = if self.energy_delay.is_empty() {
-                    zl * zl + zr * zr
-                } else {
-                    let delayed = self.energy_delay[self.delay_pos];
-                    self.energy_delay[self.delay_pos] = zl * zl + zr * zr;
-                    self.delay_pos += 1;
-                    if self.delay_pos == self.energy_delay.len() {
-                        self.delay_pos = 0;
-                    }
-                    delayed
-                };
+            let n = l.len();
+            self.detect(l, r);
+            self.weigh(l, r);
+            // The candidates one after another over the block, split where a 100 ms sub-block
+            // ends: each gain computer then runs as one tight loop.
+            let mut start = 0;
+            while start < n {
+                let left_in_sub = self.sub_block_frames - self.frames_in_sub_block;
+                let end = (start + left_in_sub).min(n);
+                let (peaks, energies) = (&self.peaks[start..end], &self.energies[start..end]);
                 for ((c, &g), sum) in self
                     .computers
                     .iter_mut()
                     .zip(&self.gains_lin)
                     .zip(&mut self.sums)
                 {
-                    let applied = g * c.gain_for((g * peak).min(self.clip_lin));
-                    *sum += applied * applied * energy;
+                    let clip = self.clip_lin;
+                    let mut acc = 0.0;
+                    for (&peak, &energy) in peaks.iter().zip(energies) {
+                        let applied = g * c.gain_for((g * peak).min(clip));
+                        acc += applied * applied * energy;
+                    }
+                    *sum += acc;
                 }
-                self.frames_in_sub_block += 1;
+                self.frames_in_sub_block += end - start;
                 if self.frames_in_sub_block == self.sub_block_frames {
                     for (sum, blocks) in self.sums.iter_mut().zip(&mut self.sub_blocks) {
                         blocks.push(*sum / self.sub_block_frames as f64);
                         *sum = 0.0;
                     }
                     self.frames_in_sub_block = 0;
+                }
+                start = end;
+            }
+        }
+    }
+
+    /// The limiter's detection for a block: the peak of each upsampled row of both channels,
+    /// and of the row before it, into `peaks`.
+    fn detect(&mut self, l: &[f64], r: &[f64]) {
+        self.up[0].process_block_above(l, &mut self.rows[0], self.floor);
+        self.up[1].process_block_above(r, &mut self.rows[1], self.floor);
+        let rows = self.rows[0].iter().zip(&self.rows[1]);
+        for (p, (a, b)) in self.peaks[..l.len()].iter_mut().zip(rows) {
+            let mut m = 0.0f32;
+            for (x, y) in a.iter().zip(b) {
+                m = m.max(x.abs()).max(y.abs());
+            }
+            *p = m as f64;
+        }
+        for p in self.peaks[..l.len()].iter_mut() {
+            let row_peak = *p;
+            *p = row_peak.max(self.prev_row_peak);
+            self.prev_row_peak = row_peak;
+        }
+    }
+
+    /// The K-weighted energy of each frame, delayed by the limiter's latency, into `energies`.
+    fn weigh(&mut self, l: &[f64], r: &[f64]) {
+        let [s0, s1] = &mut self.k_state;
+        for (e, (&x, &y)) in self.energies.iter_mut().zip(l.iter().zip(r)) {
+            let z = s1.tick(&self.k[1], s0.tick(&self.k[0], [x, y]));
+            *e = z[0] * z[0] + z[1] * z[1];
+        }
+        s0.flush_denormals();
+        s1.flush_denormals();
+        let len = self.energy_delay.len();
+        if len > 0 {
+            for e in self.energies[..l.len()].iter_mut() {
+                *e = std::mem::replace(&mut self.energy_delay[self.delay_pos], *e);
+                self.delay_pos += 1;
+                if self.delay_pos == len {
+                    self.delay_pos = 0;
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! bypass and solo. Band compressors run without lookahead so that all bands stay aligned.
 
 use crate::compressor::{Compressor, CompressorSettings};
-use crate::crossover::{Lr4Allpass, Lr4Split};
+use crate::crossover::{Frame, Lr4Allpass, Lr4Split};
 use crate::processor::{Processor, StereoBlock};
 
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -63,7 +63,7 @@ impl MultibandSettings {
     }
 }
 
-/// The crossover tree of one channel.
+/// The crossover tree of a stereo pair.
 #[derive(Clone, Debug)]
 struct Tree {
     splits: Vec<Lr4Split>,
@@ -88,9 +88,9 @@ impl Tree {
         }
     }
 
-    /// Splits `x` into `out` (one value per band).
+    /// Splits `x` into `out` (one frame per band).
     #[inline]
-    fn tick(&mut self, x: f64, out: &mut [f64]) {
+    fn tick(&mut self, x: Frame, out: &mut [Frame]) {
         let mut rest = x;
         let n = self.splits.len();
         for ((split, aps), o) in self
@@ -125,30 +125,27 @@ impl Tree {
 
 pub struct Multiband {
     settings: MultibandSettings,
-    trees: [Tree; 2],
+    tree: Tree,
     comps: Vec<Compressor>,
     /// Per band, per channel: the band signal of the current block.
     bufs: Vec<[Vec<f64>; 2]>,
     /// Scratch for one frame's band values.
-    frame: Vec<f64>,
+    frame: Vec<Frame>,
 }
 
 impl Multiband {
     /// A multiband compressor (validate the settings first).
     pub fn new(settings: MultibandSettings) -> Self {
-        let trees = [
-            Tree::new(&settings.crossovers_hz, 48000.0),
-            Tree::new(&settings.crossovers_hz, 48000.0),
-        ];
+        let tree = Tree::new(&settings.crossovers_hz, 48000.0);
         let comps = settings
             .bands
             .iter()
             .map(|b| Compressor::new(b.compressor))
             .collect();
         let mut me = Self {
-            frame: vec![0.0; settings.bands.len()],
+            frame: vec![[0.0; 2]; settings.bands.len()],
             settings,
-            trees,
+            tree,
             comps,
             bufs: Vec::new(),
         };
@@ -165,7 +162,7 @@ impl Multiband {
 impl Processor for Multiband {
     fn prepare(&mut self, sample_rate_hz: f64, max_block: usize) {
         let xs = &self.settings.crossovers_hz;
-        self.trees = [Tree::new(xs, sample_rate_hz), Tree::new(xs, sample_rate_hz)];
+        self.tree = Tree::new(xs, sample_rate_hz);
         for c in &mut self.comps {
             c.prepare(sample_rate_hz, max_block);
         }
@@ -182,15 +179,14 @@ impl Processor for Multiband {
             len <= cap,
             "block of {len} frames exceeds max_block {cap} given to prepare()"
         );
-        for (ch, input) in [&*block.left, &*block.right].into_iter().enumerate() {
-            for (i, &x) in input.iter().enumerate() {
-                self.trees[ch].tick(x, &mut self.frame);
-                for (band, &v) in self.bufs.iter_mut().zip(self.frame.iter()) {
-                    band[ch][i] = v;
-                }
+        for (i, (&l, &r)) in block.left.iter().zip(block.right.iter()).enumerate() {
+            self.tree.tick([l, r], &mut self.frame);
+            for (band, v) in self.bufs.iter_mut().zip(self.frame.iter()) {
+                band[0][i] = v[0];
+                band[1][i] = v[1];
             }
-            self.trees[ch].flush_denormals();
         }
+        self.tree.flush_denormals();
         let any_solo = self.settings.bands.iter().any(|b| b.solo);
         block.left.fill(0.0);
         block.right.fill(0.0);
@@ -224,9 +220,7 @@ impl Processor for Multiband {
     }
 
     fn reset(&mut self) {
-        for t in &mut self.trees {
-            t.reset();
-        }
+        self.tree.reset();
         for c in &mut self.comps {
             c.reset();
         }

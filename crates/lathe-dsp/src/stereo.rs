@@ -6,7 +6,7 @@
 //! stay phase-aligned above the crossover. Balance `b ∈ [−1, 1]` attenuates one side linearly:
 //! left × min(1, 1 − b), right × min(1, 1 + b).
 
-use crate::crossover::{Lr4Allpass, Lr4Split};
+use crate::crossover::Lr4Split;
 use crate::processor::{Processor, StereoBlock};
 use crate::smoothing::LinearSmoother;
 
@@ -63,7 +63,10 @@ impl StereoSettings {
 pub struct Stereo {
     s: StereoSettings,
     width: LinearSmoother,
-    bass: Option<(Lr4Split, Lr4Allpass)>,
+    /// The crossover that keeps the side signal above the bass-mono frequency, run on
+    /// (mid, side): the mid takes low + high, which is the crossover's allpass, so that both
+    /// keep the same phase.
+    bass: Option<Lr4Split>,
 }
 
 impl Stereo {
@@ -91,12 +94,8 @@ impl Stereo {
 impl Processor for Stereo {
     fn prepare(&mut self, sample_rate_hz: f64, _max_block: usize) {
         self.width.prepare(sample_rate_hz);
-        self.bass = (self.s.mono_below_hz > 0.0).then(|| {
-            (
-                Lr4Split::new(self.s.mono_below_hz, sample_rate_hz),
-                Lr4Allpass::new(self.s.mono_below_hz, sample_rate_hz),
-            )
-        });
+        self.bass = (self.s.mono_below_hz > 0.0)
+            .then(|| Lr4Split::new(self.s.mono_below_hz, sample_rate_hz));
         self.reset();
     }
 
@@ -107,18 +106,18 @@ impl Processor for Stereo {
         );
         for (l, r) in block.left.iter_mut().zip(block.right.iter_mut()) {
             let (mut m, mut s) = ms_encode(*l, *r);
-            if let Some((split, allpass)) = &mut self.bass {
-                s = split.tick(s).1;
-                m = allpass.tick(m);
+            if let Some(split) = &mut self.bass {
+                let (lo, hi) = split.tick([m, s]);
+                m = lo[0] + hi[0];
+                s = hi[1];
             }
             s *= self.width.next_value();
             let (nl, nr) = ms_decode(m, s);
             *l = nl * gl;
             *r = nr * gr;
         }
-        if let Some((split, allpass)) = &mut self.bass {
+        if let Some(split) = &mut self.bass {
             split.flush_denormals();
-            allpass.flush_denormals();
         }
     }
 
@@ -128,9 +127,8 @@ impl Processor for Stereo {
 
     fn reset(&mut self) {
         self.width.jump_to(self.width.target());
-        if let Some((split, allpass)) = &mut self.bass {
+        if let Some(split) = &mut self.bass {
             split.reset();
-            allpass.reset();
         }
     }
 }
