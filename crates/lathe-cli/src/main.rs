@@ -1,6 +1,5 @@
 //! The `lathe` command line.
 
-use lathe_engine::progress::Progress;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -191,51 +190,132 @@ fn analyze(files: &[PathBuf], json: bool) -> ExitCode {
     }
 }
 
-/// Progress bars on stderr, only when it is a terminal and the output is not JSON.
+/// Progress bars on stderr, only when it is a terminal and the output is not JSON: one bar per
+/// stage, and under it one per stem while the stems are decoded and processed.
 struct TermProgress {
-    bar: std::sync::Mutex<indicatif::ProgressBar>,
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<TermBars>,
+}
+
+struct TermBars {
+    stage: indicatif::ProgressBar,
+    stage_total: Option<u64>,
+    stems: Vec<indicatif::ProgressBar>,
 }
 
 impl TermProgress {
     fn new(json: bool) -> Option<Self> {
         use std::io::IsTerminal;
         (!json && std::io::stderr().is_terminal()).then(|| Self {
-            bar: std::sync::Mutex::new(indicatif::ProgressBar::hidden()),
+            multi: indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::stderr(),
+            ),
+            bars: std::sync::Mutex::new(TermBars {
+                stage: indicatif::ProgressBar::hidden(),
+                stage_total: None,
+                stems: Vec::new(),
+            }),
         })
     }
 
-    fn bar_slot(&self) -> std::sync::MutexGuard<'_, indicatif::ProgressBar> {
-        self.bar.lock().unwrap_or_else(|e| e.into_inner())
+    fn bars(&self) -> std::sync::MutexGuard<'_, TermBars> {
+        self.bars.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn bar(&self, name: &str, total: Option<u64>, indent: &str) -> indicatif::ProgressBar {
+        use indicatif::{ProgressBar, ProgressStyle};
+        let bar = match total {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template(&format!(
+                    "{indent}{{msg:{}}} [{{bar:40}}] {{percent:>3}}%  {{elapsed}}",
+                    32 - indent.len()
+                ))
+                .expect("valid template")
+                .progress_chars("=> "),
+            ),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template(&format!(
+                    "{indent}{{msg:{}}} {{spinner}}  {{elapsed}}",
+                    32 - indent.len()
+                ))
+                .expect("valid template"),
+            ),
+        };
+        let bar = self.multi.add(bar);
+        bar.set_message(name.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        bar
+    }
+
+    fn clear(bars: &mut TermBars) {
+        bars.stage.finish_and_clear();
+        for b in bars.stems.drain(..) {
+            b.finish_and_clear();
+        }
     }
 }
 
 impl lathe_engine::progress::Progress for TermProgress {
     fn stage(&self, name: &str, total_frames: Option<u64>) {
-        use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-        self.bar_slot().finish_and_clear();
-        let bar = match total_frames {
-            Some(n) => ProgressBar::new(n).with_style(
-                ProgressStyle::with_template("{msg:32} [{bar:40}] {percent:>3}%  {elapsed}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            ),
-            None => ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{msg:32} {spinner}  {elapsed}")
-                    .expect("valid template"),
-            ),
-        };
-        bar.set_draw_target(ProgressDrawTarget::stderr());
-        bar.set_message(name.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(100));
-        *self.bar_slot() = bar;
+        let mut bars = self.bars();
+        Self::clear(&mut bars);
+        bars.stage = self.bar(name, total_frames, "");
+        bars.stage_total = total_frames;
     }
 
     fn advance(&self, frames: u64) {
-        self.bar_slot().inc(frames);
+        self.bars().stage.inc(frames);
+    }
+
+    fn stems(&self, names: &[String], total_frames: Option<u64>) {
+        let mut bars = self.bars();
+        let total = total_frames.or(bars.stage_total);
+        let new: Vec<_> = names.iter().map(|n| self.bar(n, total, "  ")).collect();
+        for b in std::mem::replace(&mut bars.stems, new) {
+            b.finish_and_clear();
+        }
+    }
+
+    fn stem_advance(&self, index: usize, frames: u64) {
+        if let Some(b) = self.bars().stems.get(index) {
+            b.inc(frames);
+        }
     }
 
     fn done(&self) {
-        self.bar_slot().finish_and_clear();
+        Self::clear(&mut self.bars());
+    }
+}
+
+/// With `LATHE_STAGE_TIMES` set: each stage's wall time on stderr when the next one begins
+/// (for profiling the engine's passes; no bars).
+struct StageTimes {
+    current: std::sync::Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl StageTimes {
+    fn from_env() -> Option<Self> {
+        std::env::var_os("LATHE_STAGE_TIMES").map(|_| Self {
+            current: std::sync::Mutex::new(None),
+        })
+    }
+
+    fn switch(&self, next: Option<&str>) {
+        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((name, t0)) = cur.take() {
+            eprintln!("stage {name}: {:.3} s", t0.elapsed().as_secs_f64());
+        }
+        *cur = next.map(|n| (n.to_string(), std::time::Instant::now()));
+    }
+}
+
+impl lathe_engine::progress::Progress for StageTimes {
+    fn stage(&self, name: &str, _: Option<u64>) {
+        self.switch(Some(name));
+    }
+    fn advance(&self, _: u64) {}
+    fn done(&self) {
+        self.switch(None);
     }
 }
 
@@ -288,11 +368,17 @@ fn master(
         Err(e) => return bad(e),
     };
     let spinner = TermProgress::new(json);
-    if let Some(p) = &spinner {
+    let times = StageTimes::from_env();
+    let shown: Option<&dyn lathe_engine::progress::Progress> = match (&times, &spinner) {
+        (Some(t), _) => Some(t),
+        (None, Some(p)) => Some(p),
+        (None, None) => None,
+    };
+    if let Some(p) = shown {
         p.stage("analysing the inputs", None);
     }
     let prepared = session_from_preset(files, preset, target_lufs, ceiling_dbtp, &deliver);
-    if let Some(p) = &spinner {
+    if let Some(p) = shown {
         p.done();
     }
     let (mut session, known) = match prepared {
@@ -327,15 +413,14 @@ fn render(
     json: bool,
 ) -> ExitCode {
     let progress = TermProgress::new(json);
-    let report = match lathe_engine::master::render_session_with(
-        session,
-        out,
-        force,
-        known,
-        progress
-            .as_ref()
-            .map_or(&lathe_engine::progress::Silent as _, |p| p as _),
-    ) {
+    let times = StageTimes::from_env();
+    let shown: &dyn lathe_engine::progress::Progress = match (&times, &progress) {
+        (Some(t), _) => t,
+        (None, Some(p)) => p,
+        (None, None) => &lathe_engine::progress::Silent,
+    };
+    let report = match lathe_engine::master::render_session_with(session, out, force, known, shown)
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("lathe: {e}");

@@ -207,6 +207,7 @@ pub fn session_from_preset(
                 &Bus::default(),
                 0.0,
                 Metering::default(),
+                &Silent,
                 |_, _| Ok(()),
             )?;
             Ok(finite(sum.integrated_lufs))
@@ -448,6 +449,7 @@ pub fn render_session_with(
                         &bus,
                         0.0,
                         metering,
+                        progress,
                         |l, r| {
                             progress.advance(l.len() as u64);
                             writers.iter_mut().try_for_each(|w| w.write(l, r))
@@ -474,6 +476,7 @@ pub fn render_session_with(
                             &pre_bus,
                             0.0,
                             metering,
+                            progress,
                             |l, r| {
                                 if let Some(s) = send.as_mut() {
                                     s(l, r);

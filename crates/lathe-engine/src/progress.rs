@@ -8,6 +8,12 @@ pub trait Progress: Sync {
     fn stage(&self, name: &str, total_frames: Option<u64>);
     /// `frames` more frames of the current stage are done.
     fn advance(&self, frames: u64);
+    /// The current stage decodes and processes these stems (audible ones, in session order);
+    /// `total_frames` is the master's length when known. Default: ignored.
+    fn stems(&self, _names: &[String], _total_frames: Option<u64>) {}
+    /// Stem `index` (into the names of [`Progress::stems`]) produced `frames` more frames of
+    /// its own audio (a stem shorter than the master stops advancing at its end).
+    fn stem_advance(&self, _index: usize, _frames: u64) {}
     /// The render is over.
     fn done(&self);
 }

@@ -8,6 +8,7 @@ use lathe_dsp::true_peak::TruePeakMeter;
 
 use crate::chain::ProcessorSpec;
 use crate::pipeline::pipelined;
+use crate::progress::Progress;
 use crate::source::SourceError;
 use crate::stems::{StemMix, StemSpec};
 
@@ -63,6 +64,24 @@ impl BlockSource for StemMix {
     }
 }
 
+/// A [`StemMix`] that reports each stem's progress.
+struct ReportedStemMix<'a> {
+    mix: StemMix,
+    progress: &'a dyn Progress,
+}
+
+impl BlockSource for ReportedStemMix<'_> {
+    fn read(&mut self, l: &mut [f64], r: &mut [f64]) -> Result<usize, RenderError> {
+        let n = self.mix.read(l, r)?;
+        for (i, &frames) in self.mix.last_read().iter().enumerate() {
+            if frames > 0 {
+                self.progress.stem_advance(i, frames as u64);
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Two-channel loudness and true-peak metering.
 struct StereoMeter {
     loudness: LoudnessMeter,
@@ -110,15 +129,20 @@ pub struct Bus {
 
 /// Renders the sum of `stems` at `rate_hz` through the bus with a static `gain_db`, calling
 /// `sink` with each output block.
+/// `progress` hears of every stem's progress ([`Progress::stems`], [`Progress::stem_advance`]);
+/// the stage and its frame count are the caller's to report.
 pub fn render_stems(
     stems: &[StemSpec],
     rate_hz: u32,
     bus: &Bus,
     gain_db: f64,
     metering: Metering,
+    progress: &dyn Progress,
     sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()> + Send,
 ) -> Result<PassResult, RenderError> {
-    let mut source = StemMix::open(stems, rate_hz)?;
+    let mix = StemMix::open(stems, rate_hz)?;
+    progress.stems(mix.names(), None);
+    let mut source = ReportedStemMix { mix, progress };
     render_pass(&mut source, rate_hz, bus, gain_db, metering, sink)
 }
 
@@ -337,5 +361,71 @@ mod tests {
         let peak_db = 20.0 * peak.log10();
         eprintln!("reconstructed start peak {peak_db:.3} dBTP (ceiling {ceiling})");
         assert!(peak_db <= ceiling + 0.02, "{peak_db} dBTP");
+    }
+
+    /// Records what a render reports per stem.
+    #[derive(Default)]
+    struct Recorded {
+        names: std::sync::Mutex<Vec<String>>,
+        frames: std::sync::Mutex<Vec<u64>>,
+    }
+
+    impl Progress for Recorded {
+        fn stage(&self, _: &str, _: Option<u64>) {}
+        fn advance(&self, _: u64) {}
+        fn done(&self) {}
+        fn stems(&self, names: &[String], _: Option<u64>) {
+            *self.names.lock().unwrap() = names.to_vec();
+            *self.frames.lock().unwrap() = vec![0; names.len()];
+        }
+        fn stem_advance(&self, index: usize, frames: u64) {
+            self.frames.lock().unwrap()[index] += frames;
+        }
+    }
+
+    /// Every audible stem reports its own length in frames (the files' lengths, written here),
+    /// a short stem stops at its end, and a muted stem is not reported.
+    #[test]
+    fn each_stem_reports_its_own_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 44_100,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut stems = Vec::new();
+        for (name, frames, mute) in [
+            ("drums", 70_000, false),
+            ("vox", 9_000, false),
+            ("off", 5_000, true),
+        ] {
+            let path = dir.path().join(format!("{name}.wav"));
+            let mut w = hound::WavWriter::create(&path, spec).unwrap();
+            for n in 0..frames {
+                let v = ((n % 100) as i16 - 50) * 100;
+                w.write_sample(v).unwrap();
+                w.write_sample(v).unwrap();
+            }
+            w.finalize().unwrap();
+            stems.push(StemSpec {
+                mute,
+                ..StemSpec::plain(path)
+            });
+        }
+        let rec = Recorded::default();
+        let pass = render_stems(
+            &stems,
+            44_100,
+            &Bus::default(),
+            0.0,
+            Metering::default(),
+            &rec,
+            |_, _| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(pass.frames, 70_000);
+        assert_eq!(*rec.names.lock().unwrap(), ["drums", "vox"]);
+        assert_eq!(*rec.frames.lock().unwrap(), [70_000, 9_000]);
     }
 }

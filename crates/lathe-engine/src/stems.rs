@@ -170,6 +170,9 @@ impl StemReader {
 /// The sum of the audible stems, aligned.
 pub struct StemMix {
     readers: Vec<StemReader>,
+    names: Vec<String>,
+    /// Frames of its own audio each stem produced in the last read.
+    last_read: Vec<usize>,
 }
 
 impl StemMix {
@@ -177,12 +180,29 @@ impl StemMix {
     /// are left out).
     pub fn open(stems: &[StemSpec], rate_hz: u32) -> Result<Self, SourceError> {
         let any_solo = stems.iter().any(|s| s.solo);
-        let readers = stems
+        let audible: Vec<&StemSpec> = stems
             .iter()
             .filter(|s| !s.mute && (!any_solo || s.solo))
+            .collect();
+        let readers: Vec<StemReader> = audible
+            .iter()
             .map(|s| StemReader::open(s, rate_hz))
             .collect::<Result<_, _>>()?;
-        Ok(Self { readers })
+        Ok(Self {
+            last_read: vec![0; readers.len()],
+            names: audible.iter().map(|s| s.name.clone()).collect(),
+            readers,
+        })
+    }
+
+    /// Names of the audible stems, in the order of [`StemMix::last_read`].
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Frames of its own audio each audible stem produced in the last [`StemMix::read`].
+    pub fn last_read(&self) -> &[usize] {
+        &self.last_read
     }
 
     /// Warnings of every stem's decoder.
@@ -202,7 +222,8 @@ impl StemMix {
             .par_iter_mut()
             .map(|s| s.fill(len))
             .collect::<Result<_, _>>()?;
-        let n = real.into_iter().max().unwrap_or(0);
+        let n = real.iter().copied().max().unwrap_or(0);
+        self.last_read = real;
         l[..n].fill(0.0);
         r[..n].fill(0.0);
         for s in &self.readers {
