@@ -339,3 +339,34 @@ impl Processor for TruePeakLimiter {
         self.min_gain = 1.0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The running minimum equals the minimum of the last `len` values (fewer at the
+        /// start), computed directly, for any values and window length, through resets.
+        #[test]
+        fn running_min_is_the_window_minimum(
+            values in prop::collection::vec(0.0f64..2.0, 1..600),
+            len in 1usize..70,
+            reset_at in 0usize..600,
+        ) {
+            let mut rm = RunningMin::new(len);
+            let mut start = 0;
+            for (t, &v) in values.iter().enumerate() {
+                if t == reset_at {
+                    rm.reset();
+                    start = t;
+                    prop_assert_eq!(rm.min(), 1.0);
+                }
+                let from = (t + 1).saturating_sub(len).max(start);
+                let want = values[from..=t].iter().copied().fold(f64::INFINITY, f64::min);
+                prop_assert_eq!(rm.push(v), want);
+                prop_assert_eq!(rm.min(), want);
+            }
+        }
+    }
+}

@@ -130,10 +130,11 @@ impl AnalogSection {
 /// Error measure used by the fit: dB, with levels below −60 dB compressed 20:1 (a stop band
 /// must stay a stop band, but its exact depth does not matter).
 fn soft_db(db: f64) -> f64 {
-    if db > -60.0 {
+    const KNEE: f64 = -30.0;
+    if db > KNEE {
         db
     } else {
-        -60.0 + (db + 60.0) * 0.05
+        KNEE + (db - KNEE) * 0.05
     }
 }
 
@@ -182,16 +183,27 @@ impl AnalogSection {
     /// The matched section refined by a least-squares fit of its magnitude in dB to the
     /// prototype's, from 10 Hz to 0.46·fs.
     pub fn fit(&self, sample_rate_hz: f64) -> BiquadCoefficients {
+        self.fit_below(sample_rate_hz, 0.46 * sample_rate_hz)
+    }
+
+    /// As [`AnalogSection::fit`], fitting from 10 Hz to `top_hz` only (for a section that runs
+    /// oversampled: only the band that reaches the output matters).
+    pub fn fit_below(&self, sample_rate_hz: f64, top_hz: f64) -> BiquadCoefficients {
         let fs = sample_rate_hz;
         let init = self.to_digital(fs);
         let first_order = self.den[0] == 0.0;
         let double_dc_zero = !first_order && self.num[1] == 0.0 && self.num[2] == 0.0;
+        // A single zero at DC (band-pass): b0 + b1 + b2 = 0 stays exact, so that the fit does
+        // not spend itself on the skirt below the passband.
+        let dc_zero = !first_order && !double_dc_zero && self.num[2] == 0.0;
         // Free parameters: b0 b1 b2 a1 a2; b0 b1 a1 for a first-order section; b0 a1 a2 for a
-        // high-pass section, whose numerator stays b0·(1, −2, 1).
+        // high-pass section, whose numerator stays b0·(1, −2, 1); b0 b1 a1 a2 with a zero at DC.
         let idx: &[usize] = if first_order {
             &[0, 1, 3]
         } else if double_dc_zero {
             &[0, 3, 4]
+        } else if dc_zero {
+            &[0, 1, 3, 4]
         } else {
             &[0, 1, 2, 3, 4]
         };
@@ -199,11 +211,13 @@ impl AnalogSection {
             if double_dc_zero {
                 p[1] = -2.0 * p[0];
                 p[2] = p[0];
+            } else if dc_zero {
+                p[2] = -(p[0] + p[1]);
             }
         };
         let n = idx.len();
         let grid: Vec<f64> = (0..160)
-            .map(|i| 10.0 * (0.46 * fs / 10.0f64).powf(i as f64 / 159.0))
+            .map(|i| 10.0 * (top_hz / 10.0f64).powf(i as f64 / 159.0))
             .collect();
         let target: Vec<f64> = grid
             .iter()

@@ -1,7 +1,8 @@
 //! EQ magnitude against the analog prototypes (the formulas in `eq.rs`'s header, evaluated
 //! directly in the s-plane): within 0.1 dB below 0.45·fs at 44.1, 48 and 96 kHz, for every band
-//! kind over a grid of frequencies, gains and Qs. Then the processor's measured impulse
-//! response against its coefficients' response.
+//! kind over a grid of frequencies, gains and Qs — from the sections' responses, and end to end
+//! from the processor's measured impulse response (which includes the half-band oversampler
+//! when the EQ runs at twice the rate).
 
 use lathe_dsp::eq::{BandKind, Eq, EqBand, PassFamily};
 use lathe_dsp::processor::{Processor, StereoBlock};
@@ -9,11 +10,12 @@ use realfft::RealFftPlanner;
 
 const FLOOR_DB: f64 = -20.0;
 
-fn digital_db(eq: &Eq, f: f64, fs: f64) -> f64 {
+/// The response of the EQ's sections at the rate they run at.
+fn digital_db(eq: &Eq, f: f64) -> f64 {
     20.0 * eq
         .coefficients()
         .iter()
-        .map(|c| c.response(f, fs).0)
+        .map(|c| c.response(f, eq.run_rate_hz()).0)
         .product::<f64>()
         .log10()
 }
@@ -67,32 +69,22 @@ fn bands_to_check() -> Vec<EqBand> {
     v
 }
 
-/// Worst |error| in dB this implementation reaches per band kind, over the whole grid below
-/// 0.45·fs where the prototype is above −20 dB. **The issue asks for 0.1 dB everywhere; the
-/// matched + least-squares biquads reach it for gains within ±6 dB but not for ±12 dB bells and
-/// shelves above 5 kHz at 44.1/48 kHz, nor near Nyquist for high-/low-/band-pass and notch.**
-/// These bounds guard what is achieved until the design is improved (oversampled or FIR).
-fn bound_db(kind: BandKind) -> f64 {
-    match kind {
-        BandKind::Bell | BandKind::Tilt => 0.17,
-        BandKind::LowShelf | BandKind::HighShelf => 0.24,
-        BandKind::Notch => 0.36,
-        BandKind::LowPass => 0.42,
-        BandKind::HighPass => 0.48,
-        BandKind::BandPass => 0.66,
-    }
-}
+/// The requirement, dB.
+const TOLERANCE_DB: f64 = 0.1;
 
 #[test]
 fn magnitude_follows_the_analog_prototype_below_0_45_fs() {
     let mut failures = Vec::new();
     let mut worst_by_kind: Vec<(BandKind, f64)> = Vec::new();
-    let mut small_gain_worst = 0.0f64;
+    let mut oversampled = 0;
+    let mut total = 0;
     for fs in [44100.0, 48000.0, 96000.0] {
         for band in bands_to_check() {
             band.validate().unwrap();
             let mut eq = Eq::new(vec![band]);
             eq.prepare(fs, 512);
+            total += 1;
+            oversampled += (eq.run_rate_hz() > fs) as usize;
             let mut band_worst = 0.0f64;
             for i in 0..400 {
                 let f = 20.0 * (0.45 * fs / 20.0f64).powf(i as f64 / 399.0);
@@ -100,20 +92,13 @@ fn magnitude_follows_the_analog_prototype_below_0_45_fs() {
                 if analog < FLOOR_DB {
                     continue;
                 }
-                band_worst = band_worst.max((digital_db(&eq, f, fs) - analog).abs());
+                band_worst = band_worst.max((digital_db(&eq, f) - analog).abs());
             }
             match worst_by_kind.iter_mut().find(|(k, _)| *k == band.kind) {
                 Some((_, w)) => *w = w.max(band_worst),
                 None => worst_by_kind.push((band.kind, band_worst)),
             }
-            let shelving = matches!(
-                band.kind,
-                BandKind::Bell | BandKind::LowShelf | BandKind::HighShelf | BandKind::Tilt
-            );
-            if shelving && band.gain_db.abs() <= 6.0 {
-                small_gain_worst = small_gain_worst.max(band_worst);
-            }
-            if band_worst > bound_db(band.kind) {
+            if band_worst > TOLERANCE_DB {
                 failures.push(format!("{fs} Hz {band:?}: {band_worst:.3} dB"));
             }
         }
@@ -121,54 +106,102 @@ fn magnitude_follows_the_analog_prototype_below_0_45_fs() {
     for (k, w) in &worst_by_kind {
         eprintln!("{k:?}: worst {w:.3} dB");
     }
-    eprintln!("bells, shelves and tilt within ±6 dB: worst {small_gain_worst:.3} dB");
-    assert!(
-        small_gain_worst <= 0.1,
-        "±6 dB bands deviate by {small_gain_worst:.3} dB"
-    );
+    eprintln!("{oversampled} of {total} band designs run at twice the rate");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// End to end: the magnitude of the processed impulse response (2¹⁶ samples, processed in
+/// blocks of 512) against the analog prototype, for bands that run at the base rate and bands
+/// that need twice the rate, at the three rates.
 #[test]
-fn processed_impulse_response_equals_the_coefficient_response() {
-    let fs = 48000.0;
-    let bands = vec![
+fn measured_response_follows_the_prototype() {
+    let bands = [
         EqBand {
             gain_db: 4.0,
             q: 1.2,
             ..EqBand::new(BandKind::Bell, 350.0)
         },
         EqBand {
+            gain_db: 12.0,
+            q: 0.5,
+            ..EqBand::new(BandKind::Bell, 10000.0)
+        },
+        EqBand {
             slope_db_oct: 24,
             ..EqBand::new(BandKind::HighPass, 30.0)
         },
         EqBand {
-            gain_db: -2.0,
+            slope_db_oct: 48,
+            ..EqBand::new(BandKind::LowPass, 16000.0)
+        },
+        EqBand {
+            gain_db: -6.0,
             ..EqBand::new(BandKind::HighShelf, 8000.0)
         },
+        EqBand {
+            q: 8.0,
+            ..EqBand::new(BandKind::BandPass, 16000.0)
+        },
     ];
-    let mut eq = Eq::new(bands);
-    eq.prepare(fs, 1 << 16);
     let n = 1 << 16;
-    let mut l = vec![0.0; n];
-    l[0] = 1.0;
-    let mut r = l.clone();
-    eq.process(&mut StereoBlock {
-        left: &mut l,
-        right: &mut r,
-    });
-    assert_eq!(l, r);
     let mut planner = RealFftPlanner::<f64>::new();
     let fft = planner.plan_fft_forward(n);
-    let mut spec = fft.make_output_vec();
-    fft.process(&mut l, &mut spec).unwrap();
-    for k in [2usize, 50, 500, 5000, 20000, 30000] {
-        let f = k as f64 * fs / n as f64;
-        let measured = 20.0 * spec[k].norm().log10();
-        let expected = digital_db(&eq, f, fs);
-        assert!(
-            (measured - expected).abs() < 1e-4,
-            "{f} Hz: {measured} vs {expected}"
-        );
+    let mut modes = [0usize; 2];
+    for fs in [44100.0, 48000.0, 96000.0] {
+        for band in bands {
+            let mut eq = Eq::new(vec![band]);
+            eq.prepare(fs, 512);
+            modes[(eq.run_rate_hz() > fs) as usize] += 1;
+            let mut l = vec![0.0; n];
+            l[0] = 1.0;
+            let mut r = l.clone();
+            for (a, b) in l.chunks_mut(512).zip(r.chunks_mut(512)) {
+                eq.process(&mut StereoBlock { left: a, right: b });
+            }
+            assert_eq!(l, r);
+            let mut spec = fft.make_output_vec();
+            fft.process(&mut l, &mut spec).unwrap();
+            let mut worst = 0.0f64;
+            for (k, c) in spec.iter().enumerate() {
+                let f = k as f64 * fs / n as f64;
+                let analog = 20.0 * band.analog_magnitude(f).log10();
+                if !(20.0..=0.45 * fs).contains(&f) || analog < FLOOR_DB {
+                    continue;
+                }
+                worst = worst.max((20.0 * c.norm().log10() - analog).abs());
+            }
+            assert!(
+                worst <= TOLERANCE_DB,
+                "{fs} Hz {band:?} (run at {} Hz): {worst:.3} dB",
+                eq.run_rate_hz()
+            );
+        }
     }
+    eprintln!(
+        "base rate: {} designs, twice the rate: {}",
+        modes[0], modes[1]
+    );
+    assert!(modes[0] > 0 && modes[1] > 0, "both modes exercised");
+}
+
+/// The contract tests' `eq_oversampled` instance really runs at twice the rate (at the
+/// contract's 48 kHz) and then reports the oversampler's latency; a gentle EQ does not.
+#[test]
+fn the_rate_mode_follows_the_base_rate_error() {
+    let mut hard = Eq::new(vec![EqBand {
+        gain_db: -12.0,
+        q: 0.5,
+        ..EqBand::new(BandKind::Bell, 10000.0)
+    }]);
+    hard.prepare(48000.0, 512);
+    assert_eq!(hard.run_rate_hz(), 96000.0);
+    assert!(hard.latency_samples() > 0);
+    let mut gentle = Eq::new(vec![EqBand {
+        gain_db: 3.0,
+        q: 1.0,
+        ..EqBand::new(BandKind::Bell, 2000.0)
+    }]);
+    gentle.prepare(48000.0, 512);
+    assert_eq!(gentle.run_rate_hz(), 48000.0);
+    assert_eq!(gentle.latency_samples(), 0);
 }

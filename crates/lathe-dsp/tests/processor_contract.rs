@@ -162,6 +162,13 @@ contract_tests!(
     ]),
     linear_impulse_level: 0.5
 );
+// A band the base-rate biquad cannot follow within 0.05 dB: this EQ runs at twice the rate,
+// inside the half-band oversampler, and reports its latency.
+contract_tests!(
+    eq_oversampled,
+    Eq::new(vec![EqBand { gain_db: -12.0, q: 0.5, ..EqBand::new(BandKind::Bell, 10000.0) }]),
+    linear_impulse_level: 0.5
+);
 contract_tests!(limiter, TruePeakLimiter::new(LimiterSettings::default()), linear_impulse_level: 0.5);
 contract_tests!(
     compressor,
