@@ -9,6 +9,12 @@
 //! 2. **Hold and release**: `r` passes a running minimum over the hold time (so the gain does
 //!    not follow the waveform of low frequencies), then may only rise at the release rate
 //!    (one-pole towards 1). Both steps only ever lower the gain, so they keep the guarantee.
+//!    **Automatic hold** (`auto_hold`): the hold lengthens to the spacing of recurring
+//!    over-ceiling peaks (the start of one run of samples that need reduction to the start of
+//!    the next, +12.5 %), up to [`MAX_AUTO_HOLD_MS`] — half a period of 10 Hz. A bass note's
+//!    half-waves then sit under one held gain instead of each pulling the gain down and
+//!    letting it recover in between (which modulates the note: distortion). Peaks further
+//!    apart than that return the hold to `hold_ms`.
 //! 3. **Lookahead**: a running minimum over the last `D + 1` values, then a moving average over
 //!    `D + 1` values, while the audio is delayed by `D`. Every term of that average is a minimum
 //!    over a window that contains the sample being output, so the applied gain never exceeds
@@ -35,7 +41,13 @@ pub struct LimiterSettings {
     pub lookahead_ms: f64,
     /// Minimum time a gain reduction is held before release starts, ms.
     pub hold_ms: f64,
+    /// Lengthen the hold to the spacing of recurring peaks (low frequencies); see the module
+    /// notes.
+    pub auto_hold: bool,
 }
+
+/// Longest hold the automatic hold chooses, ms (half a period of 10 Hz).
+pub const MAX_AUTO_HOLD_MS: f64 = 50.0;
 
 impl Default for LimiterSettings {
     fn default() -> Self {
@@ -44,6 +56,7 @@ impl Default for LimiterSettings {
             release_ms: 80.0,
             lookahead_ms: 1.5,
             hold_ms: 20.0,
+            auto_hold: true,
         }
     }
 }
@@ -87,6 +100,12 @@ impl RunningMin {
         self.index += 1;
         self.ring[self.head & self.mask].1
     }
+    /// Changes the window length (at most the length given to `new`); values older than the
+    /// new window leave at the next push.
+    #[inline]
+    fn set_len(&mut self, len: usize) {
+        self.len = len.clamp(1, self.mask) as u64;
+    }
     /// Pushes 1.0 when every value in the window is 1.0 (the deque then holds one entry).
     #[inline]
     fn push_idle(&mut self) {
@@ -120,6 +139,12 @@ pub struct GainComputer {
     ceiling_lin: f64,
     release_coef: f64,
     hold: RunningMin,
+    /// Hold length from `hold_ms`, and the longest automatic hold (0: automatic hold off).
+    hold_min: usize,
+    hold_auto_max: usize,
+    /// Samples since the last run of samples needing reduction began, and whether one is on.
+    since_run_start: usize,
+    in_run: bool,
     released_gain: f64,
     lookahead_min: RunningMin,
     /// Ring of the last D + 1 min-held gains, their sum, and how many are below 1.
@@ -133,10 +158,22 @@ pub struct GainComputer {
 impl GainComputer {
     pub fn new(s: &LimiterSettings, sample_rate_hz: f64) -> Self {
         let lookahead = lookahead_samples(s, sample_rate_hz);
+        let hold_min = ((s.hold_ms * 1e-3 * sample_rate_hz).round() as usize).max(1);
+        let hold_auto_max = if s.auto_hold {
+            (MAX_AUTO_HOLD_MS * 1e-3 * sample_rate_hz).round() as usize
+        } else {
+            0
+        };
+        let mut hold = RunningMin::new(hold_min.max(hold_auto_max));
+        hold.set_len(hold_min);
         let mut me = Self {
             ceiling_lin: 10f64.powf(s.ceiling_dbtp / 20.0),
             release_coef: 1.0 - (-1.0 / (s.release_ms.max(0.01) * 1e-3 * sample_rate_hz)).exp(),
-            hold: RunningMin::new((s.hold_ms * 1e-3 * sample_rate_hz).round() as usize),
+            hold,
+            hold_min,
+            hold_auto_max,
+            since_run_start: usize::MAX,
+            in_run: false,
             released_gain: 1.0,
             lookahead_min: RunningMin::new(lookahead + 1),
             box_ring: vec![1.0; lookahead + 1],
@@ -159,6 +196,12 @@ impl GainComputer {
         } else {
             self.ceiling_lin / detected
         };
+        self.since_run_start = self.since_run_start.saturating_add(1);
+        let starts_run = required < 1.0 && !self.in_run;
+        self.in_run = required < 1.0;
+        if starts_run {
+            self.adapt_hold();
+        }
         if required == 1.0 && self.is_idle() {
             // Nothing to reduce and nothing pending: every step below would keep the state
             // at unity, so only the positions move.
@@ -190,6 +233,21 @@ impl GainComputer {
         (self.box_sum * self.inv_box_len).min(1.0)
     }
 
+    /// At the start of a run of samples needing reduction: the automatic hold covers the gap
+    /// since the previous run started (+12.5 %) when that gap is short enough to be a
+    /// waveform's half-period, else the hold returns to `hold_ms`.
+    #[cold]
+    fn adapt_hold(&mut self) {
+        let gap = self.since_run_start;
+        self.since_run_start = 0;
+        let len = if gap <= self.hold_auto_max {
+            self.hold_min.max(gap + gap / 8)
+        } else {
+            self.hold_min
+        };
+        self.hold.set_len(len);
+    }
+
     /// The lookahead D in samples.
     pub fn lookahead_samples(&self) -> usize {
         self.box_ring.len() - 1
@@ -205,6 +263,9 @@ impl GainComputer {
 
     pub fn reset(&mut self) {
         self.hold.reset();
+        self.hold.set_len(self.hold_min);
+        self.since_run_start = usize::MAX;
+        self.in_run = false;
         self.released_gain = 1.0;
         self.lookahead_min.reset();
         self.box_ring.fill(1.0);

@@ -163,6 +163,8 @@ pub struct LimiterSpec {
     pub release_ms: f64,
     pub lookahead_ms: f64,
     pub hold_ms: f64,
+    /// Lengthen the hold to the spacing of recurring low-frequency peaks (default on).
+    pub auto_hold: bool,
 }
 
 impl Default for LimiterSpec {
@@ -173,6 +175,7 @@ impl Default for LimiterSpec {
             release_ms: s.release_ms,
             lookahead_ms: s.lookahead_ms,
             hold_ms: s.hold_ms,
+            auto_hold: s.auto_hold,
         }
     }
 }
@@ -308,6 +311,7 @@ impl ProcessorSpec {
                 release_ms: l.release_ms,
                 lookahead_ms: l.lookahead_ms,
                 hold_ms: l.hold_ms,
+                auto_hold: l.auto_hold,
             })),
         }
     }

@@ -95,6 +95,7 @@ pub struct LimiterReport {
     pub release_ms: f64,
     pub lookahead_ms: f64,
     pub hold_ms: f64,
+    pub auto_hold: bool,
     pub gain_into_limiter_db: f64,
     /// The gain the first pass predicted would reach the target (when it could predict).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -578,6 +579,7 @@ pub fn render_session_with(
             release_ms: limiter.release_ms,
             lookahead_ms: limiter.lookahead_ms,
             hold_ms: limiter.hold_ms,
+            auto_hold: limiter.auto_hold,
             gain_into_limiter_db: last.gain_db,
             predicted_gain_into_limiter_db: predicted,
             max_gain_reduction_db: last.limiter_max_reduction_db,

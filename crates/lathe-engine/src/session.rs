@@ -196,6 +196,7 @@ impl Session {
                     release_ms: l.release_ms,
                     lookahead_ms: l.lookahead_ms,
                     hold_ms: l.hold_ms,
+                    auto_hold: l.auto_hold,
                 })
             }
             _ => None,
@@ -273,6 +274,7 @@ impl Session {
             release_ms: settings.release_ms,
             lookahead_ms: settings.lookahead_ms,
             hold_ms: settings.hold_ms,
+            auto_hold: settings.auto_hold,
         })
     }
 }
