@@ -119,8 +119,15 @@ fn a_stem_chain_with_latency_still_sums_aligned() {
         2,
         &[click.clone(), click.clone()],
     );
+    write_f32(
+        &dir.path().join("c.wav"),
+        48000,
+        2,
+        &[click.clone(), click.clone()],
+    );
     // Stem a passes a limiter that never acts (its lookahead makes it a pure delay of 88
-    // samples here); b passes nothing. The two clicks must land on the same sample.
+    // samples here); b passes nothing; c passes a linear-phase EQ with a 0 dB band (a pure
+    // delay of 0.34 s of taps plus a block). The three clicks must land on the same sample.
     let session = r#"
 [[stem]]
 name = "a"
@@ -129,6 +136,10 @@ chain = [ { gain = { gain_db = 0.0 } }, { limiter = { ceiling_dbtp = -0.1 } } ]
 [[stem]]
 name = "b"
 file = "b.wav"
+[[stem]]
+name = "c"
+file = "c.wav"
+chain = [ { eq = { phase = "linear", bands = [ { kind = "bell", freq_hz = 1000.0, gain_db = 0.0 } ] } } ]
 [[deliver]]
 format = "wav"
 bits = 32
@@ -153,8 +164,8 @@ bits = 32
         .0;
     assert_eq!(argmax, 10000);
     assert!(
-        (left[10000] - 1.0).abs() < 1e-6,
-        "both clicks add at sample 10000: {}",
+        (left[10000] - 1.5).abs() < 1e-6,
+        "the three clicks add at sample 10000: {}",
         left[10000]
     );
     assert!(left[9990..10010]

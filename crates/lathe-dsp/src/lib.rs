@@ -20,6 +20,7 @@ pub mod gain;
 pub mod halfband;
 pub mod limiter;
 pub mod limiter_estimate;
+pub mod linear_phase_eq;
 pub mod loudness;
 pub mod matched;
 pub mod multiband;

@@ -79,7 +79,7 @@ macro_rules! contract_tests {
                 p.prepare(FS, BLOCK);
                 p.set_bypassed(true);
                 let d = p.latency_samples();
-                let mut x = noise(5000, 1, 0.9);
+                let mut x = noise(5000 + d, 1, 0.9);
                 x[0][17] = f64::MIN_POSITIVE / 4.0; // a denormal passes unchanged too
                 x[1][18] = 1.0;
                 let y = run(&mut p, &x);
@@ -91,7 +91,7 @@ macro_rules! contract_tests {
 
             #[test]
             fn reset_restores_the_initial_state() {
-                let x = noise(20000, 2, 0.7);
+                let x = noise(20000 + 2 * make().latency_samples(), 2, 0.7);
                 let mut fresh = make();
                 let first = run(fresh.as_mut(), &x);
                 let mut used = make();
@@ -105,7 +105,7 @@ macro_rules! contract_tests {
             fn measured_latency_equals_the_reported_latency() {
                 let mut p = make();
                 let d = p.latency_samples();
-                let mut x = [vec![0.0; 4096], vec![0.0; 4096]];
+                let mut x = [vec![0.0; 4096 + d], vec![0.0; 4096 + d]];
                 x[0][1000] = $imp;
                 x[1][1000] = $imp;
                 let y = run(p.as_mut(), &x);
@@ -167,6 +167,14 @@ contract_tests!(
 contract_tests!(
     eq_oversampled,
     Eq::new(vec![EqBand { gain_db: -12.0, q: 0.5, ..EqBand::new(BandKind::Bell, 10000.0) }]),
+    linear_impulse_level: 0.5
+);
+contract_tests!(
+    eq_linear_phase,
+    lathe_dsp::linear_phase_eq::LinearPhaseEq::new(vec![
+        EqBand { gain_db: 3.0, q: 1.0, ..EqBand::new(BandKind::Bell, 2000.0) },
+        EqBand { slope_db_oct: 12, ..EqBand::new(BandKind::HighPass, 20.0) },
+    ]),
     linear_impulse_level: 0.5
 );
 contract_tests!(limiter, TruePeakLimiter::new(LimiterSettings::default()), linear_impulse_level: 0.5);

@@ -10,6 +10,7 @@ use lathe_dsp::compressor::{Compressor, CompressorSettings};
 use lathe_dsp::eq::{BandKind, Eq, EqBand, PassFamily};
 use lathe_dsp::gain::{Gain, GainSettings};
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
+use lathe_dsp::linear_phase_eq::LinearPhaseEq;
 use lathe_dsp::multiband::{BandSettings, Multiband, MultibandSettings};
 use lathe_dsp::processor::Processor;
 use lathe_dsp::saturate::{
@@ -70,6 +71,18 @@ impl Default for EqBandSpec {
 #[serde(default, deny_unknown_fields)]
 pub struct EqSpec {
     pub bands: Vec<EqBandSpec>,
+    /// `minimum` (IIR, no latency unless a band needs twice the rate) or `linear` (FIR,
+    /// ≈ 0.34 s of taps plus a block of latency, compensated by the engine).
+    pub phase: EqPhase,
+}
+
+/// Phase response of an EQ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EqPhase {
+    #[default]
+    Minimum,
+    Linear,
 }
 
 /// The `compressor` keys are the compressor's settings themselves.
@@ -288,7 +301,10 @@ impl ProcessorSpec {
                 invert_right: g.invert_right,
                 swap: g.swap,
             })),
-            ProcessorSpec::Eq(e) => Box::new(Eq::new(Self::eq_bands(e))),
+            ProcessorSpec::Eq(e) => match e.phase {
+                EqPhase::Minimum => Box::new(Eq::new(Self::eq_bands(e))),
+                EqPhase::Linear => Box::new(LinearPhaseEq::new(Self::eq_bands(e))),
+            },
             ProcessorSpec::Compressor(c) => Box::new(Compressor::new(*c)),
             ProcessorSpec::Multiband(m) => Box::new(Multiband::new(Self::multiband_settings(m))),
             ProcessorSpec::Saturate(s) => Box::new(Saturation::new(SaturationSettings {

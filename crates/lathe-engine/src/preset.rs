@@ -140,6 +140,7 @@ impl Preset {
                     family: PassFamily::Butterworth,
                     ..Default::default()
                 }],
+                ..Default::default()
             }),
             ProcessorSpec::Compressor(CompressorSpec {
                 threshold_db: threshold,
