@@ -132,6 +132,7 @@ def master_job(t3, rounds):
     rep = json.loads((out / "report.json").read_text())
     comp = next(p["compressor"] for p in rep["chain"] if "compressor" in p)
     ff_out, mg_out = WORK / "ffmpeg_master.wav", WORK / "matchering_master.wav"
+    sox_out, pb_out = WORK / "sox_master.wav", WORK / "pedalboard_master.wav"
     reference = CORPUS / "mixes" / "m04_nexuiz_brokenlight_excerpt_44k1.wav"
     tools = {
         "lathe master": lathe_cmd,
@@ -139,11 +140,16 @@ def master_job(t3, rounds):
                                              str(ff_out), str(comp["threshold_db"])],
         "matchering 2.0.6 (reference: m04)": [PY, str(ROOT / "bench/peers/matchering_master.py"), str(t3),
                                               str(reference), str(mg_out)],
+        "sox chain + libebur128 gain": [PY, str(ROOT / "bench/peers/sox_master.py"), str(t3), str(sox_out),
+                                        str(comp["threshold_db"])],
+        "pedalboard chain + pyloudnorm, two passes": [PY, str(ROOT / "bench/peers/pedalboard_master.py"), str(t3),
+                                                      str(pb_out), str(comp["threshold_db"])],
     }
     res = bench(tools, rounds)
     lathe_file = out / Path(rep["deliverables"][0]["path"]).name
     files = {"lathe master": lathe_file, "ffmpeg chain + two-pass loudnorm": ff_out,
-             "matchering 2.0.6 (reference: m04)": mg_out}
+             "matchering 2.0.6 (reference: m04)": mg_out, "sox chain + libebur128 gain": sox_out,
+             "pedalboard chain + pyloudnorm, two passes": pb_out}
     meas = json.loads(sh([PY, str(ROOT / "tools/reference_meter.py")] + [str(f) for f in files.values()]).stdout)
     ref_level = json.loads(sh([PY, str(ROOT / "tools/reference_meter.py"), str(reference)]).stdout)[0]
     quality = {n: m for n, m in zip(files, meas)}
@@ -270,7 +276,7 @@ def main():
         w(f"`{t60.name}` (the 3-minute track repeated 20 times, 952 MB): wall {wall:.2f} s, CPU {cpu:.2f} s,")
         w(f"peak memory {rss:.1f} MiB (3-minute file: {res['lathe analyze']['rss_mib']:.1f} MiB).")
         w("")
-    w("## 3. Stereo master of a 3-minute track: lathe vs ffmpeg vs matchering")
+    w("## 3. Stereo master of a 3-minute track: lathe vs ffmpeg, matchering, sox and pedalboard")
     w("")
     mres, quality, rep, comp, ref_level = master_job(t3, rounds)
     w("The job: master the 3-minute track to −14 LUFS with a −1 dBTP ceiling, deliver a 24-bit WAV.")
@@ -280,7 +286,11 @@ def main():
     w("resampled back from loudnorm's 192 kHz (`bench/peers/ffmpeg_master.sh`). matchering has no")
     w("loudness target or true-peak ceiling: it matches a reference (corpus m04, "
       f"{ref_level['integrated_lufs']:.1f} LUFS) and limits sample peaks at 0 dBFS, so its time is")
-    w("comparable but its levels are not (`bench/peers/matchering_master.py`).")
+    w("comparable but its levels are not (`bench/peers/matchering_master.py`). sox: the same high-pass")
+    w("and a 1.5:1 `compand`, loudness measured by libebur128 (sox has no meter), one gain to −14 LUFS;")
+    w("sox has no true-peak limiter (`bench/peers/sox_master.py`). pedalboard: the same high-pass, JUCE's")
+    w("compressor, a gain and JUCE's limiter at −1 dB (sample peaks, with its own make-up gain), the")
+    w("gain corrected once with pyloudnorm (`bench/peers/pedalboard_master.py`).")
     w("Loudness and true peak of every output by the independent reference meter (libebur128, 16x FFT).")
     w("")
     w("| tool | wall s | CPU s | peak MiB | peer time / lathe time | I LUFS (target −14) | TP dBTP (ceiling −1) |")
@@ -345,6 +355,8 @@ def main():
         "lathe master": f"lathe master {t3.name} -o OUT --deliver wav:24 --force",
         "ffmpeg master": f"bench/peers/ffmpeg_master.sh {t3.name} OUT.wav THRESHOLD_DB",
         "matchering master": f"bench/peers/matchering_master.py {t3.name} m04.wav OUT.wav",
+        "sox master": f"bench/peers/sox_master.py {t3.name} OUT.wav THRESHOLD_DB",
+        "pedalboard master": f"bench/peers/pedalboard_master.py {t3.name} OUT.wav THRESHOLD_DB",
     }.items():
         w(f"{n}: {cmd}")
     w("```")

@@ -42,6 +42,10 @@ ensure_bench_peers() {
     echo "== installing matchering 2.0.6 into $LATHE_CACHE/venv"
     "$LATHE_CACHE/venv/bin/pip" install -q matchering==2.0.6
   fi
+  if ! "$LATHE_REF_PYTHON" -c "import pedalboard" 2>/dev/null; then
+    echo "== installing pedalboard into $LATHE_CACHE/venv"
+    "$LATHE_CACHE/venv/bin/pip" install -q pedalboard
+  fi
 }
 
 # The real-music corpus, built from Debian packages (about 2 minutes, ~250 MB).

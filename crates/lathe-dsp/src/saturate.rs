@@ -73,18 +73,50 @@ impl SaturationSettings {
 /// The transfer curve at drive `g`, scaled for unity small-signal gain.
 #[inline(always)]
 pub fn curve(kind: SaturationKind, g: f64, x: f64) -> f64 {
-    let u = g * x;
-    match kind {
-        SaturationKind::Tape => fast_math::tanh(u) / g,
-        SaturationKind::Tube => {
-            // Unity slope at 0: d/du tanh(u + b) = 1 − tanh²(b).
-            let tb = TUBE_BIAS.tanh();
-            (fast_math::tanh(u + TUBE_BIAS) - tb) / ((1.0 - tb * tb) * g)
+    Curve::new(kind, g).apply(x)
+}
+
+/// A curve with its constants worked out once: the output scale is a multiplication (a
+/// division per value, beside the one inside tanh, was a third of the saturation's cost).
+#[derive(Clone, Copy)]
+struct Curve {
+    kind: SaturationKind,
+    g: f64,
+    /// 1 / (g · small-signal slope of the raw curve).
+    scale: f64,
+    tanh_bias: f64,
+}
+
+impl Curve {
+    #[inline(always)]
+    fn new(kind: SaturationKind, g: f64) -> Self {
+        let tanh_bias = TUBE_BIAS.tanh();
+        let slope = match kind {
+            SaturationKind::Tape => 1.0,
+            // d/du tanh(u + b) = 1 − tanh²(b) at u = 0.
+            SaturationKind::Tube => 1.0 - tanh_bias * tanh_bias,
+            SaturationKind::SoftClip => 1.5,
+        };
+        Self {
+            kind,
+            g,
+            scale: 1.0 / (g * slope),
+            tanh_bias,
         }
-        SaturationKind::SoftClip => {
-            let c = u.clamp(-1.0, 1.0);
-            (1.5 * c - 0.5 * c * c * c) / (1.5 * g)
-        }
+    }
+
+    #[inline(always)]
+    fn apply(&self, x: f64) -> f64 {
+        let u = self.g * x;
+        let y = match self.kind {
+            SaturationKind::Tape => fast_math::tanh(u),
+            SaturationKind::Tube => fast_math::tanh(u + TUBE_BIAS) - self.tanh_bias,
+            SaturationKind::SoftClip => {
+                let c = u.clamp(-1.0, 1.0);
+                1.5 * c - 0.5 * c * c * c
+            }
+        };
+        y * self.scale
     }
 }
 
@@ -102,19 +134,15 @@ impl Kernel for CurveKernel<'_> {
     fn call<M: Mac>(self, _mac: M) {
         // One loop per curve, so that each is a straight vectorisable loop.
         let g = self.g;
-        match self.kind {
-            SaturationKind::Tape => self
-                .values
-                .iter_mut()
-                .for_each(|v| *v = curve(SaturationKind::Tape, g, *v)),
-            SaturationKind::Tube => self
-                .values
-                .iter_mut()
-                .for_each(|v| *v = curve(SaturationKind::Tube, g, *v)),
-            SaturationKind::SoftClip => self
-                .values
-                .iter_mut()
-                .for_each(|v| *v = curve(SaturationKind::SoftClip, g, *v)),
+        for kind in [
+            SaturationKind::Tape,
+            SaturationKind::Tube,
+            SaturationKind::SoftClip,
+        ] {
+            if kind == self.kind {
+                let c = Curve::new(kind, g);
+                self.values.iter_mut().for_each(|v| *v = c.apply(*v));
+            }
         }
     }
 }
