@@ -46,6 +46,9 @@ pub struct LimiterSettings {
     pub auto_hold: bool,
 }
 
+/// A release within this of unity (linear) finishes at unity.
+const RELEASE_SNAP: f64 = 1e-6;
+
 /// Longest hold the automatic hold chooses, ms (half a period of 10 Hz).
 pub const MAX_AUTO_HOLD_MS: f64 = 50.0;
 
@@ -113,6 +116,14 @@ impl RunningMin {
         self.ring[0] = (self.index, 1.0);
         self.tail = 1;
         self.index += 1;
+    }
+    /// `n` idle pushes at once.
+    #[inline]
+    fn skip_idle(&mut self, n: usize) {
+        self.index += n as u64;
+        self.head = 0;
+        self.ring[0] = (self.index - 1, 1.0);
+        self.tail = 1;
     }
     /// The current minimum (1.0 when empty).
     #[inline]
@@ -216,6 +227,12 @@ impl GainComputer {
         let held = self.hold.push(required);
         self.released_gain =
             held.min(self.released_gain + (1.0 - self.released_gain) * self.release_coef);
+        if held == 1.0 && self.released_gain > 1.0 - RELEASE_SNAP {
+            // The release approaches 1 exponentially and would take seconds to get there in
+            // floating point; nothing in the hold window needs reduction, so finishing it is
+            // safe, and the step (< 1e-6, −120 dB) lets the computer go idle.
+            self.released_gain = 1.0;
+        }
         let min = self.lookahead_min.push(self.released_gain);
         let old = self.box_ring[self.box_pos];
         self.box_sum += min - old;
@@ -253,8 +270,30 @@ impl GainComputer {
         self.box_ring.len() - 1
     }
 
+    /// Whether `peak` needs no reduction (exactly the test [`GainComputer::gain_for`] makes).
+    #[inline(always)]
+    pub fn is_unity(&self, peak: f64) -> bool {
+        peak * INTERSAMPLE_MARGIN <= self.ceiling_lin
+    }
+
+    /// Advances over `n` samples that need no reduction while the computer is idle
+    /// ([`GainComputer::is_idle`]): the same state as `n` calls of `gain_for` (each returning
+    /// 1), in O(1).
+    pub fn skip_idle(&mut self, n: usize) {
+        debug_assert!(self.is_idle());
+        if n == 0 {
+            return;
+        }
+        self.since_run_start = self.since_run_start.saturating_add(n);
+        self.in_run = false;
+        self.hold.skip_idle(n);
+        self.lookahead_min.skip_idle(n);
+        self.box_pos = (self.box_pos + n) % self.box_ring.len();
+    }
+
+    /// Nothing to reduce and nothing pending: every gain is 1 until a peak needs reduction.
     #[inline]
-    fn is_idle(&self) -> bool {
+    pub fn is_idle(&self) -> bool {
         self.box_below_one == 0
             && self.released_gain == 1.0
             && self.hold.min() == 1.0
@@ -407,6 +446,41 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// Skipping idle stretches in one step leaves the gain computer exactly where
+        /// sample-by-sample calls leave it: the same gains afterwards, for any peaks.
+        #[test]
+        fn skip_idle_equals_calling_gain_for(
+            peaks in prop::collection::vec(0.0f64..2.0, 1..3000),
+            quiet in 0.0f64..1.0,
+        ) {
+            let s = LimiterSettings::default();
+            let (mut a, mut b) = (GainComputer::new(&s, 48000.0), GainComputer::new(&s, 48000.0));
+            // Quiet stretches (peaks scaled by `quiet` · 0.5, under the ceiling) between loud ones.
+            let x: Vec<f64> = peaks
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| if (i / 300) % 2 == 0 { p * quiet * 0.5 } else { p })
+                .collect();
+            let mut i = 0;
+            while i < x.len() {
+                if b.is_idle() && b.is_unity(x[i]) {
+                    let mut j = i;
+                    while j < x.len() && b.is_unity(x[j]) {
+                        prop_assert_eq!(a.gain_for(x[j]), 1.0);
+                        j += 1;
+                    }
+                    b.skip_idle(j - i);
+                    i = j;
+                } else {
+                    prop_assert_eq!(a.gain_for(x[i]), b.gain_for(x[i]));
+                    i += 1;
+                }
+            }
+            for &p in x.iter().rev().take(500) {
+                prop_assert_eq!(a.gain_for(p), b.gain_for(p));
+            }
+        }
+
         /// The running minimum equals the minimum of the last `len` values (fewer at the
         /// start), computed directly, for any values and window length, through resets.
         #[test]

@@ -104,9 +104,27 @@ impl LimitedLoudnessEstimator {
                 {
                     let clip = self.clip_lin;
                     let mut acc = 0.0;
-                    for (&peak, &energy) in peaks.iter().zip(energies) {
-                        let applied = g * c.gain_for((g * peak).min(clip));
-                        acc += applied * applied * energy;
+                    let mut i = 0;
+                    while i < peaks.len() {
+                        if c.is_idle() {
+                            // A run that needs no reduction passes at gain g: the computer
+                            // skips over it in one step.
+                            let mut j = i;
+                            let mut energy = 0.0;
+                            while j < peaks.len() && c.is_unity((g * peaks[j]).min(clip)) {
+                                energy += energies[j];
+                                j += 1;
+                            }
+                            if j > i {
+                                c.skip_idle(j - i);
+                                acc += g * g * energy;
+                                i = j;
+                                continue;
+                            }
+                        }
+                        let applied = g * c.gain_for((g * peaks[i]).min(clip));
+                        acc += applied * applied * energies[i];
+                        i += 1;
                     }
                     *sum += acc;
                 }
