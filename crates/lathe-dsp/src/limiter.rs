@@ -399,11 +399,33 @@ impl Processor for TruePeakLimiter {
                 *p = a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()));
             }
             let delay_len = self.delay[0].len();
+            // Idle stretches that need no reduction skip the gain computer (gain 1).
+            let mut idle_left = 0usize;
             for i in 0..len {
                 let row_peak = self.peaks[i] as f64;
                 let peak = row_peak.max(self.prev_row_peak);
                 self.prev_row_peak = row_peak;
-                let gain = self.gain.gain_for(peak);
+                let gain = if idle_left > 0 {
+                    idle_left -= 1;
+                    1.0
+                } else if self.gain.is_idle() && self.gain.is_unity(peak) {
+                    // The run of frames from here that needs no reduction.
+                    let mut prev = row_peak;
+                    let mut run = 1;
+                    while i + run < len {
+                        let p = self.peaks[i + run] as f64;
+                        if !self.gain.is_unity(p.max(prev)) {
+                            break;
+                        }
+                        prev = p;
+                        run += 1;
+                    }
+                    self.gain.skip_idle(run);
+                    idle_left = run - 1;
+                    1.0
+                } else {
+                    self.gain.gain_for(peak)
+                };
                 self.min_gain = self.min_gain.min(gain);
                 let read = if self.delay_pos + 1 == delay_len {
                     0
