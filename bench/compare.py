@@ -239,6 +239,8 @@ def main():
         "pyebur128": "pyebur128 " + sh([PY, "-c", "import importlib.metadata as m; print(m.version('pyebur128'))"]).stdout.strip(),
         "pyloudnorm": "pyloudnorm " + sh([PY, "-c", "import importlib.metadata as m; print(m.version('pyloudnorm'))"]).stdout.strip(),
         "matchering": "matchering " + sh([PY, "-c", "import importlib.metadata as m; print(m.version('matchering'))"]).stdout.strip(),
+        "pedalboard": "pedalboard " + sh([PY, "-c", "import importlib.metadata as m; print(m.version('pedalboard'))"]).stdout.strip(),
+        "sox": sh(["sox", "--version"]).stdout.strip().replace("sox:      ", ""),
         "rustc": sh(["rustc", "--version"]).stdout.strip(),
     }
     lines = []
@@ -305,6 +307,16 @@ def main():
     pass_times = ", ".join("%.2f" % p["elapsed_s"] for p in rep["passes"])
     w(f"lathe: {len(rep['passes'])} render passes ({pass_times} s), "
       f"{180 / base:.0f}x realtime. Goal (issue 4): 10x ffmpeg, 5x matchering, ≤ 64 MiB.")
+    for n, r in mres.items():
+        q = quality[n]
+        if n != "lathe master" and r["wall"] < base:
+            missed = []
+            if abs(q["integrated_lufs"] + 14.0) > 0.1:
+                missed.append(f"misses −14 LUFS ({q['integrated_lufs']:.2f})")
+            if q["true_peak_dbtp"] > -1.0:
+                missed.append(f"goes over the −1 dBTP ceiling ({q['true_peak_dbtp']:+.2f} dBTP)")
+            w(f"**lathe loses on time to {n}**: {r['wall']:.2f} s against {base:.2f} s. "
+              + (f"Its output {' and '.join(missed)}." if missed else "Its output meets both targets."))
     w(f"Measured: {ratio_ff:.1f}x ffmpeg ({'met' if ratio_ff >= 10 else '**not met**'}), "
       f"{ratio_mg:.1f}x matchering ({'met' if ratio_mg >= 5 else '**not met**'}), "
       f"{mres['lathe master']['rss_mib']:.1f} MiB ({'met' if mres['lathe master']['rss_mib'] <= 64 else '**not met**'}).")
