@@ -368,6 +368,68 @@ fn deliverables_at_other_rates_keep_length_and_ceiling() {
     }
 }
 
+/// An MP3 at a rate other than the session's is converted (with the true-peak safety stage at
+/// its rate) before encoding: ffmpeg (an independent decoder) reads it at 48 kHz with the
+/// input's length at that rate (gapless), and lathe's own check of the decoded file passes
+/// the target and the ceiling. A rate MP3 cannot carry is refused before any work.
+#[test]
+fn an_mp3_at_another_rate_is_converted_then_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    let input = write_mix(&mix);
+    let out = dir.path().join("out");
+    let res = lathe()
+        .args([
+            "master",
+            "--deliver",
+            "wav:24",
+            "--deliver",
+            "mp3:320@48000",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&mix)
+        .output()
+        .unwrap();
+    assert_exit_ok(&res);
+    let mp3 = out.join("song_master_48k_320k.mp3");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let d = &report["deliverables"][1];
+    assert_eq!(d["sample_rate_hz"], 48_000, "{d}");
+    assert_eq!(d["pass"], true, "{d}");
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with('.')));
+    let refused = lathe()
+        .args(["master", "--deliver", "mp3:320@96000", "-o"])
+        .arg(dir.path().join("out2"))
+        .arg(&mix)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let decoded = dir.path().join("decoded.wav");
+    let Ok(o) = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&mp3)
+        .args(["-c:a", "pcm_f32le"])
+        .arg(&decoded)
+        .output()
+    else {
+        eprintln!("SKIPPED independent decode: ffmpeg not installed");
+        return;
+    };
+    assert!(o.status.success());
+    let r = hound::WavReader::open(&decoded).unwrap();
+    assert_eq!(r.spec().sample_rate, 48_000);
+    assert_eq!(
+        r.duration() as u64,
+        (input.len() as u64 * 48_000).div_ceil(44_100)
+    );
+}
+
 /// `--title`, `--artist` and `--isrc` end up in every file, read back by ffprobe (an
 /// independent reader): Vorbis comments in FLAC (which `flac -t` still accepts), ID3v2 in MP3
 /// (still gapless: ffmpeg decodes exactly the input's length), RIFF INFO plus an ID3v2 chunk

@@ -294,12 +294,15 @@ pub fn render_session_with(
     let analyses = known.map(|k| k.analyses);
     let deliver = session.deliver_specs().map_err(usage)?;
     let session_rate_hz = session_rate(session)?;
-    if deliver
+    // The rate each lossy deliverable is encoded at.
+    let lossy_rate = |d: &DeliverSpec| d.sample_rate_hz.unwrap_or(session_rate_hz);
+    if let Some(d) = deliver
         .iter()
-        .any(|d| d.is_lossy() && d.sample_rate_hz.is_some_and(|r| r != session_rate_hz))
+        .find(|d| d.is_lossy() && !lathe_io::mp3_writer::MP3_RATES.contains(&lossy_rate(d)))
     {
         return Err(usage(format!(
-            "an MP3 is encoded at the session rate ({session_rate_hz} Hz); drop its @RATE or set the session rate"
+            "MP3 is encoded at 32, 44.1 or 48 kHz; this one would be at {} Hz (add @44100 or @48000)",
+            lossy_rate(d)
         )));
     }
     // Everything that can be refused is refused before any work.
@@ -329,28 +332,30 @@ pub fn render_session_with(
             )));
         }
     }
-    if deliver.iter().any(|d| d.is_lossy())
-        && !lathe_io::mp3_writer::MP3_RATES.contains(&session_rate_hz)
-    {
-        return Err(usage(format!(
-            "MP3 needs a 32, 44.1 or 48 kHz session; this one runs at {session_rate_hz} Hz"
-        )));
-    }
     // Lossless files are written while rendering; lossy ones are encoded afterwards from a
-    // temporary 32-bit float copy of the master bus, so they can be re-encoded (codec-safe).
-    let bus_file = deliver
+    // temporary 32-bit float copy of the master bus at their rate (converted, with the
+    // true-peak safety stage, like any deliverable at another rate), so that they can be
+    // re-encoded (codec-safe). One copy per rate.
+    let mut lossy_rates: Vec<u32> = deliver
         .iter()
-        .any(|d| d.is_lossy())
-        .then(|| out_dir.join(format!(".{name}.bus.f32.wav")));
+        .filter(|d| d.is_lossy())
+        .map(lossy_rate)
+        .collect();
+    lossy_rates.sort_unstable();
+    lossy_rates.dedup();
+    let bus_copy = |rate: u32| -> (DeliverSpec, PathBuf) {
+        (
+            DeliverSpec::parse(&format!("wav:32@{rate}")).expect("valid"),
+            out_dir.join(format!(".{name}.bus{rate}.f32.wav")),
+        )
+    };
     let mut direct: Vec<(DeliverSpec, PathBuf)> = deliver
         .iter()
         .cloned()
         .zip(outputs.iter().cloned())
         .filter(|(d, _)| !d.is_lossy())
         .collect();
-    if let Some(b) = &bus_file {
-        direct.push((DeliverSpec::parse("wav:32").expect("valid"), b.clone()));
-    }
+    direct.extend(lossy_rates.iter().map(|&r| bus_copy(r)));
     let target = session.master.target;
     let bus = session.bus();
     let tags = session.tags();
@@ -587,19 +592,18 @@ pub fn render_session_with(
     }
 
     // Lossy deliverables, encoded from the bus copy.
-    if bus_file.is_some() {
+    if !lossy_rates.is_empty() {
         progress.stage("encoding and checking MP3", None);
     }
     let mut trims = vec![None; deliver.len()];
-    if let Some(bus_path) = &bus_file {
-        let bus_only = [(
-            DeliverSpec::parse("wav:32").expect("valid"),
-            bus_path.clone(),
-        )];
+    {
         for (i, (spec, path)) in deliver.iter().zip(&outputs).enumerate() {
             if !spec.is_lossy() {
                 continue;
             }
+            let rate = lossy_rate(spec);
+            let bus_only = [bus_copy(rate)];
+            let bus_path = &bus_only[0].1;
             // When the decoded file overshoots, the bus copy is rendered again to the same
             // loudness with the limiter's ceiling lowered by the overshoot.
             let mut rerender = |ceiling: f64| -> Result<(), MasterError> {
@@ -635,13 +639,15 @@ pub fn render_session_with(
                 bus_path,
                 spec,
                 path,
-                session_rate_hz,
+                rate,
                 ceiling,
                 &tags,
                 &mut rerender,
             )?);
         }
-        let _ = std::fs::remove_file(bus_path);
+        for &r in &lossy_rates {
+            let _ = std::fs::remove_file(bus_copy(r).1);
+        }
     }
     // Verify every file as delivered: decode it back and measure.
     progress.stage("verifying the delivered files", None);

@@ -79,8 +79,8 @@ impl Preset {
     }
 
     /// Default deliverables for a session running at `rate_hz`. `streaming` adds an MP3 at
-    /// 320 kbps when the rate allows one (32, 44.1, 48 kHz; conversion at delivery is not
-    /// built yet).
+    /// 320 kbps: at the session rate when MP3 allows it (32, 44.1, 48 kHz), else converted to
+    /// 44.1 kHz (from multiples of 44.1 kHz) or 48 kHz.
     pub fn default_deliverables(self, rate_hz: u32) -> Vec<&'static str> {
         match self {
             Preset::Cd => vec!["wav:16@44100"],
@@ -88,6 +88,8 @@ impl Preset {
             Preset::Streaming if lathe_io::mp3_writer::MP3_RATES.contains(&rate_hz) => {
                 vec!["wav:24", "mp3:320"]
             }
+            Preset::Streaming if rate_hz % 44_100 == 0 => vec!["wav:24", "mp3:320@44100"],
+            Preset::Streaming => vec!["wav:24", "mp3:320@48000"],
             _ => vec!["wav:24"],
         }
     }
