@@ -11,6 +11,12 @@
 //!   `E(z) = (1 − z⁻¹)²`** (h = [2, −1]): −∞ at DC, +12 dB at Nyquist, −6 dB around fs/6.
 //!   The fed-back error is limited to ±8Δ so a full-scale signal cannot drive the loop
 //!   into overload.
+//! - **Psychoacoustic shaping** ([`DitherKind::TpdfLipshitz`]): the same loop with the 5-tap
+//!   "minimally audible" filter of Lipshitz, Vanderkooy and Wannamaker ("Minimally audible
+//!   noise shaping", JAES 39(11), 1991), h = [2.033, −2.165, 1.959, −1.590, 0.6149], designed
+//!   for 44.1 kHz: the error is pushed out of 2–5 kHz, where hearing is most sensitive, into the
+//!   top octave (it is the filter SoX calls `lipshitz`). At other rates the curve lands at other
+//!   frequencies. Its noise power is higher in total, lower where it is heard.
 
 use crate::processor::{Processor, StereoBlock};
 
@@ -24,10 +30,24 @@ pub enum DitherKind {
     Tpdf,
     /// TPDF dither inside the (1 − z⁻¹)² error-feedback loop.
     TpdfShaped,
+    /// TPDF dither inside Lipshitz's 5-tap minimally audible error-feedback loop (44.1 kHz).
+    TpdfLipshitz,
 }
 
 /// Error-feedback coefficients h of `E(z) = 1 − Σ h_k z^−(k+1)` for [`DitherKind::TpdfShaped`].
 pub const SHAPING_FILTER: [f64; 2] = [2.0, -1.0];
+
+/// Error-feedback coefficients for [`DitherKind::TpdfLipshitz`] (Lipshitz et al. 1991, 5 taps).
+pub const LIPSHITZ_FILTER: [f64; 5] = [2.033, -2.165, 1.959, -1.590, 0.6149];
+
+/// The error-feedback coefficients of a dither kind (empty without noise shaping).
+pub fn shaping_filter(kind: DitherKind) -> &'static [f64] {
+    match kind {
+        DitherKind::TpdfShaped => &SHAPING_FILTER,
+        DitherKind::TpdfLipshitz => &LIPSHITZ_FILTER,
+        DitherKind::None | DitherKind::Tpdf => &[],
+    }
+}
 
 /// xorshift64* generator: small, fast, deterministic.
 /// Rounds to the nearest integer, ties to even, for |t| < 2⁵¹: adding and subtracting
@@ -63,8 +83,10 @@ pub struct Quantizer {
     inv_step: f64,
     rng: Rng,
     seed: u64,
-    /// Past total quantisation errors e[n−1], e[n−2].
-    err: [f64; 2],
+    /// The shaping filter (empty: none).
+    shaping: &'static [f64],
+    /// Past total quantisation errors e[n−1], e[n−2], … (as many as the filter has taps).
+    err: [f64; 5],
 }
 
 impl Quantizer {
@@ -76,7 +98,8 @@ impl Quantizer {
             inv_step: 2f64.powi(bits as i32 - 1),
             rng: Rng::new(seed),
             seed,
-            err: [0.0; 2],
+            shaping: shaping_filter(kind),
+            err: [0.0; 5],
         }
     }
 
@@ -91,24 +114,21 @@ impl Quantizer {
             DitherKind::None => 0.0,
             _ => (self.rng.uniform() - self.rng.uniform()) * self.step,
         };
-        let v = match self.kind {
-            DitherKind::TpdfShaped => {
-                x - (SHAPING_FILTER[0] * self.err[0] + SHAPING_FILTER[1] * self.err[1])
-            }
-            _ => x,
-        };
+        let feedback: f64 = self.shaping.iter().zip(&self.err).map(|(h, e)| h * e).sum();
+        let v = x - feedback;
         let y = round_half_even((v + d) * self.inv_step) * self.step;
         let y = y.clamp(-1.0, 1.0 - self.step);
-        if self.kind == DitherKind::TpdfShaped {
+        if !self.shaping.is_empty() {
             let limit = 8.0 * self.step;
-            self.err = [(y - v).clamp(-limit, limit), self.err[0]];
+            self.err.copy_within(0..4, 1);
+            self.err[0] = (y - v).clamp(-limit, limit);
         }
         y
     }
 
     pub fn reset(&mut self) {
         self.rng = Rng::new(self.seed);
-        self.err = [0.0; 2];
+        self.err = [0.0; 5];
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod test_rng;
 
-use lathe_dsp::dither::{DitherKind, Quantizer, SHAPING_FILTER};
+use lathe_dsp::dither::{shaping_filter, DitherKind, Quantizer, LIPSHITZ_FILTER};
 use realfft::RealFftPlanner;
 use std::f64::consts::PI;
 use test_rng::Rng;
@@ -52,8 +52,19 @@ fn tpdf_error_variance_is_a_quarter_lsb_squared_whatever_the_input_value() {
 /// the prediction |1 − Σ h_k e^{−jω(k+1)}|²·Δ²/4.
 #[test]
 fn shaped_error_spectrum_follows_the_shaping_filter_within_1_db() {
-    let fs = 48000.0;
-    let mut q = Quantizer::new(16, DitherKind::TpdfShaped, 3);
+    shaped_error_spectrum_follows(DitherKind::TpdfShaped, 48000.0);
+}
+
+/// The psychoacoustic filter, at the rate it was designed for, with the published coefficients
+/// (Lipshitz, Vanderkooy and Wannamaker 1991; the table SoX uses for `lipshitz`).
+#[test]
+fn lipshitz_error_spectrum_follows_its_filter_within_1_db() {
+    assert_eq!(LIPSHITZ_FILTER, [2.033, -2.165, 1.959, -1.590, 0.6149]);
+    shaped_error_spectrum_follows(DitherKind::TpdfLipshitz, 44100.0);
+}
+
+fn shaped_error_spectrum_follows(kind: DitherKind, fs: f64) {
+    let mut q = Quantizer::new(16, kind, 3);
     let step = q.step();
     let mut rng = Rng(11);
     let n = 1 << 21;
@@ -94,7 +105,7 @@ fn shaped_error_spectrum_follows_the_shaping_filter_within_1_db() {
     let predicted = |f: f64| {
         let wv = 2.0 * PI * f / fs;
         let (mut re, mut im) = (1.0, 0.0);
-        for (k, h) in SHAPING_FILTER.iter().enumerate() {
+        for (k, h) in shaping_filter(kind).iter().enumerate() {
             re -= h * (wv * (k + 1) as f64).cos();
             im += h * (wv * (k + 1) as f64).sin();
         }
@@ -127,8 +138,30 @@ fn shaped_error_spectrum_follows_the_shaping_filter_within_1_db() {
         );
     }
     eprintln!(
-        "noise-shaped error spectrum: worst band {worst:.2} dB from prediction (200 Hz–20 kHz)"
+        "{kind:?} error spectrum at {fs} Hz: worst band {worst:.2} dB from prediction (200 Hz–20 kHz)"
     );
+}
+
+/// At a CD master's highest level (−0.3 dBFS sine) the Lipshitz loop stays out of overload:
+/// the error never exceeds the analytic bound (1 + Σ|h|)·1.5Δ (rounding ±½Δ plus TPDF ±Δ,
+/// through the feedback).
+#[test]
+fn lipshitz_loop_stays_bounded_at_the_cd_ceiling() {
+    let mut q = Quantizer::new(16, DitherKind::TpdfLipshitz, 5);
+    let step = q.step();
+    let bound = (1.0 + LIPSHITZ_FILTER.iter().map(|h| h.abs()).sum::<f64>()) * 1.5 * step;
+    let amp = 10f64.powf(-0.3 / 20.0);
+    let mut worst = 0.0f64;
+    for n in 0..441_000 {
+        let x = amp * (2.0 * PI * 997.0 * n as f64 / 44100.0).sin();
+        worst = worst.max((q.tick(x) - x).abs());
+    }
+    eprintln!(
+        "Lipshitz loop at -0.3 dBFS: worst error {:.2} Δ (bound {:.2} Δ)",
+        worst / step,
+        bound / step
+    );
+    assert!(worst <= bound, "error reached {:.1} Δ", worst / step);
 }
 
 #[test]

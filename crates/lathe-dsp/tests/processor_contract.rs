@@ -199,6 +199,7 @@ contract_tests!(
     linear_impulse_level: 0.5
 );
 contract_tests!(dither, Dither::new(24, DitherKind::TpdfShaped, 9), linear_impulse_level: 0.5);
+contract_tests!(dither_lipshitz, Dither::new(24, DitherKind::TpdfLipshitz, 9), linear_impulse_level: 0.5);
 contract_tests!(saturation_tape, Saturation::new(SaturationSettings::default()), linear_impulse_level: 0.01);
 contract_tests!(
     saturation_tube_2x,
