@@ -45,6 +45,39 @@ fn write_mix(path: &Path) -> Vec<[f32; 2]> {
     frames
 }
 
+/// A mastered test mix: the temporary folder (bind it, e.g. as `dir: _dir`: dropping it deletes
+/// the files), the mix, its frames, and the output folder.
+struct Mastered {
+    dir: tempfile::TempDir,
+    mix: std::path::PathBuf,
+    input: Vec<[f32; 2]>,
+    out: std::path::PathBuf,
+}
+
+/// Writes the test mix to `song.wav` and runs `lathe master ARGS -o out song.wav`, which must
+/// succeed.
+fn master_song(args: &[&str]) -> Mastered {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("song.wav");
+    let input = write_mix(&mix);
+    let out = dir.path().join("out");
+    let res = lathe()
+        .arg("master")
+        .args(args)
+        .arg("-o")
+        .arg(&out)
+        .arg(&mix)
+        .output()
+        .unwrap();
+    assert_exit_ok(&res);
+    Mastered {
+        dir,
+        mix,
+        input,
+        out,
+    }
+}
+
 fn read_f32(path: &Path) -> Vec<f32> {
     hound::WavReader::open(path)
         .unwrap()
@@ -61,18 +94,12 @@ fn read_i32(path: &Path) -> (Vec<i32>, hound::WavSpec) {
 
 #[test]
 fn streaming_master_meets_its_target_keeps_length_and_alignment() {
-    let dir = tempfile::tempdir().unwrap();
-    let mix = dir.path().join("song.wav");
-    let input = write_mix(&mix);
-    let out = dir.path().join("out");
-    let res = lathe()
-        .args(["master"])
-        .arg(&mix)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_exit_ok(&res);
+    let Mastered {
+        dir: _dir,
+        input,
+        out,
+        ..
+    } = master_song(&[]);
     let master = out.join("song_master_44k1_24b.wav");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
@@ -277,18 +304,9 @@ fn flac_deliverables_verify_with_the_flac_tool_and_equal_the_wav() {
 
 #[test]
 fn streaming_preset_mp3_is_gapless_and_codec_safe() {
-    let dir = tempfile::tempdir().unwrap();
-    let mix = dir.path().join("song.wav");
-    let input = write_mix(&mix);
-    let out = dir.path().join("out");
-    let res = lathe()
-        .arg("master")
-        .arg(&mix)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_exit_ok(&res);
+    let Mastered {
+        dir, input, out, ..
+    } = master_song(&[]);
     let mp3 = out.join("song_master_44k1_320k.mp3");
     assert!(mp3.exists(), "the streaming preset delivers an MP3");
     // Decode with ffmpeg (an independent decoder that honours the LAME tag): same length.
@@ -328,18 +346,19 @@ fn streaming_preset_mp3_is_gapless_and_codec_safe() {
 /// the ceiling by the safety stage at the delivery rate, with exactly the converted length.
 #[test]
 fn deliverables_at_other_rates_keep_length_and_ceiling() {
-    let dir = tempfile::tempdir().unwrap();
-    let mix = dir.path().join("song.wav");
-    let input = write_mix(&mix);
-    let out = dir.path().join("out");
-    let res = lathe()
-        .args(["master", "--deliver", "wav:24", "--deliver", "wav:16@48000"])
-        .args(["--deliver", "flac:24@96000", "-o"])
-        .arg(&out)
-        .arg(&mix)
-        .output()
-        .unwrap();
-    assert_exit_ok(&res);
+    let Mastered {
+        dir: _dir,
+        input,
+        out,
+        ..
+    } = master_song(&[
+        "--deliver",
+        "wav:24",
+        "--deliver",
+        "wav:16@48000",
+        "--deliver",
+        "flac:24@96000",
+    ]);
     let files = [
         (out.join("song_master_44k1_24b.wav"), 44_100u64),
         (out.join("song_master_48k_16b.wav"), 48_000),
@@ -374,24 +393,12 @@ fn deliverables_at_other_rates_keep_length_and_ceiling() {
 /// the target and the ceiling. A rate MP3 cannot carry is refused before any work.
 #[test]
 fn an_mp3_at_another_rate_is_converted_then_encoded() {
-    let dir = tempfile::tempdir().unwrap();
-    let mix = dir.path().join("song.wav");
-    let input = write_mix(&mix);
-    let out = dir.path().join("out");
-    let res = lathe()
-        .args([
-            "master",
-            "--deliver",
-            "wav:24",
-            "--deliver",
-            "mp3:320@48000",
-            "-o",
-        ])
-        .arg(&out)
-        .arg(&mix)
-        .output()
-        .unwrap();
-    assert_exit_ok(&res);
+    let Mastered {
+        dir,
+        mix,
+        input,
+        out,
+    } = master_song(&["--deliver", "wav:24", "--deliver", "mp3:320@48000"]);
     let mp3 = out.join("song_master_48k_320k.mp3");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
