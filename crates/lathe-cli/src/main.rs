@@ -19,6 +19,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the `master` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Measure files: loudness (BS.1770 / EBU R128), true peak, LRA, DC, correlation, clipping,
@@ -45,8 +47,31 @@ enum Command {
         out: PathBuf,
         /// streaming (−14 LUFS, −1 dBTP), apple (−16, −1), loud (−9, −1), club (−7, −0.3),
         /// cd (−10, −0.3, 16-bit 44.1 kHz), broadcast (−23, −1), none (no processing).
-        #[arg(long, default_value = "streaming")]
-        preset: String,
+        /// Default: streaming (with --reference: streaming's ceiling and deliverables, the
+        /// reference's loudness).
+        #[arg(long)]
+        preset: Option<String>,
+        /// Match this reference (repeatable: several references blend): tonal balance of mid
+        /// and side, width per band, density, loudness. The choices go into the chain (see
+        /// --save-session) and the report, with a plot beside it.
+        #[arg(long)]
+        reference: Vec<PathBuf>,
+        /// Weights of the references, in order (default: equal), e.g. 0.7,0.3.
+        #[arg(long, value_delimiter = ',', requires = "reference")]
+        reference_weights: Vec<f64>,
+        /// How much of the reference to match, 0…1 (EQ, width and dynamics; loudness is
+        /// matched fully unless --match says otherwise).
+        #[arg(long, requires = "reference")]
+        amount: Option<f64>,
+        /// Amounts per aspect, e.g. eq=0.7,width=0.5,loudness=1,dynamics=0.5.
+        #[arg(long = "match", requires = "reference")]
+        match_amounts: Option<String>,
+        /// Largest boost of the match EQ, dB (default 12).
+        #[arg(long, requires = "reference")]
+        max_boost_db: Option<f64>,
+        /// Largest cut of the match EQ, dB (default 24).
+        #[arg(long, requires = "reference")]
+        max_cut_db: Option<f64>,
         /// Integrated loudness target, LUFS (overrides the preset's).
         #[arg(long, allow_hyphen_values = true)]
         target_lufs: Option<f64>,
@@ -109,6 +134,12 @@ fn main() -> ExitCode {
             stems,
             out,
             preset,
+            reference,
+            reference_weights,
+            amount,
+            match_amounts,
+            max_boost_db,
+            max_cut_db,
             target_lufs,
             ceiling_dbtp,
             deliver,
@@ -120,10 +151,19 @@ fn main() -> ExitCode {
             json,
         } => {
             let files = mix.map_or(stems, |m| vec![m]);
+            let matching = (!reference.is_empty()).then_some(Matching {
+                files: reference,
+                weights: reference_weights,
+                amount,
+                amounts: match_amounts,
+                max_boost_db,
+                max_cut_db,
+            });
             master(
                 &files,
                 &out,
-                &preset,
+                preset.as_deref(),
+                matching,
                 target_lufs,
                 ceiling_dbtp,
                 &deliver,
@@ -143,7 +183,7 @@ fn main() -> ExitCode {
             force,
             json,
         } => match lathe_engine::session::Session::load(&session) {
-            Ok(s) => render(&s, None, &out, force, json),
+            Ok(s) => render(&s, None, &out, force, json, None),
             Err(e) => {
                 eprintln!("lathe: {e}");
                 ExitCode::from(EXIT_BAD_INPUT)
@@ -322,11 +362,22 @@ impl lathe_engine::progress::Progress for StageTimes {
 /// Exit code when a deliverable missed its target (files are still written).
 const EXIT_MISSED_TARGET: u8 = 1;
 
+/// The reference-matching flags of `lathe master`.
+struct Matching {
+    files: Vec<PathBuf>,
+    weights: Vec<f64>,
+    amount: Option<f64>,
+    amounts: Option<String>,
+    max_boost_db: Option<f64>,
+    max_cut_db: Option<f64>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn master(
     files: &[PathBuf],
     out: &std::path::Path,
-    preset: &str,
+    preset_name: Option<&str>,
+    matching: Option<Matching>,
     target_lufs: Option<f64>,
     ceiling_dbtp: Option<f64>,
     deliver: &[String],
@@ -342,9 +393,31 @@ fn master(
         eprintln!("lathe: {msg}");
         ExitCode::from(EXIT_BAD_INPUT)
     };
-    let preset = match Preset::parse(preset) {
+    let preset = match Preset::parse(preset_name.unwrap_or("streaming")) {
         Ok(p) => p,
         Err(e) => return bad(e),
+    };
+    let reference = match matching {
+        None => None,
+        Some(m) => {
+            let mut spec = lathe_engine::reference::ReferenceSpec::new(m.files);
+            spec.weights = m.weights;
+            if let Some(a) = m.amount {
+                spec.amount = a;
+            }
+            spec.max_boost_db = m.max_boost_db.unwrap_or(spec.max_boost_db);
+            spec.max_cut_db = m.max_cut_db.unwrap_or(spec.max_cut_db);
+            if let Some(Err(e)) = m.amounts.as_deref().map(|t| spec.set_amounts(t)) {
+                return bad(e);
+            }
+            if let Err(e) = spec.validate() {
+                return bad(e.replace("reference.", "--"));
+            }
+            Some(lathe_engine::master::ReferenceRequest {
+                spec,
+                set_target: preset_name.is_none() && target_lufs.is_none(),
+            })
+        }
     };
     if let Some(Err(e)) = tags.isrc.as_deref().map(lathe_engine::session::check_isrc) {
         return bad(e);
@@ -377,7 +450,14 @@ fn master(
     if let Some(p) = shown {
         p.stage("analysing the inputs", None);
     }
-    let prepared = session_from_preset(files, preset, target_lufs, ceiling_dbtp, &deliver);
+    let prepared = session_from_preset(
+        files,
+        preset,
+        target_lufs,
+        ceiling_dbtp,
+        &deliver,
+        reference,
+    );
     if let Some(p) = shown {
         p.done();
     }
@@ -395,22 +475,19 @@ fn master(
                 path.display()
             ));
         }
-        let part = path.with_extension("toml.part");
-        if let Err(e) =
-            std::fs::write(&part, session.to_toml()).and_then(|_| std::fs::rename(&part, path))
-        {
-            return bad(format!("{}: cannot write the session: {e}", path.display()));
-        }
     }
-    render(&session, Some(known), out, force, json)
+    render(&session, Some(known), out, force, json, save_session)
 }
 
+/// Renders `session`; with `save_session`, writes the session as rendered (everything chosen
+/// automatically written in) there afterwards.
 fn render(
     session: &lathe_engine::session::Session,
     known: Option<lathe_engine::master::Known>,
     out: &std::path::Path,
     force: bool,
     json: bool,
+    save_session: Option<&std::path::Path>,
 ) -> ExitCode {
     let progress = TermProgress::new(json);
     let times = StageTimes::from_env();
@@ -427,6 +504,15 @@ fn render(
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    if let Some(path) = save_session {
+        let part = path.with_extension("toml.part");
+        if let Err(e) = std::fs::write(&part, report.session.to_toml())
+            .and_then(|_| std::fs::rename(&part, path))
+        {
+            eprintln!("lathe: {}: cannot write the session: {e}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     for w in &report.warnings {
         eprintln!("lathe: warning: {w}");
     }

@@ -12,8 +12,12 @@
 //!   of `B = FFT − taps + 1` input frames is filtered when complete.
 //! - **Latency**: `(taps − 1)/2` (the filter's centre) + `B` (the block wait), reported by
 //!   `latency_samples()`.
+//! - **Mid/side curves** ([`LinearPhaseEq::mid_side`]): the two channels are encoded to mid
+//!   `(L+R)/2` and side `(L−R)/2`, each filtered by its own [`GainCurve`], and decoded; this is
+//!   the match EQ of reference matching. Flat curves give back the input (to rounding).
 
 use crate::eq::EqBand;
+use crate::gain_curve::GainCurve;
 use crate::processor::{Processor, StereoBlock};
 use crate::window::kaiser;
 use realfft::num_complex::Complex;
@@ -35,6 +39,14 @@ pub fn fir_len(sample_rate_hz: f64) -> usize {
 
 /// The linear-phase FIR for `bands` at `sample_rate_hz`, `fir_len` taps, centred.
 pub fn design_fir(bands: &[EqBand], sample_rate_hz: f64) -> Vec<f64> {
+    design_fir_for(
+        |f| bands.iter().map(|b| b.analog_magnitude(f)).product(),
+        sample_rate_hz,
+    )
+}
+
+/// The linear-phase FIR whose magnitude follows `magnitude(freq_hz)`, `fir_len` taps, centred.
+pub fn design_fir_for(magnitude: impl Fn(f64) -> f64, sample_rate_hz: f64) -> Vec<f64> {
     let taps = fir_len(sample_rate_hz);
     let grid = (taps * DESIGN_GRID).next_power_of_two();
     let mut planner = RealFftPlanner::<f64>::new();
@@ -42,8 +54,7 @@ pub fn design_fir(bands: &[EqBand], sample_rate_hz: f64) -> Vec<f64> {
     let mut spectrum: Vec<Complex<f64>> = (0..=grid / 2)
         .map(|k| {
             let f = k as f64 * sample_rate_hz / grid as f64;
-            let m: f64 = bands.iter().map(|b| b.analog_magnitude(f)).product();
-            Complex::new(m, 0.0)
+            Complex::new(magnitude(f), 0.0)
         })
         .collect();
     let mut zero_phase = vec![0.0; grid];
@@ -68,13 +79,24 @@ struct Channel {
     output: Vec<f64>,
 }
 
+/// What the filters are designed from.
+#[derive(Clone, Debug)]
+enum Design {
+    /// One response for both channels: the product of the bands' prototype magnitudes.
+    Bands(Vec<EqBand>),
+    /// Mid and side each through their own curve.
+    MidSide { mid: GainCurve, side: GainCurve },
+}
+
 pub struct LinearPhaseEq {
+    design: Design,
     bands: Vec<EqBand>,
     taps: usize,
     block: usize,
     /// Frames of the current block filled so far.
     fill: usize,
-    filter: Vec<Complex<f64>>,
+    /// The filter's spectrum per channel (left/right, or mid/side).
+    filters: [Vec<Complex<f64>>; 2],
     forward: Arc<dyn RealToComplex<f64>>,
     inverse: Arc<dyn ComplexToReal<f64>>,
     channels: [Channel; 2],
@@ -86,13 +108,28 @@ pub struct LinearPhaseEq {
 impl LinearPhaseEq {
     /// A linear-phase EQ with `bands` (validate them first with [`EqBand::validate`]).
     pub fn new(bands: Vec<EqBand>) -> Self {
+        Self::with_design(Design::Bands(bands))
+    }
+
+    /// A linear-phase mid/side EQ: mid through `mid`, side through `side` (validate them
+    /// first with [`GainCurve::validate`]).
+    pub fn mid_side(mid: GainCurve, side: GainCurve) -> Self {
+        Self::with_design(Design::MidSide { mid, side })
+    }
+
+    fn with_design(design: Design) -> Self {
         let mut planner = RealFftPlanner::<f64>::new();
+        let bands = match &design {
+            Design::Bands(b) => b.clone(),
+            Design::MidSide { .. } => Vec::new(),
+        };
         let mut me = Self {
+            design,
             bands,
             taps: 1,
             block: 1,
             fill: 0,
-            filter: Vec::new(),
+            filters: [Vec::new(), Vec::new()],
             forward: planner.plan_fft_forward(2),
             inverse: planner.plan_fft_inverse(2),
             channels: [new_channel(1, 1), new_channel(1, 1)],
@@ -104,20 +141,25 @@ impl LinearPhaseEq {
         me
     }
 
+    /// The bands (empty for a mid/side curve EQ).
     pub fn bands(&self) -> &[EqBand] {
         &self.bands
+    }
+
+    fn is_mid_side(&self) -> bool {
+        matches!(self.design, Design::MidSide { .. })
     }
 
     /// Filters the completed block of both channels.
     fn filter_block(&mut self) {
         let size = self.time.len();
         let keep = self.taps - 1;
-        for ch in &mut self.channels {
+        for (ch, filter) in self.channels.iter_mut().zip(&self.filters) {
             self.time.copy_from_slice(&ch.input);
             self.forward
                 .process_with_scratch(&mut self.time, &mut self.spectrum, &mut self.scratch)
                 .expect("buffer sizes come from the plan");
-            for (x, h) in self.spectrum.iter_mut().zip(&self.filter) {
+            for (x, h) in self.spectrum.iter_mut().zip(filter) {
                 *x *= h;
             }
             self.inverse
@@ -141,19 +183,30 @@ fn new_channel(size: usize, block: usize) -> Channel {
 
 impl Processor for LinearPhaseEq {
     fn prepare(&mut self, sample_rate_hz: f64, _max_block: usize) {
-        let fir = design_fir(&self.bands, sample_rate_hz);
-        self.taps = fir.len();
+        let firs = match &self.design {
+            Design::Bands(b) => {
+                let fir = design_fir(b, sample_rate_hz);
+                [fir.clone(), fir]
+            }
+            Design::MidSide { mid, side } => [
+                design_fir_for(|f| mid.magnitude(f), sample_rate_hz),
+                design_fir_for(|f| side.magnitude(f), sample_rate_hz),
+            ],
+        };
+        self.taps = firs[0].len();
         let size = (2 * self.taps).next_power_of_two();
         self.block = size - self.taps + 1;
         let mut planner = RealFftPlanner::<f64>::new();
         self.forward = planner.plan_fft_forward(size);
         self.inverse = planner.plan_fft_inverse(size);
-        let mut padded = vec![0.0; size];
-        padded[..self.taps].copy_from_slice(&fir);
-        self.filter = self.forward.make_output_vec();
-        self.forward
-            .process(&mut padded, &mut self.filter)
-            .expect("buffer sizes come from the plan");
+        for (filter, fir) in self.filters.iter_mut().zip(&firs) {
+            let mut padded = vec![0.0; size];
+            padded[..self.taps].copy_from_slice(fir);
+            *filter = self.forward.make_output_vec();
+            self.forward
+                .process(&mut padded, filter)
+                .expect("buffer sizes come from the plan");
+        }
         self.spectrum = self.forward.make_output_vec();
         self.time = vec![0.0; size];
         self.scratch = vec![
@@ -170,8 +223,28 @@ impl Processor for LinearPhaseEq {
         let keep = self.taps - 1;
         let mut done = 0;
         let n = block.len();
+        let mid_side = self.is_mid_side();
         while done < n {
             let m = (self.block - self.fill).min(n - done);
+            if mid_side {
+                let at = keep + self.fill;
+                let [mid, side] = &mut self.channels;
+                for i in 0..m {
+                    let (l, r) = (block.left[done + i], block.right[done + i]);
+                    mid.input[at + i] = 0.5 * (l + r);
+                    side.input[at + i] = 0.5 * (l - r);
+                    let (mo, so) = (mid.output[self.fill + i], side.output[self.fill + i]);
+                    block.left[done + i] = mo + so;
+                    block.right[done + i] = mo - so;
+                }
+                self.fill += m;
+                done += m;
+                if self.fill == self.block {
+                    self.filter_block();
+                    self.fill = 0;
+                }
+                continue;
+            }
             for (ch, samples) in self
                 .channels
                 .iter_mut()

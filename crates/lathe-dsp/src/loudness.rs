@@ -315,6 +315,17 @@ impl LoudnessMeter {
         loudness_range(self.short_term_blocks.iter().copied().step_by(10))
     }
 
+    /// The short-term loudness (100 ms steps) below which a fraction `p` (0…1) of the gated
+    /// short-term values lie (gated as for LRA: −70 LUFS absolute, −20 LU relative), LUFS;
+    /// −∞ when none passes.
+    pub fn short_term_percentile_lufs(&self, p: f64) -> f64 {
+        let gated = lra_gated(self.short_term_blocks.iter().copied());
+        if gated.is_empty() {
+            return f64::NEG_INFINITY;
+        }
+        energy_to_lufs(gated[((gated.len() - 1) as f64 * p.clamp(0.0, 1.0) + 0.5) as usize])
+    }
+
     /// Clears all state and readings.
     pub fn reset(&mut self) {
         for st in self.state.iter_mut().flatten() {
@@ -350,6 +361,21 @@ pub fn gated_loudness_lufs(block_energies: &[f64]) -> f64 {
     energy_to_lufs(sum / n as f64)
 }
 
+/// The short-term energies that pass LRA's gates (−70 LUFS, then −20 LU below their power
+/// mean), sorted.
+fn lra_gated(short_term: impl Iterator<Item = f64>) -> Vec<f64> {
+    let abs_gate = lufs_to_energy(ABSOLUTE_GATE_LUFS);
+    let mut gated: Vec<f64> = short_term.filter(|&e| e >= abs_gate).collect();
+    if gated.is_empty() {
+        return gated;
+    }
+    let mean = gated.iter().sum::<f64>() / gated.len() as f64;
+    let relative_gate = mean * 10f64.powf(-20.0 / 10.0);
+    gated.retain(|&e| e >= relative_gate);
+    gated.sort_by(f64::total_cmp);
+    gated
+}
+
 /// Count and sum of the energies strictly above `gate`.
 fn power_mean_above(energies: &[f64], gate: f64) -> (usize, f64) {
     energies
@@ -362,18 +388,10 @@ fn power_mean_above(energies: &[f64], gate: f64) -> (usize, f64) {
 /// their power mean, then P95 − P10 by nearest rank (the Tech 3342 MATLAB reference and
 /// libebur128 both index `round((n − 1)·p)`).
 fn loudness_range(short_term: impl Iterator<Item = f64>) -> f64 {
-    let abs_gate = lufs_to_energy(ABSOLUTE_GATE_LUFS);
-    let mut gated: Vec<f64> = short_term.filter(|&e| e >= abs_gate).collect();
-    if gated.is_empty() {
-        return 0.0;
-    }
-    let mean = gated.iter().sum::<f64>() / gated.len() as f64;
-    let relative_gate = mean * 10f64.powf(-20.0 / 10.0);
-    gated.retain(|&e| e >= relative_gate);
+    let gated = lra_gated(short_term);
     if gated.len() < 2 {
         return 0.0;
     }
-    gated.sort_by(f64::total_cmp);
     let rank = |p: f64| gated[((gated.len() - 1) as f64 * p + 0.5) as usize];
     energy_to_lufs(rank(0.95)) - energy_to_lufs(rank(0.10))
 }

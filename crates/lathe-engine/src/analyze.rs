@@ -9,6 +9,7 @@ use std::path::Path;
 
 use lathe_dsp::lin_to_db;
 use lathe_dsp::loudness::{ChannelRole, LoudnessMeter};
+use lathe_dsp::mid_side_spectrum::{MidSideSpectrum, MidSideSpectrumMeter};
 use lathe_dsp::signal_stats::SignalStats;
 use lathe_dsp::spectrum::{ThirdOctaveSpectrum, BAND_NOMINAL_HZ};
 use lathe_dsp::true_peak::TruePeakMeter;
@@ -67,6 +68,8 @@ struct Meters {
     true_peak: Vec<TruePeakMeter>,
     /// Left out when only levels are asked for ([`measure_levels`]).
     spectrum: Option<ThirdOctaveSpectrum>,
+    /// Stereo files, when asked for ([`analyze_for_matching`]).
+    mid_side: Option<MidSideSpectrumMeter>,
     stats: SignalStats,
 }
 
@@ -77,6 +80,7 @@ impl Meters {
             loudness,
             true_peak,
             spectrum,
+            mid_side,
             stats,
         } = self;
         rayon::join(
@@ -90,6 +94,9 @@ impl Meters {
                 loudness.process(&planar);
                 if let Some(s) = spectrum {
                     s.process(&planar);
+                }
+                if let (Some(m), [l, r]) = (mid_side, planar.as_slice()) {
+                    m.process(l, r);
                 }
                 stats.process(&planar);
             },
@@ -122,18 +129,67 @@ fn fill_chunk(
     Ok(!chunk[0].is_empty())
 }
 
+/// Which meters run besides loudness and the sample statistics.
+#[derive(Clone, Copy)]
+struct Parts {
+    spectrum: bool,
+    mid_side: bool,
+    true_peak: bool,
+}
+
 /// Analyses one file.
 pub fn analyze_file(path: &Path) -> Result<Analysis, AnalyzeError> {
-    analyze(path, true)
+    let all = Parts {
+        spectrum: true,
+        mid_side: false,
+        true_peak: true,
+    };
+    analyze(path, all).map(|(a, _)| a)
 }
 
 /// Measures the levels of one file (loudness, LRA, peaks, stats) without its spectrum, which
 /// is what verifying a delivered file needs; `spectrum_db` is empty.
 pub fn measure_levels(path: &Path) -> Result<Analysis, AnalyzeError> {
-    analyze(path, false)
+    let levels = Parts {
+        spectrum: false,
+        mid_side: false,
+        true_peak: true,
+    };
+    analyze(path, levels).map(|(a, _)| a)
 }
 
-fn analyze(path: &Path, with_spectrum: bool) -> Result<Analysis, AnalyzeError> {
+/// What reference matching needs of a file: its analysis, its long-term mid/side spectrum
+/// (stereo files; a mono file is all mid) and the 10th percentile of its short-term
+/// loudness (gated as for LRA), in one decode.
+pub struct MatchAnalysis {
+    pub analysis: Analysis,
+    pub mid_side: MidSideSpectrum,
+    pub short_term_p10_lufs: Option<f64>,
+}
+
+/// Analyses one file for reference matching (see [`MatchAnalysis`]). Mono files are measured
+/// as the same signal on both channels. The 1/3-octave `spectrum_db` comes from the mid/side
+/// spectra (the channels' mean power is `M² + S²`, over every frame). Without `true_peak`
+/// (a reference needs none), `true_peak_dbtp` is `None`.
+pub fn analyze_for_matching(path: &Path, true_peak: bool) -> Result<MatchAnalysis, AnalyzeError> {
+    let parts = Parts {
+        spectrum: false,
+        mid_side: true,
+        true_peak,
+    };
+    let (analysis, extra) = analyze(path, parts)?;
+    let (mid_side, p10) = extra.expect("asked for");
+    Ok(MatchAnalysis {
+        analysis,
+        mid_side,
+        short_term_p10_lufs: p10,
+    })
+}
+
+type MatchExtras = (MidSideSpectrum, Option<f64>);
+
+fn analyze(path: &Path, parts: Parts) -> Result<(Analysis, Option<MatchExtras>), AnalyzeError> {
+    let (with_spectrum, for_matching) = (parts.spectrum, parts.mid_side);
     let mut decoder = Decoder::open(path)?;
     let info = decoder.info().clone();
     let fs = info.sample_rate_hz as f64;
@@ -150,10 +206,17 @@ fn analyze(path: &Path, with_spectrum: bool) -> Result<Analysis, AnalyzeError> {
     };
     let mut meters = Meters {
         loudness: LoudnessMeter::new(fs, &roles),
-        true_peak: (0..info.channels).map(|_| TruePeakMeter::new()).collect(),
+        true_peak: if parts.true_peak {
+            (0..info.channels).map(|_| TruePeakMeter::new()).collect()
+        } else {
+            Vec::new()
+        },
         spectrum: with_spectrum.then(|| ThirdOctaveSpectrum::new(fs, info.channels)),
+        mid_side: for_matching.then(|| MidSideSpectrumMeter::new(fs)),
         stats: SignalStats::new(info.channels),
     };
+    // A mono file is matched as the same signal on both sides (all mid).
+    let mono_as_stereo = for_matching && info.channels == 1;
     let with_capacity = || vec![Vec::with_capacity(CHUNK_FRAMES); info.channels];
     let (mut ready, mut next, mut carry) = (with_capacity(), with_capacity(), with_capacity());
     let mut have = fill_chunk(&mut decoder, &mut ready, &mut carry)?;
@@ -161,7 +224,12 @@ fn analyze(path: &Path, with_spectrum: bool) -> Result<Analysis, AnalyzeError> {
         // Measure `ready` while decoding into `next`.
         let mut decoded = Ok(false);
         rayon::scope(|s| {
-            s.spawn(|_| meters.measure(&ready));
+            s.spawn(|_| {
+                meters.measure(&ready);
+                if let (true, Some(m)) = (mono_as_stereo, meters.mid_side.as_mut()) {
+                    m.process(&ready[0], &ready[0]);
+                }
+            });
             decoded = fill_chunk(&mut decoder, &mut next, &mut carry);
         });
         have = decoded?;
@@ -174,7 +242,11 @@ fn analyze(path: &Path, with_spectrum: bool) -> Result<Analysis, AnalyzeError> {
         .map(|m| m.finish())
         .fold(0.0, f64::max);
     let frames = meters.stats.frames();
-    Ok(Analysis {
+    let extras = meters.mid_side.as_mut().map(|m| {
+        let p10 = meters.loudness.short_term_percentile_lufs(0.10);
+        (m.finish(), p10.is_finite().then_some(p10))
+    });
+    let analysis = Analysis {
         file: path.display().to_string(),
         codec: info.codec.clone(),
         sample_rate_hz: info.sample_rate_hz,
@@ -187,21 +259,28 @@ fn analyze(path: &Path, with_spectrum: bool) -> Result<Analysis, AnalyzeError> {
         short_term_max_lufs: finite(meters.loudness.short_term_max_lufs(), 3),
         momentary_max_lufs: finite(meters.loudness.momentary_max_lufs(), 3),
         sample_peak_dbfs: finite(lin_to_db(meters.stats.sample_peak_lin()), 3),
-        true_peak_dbtp: finite(lin_to_db(true_peak), 3),
+        true_peak_dbtp: if parts.true_peak {
+            finite(lin_to_db(true_peak), 3)
+        } else {
+            None
+        },
         dc_offset: finite(meters.stats.dc_offset(), 6).unwrap_or(0.0),
         correlation: meters.stats.correlation().and_then(|c| finite(c, 4)),
         clipped_samples: meters.stats.clipped_samples(),
-        spectrum_db: meters.spectrum.as_mut().map_or(Vec::new(), |s| {
-            s.bands_db()
-                .into_iter()
-                .map(|v| v.and_then(|v| finite(v, 2)))
-                .collect()
-        }),
-        spectrum_bands_hz: if with_spectrum {
+        spectrum_db: match (meters.spectrum.as_mut(), &extras) {
+            (Some(s), _) => s.bands_db(),
+            (None, Some((m, _))) => m.third_octave_all_frames_db(),
+            (None, None) => Vec::new(),
+        }
+        .into_iter()
+        .map(|v| v.and_then(|v| finite(v, 2)))
+        .collect(),
+        spectrum_bands_hz: if with_spectrum || for_matching {
             BAND_NOMINAL_HZ.to_vec()
         } else {
             Vec::new()
         },
         warnings: decoder.warnings(),
-    })
+    };
+    Ok((analysis, extras))
 }

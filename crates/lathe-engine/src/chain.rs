@@ -9,6 +9,7 @@
 use lathe_dsp::compressor::{Compressor, CompressorSettings};
 use lathe_dsp::eq::{BandKind, Eq, EqBand, PassFamily};
 use lathe_dsp::gain::{Gain, GainSettings};
+use lathe_dsp::gain_curve::GainCurve;
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use lathe_dsp::linear_phase_eq::LinearPhaseEq;
 use lathe_dsp::multiband::{BandSettings, Multiband, MultibandSettings};
@@ -26,6 +27,7 @@ pub enum ProcessorSpec {
     Gain(GainSpec),
     Trim(GainSpec),
     Eq(EqSpec),
+    MatchEq(MatchEqSpec),
     Compressor(CompressorSpec),
     Multiband(MultibandSpec),
     Saturate(SaturateSpec),
@@ -83,6 +85,28 @@ pub enum EqPhase {
     #[default]
     Minimum,
     Linear,
+}
+
+/// A linear-phase mid/side curve EQ (what reference matching writes): one curve point per
+/// frequency, the mid and side gains at it in dB, straight lines in dB over log frequency
+/// between points and flat beyond the ends (`lathe_dsp::gain_curve`). Latency as the linear
+/// EQ's, compensated by the engine.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MatchEqSpec {
+    pub freqs_hz: Vec<f64>,
+    pub mid_db: Vec<f64>,
+    pub side_db: Vec<f64>,
+}
+
+impl MatchEqSpec {
+    pub fn mid(&self) -> GainCurve {
+        GainCurve::new(self.freqs_hz.clone(), self.mid_db.clone())
+    }
+
+    pub fn side(&self) -> GainCurve {
+        GainCurve::new(self.freqs_hz.clone(), self.side_db.clone())
+    }
 }
 
 /// The `compressor` keys are the compressor's settings themselves.
@@ -208,6 +232,7 @@ impl ProcessorSpec {
             ProcessorSpec::Gain(_) => "gain",
             ProcessorSpec::Trim(_) => "trim",
             ProcessorSpec::Eq(_) => "eq",
+            ProcessorSpec::MatchEq(_) => "match_eq",
             ProcessorSpec::Compressor(_) => "compressor",
             ProcessorSpec::Multiband(_) => "multiband",
             ProcessorSpec::Saturate(_) => "saturate",
@@ -257,6 +282,11 @@ impl ProcessorSpec {
                 .iter()
                 .enumerate()
                 .try_for_each(|(i, b)| b.validate().map_err(|m| format!("bands[{i}].{m}"))),
+            ProcessorSpec::MatchEq(m) => m
+                .mid()
+                .validate()
+                .map_err(|e| format!("mid_db {e}"))
+                .and_then(|_| m.side().validate().map_err(|e| format!("side_db {e}"))),
             ProcessorSpec::Compressor(c) => c.validate(),
             ProcessorSpec::Multiband(m) => Self::multiband_settings(m).validate(),
             ProcessorSpec::Saturate(s) => SaturationSettings {
@@ -305,6 +335,7 @@ impl ProcessorSpec {
                 EqPhase::Minimum => Box::new(Eq::new(Self::eq_bands(e))),
                 EqPhase::Linear => Box::new(LinearPhaseEq::new(Self::eq_bands(e))),
             },
+            ProcessorSpec::MatchEq(m) => Box::new(LinearPhaseEq::mid_side(m.mid(), m.side())),
             ProcessorSpec::Compressor(c) => Box::new(Compressor::new(*c)),
             ProcessorSpec::Multiband(m) => Box::new(Multiband::new(Self::multiband_settings(m))),
             ProcessorSpec::Saturate(s) => Box::new(Saturation::new(SaturationSettings {

@@ -9,6 +9,7 @@ pub mod master;
 pub mod pipeline;
 pub mod preset;
 pub mod progress;
+pub mod reference;
 pub mod render;
 pub mod session;
 pub mod source;

@@ -18,21 +18,29 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::analyze::{analyze_file, measure_levels, Analysis, AnalyzeError};
+use crate::analyze::{analyze_file, analyze_for_matching, measure_levels, Analysis, AnalyzeError};
 use crate::bus_cache::{BusCache, BusCacheWriter};
 use crate::chain::ProcessorSpec;
 use crate::deliver::{DeliverSpec, Delivery, Tags, DITHER_SEED};
 use crate::pipeline::{pipelined, BlockSend};
 use crate::preset::{Preset, Target};
 use crate::progress::{Progress, Silent};
+use crate::reference::{
+    analyze_references, bus_is_one_file, loudness_change_db, measure_stem_sum, plan, BusInput,
+    Correction, CorrectionReport, MatchPlan, MatchReport, ReferenceSpec,
+};
 use crate::render::{render_pass, render_stems, Bus, Metering, PassResult, RenderError};
 use crate::session::{DeliverEntry, MasterSpec, Session};
 use crate::stems::StemSpec;
 use lathe_dsp::limiter_estimate::{gain_for_loudness, LimitedLoudnessEstimator};
+use lathe_dsp::mid_side_spectrum::{MidSideSpectrum, MidSideSpectrumMeter};
 
 /// Gains, around `target − input loudness`, at which the first pass predicts the limited
 /// loudness, dB (the chain before the gain moves the loudness by about a dB either way).
 const ESTIMATE_OFFSETS_DB: [f64; 3] = [-0.5, 0.5, 1.5];
+
+/// A matched target at least this loud (LUFS) gets the `loud` preset's stages after the gain.
+pub const LOUD_MATCH_LUFS: f64 = -12.0;
 
 /// Renders with the limiter at most this many times while converging on the target.
 pub const MAX_RENDERS: usize = 6;
@@ -126,7 +134,14 @@ pub struct Report {
     pub passes: Vec<PassResult>,
     pub deliverables: Vec<DeliverableReport>,
     pub dither_seed: u64,
+    /// Reference matching: what was measured and decided, and how close the master came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<MatchReport>,
     pub warnings: Vec<String>,
+    /// The session as rendered (with everything chosen automatically written in), which
+    /// renders the same master again (`--save-session`).
+    #[serde(skip)]
+    pub session: Session,
 }
 
 impl Report {
@@ -147,8 +162,18 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Reference matching asked of `lathe master`.
+#[derive(Clone, Debug)]
+pub struct ReferenceRequest {
+    pub spec: ReferenceSpec,
+    /// Whether the match sets the loudness target (neither a preset nor a target was given).
+    pub set_target: bool,
+}
+
 /// Builds the session `lathe master` renders: the files as plain stems, the preset's chain
 /// (chosen from the measured loudness of their sum) and limiter, target and deliverables.
+/// With a reference, the chain before the gain is the match's instead of the preset's (the
+/// preset still gives the ceiling, the stages after the gain and the deliverables).
 /// Also returns what it measured of the inputs, which [`render_session_with`] reuses.
 pub fn session_from_preset(
     files: &[PathBuf],
@@ -156,6 +181,7 @@ pub fn session_from_preset(
     target_lufs: Option<f64>,
     ceiling_dbtp: Option<f64>,
     deliver: &[DeliverSpec],
+    reference: Option<ReferenceRequest>,
 ) -> Result<(Session, Known), MasterError> {
     if files.is_empty() {
         return Err(usage("no input files"));
@@ -178,6 +204,7 @@ pub fn session_from_preset(
         master: MasterSpec {
             chain: Vec::new(),
             target,
+            reference: reference.as_ref().map(|r| r.spec.clone()),
         },
         deliver: deliver
             .iter()
@@ -193,6 +220,24 @@ pub fn session_from_preset(
     };
     session.validate().map_err(usage)?;
     let rate = session_rate(&session)?;
+    if let Some(req) = reference {
+        let (known, plan) = match_session(&session, rate, req.set_target)?;
+        // A loud reference gets the loud presets' clipper and faster limiter (unless a preset
+        // was chosen).
+        let stages = match plan.target_lufs {
+            Some(l) if l >= LOUD_MATCH_LUFS => Preset::Loud,
+            _ => preset,
+        };
+        let target = session.master.target;
+        let bus = stages.bus(known.sum_lufs.unwrap_or(-70.0), target);
+        let mut chain = plan.chain;
+        chain.extend(bus.post_gain);
+        chain.extend(bus.limiter.as_ref().map(Session::limiter_spec));
+        session.master.chain = chain;
+        set_matched_target(&mut session, plan.target_lufs);
+        session.master.reference = None;
+        return Ok((session, known));
+    }
     // The stem files' analyses, and the loudness of their sum (measured in parallel unless
     // the sum is the one file).
     let one = session.stems.len() == 1;
@@ -227,7 +272,14 @@ pub fn session_from_preset(
         chain.extend(bus.limiter.as_ref().map(Session::limiter_spec));
         session.master.chain = chain;
     }
-    Ok((session, Known { analyses, sum_lufs }))
+    Ok((
+        session,
+        Known {
+            analyses,
+            sum_lufs,
+            matched: None,
+        },
+    ))
 }
 
 /// What is known about a session's inputs before rendering it.
@@ -235,8 +287,93 @@ pub fn session_from_preset(
 pub struct Known {
     /// Every stem file analysed on its own, in session order.
     pub analyses: Vec<Analysis>,
-    /// Integrated loudness of the unprocessed stem sum at the session rate.
+    /// Integrated loudness of the unprocessed stem sum at the session rate (with a reference
+    /// match: plus the loudness its EQ is predicted to add), which centres the limiter
+    /// estimate.
     pub sum_lufs: Option<f64>,
+    /// The reference match that was resolved into the session's chain.
+    pub matched: Option<MatchReport>,
+}
+
+/// Analyses the session's bus input and its references (in parallel) and plans the match.
+fn match_session(
+    session: &Session,
+    rate_hz: u32,
+    set_target: bool,
+) -> Result<(Known, MatchPlan), MasterError> {
+    let spec = session
+        .master
+        .reference
+        .as_ref()
+        .expect("called with a reference");
+    let (input, refs) = rayon::join(
+        || -> Result<(Vec<Analysis>, BusInput), MasterError> {
+            if let Some(file) = bus_is_one_file(session) {
+                let m = analyze_for_matching(file, true)?;
+                Ok((vec![m.analysis.clone()], BusInput::from(&m)))
+            } else {
+                let (a, sum) = rayon::join(
+                    || analyze_stems(session),
+                    || measure_stem_sum(session, rate_hz),
+                );
+                Ok((a?, sum.map_err(usage)?))
+            }
+        },
+        || analyze_references(spec),
+    );
+    let ((analyses, input), refs) = (input?, refs.map_err(usage)?);
+    let plan = plan(spec, &input, &refs, set_target).map_err(usage)?;
+    // The limiter estimate is centred on the loudness the bus will have after the match EQ.
+    let eq_change_db = plan
+        .chain
+        .iter()
+        .find_map(|p| match p {
+            ProcessorSpec::MatchEq(eq) => Some(loudness_change_db(&input.mid_side, eq)),
+            _ => None,
+        })
+        .unwrap_or(0.0);
+    Ok((
+        Known {
+            analyses,
+            sum_lufs: input.integrated_lufs.map(|l| l + eq_change_db),
+            matched: Some(plan.report.clone()),
+        },
+        plan,
+    ))
+}
+
+/// Sets the target's loudness to the match's (the ceiling stays: the session's target's, else
+/// its final limiter's, else −1 dBTP).
+fn set_matched_target(session: &mut Session, lufs: Option<f64>) {
+    let Some(lufs) = lufs else { return };
+    let ceiling = session
+        .master
+        .target
+        .map(|t| t.true_peak_dbtp)
+        .unwrap_or_else(|| match session.master.chain.last() {
+            Some(ProcessorSpec::Limiter(l)) => l.ceiling_dbtp,
+            _ => -1.0,
+        });
+    session.master.target = Some(Target {
+        integrated_lufs: (lufs * 1000.0).round() / 1000.0,
+        true_peak_dbtp: ceiling,
+    });
+}
+
+/// Resolves a session's `[master.reference]` into ordinary processors at the front of its
+/// master chain (and its target, when the session sets none); the reference section is
+/// removed. Returns what was measured, for [`render_session_with`].
+pub fn resolve_reference(session: &mut Session) -> Result<Known, MasterError> {
+    let rate = session_rate(session)?;
+    let set_target = session.master.target.is_none();
+    let (known, plan) = match_session(session, rate, set_target)?;
+    let mut chain = plan.chain;
+    chain.append(&mut session.master.chain);
+    session.master.chain = chain;
+    set_matched_target(session, plan.target_lufs);
+    session.master.reference = None;
+    session.validate().map_err(usage)?;
+    Ok(known)
 }
 
 /// Every stem file analysed on its own (in parallel).
@@ -290,6 +427,13 @@ pub fn render_session_with(
     known: Option<Known>,
     progress: &dyn Progress,
 ) -> Result<Report, MasterError> {
+    if session.master.reference.is_some() {
+        progress.stage("matching the reference", None);
+        let mut resolved = session.clone();
+        let known = resolve_reference(&mut resolved)?;
+        return render_session_with(&resolved, out_dir, force, Some(known), progress);
+    }
+    let mut matched = known.as_ref().and_then(|k| k.matched.clone());
     let sum_lufs = known.as_ref().and_then(|k| k.sum_lufs);
     let analyses = known.map(|k| k.analyses);
     let deliver = session.deliver_specs().map_err(usage)?;
@@ -318,7 +462,13 @@ pub fn render_session_with(
         .map(|d| out_dir.join(d.file_name(&name, d.sample_rate_hz.unwrap_or(session_rate_hz))))
         .collect();
     let report_path = out_dir.join("report.json");
-    for p in outputs.iter().chain(std::iter::once(&report_path)) {
+    let plot_path = out_dir.join(format!("{name}_match.svg"));
+    let plot = matched.is_some().then_some(&plot_path);
+    for p in outputs
+        .iter()
+        .chain(std::iter::once(&report_path))
+        .chain(plot)
+    {
         if session.input_files().iter().any(|i| same_file(p, i)) {
             return Err(usage(format!(
                 "{}: output would overwrite the input",
@@ -537,7 +687,9 @@ pub fn render_session_with(
     let pre_lufs = first.integrated_lufs;
     let mut passes = vec![first];
     // The passes after the gain replay the cached bus.
-    let post_bus = Bus {
+    let mut rendered_session = session.clone();
+    let mut bus_chain_used = bus.chain.clone();
+    let mut post_bus = Bus {
         chain: Vec::new(),
         ..bus.clone()
     };
@@ -555,23 +707,52 @@ pub fn render_session_with(
             .as_ref()
             .and_then(|e| gain_for_loudness(&e.predictions(), t.integrated_lufs));
         let first_gain = predicted.unwrap_or(t.integrated_lufs - pre_lufs);
-        let (rendered, safety) = render_to_target(
-            cache,
-            session_rate_hz,
-            &post_bus,
-            t,
-            first_gain,
-            Outputs {
-                files: &direct,
-                tags: &tags,
-                progress,
-            },
-        )?;
-        for ((_, path), db) in direct.iter().zip(safety) {
-            safety_db.insert(path.clone(), db);
+        let predicted_slope = estimator
+            .as_ref()
+            .and_then(|e| slope_near(&e.predictions(), first_gain));
+        // Reference matching: when the dynamics stages move the spectrum away from the plan,
+        // a correction EQ goes in after them (before the gain: it is linear, so the cached bus
+        // is replayed through it).
+        let plan = matched.clone();
+        let correct = |got: &MidSideSpectrum| plan.as_ref()?.correction_for(got);
+        let outputs = Outputs {
+            files: &direct,
+            tags: &tags,
+            progress,
+            spectrum: matched.is_some(),
+            correct: matched.is_some().then_some(&correct as _),
+            slope: predicted_slope.unwrap_or(1.0),
+        };
+        let mut rendered =
+            render_to_target(cache, session_rate_hz, &post_bus, t, first_gain, outputs)?;
+        if let Some(Correction {
+            eq: fix, before_db, ..
+        }) = rendered.correction.take()
+        {
+            if let Some(m) = matched.as_mut() {
+                m.correction = Some(CorrectionReport {
+                    before_db,
+                    freqs_hz: fix.freqs_hz.clone(),
+                    mid_db: fix.mid_db.clone(),
+                    side_db: fix.side_db.clone(),
+                });
+            }
+            post_bus.chain.push(ProcessorSpec::MatchEq(fix.clone()));
+            // Into the session as rendered: after the chain before the gain.
+            rendered_session
+                .master
+                .chain
+                .insert(bus.chain.len(), ProcessorSpec::MatchEq(fix));
+            bus_chain_used.push(post_bus.chain[0].clone());
         }
-        let last = rendered.last().cloned();
-        passes.extend(rendered);
+        if let (Some(m), Some(got)) = (matched.as_mut(), rendered.spectrum.as_ref()) {
+            m.set_result(got, rendered.passes.last().map(|p| p.integrated_lufs));
+        }
+        for ((_, path), db) in direct.iter().zip(&rendered.safety_db) {
+            safety_db.insert(path.clone(), *db);
+        }
+        let last = rendered.passes.last().cloned();
+        passes.append(&mut rendered.passes);
         let last = last.expect("render_to_target renders at least once");
         if last.limiter_max_reduction_db > HEAVY_LIMITING_DB {
             warnings.push(format!(
@@ -619,7 +800,7 @@ pub fn render_session_with(
                     .map_or(t.integrated_lufs - pre_lufs, |l: &LimiterReport| {
                         l.gain_into_limiter_db
                     });
-                let (extra, _) = render_to_target(
+                let extra = render_to_target(
                     cache,
                     session_rate_hz,
                     &lowered,
@@ -629,9 +810,12 @@ pub fn render_session_with(
                         files: &bus_only,
                         tags: &Tags::default(),
                         progress,
+                        spectrum: false,
+                        correct: None,
+                        slope: 1.0,
                     },
                 )?;
-                passes.extend(extra);
+                passes.extend(extra.passes);
                 Ok(())
             };
             let ceiling = target.map(|t| t.true_peak_dbtp);
@@ -690,13 +874,15 @@ pub fn render_session_with(
         stems,
         session_rate_hz,
         target,
-        chain: bus.chain.clone(),
+        chain: bus_chain_used,
         post_gain: bus.post_gain.clone(),
         limiter: limiter_report,
         passes,
         deliverables,
         dither_seed: DITHER_SEED,
+        reference: matched,
         warnings,
+        session: rendered_session,
     };
     progress.done();
     let part = report_path.with_extension("json.part");
@@ -707,17 +893,42 @@ pub fn render_session_with(
     Ok(report)
 }
 
+/// Chooses a correction EQ from a pass's spectrum (reference matching).
+type CorrectFn<'a> = &'a dyn Fn(&MidSideSpectrum) -> Option<Correction>;
+
 /// Where a render to target writes: the files, their tags, and the progress display.
 #[derive(Clone, Copy)]
 struct Outputs<'a> {
     files: &'a [(DeliverSpec, PathBuf)],
     tags: &'a Tags,
     progress: &'a dyn Progress,
+    /// Measure the output's mid/side spectrum (reference matching).
+    spectrum: bool,
+    /// Reference matching: the correction EQ for the first pass's spectrum, if it needs one.
+    correct: Option<CorrectFn<'a>>,
+    /// d(loudness)/d(gain) expected near the first gain (the limiter flattens it), for the
+    /// first secant step.
+    slope: f64,
+}
+
+/// What [`render_to_target`] made.
+struct Rendered {
+    /// Every pass made; the last one wrote the files.
+    passes: Vec<PassResult>,
+    /// Deepest gain reduction of each file's true-peak safety stage, dB.
+    safety_db: Vec<f64>,
+    /// The accepted pass's mid/side spectrum, when [`Outputs::spectrum`] asked for it.
+    spectrum: Option<MidSideSpectrum>,
+    /// The correction [`Outputs::correct`] asked for (in the bus of the accepted pass).
+    correction: Option<Correction>,
 }
 
 /// Renders the bus at the gain that brings the output to `target` (secant steps from
 /// `first_gain_db`), writing `files` in the accepted pass.
-/// Returns every pass made; the last one wrote the files.
+///
+/// With [`Outputs::correct`], the first pass's spectrum is handed to it; a correction EQ it
+/// returns goes into the bus (after its chain, before the gain) for every later pass, and the
+/// first pass is never the accepted one.
 fn render_to_target(
     cache: &BusCache,
     rate_hz: u32,
@@ -725,12 +936,17 @@ fn render_to_target(
     target: Target,
     first_gain_db: f64,
     out: Outputs<'_>,
-) -> Result<(Vec<PassResult>, Vec<f64>), MasterError> {
+) -> Result<Rendered, MasterError> {
     let Outputs {
         files,
         tags,
         progress,
+        spectrum,
+        correct,
+        slope: first_slope,
     } = out;
+    let mut bus = bus.clone();
+    let mut correction = None;
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
     let mut passes = Vec::new();
     let mut gain = first_gain_db;
@@ -746,40 +962,80 @@ fn render_to_target(
             Some(cache.frames()),
         );
         let mut source = cache.reader().map_err(write_err)?;
+        let mut meter = spectrum.then(|| MidSideSpectrumMeter::new(rate_hz as f64));
         let res = render_pass(
             &mut source,
             rate_hz,
-            bus,
+            &bus,
             gain,
             Metering::default(),
             |l, r| {
                 progress.advance(l.len() as u64);
+                if let Some(m) = meter.as_mut() {
+                    m.process(l, r);
+                }
                 writers.iter_mut().try_for_each(|w| w.write(l, r))
             },
         )?;
         passes.push(res.clone());
         let err = target.integrated_lufs - res.integrated_lufs;
+        let got = meter.as_mut().map(|m| m.finish());
+        let fix = match (attempt, correct, &got) {
+            (1, Some(c), Some(g)) => c(g),
+            _ => None,
+        };
+        if let Some(fix) = fix {
+            // The corrected bus renders again, at a gain that also makes up the loudness the
+            // correction is predicted to change.
+            bus.chain.push(ProcessorSpec::MatchEq(fix.eq.clone()));
+            gain += err / first_slope - fix.loudness_change_db;
+            correction = Some(fix);
+            for w in writers {
+                w.discard();
+            }
+            continue;
+        }
         if err.abs() <= CONVERGED_LU || attempt == MAX_RENDERS {
-            let safety = writers
+            let safety_db = writers
                 .into_iter()
                 .map(|w| w.finish().map_err(write_err))
                 .collect::<Result<_, _>>()?;
-            return Ok((passes, safety));
+            return Ok(Rendered {
+                passes,
+                safety_db,
+                spectrum: got,
+                correction,
+            });
         }
         for w in writers {
             w.discard();
         }
-        // Secant step on loudness(gain); the first correction assumes slope 1.
+        // Secant step on loudness(gain); the first step assumes the expected slope.
         let slope = match previous {
             Some((g0, i0)) if (res.integrated_lufs - i0).abs() > 1e-6 => {
                 ((res.integrated_lufs - i0) / (gain - g0)).clamp(0.2, 1.5)
             }
-            _ => 1.0,
+            _ => first_slope,
         };
         previous = Some((gain, res.integrated_lufs));
         gain += err / slope;
     }
     unreachable!("the last attempt always returns")
+}
+
+/// The slope d(loudness)/d(gain) of the estimator's predictions between the two predicted
+/// gains nearest `gain_db`, held within 0.2…1.5 (as the secant steps are).
+fn slope_near(predictions: &[(f64, f64)], gain_db: f64) -> Option<f64> {
+    let mut p: Vec<(f64, f64)> = predictions
+        .iter()
+        .copied()
+        .filter(|(g, l)| g.is_finite() && l.is_finite())
+        .collect();
+    p.sort_by(|a, b| (a.0 - gain_db).abs().total_cmp(&(b.0 - gain_db).abs()));
+    let [(g0, l0), (g1, l1), ..] = p.as_slice() else {
+        return None;
+    };
+    (g1 != g0).then(|| ((l1 - l0) / (g1 - g0)).clamp(0.2, 1.5))
 }
 
 /// Tries at most this many encodes of a lossy deliverable.

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::chain::{validate_chain, LimiterSpec, ProcessorSpec};
 use crate::deliver::DeliverSpec;
 use crate::preset::Target;
+use crate::reference::ReferenceSpec;
 use crate::render::Bus;
 use crate::stems::StemSpec;
 
@@ -39,6 +40,10 @@ pub struct MasterSpec {
     pub chain: Vec<ProcessorSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
+    /// Reference matching, resolved into ordinary processors before rendering
+    /// ([`crate::reference`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,6 +95,16 @@ impl Session {
                 stem.file = base.join(&stem.file);
             }
         }
+        for f in s
+            .master
+            .reference
+            .iter_mut()
+            .flat_map(|r| r.files.iter_mut())
+        {
+            if f.is_relative() {
+                *f = base.join(&*f);
+            }
+        }
         s.validate()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(s)
@@ -122,6 +137,9 @@ impl Session {
             validate_chain(&s.chain).map_err(|e| format!("stem[{i}].{e}"))?;
         }
         validate_chain(&self.master.chain).map_err(|e| format!("master.{e}"))?;
+        if let Some(r) = &self.master.reference {
+            r.validate().map_err(|e| format!("master.{e}"))?;
+        }
         if let Some(t) = self.master.target {
             if !(-40.0..=0.0).contains(&t.integrated_lufs) {
                 return Err(format!(
@@ -262,9 +280,13 @@ impl Session {
             .collect()
     }
 
-    /// Stem files, for checks that outputs never overwrite inputs.
+    /// Stem and reference files, for checks that outputs never overwrite inputs.
     pub fn input_files(&self) -> Vec<PathBuf> {
-        self.stems.iter().map(|s| s.file.clone()).collect()
+        self.stems
+            .iter()
+            .map(|s| s.file.clone())
+            .chain(self.master.reference.iter().flat_map(|r| r.files.clone()))
+            .collect()
     }
 
     /// The limiter as a chain entry (for sessions built from presets).

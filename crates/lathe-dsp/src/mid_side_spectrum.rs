@@ -1,0 +1,336 @@
+//! Long-term mid and side spectra over the loudest sections of a stereo signal: the tonal
+//! balance that reference matching compares.
+//!
+//! Hann frames of [`FRAME_LEN`] samples with 50 % overlap (as [`crate::spectrum`]). Each
+//! frame's mid `(L+R)/2` and side `(L−R)/2` power spectra are summed into 1/12-octave fine
+//! bands (aligned so that four of them make one ISO 266 1/3-octave band exactly) and added to
+//! the bucket of the frame's level (1 dB buckets of `mean(M² + S²)`). At the end only frames
+//! above a relative gate count: 10 dB below the power mean of the frames above −70 dB, the
+//! gate of BS.1770 integrated loudness. So quiet intros and fades do not pull the average, and
+//! memory stays fixed (buckets × fine bands) whatever the length.
+
+use crate::spectrum::{band_centre_hz, BAND_NOMINAL_HZ, FRAME_LEN};
+use crate::window::hann_periodic;
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+use std::sync::Arc;
+
+const HOP: usize = FRAME_LEN / 2;
+/// Fine band `j` starts at `1000·2^(j/12)` Hz; the first is `j = FIRST_FINE` (≈ 7.8 Hz).
+const FIRST_FINE: i32 = -84;
+/// Frame levels are bucketed from this level (dB) upwards, 1 dB per bucket.
+const LOWEST_LEVEL_DB: f64 = -120.0;
+const BUCKETS: usize = 130;
+/// Frames quieter than this never count (dB re full scale, as BS.1770's absolute gate).
+const ABSOLUTE_GATE_DB: f64 = -70.0;
+/// Frames this far below the mean of the louder frames do not count, dB.
+const RELATIVE_GATE_DB: f64 = -10.0;
+
+/// Mid or side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    Mid,
+    Side,
+}
+
+#[derive(Clone, Default)]
+struct Bucket {
+    frames: u64,
+    /// Sum of the frames' mean squares (for the gate).
+    energy: f64,
+    mid: Vec<f64>,
+    side: Vec<f64>,
+}
+
+/// Streaming meter; [`MidSideSpectrumMeter::finish`] gives the [`MidSideSpectrum`].
+pub struct MidSideSpectrumMeter {
+    sample_rate_hz: f64,
+    fft: Arc<dyn RealToComplex<f64>>,
+    window: Vec<f64>,
+    /// First FFT bin of every fine band, and one past the last band's end.
+    fine_bins: Vec<usize>,
+    pending: [Vec<f64>; 2],
+    buckets: Vec<Bucket>,
+    frame_in: Vec<f64>,
+    spectrum: Vec<Complex<f64>>,
+    scratch: Vec<Complex<f64>>,
+    mid_fine: Vec<f64>,
+    side_fine: Vec<f64>,
+    frames_seen: u64,
+}
+
+/// Lower edge of fine band `j`, Hz.
+fn fine_edge_hz(j: i32) -> f64 {
+    1000.0 * 2f64.powf(j as f64 / 12.0)
+}
+
+impl MidSideSpectrumMeter {
+    pub fn new(sample_rate_hz: f64) -> Self {
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(FRAME_LEN);
+        let bin_hz = sample_rate_hz / FRAME_LEN as f64;
+        let bins = FRAME_LEN / 2 + 1;
+        // Fine bands up to Nyquist; the last one ends after the Nyquist bin.
+        let mut fine_bins = Vec::new();
+        let mut j = FIRST_FINE;
+        while fine_edge_hz(j) < sample_rate_hz / 2.0 {
+            fine_bins.push(((fine_edge_hz(j) / bin_hz).ceil() as usize).min(bins));
+            j += 1;
+        }
+        fine_bins.push(bins);
+        let fine = fine_bins.len() - 1;
+        Self {
+            sample_rate_hz,
+            window: hann_periodic(FRAME_LEN),
+            fine_bins,
+            pending: [Vec::with_capacity(FRAME_LEN), Vec::with_capacity(FRAME_LEN)],
+            buckets: vec![
+                Bucket {
+                    mid: vec![0.0; fine],
+                    side: vec![0.0; fine],
+                    ..Bucket::default()
+                };
+                BUCKETS
+            ],
+            frame_in: vec![0.0; FRAME_LEN],
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            mid_fine: vec![0.0; fine],
+            side_fine: vec![0.0; fine],
+            frames_seen: 0,
+            fft,
+        }
+    }
+
+    /// Feeds one block of left and right samples.
+    pub fn process(&mut self, left: &[f64], right: &[f64]) {
+        let mut at = 0;
+        while at < left.len() {
+            let take = (FRAME_LEN - self.pending[0].len()).min(left.len() - at);
+            self.pending[0].extend_from_slice(&left[at..at + take]);
+            self.pending[1].extend_from_slice(&right[at..at + take]);
+            at += take;
+            if self.pending[0].len() == FRAME_LEN {
+                self.analyse_frame();
+                for p in &mut self.pending {
+                    p.drain(..HOP);
+                }
+            }
+        }
+    }
+
+    fn fine_powers(&mut self, lane: Lane) {
+        let (l, r) = (&self.pending[0], &self.pending[1]);
+        let sign = if lane == Lane::Mid { 1.0 } else { -1.0 };
+        for (((o, a), b), w) in self.frame_in.iter_mut().zip(l).zip(r).zip(&self.window) {
+            *o = 0.5 * (a + sign * b) * w;
+        }
+        self.fft
+            .process_with_scratch(&mut self.frame_in, &mut self.spectrum, &mut self.scratch)
+            .expect("buffer sizes come from the plan");
+        let out = if lane == Lane::Mid {
+            &mut self.mid_fine
+        } else {
+            &mut self.side_fine
+        };
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = self.spectrum[self.fine_bins[k]..self.fine_bins[k + 1]]
+                .iter()
+                .map(|c| c.norm_sqr())
+                .sum();
+        }
+    }
+
+    fn analyse_frame(&mut self) {
+        let (l, r) = (&self.pending[0], &self.pending[1]);
+        // M² + S² = (L² + R²)/2.
+        let mean_square =
+            l.iter().zip(r).map(|(a, b)| a * a + b * b).sum::<f64>() / (2.0 * FRAME_LEN as f64);
+        self.fine_powers(Lane::Mid);
+        self.fine_powers(Lane::Side);
+        let level = 10.0 * mean_square.max(1e-30).log10();
+        let b = ((level - LOWEST_LEVEL_DB).floor().max(0.0) as usize).min(BUCKETS - 1);
+        let bucket = &mut self.buckets[b];
+        bucket.frames += 1;
+        bucket.energy += mean_square;
+        for (a, v) in bucket.mid.iter_mut().zip(&self.mid_fine) {
+            *a += v;
+        }
+        for (a, v) in bucket.side.iter_mut().zip(&self.side_fine) {
+            *a += v;
+        }
+        self.frames_seen += 1;
+    }
+
+    /// The spectra of the frames that pass the gates (a shorter input than one frame is
+    /// analysed as one zero-padded frame).
+    pub fn finish(&mut self) -> MidSideSpectrum {
+        if self.frames_seen == 0 && !self.pending[0].is_empty() {
+            for p in &mut self.pending {
+                p.resize(FRAME_LEN, 0.0);
+            }
+            self.analyse_frame();
+        }
+        let fine = self.fine_bins.len() - 1;
+        let level_of = |b: &Bucket| b.energy / b.frames.max(1) as f64;
+        let above = |gate_db: f64| {
+            self.buckets
+                .iter()
+                .filter(move |b| b.frames > 0 && 10.0 * level_of(b).log10() > gate_db)
+        };
+        let (n, e) =
+            above(ABSOLUTE_GATE_DB).fold((0u64, 0.0), |(n, e), b| (n + b.frames, e + b.energy));
+        let gate_db = if n == 0 {
+            f64::INFINITY
+        } else {
+            10.0 * (e / n as f64).log10() + RELATIVE_GATE_DB
+        };
+        let window_power: f64 = self.window.iter().map(|w| w * w).sum();
+        let mut out = MidSideSpectrum {
+            sample_rate_hz: self.sample_rate_hz,
+            fine_bins: self.fine_bins.clone(),
+            mid: vec![0.0; fine],
+            side: vec![0.0; fine],
+            frames: 0,
+            all_frames: vec![0.0; fine],
+        };
+        let mut all_count = 0;
+        for b in &self.buckets {
+            all_count += b.frames;
+            for ((o, m), s) in out.all_frames.iter_mut().zip(&b.mid).zip(&b.side) {
+                *o += m + s;
+            }
+        }
+        for b in above(gate_db.max(ABSOLUTE_GATE_DB)) {
+            out.frames += b.frames;
+            for (o, v) in out.mid.iter_mut().zip(&b.mid) {
+                *o += v;
+            }
+            for (o, v) in out.side.iter_mut().zip(&b.side) {
+                *o += v;
+            }
+        }
+        // One-sided mean square per frame, relative to a full-scale sine (mean square 1/2).
+        let scale = 2.0 / (FRAME_LEN as f64 * window_power * out.frames.max(1) as f64) / 0.5;
+        for v in out.mid.iter_mut().chain(out.side.iter_mut()) {
+            *v *= scale;
+        }
+        let scale_all = scale * out.frames.max(1) as f64 / all_count.max(1) as f64;
+        for v in &mut out.all_frames {
+            *v *= scale_all;
+        }
+        out
+    }
+}
+
+/// Mid and side power in 1/12-octave fine bands, relative to a full-scale sine, averaged over
+/// the gated frames.
+#[derive(Clone, Debug)]
+pub struct MidSideSpectrum {
+    pub sample_rate_hz: f64,
+    fine_bins: Vec<usize>,
+    pub mid: Vec<f64>,
+    pub side: Vec<f64>,
+    /// Frames that passed the gates.
+    pub frames: u64,
+    /// Mid plus side power (= the mean of the channels' powers) over every frame, ungated.
+    all_frames: Vec<f64>,
+}
+
+impl MidSideSpectrum {
+    /// Centre (geometric) of every fine band, Hz.
+    pub fn fine_centres_hz(&self) -> Vec<f64> {
+        (0..self.mid.len())
+            .map(|k| fine_edge_hz(FIRST_FINE + k as i32) * 2f64.powf(1.0 / 24.0))
+            .collect()
+    }
+
+    /// Fine bands (index range) making up 1/3-octave band `band` (an index into
+    /// [`BAND_NOMINAL_HZ`]); `None` when the band reaches past Nyquist or holds no FFT bin.
+    pub fn fine_range(&self, band: usize) -> Option<std::ops::Range<usize>> {
+        let lo = (4 * band as i32 - 70 - FIRST_FINE) as usize;
+        let hi = lo + 4;
+        let nyquist = self.sample_rate_hz / 2.0;
+        if band_centre_hz(band) * 2f64.powf(1.0 / 6.0) > nyquist || hi > self.mid.len() {
+            return None;
+        }
+        (self.fine_bins[hi] > self.fine_bins[lo]).then_some(lo..hi)
+    }
+
+    /// The fine powers of one lane.
+    pub fn lane(&self, lane: Lane) -> &[f64] {
+        match lane {
+            Lane::Mid => &self.mid,
+            Lane::Side => &self.side,
+        }
+    }
+
+    /// 1/3-octave levels of the channels' mean power over every frame (no gate), dB re a
+    /// full-scale sine: what [`crate::spectrum::ThirdOctaveSpectrum`] reads of the same file.
+    pub fn third_octave_all_frames_db(&self) -> Vec<Option<f64>> {
+        self.third_octave_of(&self.all_frames)
+    }
+
+    /// 1/3-octave levels of one lane in dB re a full-scale sine, one per [`BAND_NOMINAL_HZ`]
+    /// entry; `None` past Nyquist, for bands without bins, and for silence.
+    pub fn third_octave_db(&self, lane: Lane) -> Vec<Option<f64>> {
+        self.third_octave_of(self.lane(lane))
+    }
+
+    fn third_octave_of(&self, p: &[f64]) -> Vec<Option<f64>> {
+        (0..BAND_NOMINAL_HZ.len())
+            .map(|i| {
+                let r = self.fine_range(i)?;
+                let sum: f64 = p[r].iter().sum();
+                (sum > 0.0).then(|| 10.0 * sum.log10())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(freq: f64, amp: f64, fs: f64, n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|i| amp * (2.0 * std::f64::consts::PI * freq * i as f64 / fs).sin())
+            .collect()
+    }
+
+    /// A 1 kHz sine at −6 dBFS in phase on both channels is all mid, in the 1 kHz band, at
+    /// −6 dB; the same sine in antiphase is all side.
+    #[test]
+    fn a_sine_lands_in_its_band_and_lane() {
+        let fs = 48000.0;
+        let x = sine(1000.0, 0.5, fs, 96000);
+        let neg: Vec<f64> = x.iter().map(|v| -v).collect();
+        let mut m = MidSideSpectrumMeter::new(fs);
+        m.process(&x, &x);
+        let s = m.finish();
+        let mid = s.third_octave_db(Lane::Mid);
+        let k = BAND_NOMINAL_HZ.iter().position(|&f| f == 1000.0).unwrap();
+        assert!((mid[k].unwrap() + 6.02).abs() < 0.05, "{:?}", mid[k]);
+        assert!(s.third_octave_db(Lane::Side)[k].is_none_or(|v| v < -200.0));
+        let mut m = MidSideSpectrumMeter::new(fs);
+        m.process(&x, &neg);
+        let s = m.finish();
+        assert!((s.third_octave_db(Lane::Side)[k].unwrap() + 6.02).abs() < 0.05);
+    }
+
+    /// A section 24 dB down does not count (counted, its 100 Hz would read −33 dB); the loud
+    /// section's spectrum is what remains (frames straddling the change leave ≈ −48 dB).
+    #[test]
+    fn quiet_sections_are_gated_out() {
+        let fs = 44100.0;
+        let mut l = sine(100.0, 0.0316, fs, 441000);
+        l.extend(sine(1000.0, 0.5, fs, 441000));
+        let mut m = MidSideSpectrumMeter::new(fs);
+        m.process(&l, &l);
+        let s = m.finish();
+        let mid = s.third_octave_db(Lane::Mid);
+        let k100 = BAND_NOMINAL_HZ.iter().position(|&f| f == 100.0).unwrap();
+        let k1k = BAND_NOMINAL_HZ.iter().position(|&f| f == 1000.0).unwrap();
+        assert!((mid[k1k].unwrap() + 6.02).abs() < 0.2, "{:?}", mid[k1k]);
+        assert!(mid[k100].is_none_or(|v| v < -40.0), "{:?}", mid[k100]);
+    }
+}
