@@ -66,6 +66,11 @@ enum Command {
         /// Amounts per aspect, e.g. eq=0.7,width=0.5,loudness=1,dynamics=0.5.
         #[arg(long = "match", requires = "reference")]
         match_amounts: Option<String>,
+        /// Let the assistant choose a gentle chain from the mix (resonance and mud cuts, glue
+        /// compression from the crest factor); with --reference, only its corrective cuts.
+        /// Each choice is explained in the report; --save-session keeps it editable.
+        #[arg(long)]
+        assist: bool,
         /// Largest boost of the match EQ, dB (default 12).
         #[arg(long, requires = "reference")]
         max_boost_db: Option<f64>,
@@ -140,6 +145,7 @@ fn main() -> ExitCode {
             match_amounts,
             max_boost_db,
             max_cut_db,
+            assist,
             target_lufs,
             ceiling_dbtp,
             deliver,
@@ -164,6 +170,7 @@ fn main() -> ExitCode {
                 &out,
                 preset.as_deref(),
                 matching,
+                assist,
                 target_lufs,
                 ceiling_dbtp,
                 &deliver,
@@ -378,6 +385,7 @@ fn master(
     out: &std::path::Path,
     preset_name: Option<&str>,
     matching: Option<Matching>,
+    assist: bool,
     target_lufs: Option<f64>,
     ceiling_dbtp: Option<f64>,
     deliver: &[String],
@@ -457,6 +465,7 @@ fn master(
         ceiling_dbtp,
         &deliver,
         reference,
+        assist,
     );
     if let Some(p) = shown {
         p.done();

@@ -8,7 +8,7 @@
 //!   half its length. The window's main lobe (≈ 4·fs/taps, 12 Hz at 48 kHz) smooths the
 //!   response: features narrower than that (a 20 Hz bell with Q 8) are not reproduced; broad
 //!   mastering moves are, within 0.1 dB from 100 Hz to 0.45·fs (tested).
-//! - **Convolution**: overlap-save with one FFT of the next power of two ≥ 2·taps; each block
+//! - **Convolution**: overlap-save with one FFT of the next power of two ≥ 4·taps; each block
 //!   of `B = FFT − taps + 1` input frames is filtered when complete.
 //! - **Latency**: `(taps − 1)/2` (the filter's centre) + `B` (the block wait), reported by
 //!   `latency_samples()`.
@@ -23,6 +23,11 @@ use crate::window::kaiser;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use std::sync::Arc;
+
+/// The convolution FFT has the next power of two ≥ this many times the taps: longer blocks
+/// cost fewer FFTs per sample (4x: ≈ 30 % less work than 2x, measured; more latency, which
+/// the engine compensates).
+pub const FFT_PER_TAPS: usize = 4;
 
 /// Kaiser window β of the FIR.
 pub const KAISER_BETA: f64 = 8.0;
@@ -194,7 +199,7 @@ impl Processor for LinearPhaseEq {
             ],
         };
         self.taps = firs[0].len();
-        let size = (2 * self.taps).next_power_of_two();
+        let size = (FFT_PER_TAPS * self.taps).next_power_of_two();
         self.block = size - self.taps + 1;
         let mut planner = RealFftPlanner::<f64>::new();
         self.forward = planner.plan_fft_forward(size);

@@ -2,11 +2,13 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod assistant;
 pub mod bus_cache;
 pub mod chain;
 pub mod deliver;
 pub mod master;
 pub mod pipeline;
+pub mod plot;
 pub mod preset;
 pub mod progress;
 pub mod reference;

@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analyze::{analyze_file, analyze_for_matching, measure_levels, Analysis, AnalyzeError};
+use crate::assistant::{self, AssistReport, MixFacts};
 use crate::bus_cache::{BusCache, BusCacheWriter};
 use crate::chain::ProcessorSpec;
 use crate::deliver::{DeliverSpec, Delivery, Tags, DITHER_SEED};
@@ -137,6 +138,9 @@ pub struct Report {
     /// Reference matching: what was measured and decided, and how close the master came.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<MatchReport>,
+    /// `--assist`: the chain the assistant chose, one reason per choice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<AssistReport>,
     pub warnings: Vec<String>,
     /// The session as rendered (with everything chosen automatically written in), which
     /// renders the same master again (`--save-session`).
@@ -182,6 +186,7 @@ pub fn session_from_preset(
     ceiling_dbtp: Option<f64>,
     deliver: &[DeliverSpec],
     reference: Option<ReferenceRequest>,
+    assist: bool,
 ) -> Result<(Session, Known), MasterError> {
     if files.is_empty() {
         return Err(usage("no input files"));
@@ -220,21 +225,49 @@ pub fn session_from_preset(
     };
     session.validate().map_err(usage)?;
     let rate = session_rate(&session)?;
-    if let Some(req) = reference {
-        let (known, plan) = match_session(&session, rate, req.set_target)?;
-        // A loud reference gets the loud presets' clipper and faster limiter (unless a preset
-        // was chosen).
-        let stages = match plan.target_lufs {
+    if reference.is_some() || assist {
+        let (mut known, input, plan) = match reference {
+            Some(req) => {
+                let (k, input, plan) = match_session(&session, rate, req.set_target)?;
+                (k, input, Some(plan))
+            }
+            None => {
+                let (analyses, input) = measure_input(&session, rate)?;
+                let known = Known {
+                    analyses,
+                    sum_lufs: input.integrated_lufs,
+                    matched: None,
+                    assisted: None,
+                };
+                (known, input, None)
+            }
+        };
+        let mut chain = Vec::new();
+        if assist {
+            let facts = MixFacts {
+                spectrum: &input.mid_side,
+                integrated_lufs: input.integrated_lufs.unwrap_or(-70.0),
+                peak_db: input.peak_db,
+            };
+            let (assisted, report) = assistant::assist(&facts, plan.is_none());
+            chain.extend(assisted);
+            known.assisted = Some(report);
+        }
+        let target_lufs = plan.as_ref().and_then(|p| p.target_lufs);
+        if let Some(p) = plan {
+            chain.extend(p.chain);
+        }
+        // A loud matched target gets the loud presets' clipper and faster limiter (unless a
+        // preset was chosen).
+        let stages = match target_lufs {
             Some(l) if l >= LOUD_MATCH_LUFS => Preset::Loud,
             _ => preset,
         };
-        let target = session.master.target;
-        let bus = stages.bus(known.sum_lufs.unwrap_or(-70.0), target);
-        let mut chain = plan.chain;
+        let bus = stages.bus(known.sum_lufs.unwrap_or(-70.0), session.master.target);
         chain.extend(bus.post_gain);
         chain.extend(bus.limiter.as_ref().map(Session::limiter_spec));
         session.master.chain = chain;
-        set_matched_target(&mut session, plan.target_lufs);
+        set_matched_target(&mut session, target_lufs);
         session.master.reference = None;
         return Ok((session, known));
     }
@@ -278,6 +311,7 @@ pub fn session_from_preset(
             analyses,
             sum_lufs,
             matched: None,
+            assisted: None,
         },
     ))
 }
@@ -293,6 +327,25 @@ pub struct Known {
     pub sum_lufs: Option<f64>,
     /// The reference match that was resolved into the session's chain.
     pub matched: Option<MatchReport>,
+    /// What the assistant chose.
+    pub assisted: Option<AssistReport>,
+}
+
+/// Analyses the stem files and measures the bus input (the one file itself, or the stem sum).
+fn measure_input(
+    session: &Session,
+    rate_hz: u32,
+) -> Result<(Vec<Analysis>, BusInput), MasterError> {
+    if let Some(file) = bus_is_one_file(session) {
+        let m = analyze_for_matching(file, true)?;
+        Ok((vec![m.analysis.clone()], BusInput::from(&m)))
+    } else {
+        let (a, sum) = rayon::join(
+            || analyze_stems(session),
+            || measure_stem_sum(session, rate_hz),
+        );
+        Ok((a?, sum.map_err(usage)?))
+    }
 }
 
 /// Analyses the session's bus input and its references (in parallel) and plans the match.
@@ -300,25 +353,14 @@ fn match_session(
     session: &Session,
     rate_hz: u32,
     set_target: bool,
-) -> Result<(Known, MatchPlan), MasterError> {
+) -> Result<(Known, BusInput, MatchPlan), MasterError> {
     let spec = session
         .master
         .reference
         .as_ref()
         .expect("called with a reference");
     let (input, refs) = rayon::join(
-        || -> Result<(Vec<Analysis>, BusInput), MasterError> {
-            if let Some(file) = bus_is_one_file(session) {
-                let m = analyze_for_matching(file, true)?;
-                Ok((vec![m.analysis.clone()], BusInput::from(&m)))
-            } else {
-                let (a, sum) = rayon::join(
-                    || analyze_stems(session),
-                    || measure_stem_sum(session, rate_hz),
-                );
-                Ok((a?, sum.map_err(usage)?))
-            }
-        },
+        || measure_input(session, rate_hz),
         || analyze_references(spec),
     );
     let ((analyses, input), refs) = (input?, refs.map_err(usage)?);
@@ -337,7 +379,9 @@ fn match_session(
             analyses,
             sum_lufs: input.integrated_lufs.map(|l| l + eq_change_db),
             matched: Some(plan.report.clone()),
+            assisted: None,
         },
+        input,
         plan,
     ))
 }
@@ -366,7 +410,7 @@ fn set_matched_target(session: &mut Session, lufs: Option<f64>) {
 pub fn resolve_reference(session: &mut Session) -> Result<Known, MasterError> {
     let rate = session_rate(session)?;
     let set_target = session.master.target.is_none();
-    let (known, plan) = match_session(session, rate, set_target)?;
+    let (known, _, plan) = match_session(session, rate, set_target)?;
     let mut chain = plan.chain;
     chain.append(&mut session.master.chain);
     session.master.chain = chain;
@@ -434,6 +478,7 @@ pub fn render_session_with(
         return render_session_with(&resolved, out_dir, force, Some(known), progress);
     }
     let mut matched = known.as_ref().and_then(|k| k.matched.clone());
+    let assistant = known.as_ref().and_then(|k| k.assisted.clone());
     let sum_lufs = known.as_ref().and_then(|k| k.sum_lufs);
     let analyses = known.map(|k| k.analyses);
     let deliver = session.deliver_specs().map_err(usage)?;
@@ -746,7 +791,7 @@ pub fn render_session_with(
             bus_chain_used.push(post_bus.chain[0].clone());
         }
         if let (Some(m), Some(got)) = (matched.as_mut(), rendered.spectrum.as_ref()) {
-            m.set_result(got, rendered.passes.last().map(|p| p.integrated_lufs));
+            m.set_result(got);
         }
         for ((_, path), db) in direct.iter().zip(&rendered.safety_db) {
             safety_db.insert(path.clone(), *db);
@@ -869,6 +914,15 @@ pub fn render_session_with(
             pass,
         });
     }
+    // The matching plot, beside the report.
+    if let Some(m) = matched.as_mut() {
+        let svg = crate::plot::match_plot_svg(m).map_err(|e| usage(e))?;
+        let part = plot_path.with_extension("svg.part");
+        std::fs::write(&part, svg)
+            .and_then(|_| std::fs::rename(&part, &plot_path))
+            .map_err(RenderError::Write)?;
+        m.plot = Some(plot_path.display().to_string());
+    }
     let report = Report {
         input,
         stems,
@@ -881,6 +935,7 @@ pub fn render_session_with(
         deliverables,
         dither_seed: DITHER_SEED,
         reference: matched,
+        assistant,
         warnings,
         session: rendered_session,
     };

@@ -310,6 +310,8 @@ pub struct CorrectionReport {
 /// The mix as the master bus receives it: what matching needs of it.
 pub struct BusInput {
     pub integrated_lufs: Option<f64>,
+    /// True peak of one file; sample peak of a stem sum (dB).
+    pub peak_db: Option<f64>,
     pub lra_lu: f64,
     pub short_term_p10_lufs: Option<f64>,
     pub mid_side: MidSideSpectrum,
@@ -319,6 +321,7 @@ impl From<&MatchAnalysis> for BusInput {
     fn from(m: &MatchAnalysis) -> Self {
         Self {
             integrated_lufs: m.analysis.integrated_lufs,
+            peak_db: m.analysis.true_peak_dbtp,
             lra_lu: m.analysis.lra_lu,
             short_term_p10_lufs: m.short_term_p10_lufs,
             mid_side: m.mid_side.clone(),
@@ -340,6 +343,7 @@ pub fn measure_stem_sum(session: &Session, rate_hz: u32) -> Result<BusInput, Str
     let fs = rate_hz as f64;
     let mut loudness = LoudnessMeter::new(fs, &ChannelRole::default_layout(2));
     let mut spectrum = MidSideSpectrumMeter::new(fs);
+    let mut peak = 0.0f64;
     render_stems(
         &session.stems,
         rate_hz,
@@ -350,6 +354,7 @@ pub fn measure_stem_sum(session: &Session, rate_hz: u32) -> Result<BusInput, Str
         |l, r| {
             loudness.process(&[l, r]);
             spectrum.process(l, r);
+            peak = l.iter().chain(r).fold(peak, |p, v| p.max(v.abs()));
             Ok(())
         },
     )
@@ -358,6 +363,7 @@ pub fn measure_stem_sum(session: &Session, rate_hz: u32) -> Result<BusInput, Str
     let p10 = loudness.short_term_percentile_lufs(0.10);
     Ok(BusInput {
         integrated_lufs: lufs.is_finite().then_some(lufs),
+        peak_db: (peak > 0.0).then(|| lathe_dsp::lin_to_db(peak)),
         lra_lu: loudness.loudness_range_lu(),
         short_term_p10_lufs: p10.is_finite().then_some(p10),
         mid_side: spectrum.finish(),
@@ -564,21 +570,18 @@ impl MatchReport {
     }
 
     /// Fills the result from the delivered master's mid/side spectrum.
-    pub fn set_result(&mut self, result: &MidSideSpectrum, result_lufs: Option<f64>) {
-        // Onto the input's level: the master is louder by (result − input) loudness.
-        let shift = match (result_lufs, self.input_integrated_lufs) {
-            (Some(r), Some(i)) => r - i,
-            _ => 0.0,
+    pub fn set_result(&mut self, result: &MidSideSpectrum) {
+        let mid = result.third_octave_db(Lane::Mid);
+        let side = result.third_octave_db(Lane::Side);
+        // Drawn onto the reference by one common offset (the median difference, as in the
+        // distance), so that the curves compare shape for shape.
+        let shift = median_difference(&mid, &side, &self.reference_mid_db, &self.reference_side_db)
+            .unwrap_or(0.0);
+        let moved = |v: &[Option<f64>]| -> Vec<Option<f64>> {
+            v.iter().map(|x| x.map(|x| round2(x - shift))).collect()
         };
-        let lane = |l: Lane| -> Vec<Option<f64>> {
-            result
-                .third_octave_db(l)
-                .iter()
-                .map(|v| v.map(|v| round2(v - shift)))
-                .collect()
-        };
-        self.result_mid_db = lane(Lane::Mid);
-        self.result_side_db = lane(Lane::Side);
+        self.result_mid_db = moved(&mid);
+        self.result_side_db = moved(&side);
         self.result_width_db = width_db(&self.result_mid_db, &self.result_side_db);
         self.result_distance_db = distance_db(
             &self.result_mid_db,
@@ -589,14 +592,14 @@ impl MatchReport {
     }
 }
 
-/// Mean |a − b − c| over the mid and side bands in [`DISTANCE_BANDS_HZ`] that both have,
-/// with `c` the median difference (one common level offset), dB.
-pub fn distance_db(
+/// The differences `a − b` over the mid and side bands in [`DISTANCE_BANDS_HZ`] that both
+/// have, sorted.
+fn differences(
     a_mid: &[Option<f64>],
     a_side: &[Option<f64>],
     b_mid: &[Option<f64>],
     b_side: &[Option<f64>],
-) -> Option<f64> {
+) -> Vec<f64> {
     let (lo, hi) = DISTANCE_BANDS_HZ;
     let mut d: Vec<f64> = Vec::new();
     for (a, b) in [(a_mid, b_mid), (a_side, b_side)] {
@@ -608,11 +611,30 @@ pub fn distance_db(
             }
         }
     }
-    if d.is_empty() {
-        return None;
-    }
     d.sort_by(f64::total_cmp);
-    let c = d[d.len() / 2];
+    d
+}
+
+fn median_difference(
+    a_mid: &[Option<f64>],
+    a_side: &[Option<f64>],
+    b_mid: &[Option<f64>],
+    b_side: &[Option<f64>],
+) -> Option<f64> {
+    let d = differences(a_mid, a_side, b_mid, b_side);
+    (!d.is_empty()).then(|| d[d.len() / 2])
+}
+
+/// Mean |a − b − c| over the mid and side bands in [`DISTANCE_BANDS_HZ`] that both have,
+/// with `c` the median difference (one common level offset), dB.
+pub fn distance_db(
+    a_mid: &[Option<f64>],
+    a_side: &[Option<f64>],
+    b_mid: &[Option<f64>],
+    b_side: &[Option<f64>],
+) -> Option<f64> {
+    let d = differences(a_mid, a_side, b_mid, b_side);
+    let c = *d.get(d.len() / 2)?;
     Some(round2(
         d.iter().map(|x| (x - c).abs()).sum::<f64>() / d.len() as f64,
     ))
