@@ -202,6 +202,43 @@ def long_master_96k():
     return wall, cpu, rss / 1024
 
 
+MATCH_PAIRS = [
+    ("m01_hyperrogue_graveyard_44k1", "m03_singularity_apex_aleph_48k"),
+    ("m02_hyperrogue_domina_mountain_44k1", "m01_hyperrogue_graveyard_44k1"),
+    ("m03_singularity_apex_aleph_48k", "m04_nexuiz_brokenlight_excerpt_44k1"),
+    ("m04_nexuiz_brokenlight_excerpt_44k1", "m05_frozenbubble_2p_module_44k1"),
+    ("m05_frozenbubble_2p_module_44k1", "m02_hyperrogue_domina_mountain_44k1"),
+]
+
+
+def matching_job(rounds, quick):
+    """Reference matching on corpus pairs (each mix matched to the next, a ring): lathe
+    (`--reference`, amount 1, default limits, 24-bit WAV) against matchering 2.0.6 (24-bit WAV);
+    whole-process time and memory, spectral distance to the reference (tools/spectral_distance.py),
+    loudness and true peak (tools/reference_meter.py)."""
+    pairs = MATCH_PAIRS[:3] if quick else MATCH_PAIRS
+    rows = []
+    for target, reference in pairs:
+        t = CORPUS / "mixes" / f"{target}.wav"
+        r = CORPUS / "mixes" / f"{reference}.wav"
+        out = WORK / "match_out" / target
+        mg_out = WORK / f"matchering_{target}.wav"
+        tools = {
+            "lathe": [LATHE, "master", str(t), "--reference", str(r), "-o", str(out), "--deliver", "wav:24",
+                      "--force"],
+            "matchering": [PY, str(ROOT / "bench/peers/matchering_master.py"), str(t), str(r), str(mg_out)],
+        }
+        res = bench(tools, rounds)
+        rep = json.loads((out / "report.json").read_text())
+        lathe_out = out / Path(rep["deliverables"][0]["path"]).name
+        d = json.loads(sh([PY, str(ROOT / "tools/spectral_distance.py"), str(t), str(r), str(lathe_out), str(r),
+                           str(mg_out), str(r)]).stdout)
+        m = json.loads(sh([PY, str(ROOT / "tools/reference_meter.py"), str(r), str(lathe_out), str(mg_out)]).stdout)
+        rows.append(dict(target=target, reference=reference, res=res, rep=rep,
+                         dist=[x["distance_db"] for x in d], levels=m))
+    return rows
+
+
 def criterion_table(path):
     if not path or not Path(path).exists():
         return None
@@ -343,6 +380,55 @@ def main():
         w(f"| {n} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mib']:.1f} | {r['wall'] / base6:.2f}x | "
           f"{fmt(q and q['integrated_lufs'])} | {fmt(q and q['true_peak_dbtp'])} |")
     w("")
+    w("## 3c. Reference matching: lathe vs matchering on corpus pairs")
+    w("")
+    mrows = matching_job(1 if a.quick else 3, a.quick)
+    w("Each corpus mix is matched to the next one (a ring; m03 is 48 kHz, the others 44.1 kHz).")
+    w("lathe: `lathe master TARGET --reference REF --deliver wav:24` (amount 1, default limits: boost")
+    w("12 dB, cut 24 dB; loudness target = the reference's, ceiling −1 dBTP). matchering 2.0.6:")
+    w("`bench/peers/matchering_master.py TARGET REF OUT.wav` (24-bit). Spectral distance: mean |difference|")
+    w("of the mid and side 1/3-octave spectra, 31.5 Hz–16 kHz, after one common offset, measured by")
+    w("`tools/spectral_distance.py` (numpy, whole file). Loudness and true peak by `tools/reference_meter.py`.")
+    w(f"Wall and memory: {'one round (quick)' if a.quick else 'medians of 3 interleaved rounds'} after a warm-up.")
+    w("")
+    w("| target → reference | lathe s | matchering s | time ratio | lathe MiB | matchering MiB | memory ratio | distance dB: input / lathe / matchering | I LUFS: reference / lathe / matchering | TP dBTP: lathe / matchering |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    worse, slow, over = [], [], []
+    for row in mrows:
+        lt, mg = row["res"]["lathe"], row["res"]["matchering"]
+        di, dl, dm = row["dist"]
+        ref_i, l_lv, m_lv = row["levels"]
+        name = f"{row['target'][:3]} → {row['reference'][:3]}"
+        w(f"| {name} | {lt['wall']:.2f} | {mg['wall']:.2f} | {mg['wall'] / lt['wall']:.1f}x | {lt['rss_mib']:.1f} | "
+          f"{mg['rss_mib']:.0f} | {mg['rss_mib'] / lt['rss_mib']:.0f}x | {di:.2f} / {dl:.2f} / {dm:.2f} | "
+          f"{ref_i['integrated_lufs']:.2f} / {l_lv['integrated_lufs']:.2f} / {m_lv['integrated_lufs']:.2f} | "
+          f"{l_lv['true_peak_dbtp']:.2f} / {m_lv['true_peak_dbtp']:.2f} |")
+        if dl > dm:
+            worse.append(f"{name} ({dl:.2f} dB against {dm:.2f} dB)")
+        if mg["wall"] / lt["wall"] < 5:
+            missed = []
+            if abs(m_lv["integrated_lufs"] - ref_i["integrated_lufs"]) > 0.1:
+                missed.append(f"misses the reference's loudness by {m_lv['integrated_lufs'] - ref_i['integrated_lufs']:+.2f} LU")
+            if m_lv["true_peak_dbtp"] > -1.0:
+                missed.append(f"peaks at {m_lv['true_peak_dbtp']:+.2f} dBTP")
+            slow.append((f"{name} ({mg['wall'] / lt['wall']:.1f}x)", missed))
+        if l_lv["true_peak_dbtp"] > -1.0:
+            over.append(name)
+    w("")
+    total_l = sum(r["res"]["lathe"]["wall"] for r in mrows)
+    total_m = sum(r["res"]["matchering"]["wall"] for r in mrows)
+    w(f"All pairs together: lathe {total_l:.2f} s, matchering {total_m:.2f} s ({total_m / total_l:.1f}x).")
+    w("Goals (issue 6): spectral distance no worse than matchering's on every pair: "
+      + ("met." if not worse else "**not met** on " + ", ".join(worse) + ".")
+      + " True peak within −1 dBTP: " + ("met on every pair." if not over else "**over** on " + ", ".join(over) + ".")
+      + " Time ≤ 1/5 of matchering's: " + ("met on every pair." if not slow else "**not met** on " + ", ".join(n for n, _ in slow) + ".")
+      + " Memory ≤ 1/10: "
+      + ("met on every pair." if all(r["res"]["matchering"]["rss_mib"] >= 10 * r["res"]["lathe"]["rss_mib"] for r in mrows)
+         else "**not met** on some pairs."))
+    for name, missed in slow:
+        w(f"**lathe misses the 5x time goal on {name}**; matchering's output there "
+          + (" and ".join(missed) if missed else "meets the reference's loudness and the ceiling") + ".")
+    w("")
     crit = criterion_table(a.criterion)
     if crit:
         w("## 4. Meter and processor micro-benchmarks (criterion, `cargo bench -p lathe-dsp --bench meters --bench processors`)")
@@ -367,6 +453,9 @@ def main():
         "lathe master": f"lathe master {t3.name} -o OUT --deliver wav:24 --force",
         "ffmpeg master": f"bench/peers/ffmpeg_master.sh {t3.name} OUT.wav THRESHOLD_DB",
         "matchering master": f"bench/peers/matchering_master.py {t3.name} m04.wav OUT.wav",
+        "lathe match": "lathe master TARGET --reference REF -o OUT --deliver wav:24 --force",
+        "matchering match": "bench/peers/matchering_master.py TARGET REF OUT.wav",
+        "spectral distance": "tools/spectral_distance.py A B",
         "sox master": f"bench/peers/sox_master.py {t3.name} OUT.wav THRESHOLD_DB",
         "pedalboard master": f"bench/peers/pedalboard_master.py {t3.name} OUT.wav THRESHOLD_DB",
     }.items():

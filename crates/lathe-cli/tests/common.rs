@@ -111,3 +111,21 @@ pub fn files_in(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Runs `tools/spectral_distance.py` on pairs of files; returns each pair's JSON object
+/// (`distance_db`: mean |difference| of the mid and side 1/3-octave spectra, 31.5 Hz–16 kHz,
+/// after one common offset; the band levels of both files).
+pub fn spectral_distance(py: &str, pairs: &[(PathBuf, PathBuf)]) -> Vec<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/spectral_distance.py");
+    let out = Command::new(py)
+        .arg(script)
+        .args(pairs.iter().flat_map(|(a, b)| [a, b]))
+        .output()
+        .expect("run spectral distance");
+    assert!(
+        out.status.success(),
+        "spectral distance failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("spectral distance JSON")
+}

@@ -177,6 +177,14 @@ contract_tests!(
     ]),
     linear_impulse_level: 0.5
 );
+contract_tests!(
+    match_eq_mid_side,
+    lathe_dsp::linear_phase_eq::LinearPhaseEq::mid_side(
+        lathe_dsp::gain_curve::GainCurve::new(vec![100.0, 1000.0, 8000.0], vec![2.0, -1.0, 3.0]),
+        lathe_dsp::gain_curve::GainCurve::new(vec![100.0, 1000.0, 8000.0], vec![-6.0, 0.0, 1.0]),
+    ),
+    linear_impulse_level: 0.5
+);
 contract_tests!(limiter, TruePeakLimiter::new(LimiterSettings::default()), linear_impulse_level: 0.5);
 contract_tests!(
     compressor,
