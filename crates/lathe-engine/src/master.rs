@@ -916,7 +916,7 @@ pub fn render_session_with(
     }
     // The matching plot, beside the report.
     if let Some(m) = matched.as_mut() {
-        let svg = crate::plot::match_plot_svg(m).map_err(|e| usage(e))?;
+        let svg = crate::plot::match_plot_svg(m).map_err(usage)?;
         let part = plot_path.with_extension("svg.part");
         std::fs::write(&part, svg)
             .and_then(|_| std::fs::rename(&part, &plot_path))

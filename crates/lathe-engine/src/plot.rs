@@ -12,6 +12,9 @@ const REFERENCE: RGBColor = RGBColor(214, 39, 40);
 const RESULT: RGBColor = RGBColor(31, 119, 180);
 const CORRECTION: RGBColor = RGBColor(44, 160, 44);
 
+/// A curve of the EQ panel: name, points, colour, dashed.
+type Curve = (&'static str, Vec<(f64, f64)>, RGBColor, bool);
+
 /// Points (frequency, level) of the bands that have a level.
 fn series(bands_hz: &[f64], levels: &[Option<f64>]) -> Vec<(f64, f64)> {
     bands_hz
@@ -95,7 +98,7 @@ fn draw(r: &MatchReport, svg: &mut String) -> Result<(), Box<dyn std::error::Err
         .border_style(BLACK)
         .draw()?;
 
-    let curves: Vec<(&str, Vec<(f64, f64)>, RGBColor, bool)> = {
+    let curves: Vec<Curve> = {
         let pts = |g: &[f64]| -> Vec<(f64, f64)> {
             r.eq_freqs_hz
                 .iter()
