@@ -14,10 +14,18 @@
 //!   what makes the estimate cheap (one K-weighting for every candidate);
 //! - gating blocks are 400 ms every 100 ms from the start, as in [`crate::loudness`]; a
 //!   partial last 100 ms is left out.
+//!
+//! With probes ([`LimitedLoudnessEstimator::with_probes`]), the lowest and the highest
+//! candidate's limited output itself (the delayed input times that candidate's gain curve:
+//! exactly what the limiter would deliver; a clipper before it is applied per sample, not
+//! oversampled) is measured: its loudness (which, unlike the estimate, includes the energy a
+//! clipper takes away) and, for reference matching, its mid/side spectrum, so that the
+//! limiter's effect on the spectrum is known before anything is rendered.
 
 use crate::biquad::{BiquadCoefficients, StereoBiquadState};
 use crate::limiter::{GainComputer, LimiterSettings, INTERSAMPLE_MARGIN};
-use crate::loudness::{gated_loudness_lufs, k_weighting};
+use crate::loudness::{gated_loudness_lufs, k_weighting, ChannelRole, LoudnessMeter};
+use crate::mid_side_spectrum::{MidSideSpectrum, MidSideSpectrumMeter};
 use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};
 
 pub struct LimitedLoudnessEstimator {
@@ -45,6 +53,27 @@ pub struct LimitedLoudnessEstimator {
     /// Per candidate: energy summed in the current 100 ms, and the mean energy of each 100 ms.
     sums: Vec<f64>,
     sub_blocks: Vec<Vec<f64>>,
+    /// The candidates probed, and their probes.
+    probed: Vec<usize>,
+    probes: Vec<Probe>,
+}
+
+/// The limited output of one candidate, measured.
+struct Probe {
+    /// The input delayed by the limiter's latency (ring per channel), so that it meets its gain.
+    delay: [Vec<f64>; 2],
+    pos: usize,
+    /// Per frame of the current block: the delayed input, then the applied gain.
+    delayed: [Vec<f64>; 2],
+    applied: Vec<f64>,
+    /// The candidate's gain and the clipper's ceiling (linear): the probe clips the gained
+    /// input at the sample rate (the clipper itself is oversampled; close enough for spectra).
+    gain: f64,
+    clip: f64,
+    meter: Option<MidSideSpectrumMeter>,
+    /// The probed output's loudness: with a clipper, a better prediction than the estimate's
+    /// (which neglects the energy the clipper removes).
+    loudness: LoudnessMeter,
 }
 
 impl LimitedLoudnessEstimator {
@@ -81,7 +110,55 @@ impl LimitedLoudnessEstimator {
             frames_in_sub_block: 0,
             sums: vec![0.0; gains_db.len()],
             sub_blocks: vec![Vec::new(); gains_db.len()],
+            probed: Vec::new(),
+            probes: Vec::new(),
         }
+    }
+
+    /// Also measures the limited (and clipped) output of the lowest and the highest candidate:
+    /// its loudness, and with `spectra` its mid/side spectrum (non-overlapping frames: an
+    /// estimate; interpolate between them).
+    pub fn with_probes(mut self, sample_rate_hz: f64, spectra: bool) -> Self {
+        let latency = self.energy_delay.len();
+        let last = self.gains_lin.len().saturating_sub(1);
+        self.probed = vec![0, last];
+        self.probed.dedup();
+        self.probes = self
+            .probed
+            .iter()
+            .map(|&k| self.gains_lin[k])
+            .map(|gain| Probe {
+                delay: [vec![0.0; latency], vec![0.0; latency]],
+                pos: 0,
+                delayed: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
+                applied: vec![1.0; BLOCK],
+                gain,
+                clip: self.clip_lin,
+                meter: spectra.then(|| MidSideSpectrumMeter::sparse(sample_rate_hz)),
+                loudness: LoudnessMeter::new(sample_rate_hz, &ChannelRole::default_layout(2)),
+            })
+            .collect();
+        self
+    }
+
+    /// Each probed candidate's gain (dB) and the measured loudness of its limited (and
+    /// clipped) output, LUFS; empty without probes.
+    pub fn probe_predictions(&self) -> Vec<(f64, f64)> {
+        self.probed
+            .iter()
+            .zip(&self.probes)
+            .map(|(&k, p)| (self.gains_db[k], p.loudness.integrated_lufs()))
+            .collect()
+    }
+
+    /// Each probed candidate's gain (dB) and the spectrum of its limited output (frames beyond
+    /// the input's end, still in the delay, are left out); empty without spectrum probes.
+    pub fn probe_spectra(&mut self) -> Vec<(f64, MidSideSpectrum)> {
+        self.probed
+            .iter()
+            .zip(&mut self.probes)
+            .filter_map(|(&k, p)| Some((self.gains_db[k], p.meter.as_mut()?.finish())))
+            .collect()
     }
 
     pub fn process(&mut self, left: &[f64], right: &[f64]) {
@@ -89,6 +166,9 @@ impl LimitedLoudnessEstimator {
             let n = l.len();
             self.detect(l, r);
             self.weigh(l, r);
+            for p in &mut self.probes {
+                p.delay_block(l, r);
+            }
             // The candidates one after another over the block, split where a 100 ms sub-block
             // ends: each gain computer then runs as one tight loop.
             let mut start = 0;
@@ -96,13 +176,19 @@ impl LimitedLoudnessEstimator {
                 let left_in_sub = self.sub_block_frames - self.frames_in_sub_block;
                 let end = (start + left_in_sub).min(n);
                 let (peaks, energies) = (&self.peaks[start..end], &self.energies[start..end]);
-                for ((c, &g), sum) in self
+                for (k, ((c, &g), sum)) in self
                     .computers
                     .iter_mut()
                     .zip(&self.gains_lin)
                     .zip(&mut self.sums)
+                    .enumerate()
                 {
                     let clip = self.clip_lin;
+                    let mut record = self
+                        .probed
+                        .iter()
+                        .position(|&p| p == k)
+                        .map(|i| &mut self.probes[i].applied[start..end]);
                     let mut acc = 0.0;
                     let mut i = 0;
                     while i < peaks.len() {
@@ -118,12 +204,18 @@ impl LimitedLoudnessEstimator {
                             if j > i {
                                 c.skip_idle(j - i);
                                 acc += g * g * energy;
+                                if let Some(a) = record.as_mut() {
+                                    a[i..j].fill(g);
+                                }
                                 i = j;
                                 continue;
                             }
                         }
                         let applied = g * c.gain_for((g * peaks[i]).min(clip));
                         acc += applied * applied * energies[i];
+                        if let Some(a) = record.as_mut() {
+                            a[i] = applied;
+                        }
                         i += 1;
                     }
                     *sum += acc;
@@ -138,9 +230,54 @@ impl LimitedLoudnessEstimator {
                 }
                 start = end;
             }
+            for p in &mut self.probes {
+                p.measure(n);
+            }
+        }
+    }
+}
+
+impl Probe {
+    /// Delays a block of input by the limiter's latency into `delayed`.
+    fn delay_block(&mut self, l: &[f64], r: &[f64]) {
+        let len = self.delay[0].len();
+        for (ch, x) in [l, r].into_iter().enumerate() {
+            let mut pos = self.pos;
+            for (d, &v) in self.delayed[ch].iter_mut().zip(x) {
+                if len == 0 {
+                    *d = v;
+                    continue;
+                }
+                *d = std::mem::replace(&mut self.delay[ch][pos], v);
+                pos += 1;
+                if pos == len {
+                    pos = 0;
+                }
+            }
+        }
+        if len > 0 {
+            self.pos = (self.pos + l.len()) % len;
         }
     }
 
+    /// Applies the recorded gains to the delayed block and measures it.
+    fn measure(&mut self, n: usize) {
+        let [dl, dr] = &mut self.delayed;
+        let (g, clip) = (self.gain, self.clip);
+        for ((a, b), applied) in dl[..n].iter_mut().zip(&mut dr[..n]).zip(&self.applied[..n]) {
+            // applied = g × the limiter's gain; the clipper acts between the two.
+            let limiter = applied / g;
+            *a = (*a * g).clamp(-clip, clip) * limiter;
+            *b = (*b * g).clamp(-clip, clip) * limiter;
+        }
+        if let Some(m) = self.meter.as_mut() {
+            m.process(&dl[..n], &dr[..n]);
+        }
+        self.loudness.process(&[&dl[..n], &dr[..n]]);
+    }
+}
+
+impl LimitedLoudnessEstimator {
     /// The limiter's detection for a block: the peak of each upsampled row of both channels,
     /// and of the row before it, into `peaks`.
     fn detect(&mut self, l: &[f64], r: &[f64]) {
@@ -254,8 +391,7 @@ mod tests {
     use crate::processor::{Processor, StereoBlock};
 
     /// The prediction agrees with rendering through the real limiter and metering the result.
-    #[test]
-    fn predicts_the_rendered_loudness() {
+    fn music_like() -> (f64, Vec<f64>, Vec<f64>) {
         let fs = 48_000.0;
         // 12 s of music-like material: a chord with a decaying kick every 0.5 s.
         let n = (12.0 * fs) as usize;
@@ -277,6 +413,12 @@ mod tests {
                 )
             })
             .unzip();
+        (fs, l, r)
+    }
+
+    #[test]
+    fn predicts_the_rendered_loudness() {
+        let (fs, l, r) = music_like();
         let settings = LimiterSettings::default();
         let gains = [0.0, 3.0, 6.0, 9.0];
         let mut est = LimitedLoudnessEstimator::new(&settings, fs, &gains, None);
@@ -326,5 +468,55 @@ mod tests {
         assert!((gain_for_loudness(&line, -15.6).unwrap() - 0.4).abs() < 1e-12);
         assert!((gain_for_loudness(&line, -13.0).unwrap() - 3.0).abs() < 1e-12);
         assert_eq!(gain_for_loudness(&line[..1], -15.0), None);
+    }
+
+    /// The probed spectrum is the spectrum of the real limiter's output at that gain: every
+    /// 1/3-octave band of mid and side within 0.05 dB (the probe leaves out the last
+    /// lookahead's frames, the render includes them).
+    #[test]
+    fn the_probe_measures_what_the_limiter_delivers() {
+        use crate::mid_side_spectrum::Lane;
+        let (fs, l, r) = music_like();
+        let settings = LimiterSettings::default();
+        let gains = [3.0, 9.0];
+        let mut est =
+            LimitedLoudnessEstimator::new(&settings, fs, &gains, None).with_probes(fs, true);
+        for (a, b) in l.chunks(4096).zip(r.chunks(4096)) {
+            est.process(a, b);
+        }
+        let (g, probed) = est.probe_spectra().pop().unwrap();
+        assert_eq!(g, 9.0);
+        let mut lim = TruePeakLimiter::new(settings);
+        lim.prepare(fs, 4096);
+        let gain = crate::db_to_lin(g);
+        let d = lim.latency_samples();
+        let (mut a, mut b): (Vec<f64>, Vec<f64>) = (
+            l.iter().map(|v| v * gain).collect(),
+            r.iter().map(|v| v * gain).collect(),
+        );
+        lim.process(&mut StereoBlock {
+            left: &mut a,
+            right: &mut b,
+        });
+        // Both start `d` frames late (the limiter's delay; the probe's delay line).
+        let mut m = MidSideSpectrumMeter::sparse(fs);
+        m.process(&a, &b);
+        let rendered = m.finish();
+        let mut worst = 0.0f64;
+        for lane in [Lane::Mid, Lane::Side] {
+            for (x, y) in probed
+                .third_octave_db(lane)
+                .iter()
+                .zip(rendered.third_octave_db(lane))
+            {
+                if let (Some(x), Some(y)) = (x, y) {
+                    if y > -80.0 {
+                        worst = worst.max((x - y).abs());
+                    }
+                }
+            }
+        }
+        eprintln!("probe vs rendered limiter output: worst band {worst:.4} dB (delay {d})");
+        assert!(worst < 0.05, "worst {worst} dB");
     }
 }

@@ -15,6 +15,7 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use std::sync::Arc;
 
+/// Frames overlap by half (Welch), unless a meter is made [`MidSideSpectrumMeter::sparse`].
 const HOP: usize = FRAME_LEN / 2;
 /// Fine band `j` starts at `1000·2^(j/12)` Hz; the first is `j = FIRST_FINE` (≈ 7.8 Hz).
 const FIRST_FINE: i32 = -84;
@@ -57,6 +58,7 @@ pub struct MidSideSpectrumMeter {
     mid_fine: Vec<f64>,
     side_fine: Vec<f64>,
     frames_seen: u64,
+    hop: usize,
 }
 
 /// Lower edge of fine band `j`, Hz.
@@ -97,7 +99,17 @@ impl MidSideSpectrumMeter {
             mid_fine: vec![0.0; fine],
             side_fine: vec![0.0; fine],
             frames_seen: 0,
+            hop: HOP,
             fft,
+        }
+    }
+
+    /// A meter whose frames do not overlap: half the work, for estimates (every sample still
+    /// counts, weighted by the window).
+    pub fn sparse(sample_rate_hz: f64) -> Self {
+        Self {
+            hop: FRAME_LEN,
+            ..Self::new(sample_rate_hz)
         }
     }
 
@@ -112,7 +124,7 @@ impl MidSideSpectrumMeter {
             if self.pending[0].len() == FRAME_LEN {
                 self.analyse_frame();
                 for p in &mut self.pending {
-                    p.drain(..HOP);
+                    p.drain(..self.hop);
                 }
             }
         }
@@ -237,6 +249,31 @@ pub struct MidSideSpectrum {
 }
 
 impl MidSideSpectrum {
+    /// The spectrum between `a` (at `t` = 0) and `b` (at `t` = 1), interpolated in dB band by
+    /// band (`t` outside 0…1 extrapolates); both must come from meters at the same rate.
+    pub fn interpolate_db(a: &Self, b: &Self, t: f64) -> Self {
+        let mix = |x: &[f64], y: &[f64]| -> Vec<f64> {
+            x.iter()
+                .zip(y)
+                .map(|(&p, &q)| {
+                    if p > 0.0 && q > 0.0 {
+                        p.powf(1.0 - t) * q.powf(t)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
+        Self {
+            sample_rate_hz: a.sample_rate_hz,
+            fine_bins: a.fine_bins.clone(),
+            mid: mix(&a.mid, &b.mid),
+            side: mix(&a.side, &b.side),
+            frames: a.frames.min(b.frames),
+            all_frames: mix(&a.all_frames, &b.all_frames),
+        }
+    }
+
     /// Centre (geometric) of every fine band, Hz.
     pub fn fine_centres_hz(&self) -> Vec<f64> {
         (0..self.mid.len())

@@ -27,8 +27,9 @@ use crate::pipeline::{pipelined, BlockSend};
 use crate::preset::{Preset, Target};
 use crate::progress::{Progress, Silent};
 use crate::reference::{
-    analyze_references, bus_is_one_file, loudness_change_db, measure_stem_sum, plan, BusInput,
-    Correction, CorrectionReport, MatchPlan, MatchReport, ReferenceSpec,
+    analyze_references, bus_is_one_file, limited_loudness_change_db, loudness_change_db,
+    measure_stem_sum, plan, BusInput, Correction, CorrectionReport, MatchPlan, MatchReport,
+    ReferenceSpec,
 };
 use crate::render::{render_pass, render_stems, Bus, Metering, PassResult, RenderError};
 use crate::session::{DeliverEntry, MasterSpec, Session};
@@ -46,7 +47,7 @@ pub const LOUD_MATCH_LUFS: f64 = -12.0;
 /// Renders with the limiter at most this many times while converging on the target.
 pub const MAX_RENDERS: usize = 6;
 /// A render within this many LU of the target is accepted without another pass.
-pub const CONVERGED_LU: f64 = 0.03;
+pub const CONVERGED_LU: f64 = 0.05;
 /// Tolerance of a delivered file's integrated loudness, LU.
 pub const LOUDNESS_TOLERANCE_LU: f64 = 0.1;
 /// More peak gain reduction than this gets a warning in the report, dB.
@@ -608,12 +609,16 @@ pub fn render_session_with(
         (Some(t), Some(lim), Some(input_lufs), Some(clip_db)) => {
             let centre = t.integrated_lufs - input_lufs;
             let gains: Vec<f64> = ESTIMATE_OFFSETS_DB.iter().map(|o| centre + o).collect();
-            Some(LimitedLoudnessEstimator::new(
-                &lim,
-                session_rate_hz as f64,
-                &gains,
-                clip_db,
-            ))
+            let e = LimitedLoudnessEstimator::new(&lim, session_rate_hz as f64, &gains, clip_db);
+            // With a clipper before the limiter, or for reference matching, the lowest and
+            // the highest candidate's output is measured too (its loudness; for matching, its
+            // spectrum).
+            let spectra = matched.is_some();
+            Some(if spectra || clip_db.is_some() {
+                e.with_probes(session_rate_hz as f64, spectra)
+            } else {
+                e
+            })
         }
         _ => None,
     };
@@ -748,16 +753,48 @@ pub fn render_session_with(
                 "the input is silent; a loudness target cannot be reached",
             ));
         }
-        let predicted = estimator
+        // With a clipper before the limiter, the probes (when there are any) measured the
+        // clipped output's loudness itself: a better prediction than the estimate's.
+        let predictions = estimator.as_ref().map(|e| {
+            let probed = e.probe_predictions();
+            if matches!(clip_db, Some(Some(_))) && probed.len() >= 2 {
+                probed
+            } else {
+                e.predictions()
+            }
+        });
+        let predicted = predictions
             .as_ref()
-            .and_then(|e| gain_for_loudness(&e.predictions(), t.integrated_lufs));
-        let first_gain = predicted.unwrap_or(t.integrated_lufs - pre_lufs);
-        let predicted_slope = estimator
-            .as_ref()
-            .and_then(|e| slope_near(&e.predictions(), first_gain));
+            .and_then(|p| gain_for_loudness(p, t.integrated_lufs));
+        let mut first_gain = predicted.unwrap_or(t.integrated_lufs - pre_lufs);
+        let predicted_slope = predictions.as_ref().and_then(|p| slope_near(p, first_gain));
         // Reference matching: when the dynamics stages move the spectrum away from the plan,
         // a correction EQ goes in after them (before the gain: it is linear, so the cached bus
-        // is replayed through it).
+        // is replayed through it). The estimate's probe has already measured what the
+        // compressor and the limiter do to the spectrum; without a probe, the first render is
+        // measured instead (and then rendered again).
+        let probes = estimator
+            .as_mut()
+            .map(|e| e.probe_spectra())
+            .unwrap_or_default();
+        let probed = spectrum_at(&probes, first_gain);
+        let probed_ok = probed.is_some();
+        let early = match (matched.as_ref(), &probed) {
+            (Some(m), Some(spectrum)) => m.correction_for(spectrum),
+            _ => None,
+        };
+        if let Some(fix) = &early {
+            post_bus.chain.push(ProcessorSpec::MatchEq(fix.eq.clone()));
+            // The loudness the correction adds at the limiter's output, made up before the
+            // first render.
+            let added = match (&probed, probes.first(), probes.last()) {
+                (Some(at), Some(lo), Some(hi)) if probes.len() >= 2 => {
+                    limited_loudness_change_db(at, lo, hi, &fix.eq)
+                }
+                _ => fix.loudness_change_db,
+            };
+            first_gain -= added / predicted_slope.unwrap_or(1.0);
+        }
         let plan = matched.clone();
         let correct = |got: &MidSideSpectrum| plan.as_ref()?.correction_for(got);
         let outputs = Outputs {
@@ -765,14 +802,18 @@ pub fn render_session_with(
             tags: &tags,
             progress,
             spectrum: matched.is_some(),
-            correct: matched.is_some().then_some(&correct as _),
+            correct: (matched.is_some() && early.is_none() && !probed_ok).then_some(&correct as _),
             slope: predicted_slope.unwrap_or(1.0),
         };
         let mut rendered =
             render_to_target(cache, session_rate_hz, &post_bus, t, first_gain, outputs)?;
+        let late = rendered.correction.take();
+        if let Some(fix) = &late {
+            post_bus.chain.push(ProcessorSpec::MatchEq(fix.eq.clone()));
+        }
         if let Some(Correction {
             eq: fix, before_db, ..
-        }) = rendered.correction.take()
+        }) = early.or(late)
         {
             if let Some(m) = matched.as_mut() {
                 m.correction = Some(CorrectionReport {
@@ -782,13 +823,12 @@ pub fn render_session_with(
                     side_db: fix.side_db.clone(),
                 });
             }
-            post_bus.chain.push(ProcessorSpec::MatchEq(fix.clone()));
             // Into the session as rendered: after the chain before the gain.
             rendered_session
                 .master
                 .chain
-                .insert(bus.chain.len(), ProcessorSpec::MatchEq(fix));
-            bus_chain_used.push(post_bus.chain[0].clone());
+                .insert(bus.chain.len(), ProcessorSpec::MatchEq(fix.clone()));
+            bus_chain_used.push(ProcessorSpec::MatchEq(fix));
         }
         if let (Some(m), Some(got)) = (matched.as_mut(), rendered.spectrum.as_ref()) {
             m.set_result(got);
@@ -1076,6 +1116,19 @@ fn render_to_target(
         gain += err / slope;
     }
     unreachable!("the last attempt always returns")
+}
+
+/// The limited output's spectrum at `gain_db`, interpolated (in dB, band by band) between the
+/// two probed candidates nearest it.
+fn spectrum_at(probes: &[(f64, MidSideSpectrum)], gain_db: f64) -> Option<MidSideSpectrum> {
+    let mut near: Vec<&(f64, MidSideSpectrum)> = probes.iter().collect();
+    near.sort_by(|a, b| (a.0 - gain_db).abs().total_cmp(&(b.0 - gain_db).abs()));
+    let (g0, s0) = near.first()?;
+    let Some((g1, s1)) = near.get(1) else {
+        return Some(s0.clone());
+    };
+    let t = ((gain_db - g0) / (g1 - g0)).clamp(-1.0, 2.0);
+    Some(MidSideSpectrum::interpolate_db(s0, s1, t))
 }
 
 /// The slope d(loudness)/d(gain) of the estimator's predictions between the two predicted

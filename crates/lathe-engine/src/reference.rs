@@ -297,6 +297,51 @@ pub fn loudness_change_db(s: &MidSideSpectrum, eq: &MatchEqSpec) -> f64 {
     }
 }
 
+/// Predicted change of the *limited output's* integrated loudness when `eq` goes in before
+/// the limiter, dB. `lo` and `hi` are the limited output's spectra at two gains into the
+/// limiter (gain dB, spectrum) and `at` the spectrum at the gain in use: each fine band's
+/// output level moves with the input by its own slope (bands the limiter holds down move
+/// less), so a boost there adds less loudness than the same boost elsewhere.
+pub fn limited_loudness_change_db(
+    at: &MidSideSpectrum,
+    lo: &(f64, MidSideSpectrum),
+    hi: &(f64, MidSideSpectrum),
+    eq: &MatchEqSpec,
+) -> f64 {
+    let k = lathe_dsp::loudness::k_weighting(at.sample_rate_hz);
+    let (mid, side) = (eq.mid(), eq.side());
+    let span = hi.0 - lo.0;
+    let slope = |a: f64, b: f64| {
+        if a > 0.0 && b > 0.0 && span > 0.0 {
+            (10.0 * (b / a).log10() / span).clamp(0.0, 1.5)
+        } else {
+            1.0
+        }
+    };
+    let (mut before, mut after) = (0.0, 0.0);
+    for (i, f) in at.fine_centres_hz().into_iter().enumerate() {
+        if f >= at.sample_rate_hz / 2.0 {
+            break;
+        }
+        let w: f64 = k
+            .iter()
+            .map(|c| c.response(f, at.sample_rate_hz).0.powi(2))
+            .product();
+        let (pm, ps) = (at.mid[i] * w, at.side[i] * w);
+        let sm = slope(lo.1.mid[i], hi.1.mid[i]);
+        let ss = slope(lo.1.side[i], hi.1.side[i]);
+        before += pm + ps;
+        after += pm * 10f64.powf(sm * mid.gain_db_at(f) / 10.0)
+            + ps * 10f64.powf(ss * side.gain_db_at(f) / 10.0);
+    }
+    if before > 0.0 && after > 0.0 {
+        // The EQ's gains are amplitude dB: power changes by 2·gain_db/20 = gain_db/10 decades.
+        10.0 * (after / before).log10()
+    } else {
+        0.0
+    }
+}
+
 /// The correction after the dynamics stages.
 #[derive(Clone, Debug, Serialize)]
 pub struct CorrectionReport {
