@@ -497,3 +497,65 @@ fn the_assistant_cuts_a_resonance_and_says_why() {
         assert_reference_meets(&py, &[path], -14.0, -1.0);
     }
 }
+
+/// `[master.reference]` in a session file: `lathe render` resolves it (reference path relative
+/// to the session file, amounts as keys); with no target in the session, the loudness is the
+/// reference's (libebur128 on both).
+#[test]
+fn a_session_s_reference_section_is_resolved_by_render() {
+    let (Some(corpus), Some(py)) = (
+        corpus("session_reference"),
+        reference_python("session_reference"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let reference = mix(&corpus, "m05_frozenbubble_2p_module_44k1");
+    std::fs::copy(&reference, dir.path().join("ref.wav")).unwrap();
+    let session = dir.path().join("song.toml");
+    std::fs::write(
+        &session,
+        format!(
+            r#"title = "song"
+[[stem]]
+name = "mix"
+file = "{}"
+[master.reference]
+files = ["ref.wav"]
+amount = 0.8
+width = 0.5
+[[deliver]]
+format = "wav"
+bits = 24
+"#,
+            mix(&corpus, "m04_nexuiz_brokenlight_excerpt_44k1").display()
+        ),
+    )
+    .unwrap();
+    let res = lathe()
+        .arg("render")
+        .arg(&session)
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_exit_ok(&res);
+    let report: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap();
+    let amounts = &report["reference"]["amounts"];
+    assert_eq!(amounts["eq"].as_f64(), Some(0.8));
+    assert_eq!(amounts["width"].as_f64(), Some(0.5));
+    assert!(report["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p.get("match_eq").is_some()));
+    let master = PathBuf::from(report["deliverables"][0]["path"].as_str().unwrap());
+    let m = reference_measure(&py, &[master, reference]);
+    let (out, r) = (
+        m[0]["integrated_lufs"].as_f64().unwrap(),
+        m[1]["integrated_lufs"].as_f64().unwrap(),
+    );
+    eprintln!("session reference: master {out:.3} LUFS, reference {r:.3}");
+    assert!((out - r).abs() <= 0.1);
+}
