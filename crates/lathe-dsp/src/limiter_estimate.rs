@@ -73,7 +73,7 @@ struct Probe {
     meter: Option<MidSideSpectrumMeter>,
     /// The probed output's loudness: with a clipper, a better prediction than the estimate's
     /// (which neglects the energy the clipper removes).
-    loudness: LoudnessMeter,
+    loudness: Option<LoudnessMeter>,
 }
 
 impl LimitedLoudnessEstimator {
@@ -116,9 +116,9 @@ impl LimitedLoudnessEstimator {
     }
 
     /// Also measures the limited (and clipped) output of the lowest and the highest candidate:
-    /// its loudness, and with `spectra` its mid/side spectrum (non-overlapping frames: an
-    /// estimate; interpolate between them).
-    pub fn with_probes(mut self, sample_rate_hz: f64, spectra: bool) -> Self {
+    /// with `loudness` its loudness, with `spectra` its mid/side spectrum (non-overlapping
+    /// frames: an estimate; interpolate between them).
+    pub fn with_probes(mut self, sample_rate_hz: f64, loudness: bool, spectra: bool) -> Self {
         let latency = self.energy_delay.len();
         let last = self.gains_lin.len().saturating_sub(1);
         self.probed = vec![0, last];
@@ -135,19 +135,20 @@ impl LimitedLoudnessEstimator {
                 gain,
                 clip: self.clip_lin,
                 meter: spectra.then(|| MidSideSpectrumMeter::sparse(sample_rate_hz)),
-                loudness: LoudnessMeter::new(sample_rate_hz, &ChannelRole::default_layout(2)),
+                loudness: loudness
+                    .then(|| LoudnessMeter::new(sample_rate_hz, &ChannelRole::default_layout(2))),
             })
             .collect();
         self
     }
 
     /// Each probed candidate's gain (dB) and the measured loudness of its limited (and
-    /// clipped) output, LUFS; empty without probes.
+    /// clipped) output, LUFS; empty without loudness probes.
     pub fn probe_predictions(&self) -> Vec<(f64, f64)> {
         self.probed
             .iter()
             .zip(&self.probes)
-            .map(|(&k, p)| (self.gains_db[k], p.loudness.integrated_lufs()))
+            .filter_map(|(&k, p)| Some((self.gains_db[k], p.loudness.as_ref()?.integrated_lufs())))
             .collect()
     }
 
@@ -273,7 +274,9 @@ impl Probe {
         if let Some(m) = self.meter.as_mut() {
             m.process(&dl[..n], &dr[..n]);
         }
-        self.loudness.process(&[&dl[..n], &dr[..n]]);
+        if let Some(m) = self.loudness.as_mut() {
+            m.process(&[&dl[..n], &dr[..n]]);
+        }
     }
 }
 
@@ -480,7 +483,7 @@ mod tests {
         let settings = LimiterSettings::default();
         let gains = [3.0, 9.0];
         let mut est =
-            LimitedLoudnessEstimator::new(&settings, fs, &gains, None).with_probes(fs, true);
+            LimitedLoudnessEstimator::new(&settings, fs, &gains, None).with_probes(fs, false, true);
         for (a, b) in l.chunks(4096).zip(r.chunks(4096)) {
             est.process(a, b);
         }

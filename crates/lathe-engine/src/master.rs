@@ -615,7 +615,7 @@ pub fn render_session_with(
             // spectrum).
             let spectra = matched.is_some();
             Some(if spectra || clip_db.is_some() {
-                e.with_probes(session_rate_hz as f64, spectra)
+                e.with_probes(session_rate_hz as f64, clip_db.is_some(), spectra)
             } else {
                 e
             })
