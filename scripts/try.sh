@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build lathe in release mode and run it on real music: analyse the corpus mixes (the corpus is
-# built on first use) and master one of them with the streaming preset into ./try-out/.
+# built on first use), master one of them with the streaming preset into ./try-out/, and match
+# another to it as a reference into ./try-out/matched/ (with the plot and the editable session).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -10,7 +11,10 @@ if [ -n "${LATHE_CORPUS:-}" ]; then
   ./target/release/lathe analyze "$LATHE_CORPUS"/public/mixes/*.wav "$LATHE_CORPUS"/public/ugly/u06_mp3_lame_v2_44k1.mp3
   ./target/release/lathe master "$LATHE_CORPUS"/public/mixes/m03_singularity_apex_aleph_48k.wav \
     --preset streaming -o try-out --force
-  echo "masters and report.json are in ./try-out/"
+  ./target/release/lathe master "$LATHE_CORPUS"/public/mixes/m05_frozenbubble_2p_module_44k1.wav \
+    --reference "$LATHE_CORPUS"/public/mixes/m01_hyperrogue_graveyard_44k1.wav \
+    -o try-out/matched --save-session try-out/matched/session.toml --force
+  echo "masters and report.json are in ./try-out/; the reference match (report, *_match.svg, session) in ./try-out/matched/"
 else
   echo "no corpus: pass your own files, e.g. ./target/release/lathe master song.wav -o out"
 fi
