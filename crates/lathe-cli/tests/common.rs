@@ -129,3 +129,19 @@ pub fn spectral_distance(py: &str, pairs: &[(PathBuf, PathBuf)]) -> Vec<serde_js
     );
     serde_json::from_slice(&out.stdout).expect("spectral distance JSON")
 }
+
+/// Writes stereo frames as a 32-bit float WAV at `rate_hz`.
+pub fn write_stereo_f32(path: &Path, rate_hz: u32, frames: impl IntoIterator<Item = [f32; 2]>) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: rate_hz,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for [l, r] in frames {
+        w.write_sample(l).unwrap();
+        w.write_sample(r).unwrap();
+    }
+    w.finalize().unwrap();
+}

@@ -30,18 +30,7 @@ fn write_mix(path: &Path) -> Vec<[f32; 2]> {
         let r = 0.25 * chord * 0.9 + 0.3 * kick + -(0.05 * noise);
         frames.push([l as f32, r as f32]);
     }
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 44100,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for f in &frames {
-        w.write_sample(f[0]).unwrap();
-        w.write_sample(f[1]).unwrap();
-    }
-    w.finalize().unwrap();
+    write_stereo_f32(path, 44100, frames.iter().copied());
     frames
 }
 

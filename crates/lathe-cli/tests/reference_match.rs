@@ -425,20 +425,9 @@ fn bad_reference_input_is_refused() {
     }
 }
 
+/// Six seconds of `f` on both channels, 44.1 kHz float.
 fn write_wav(path: &Path, f: impl Fn(usize) -> f64) {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 44100,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..44100 * 6 {
-        let v = f(i) as f32;
-        w.write_sample(v).unwrap();
-        w.write_sample(v).unwrap();
-    }
-    w.finalize().unwrap();
+    write_stereo_f32(path, 44100, (0..44100 * 6).map(|i| [f(i) as f32; 2]));
 }
 
 /// The assistant on a mix with a known flaw (noise with a steady 1.5 kHz tone 26 dB above
