@@ -71,18 +71,29 @@ pub fn reference_python(test: &str) -> Option<String> {
 
 /// Runs `tools/reference_meter.py` on `files`; returns its JSON array.
 pub fn reference_measure(py: &str, files: &[PathBuf]) -> Vec<serde_json::Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/reference_meter.py");
+    run_tool(py, "reference_meter.py", files.iter())
+}
+
+/// Runs a Python script from `tools/` with `args`; returns the JSON array it prints.
+fn run_tool<'a>(
+    py: &str,
+    script: &str,
+    args: impl Iterator<Item = &'a PathBuf>,
+) -> Vec<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tools")
+        .join(script);
     let out = Command::new(py)
-        .arg(script)
-        .args(files)
+        .arg(path)
+        .args(args)
         .output()
-        .expect("run reference meter");
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
     assert!(
         out.status.success(),
-        "reference meter failed: {}",
+        "{script} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("reference JSON")
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} JSON: {e}"))
 }
 
 /// Runs `lathe analyze --json` on `files`.
@@ -116,18 +127,11 @@ pub fn files_in(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
 /// (`distance_db`: mean |difference| of the mid and side 1/3-octave spectra, 31.5 Hz–16 kHz,
 /// after one common offset; the band levels of both files).
 pub fn spectral_distance(py: &str, pairs: &[(PathBuf, PathBuf)]) -> Vec<serde_json::Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/spectral_distance.py");
-    let out = Command::new(py)
-        .arg(script)
-        .args(pairs.iter().flat_map(|(a, b)| [a, b]))
-        .output()
-        .expect("run spectral distance");
-    assert!(
-        out.status.success(),
-        "spectral distance failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("spectral distance JSON")
+    run_tool(
+        py,
+        "spectral_distance.py",
+        pairs.iter().flat_map(|(a, b)| [a, b]),
+    )
 }
 
 /// Writes stereo frames as a 32-bit float WAV at `rate_hz`.

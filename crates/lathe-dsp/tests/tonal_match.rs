@@ -68,7 +68,7 @@ fn apply(x: &[Vec<f64>; 2], m: &FullMatch, eq: f64, width: f64) -> [Vec<f64>; 2]
 /// `after`, mid and side, less the median change (one common offset).
 fn changes(before: &MidSideSpectrum, after: &MidSideSpectrum) -> Vec<(usize, f64, f64)> {
     let (b, a) = (ThirdOctaveLevels::of(before), ThirdOctaveLevels::of(after));
-    let mut v: Vec<(usize, f64, f64)> = (2..=29)
+    let v: Vec<(usize, f64, f64)> = (2..=29)
         .filter_map(|i| {
             Some((
                 i,
@@ -77,6 +77,11 @@ fn changes(before: &MidSideSpectrum, after: &MidSideSpectrum) -> Vec<(usize, f64
             ))
         })
         .collect();
+    less_median(v)
+}
+
+/// (band, mid, side) changes less their common median (one level offset).
+fn less_median(mut v: Vec<(usize, f64, f64)>) -> Vec<(usize, f64, f64)> {
     let mut all: Vec<f64> = v.iter().flat_map(|c| [c.1, c.2]).collect();
     all.sort_by(f64::total_cmp);
     let median = all[all.len() / 2];
@@ -89,20 +94,13 @@ fn changes(before: &MidSideSpectrum, after: &MidSideSpectrum) -> Vec<(usize, f64
 
 /// The wanted shape, also less its median.
 fn wanted(eq: f64, width: f64) -> Vec<(usize, f64, f64)> {
-    let mut v: Vec<(usize, f64, f64)> = (2..=29)
+    let v: Vec<(usize, f64, f64)> = (2..=29)
         .map(|i| {
             let (m, s) = shape(i);
             (i, eq * m, eq * m + width * (s - m))
         })
         .collect();
-    let mut all: Vec<f64> = v.iter().flat_map(|c| [c.1, c.2]).collect();
-    all.sort_by(f64::total_cmp);
-    let median = all[all.len() / 2];
-    for c in &mut v {
-        c.1 -= median;
-        c.2 -= median;
-    }
-    v
+    less_median(v)
 }
 
 fn reference_of(input: &MidSideSpectrum) -> ThirdOctaveLevels {

@@ -275,26 +275,7 @@ pub struct Correction {
 /// Predicted change of integrated loudness (K-weighted power, BS.1770) when mid and side of
 /// a signal with spectrum `s` go through `eq`, dB.
 pub fn loudness_change_db(s: &MidSideSpectrum, eq: &MatchEqSpec) -> f64 {
-    let k = lathe_dsp::loudness::k_weighting(s.sample_rate_hz);
-    let (mid, side) = (eq.mid(), eq.side());
-    let (mut before, mut after) = (0.0, 0.0);
-    for (i, f) in s.fine_centres_hz().into_iter().enumerate() {
-        if f >= s.sample_rate_hz / 2.0 {
-            break;
-        }
-        let w: f64 = k
-            .iter()
-            .map(|c| c.response(f, s.sample_rate_hz).0.powi(2))
-            .product();
-        let (pm, ps) = (s.mid[i] * w, s.side[i] * w);
-        before += pm + ps;
-        after += pm * mid.magnitude(f).powi(2) + ps * side.magnitude(f).powi(2);
-    }
-    if before > 0.0 && after > 0.0 {
-        10.0 * (after / before).log10()
-    } else {
-        0.0
-    }
+    k_weighted_change_db(s, eq, |_, _| 1.0)
 }
 
 /// Predicted change of the *limited output's* integrated loudness when `eq` goes in before
@@ -308,34 +289,42 @@ pub fn limited_loudness_change_db(
     hi: &(f64, MidSideSpectrum),
     eq: &MatchEqSpec,
 ) -> f64 {
-    let k = lathe_dsp::loudness::k_weighting(at.sample_rate_hz);
-    let (mid, side) = (eq.mid(), eq.side());
     let span = hi.0 - lo.0;
-    let slope = |a: f64, b: f64| {
+    k_weighted_change_db(at, eq, |lane, i| {
+        let (a, b) = (lo.1.lane(lane)[i], hi.1.lane(lane)[i]);
         if a > 0.0 && b > 0.0 && span > 0.0 {
             (10.0 * (b / a).log10() / span).clamp(0.0, 1.5)
         } else {
             1.0
         }
-    };
+    })
+}
+
+/// The K-weighted power change when each fine band `i` of each lane moves by
+/// `slope(lane, i)` times the EQ's gain there, dB.
+fn k_weighted_change_db(
+    s: &MidSideSpectrum,
+    eq: &MatchEqSpec,
+    slope: impl Fn(Lane, usize) -> f64,
+) -> f64 {
+    let k = lathe_dsp::loudness::k_weighting(s.sample_rate_hz);
+    let (mid, side) = (eq.mid(), eq.side());
     let (mut before, mut after) = (0.0, 0.0);
-    for (i, f) in at.fine_centres_hz().into_iter().enumerate() {
-        if f >= at.sample_rate_hz / 2.0 {
+    for (i, f) in s.fine_centres_hz().into_iter().enumerate() {
+        if f >= s.sample_rate_hz / 2.0 {
             break;
         }
         let w: f64 = k
             .iter()
-            .map(|c| c.response(f, at.sample_rate_hz).0.powi(2))
+            .map(|c| c.response(f, s.sample_rate_hz).0.powi(2))
             .product();
-        let (pm, ps) = (at.mid[i] * w, at.side[i] * w);
-        let sm = slope(lo.1.mid[i], hi.1.mid[i]);
-        let ss = slope(lo.1.side[i], hi.1.side[i]);
+        let (pm, ps) = (s.mid[i] * w, s.side[i] * w);
         before += pm + ps;
-        after += pm * 10f64.powf(sm * mid.gain_db_at(f) / 10.0)
-            + ps * 10f64.powf(ss * side.gain_db_at(f) / 10.0);
+        // Amplitude dB: the power changes by gain_db/10 decades.
+        after += pm * 10f64.powf(slope(Lane::Mid, i) * mid.gain_db_at(f) / 10.0)
+            + ps * 10f64.powf(slope(Lane::Side, i) * side.gain_db_at(f) / 10.0);
     }
     if before > 0.0 && after > 0.0 {
-        // The EQ's gains are amplitude dB: power changes by 2·gain_db/20 = gain_db/10 decades.
         10.0 * (after / before).log10()
     } else {
         0.0
