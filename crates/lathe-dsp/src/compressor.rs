@@ -20,6 +20,7 @@
 use crate::biquad::{BiquadCoefficients, BiquadState};
 use crate::delay::DelayLine;
 use crate::fast_math;
+use crate::lanes::LaneProcessor;
 use crate::matched::AnalogSection;
 use crate::processor::{Processor, StereoBlock};
 use crate::simd::{self, Kernel, Mac};
@@ -241,6 +242,10 @@ pub struct Compressor {
     delay: [DelayLine; 2],
     /// Per channel: detector values, then gain changes (dB), then linear gains of a chunk.
     work: Vec<[f64; CHUNK]>,
+    /// Whether the last chunk's gains (in `work`) differ from 0 dB, per channel.
+    changed: [bool; 2],
+    /// Locked lanes after the first ([`LaneProcessor`]): their lookahead delays.
+    followers: Vec<[DelayLine; 2]>,
     wide: bool,
 }
 
@@ -256,6 +261,8 @@ impl Compressor {
             det: Default::default(),
             delay: [DelayLine::new(0), DelayLine::new(0)],
             work: vec![[0.0; CHUNK]; 2],
+            changed: [false; 2],
+            followers: Vec::new(),
             wide: simd::wide_available(),
         };
         me.prepare(48000.0, 0);
@@ -390,20 +397,66 @@ impl Compressor {
                 self.to_gains(wb);
             }
         }
+        self.det = det;
+        self.work = work;
+        self.changed = [changed_a, changed_b];
+        let mut delay = std::mem::take(&mut self.delay);
+        self.apply(&mut delay, a, b);
+        self.delay = delay;
+    }
+
+    /// Delays the (a, b) pair through `delay` and applies the last chunk's gains to it.
+    fn apply(&self, delay: &mut [DelayLine; 2], a: &mut [f64], b: &mut [f64]) {
         let makeup = self.makeup_lin;
-        for ((x, gains), (delay, changed)) in [(a, &*wa), (b, &*wb)]
-            .into_iter()
-            .zip(self.delay.iter_mut().zip([changed_a, changed_b]))
-        {
-            delay.process(x);
-            if changed {
+        for (ch, x) in [a, b].into_iter().enumerate() {
+            delay[ch].process(x);
+            if self.changed[ch] {
+                let gains = &self.work[ch][..x.len()];
                 x.iter_mut().zip(gains).for_each(|(v, g)| *v *= g);
             } else if makeup != 1.0 {
                 x.iter_mut().for_each(|v| *v *= makeup);
             }
         }
-        self.det = det;
-        self.work = work;
+    }
+
+    /// Compresses one chunk (at most [`CHUNK`] frames) of the leading lane, left/right, and
+    /// keeps its gains for [`Compressor::follow_chunk`].
+    pub(crate) fn lead_chunk(&mut self, l: &mut [f64], r: &mut [f64]) {
+        let mid_side = self.s.mode == ChannelMode::MidSide;
+        if mid_side {
+            encode_mid_side(l, r);
+        }
+        self.process_chunk(l, r);
+        if mid_side {
+            decode_mid_side(l, r);
+        }
+    }
+
+    /// Applies the gains of the last [`Compressor::lead_chunk`] to the same chunk of locked
+    /// lane `1 + follower`.
+    pub(crate) fn follow_chunk(&mut self, follower: usize, l: &mut [f64], r: &mut [f64]) {
+        let mid_side = self.s.mode == ChannelMode::MidSide;
+        if mid_side {
+            encode_mid_side(l, r);
+        }
+        let mut delay = std::mem::take(&mut self.followers[follower]);
+        self.apply(&mut delay, l, r);
+        self.followers[follower] = delay;
+        if mid_side {
+            decode_mid_side(l, r);
+        }
+    }
+}
+
+fn encode_mid_side(l: &mut [f64], r: &mut [f64]) {
+    for (x, y) in l.iter_mut().zip(r.iter_mut()) {
+        (*x, *y) = ((*x + *y) * 0.5, (*x - *y) * 0.5);
+    }
+}
+
+fn decode_mid_side(l: &mut [f64], r: &mut [f64]) {
+    for (x, y) in l.iter_mut().zip(r.iter_mut()) {
+        (*x, *y) = (*x + *y, *x - *y);
     }
 }
 
@@ -425,27 +478,17 @@ impl Processor for Compressor {
         });
         let d = (s.lookahead_ms * 1e-3 * sample_rate_hz).round() as usize;
         self.delay = [DelayLine::new(d), DelayLine::new(d)];
-        self.reset();
+        self.followers.clear();
+        Processor::reset(self);
     }
 
     fn process(&mut self, block: &mut StereoBlock<'_>) {
-        let mid_side = self.s.mode == ChannelMode::MidSide;
         for (l, r) in block
             .left
             .chunks_mut(CHUNK)
             .zip(block.right.chunks_mut(CHUNK))
         {
-            if mid_side {
-                for (x, y) in l.iter_mut().zip(r.iter_mut()) {
-                    (*x, *y) = ((*x + *y) * 0.5, (*x - *y) * 0.5);
-                }
-            }
-            self.process_chunk(l, r);
-            if mid_side {
-                for (x, y) in l.iter_mut().zip(r.iter_mut()) {
-                    (*x, *y) = (*x + *y, *x - *y);
-                }
-            }
+            self.lead_chunk(l, r);
         }
     }
 
@@ -455,8 +498,51 @@ impl Processor for Compressor {
 
     fn reset(&mut self) {
         self.det = Default::default();
-        for d in &mut self.delay {
+        for d in self
+            .delay
+            .iter_mut()
+            .chain(self.followers.iter_mut().flatten())
+        {
             d.reset();
         }
+    }
+}
+
+/// Locked lanes: lane 0's detector sets the gain, every lane gets it.
+impl LaneProcessor for Compressor {
+    fn prepare_lanes(&mut self, sample_rate_hz: f64, max_block: usize, lanes: usize) {
+        self.prepare(sample_rate_hz, max_block);
+        let d = self.delay[0].delay_samples();
+        self.followers = (1..lanes.max(1))
+            .map(|_| [DelayLine::new(d), DelayLine::new(d)])
+            .collect();
+    }
+
+    fn process_lanes(&mut self, lanes: &mut [StereoBlock<'_>]) {
+        let Some((lead, rest)) = lanes.split_first_mut() else {
+            return;
+        };
+        assert!(
+            rest.len() <= self.followers.len(),
+            "more lanes than prepared"
+        );
+        let n = lead.len();
+        let mut start = 0;
+        while start < n {
+            let end = (start + CHUNK).min(n);
+            self.lead_chunk(&mut lead.left[start..end], &mut lead.right[start..end]);
+            for (k, f) in rest.iter_mut().enumerate() {
+                self.follow_chunk(k, &mut f.left[start..end], &mut f.right[start..end]);
+            }
+            start = end;
+        }
+    }
+
+    fn latency_samples(&self) -> usize {
+        Processor::latency_samples(self)
+    }
+
+    fn reset(&mut self) {
+        Processor::reset(self)
     }
 }

@@ -1,7 +1,7 @@
 //! A fixed integer delay line.
 
 /// Delays a signal by a fixed number of samples (0 is allowed: then it passes through).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct DelayLine {
     buf: Vec<f64>,
     pos: usize,

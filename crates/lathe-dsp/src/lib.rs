@@ -19,6 +19,7 @@ pub mod fast_math;
 pub mod gain;
 pub mod gain_curve;
 pub mod halfband;
+pub mod lanes;
 pub mod limiter;
 pub mod limiter_estimate;
 pub mod linear_phase_eq;

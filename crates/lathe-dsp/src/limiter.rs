@@ -22,6 +22,7 @@
 //!
 //! Latency: `D` plus the upsampler's 16 samples, reported by `latency_samples()`.
 
+use crate::lanes::LaneProcessor;
 use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};
 use crate::processor::{Processor, StereoBlock};
 
@@ -319,26 +320,52 @@ fn lookahead_samples(s: &LimiterSettings, sample_rate_hz: f64) -> usize {
     ((s.lookahead_ms * 1e-3 * sample_rate_hz).round() as usize).max(1)
 }
 
-/// The limiter.
+/// The limiter. As a [`LaneProcessor`] it limits several lanes with one gain: at every
+/// instant the most-reducing gain any lane needs, so that every lane stays under the ceiling.
 pub struct TruePeakLimiter {
     settings: LimiterSettings,
     /// Ceiling as a linear amplitude.
     ceiling_lin: f64,
-    /// Lookahead in samples (D).
     lookahead: usize,
-    up: [Upsampler; 2],
+    /// Per lane, per channel.
+    up: Vec<[Upsampler; 2]>,
     rows: [Vec<[f32; FACTOR]>; 2],
-    /// Largest |value| of each upsampled row, both channels.
+    /// Per frame of a block: the largest 8x value of any lane and channel.
     peaks: Vec<f32>,
-    /// Peak of the previous upsampled row (both channels).
     prev_row_peak: f64,
     gain: GainComputer,
-    /// Audio delay lines (D + upsampler latency), per channel.
-    delay: [Vec<f64>; 2],
+    /// Per frame of a block: the gain applied.
+    gains: Vec<f64>,
+    /// Per lane, per channel: the audio delayed by the latency.
+    delay: Vec<[Vec<f64>; 2]>,
     delay_pos: usize,
-    /// Lowest gain applied since the last call to `take_min_gain`.
     min_gain: f64,
+    /// With more than one lane: the gain lane 0 alone would get, to measure what the others
+    /// cost it.
+    lead_alone: Option<LeadAlone>,
 }
+
+/// The gain computer of lane 0 on its own, and what the shared gain took beyond it.
+struct LeadAlone {
+    gain: GainComputer,
+    peaks: Vec<f32>,
+    prev_row_peak: f64,
+    extra: ExtraReduction,
+}
+
+/// Gain reduction the shared (locked) gain applies to lane 0 beyond what lane 0 alone needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ExtraReduction {
+    /// Deepest extra reduction, dB.
+    pub max_db: f64,
+    /// Frames with more than [`EXTRA_COUNTS_DB`] of extra reduction.
+    pub frames: u64,
+    /// Sum over frames of the extra reduction, dB·frames (÷ rate = dB·s).
+    pub sum_db_frames: f64,
+}
+
+/// Extra reduction below this (dB) is not counted in [`ExtraReduction::frames`].
+pub const EXTRA_COUNTS_DB: f64 = 0.001;
 
 impl TruePeakLimiter {
     pub fn new(settings: LimiterSettings) -> Self {
@@ -346,14 +373,16 @@ impl TruePeakLimiter {
             settings,
             ceiling_lin: 1.0,
             lookahead: 1,
-            up: [Upsampler::new(), Upsampler::new()],
+            up: Vec::new(),
             rows: [vec![[0.0; FACTOR]; BLOCK], vec![[0.0; FACTOR]; BLOCK]],
             peaks: vec![0.0; BLOCK],
             prev_row_peak: 0.0,
             gain: GainComputer::new(&settings, 48000.0),
-            delay: [Vec::new(), Vec::new()],
+            gains: vec![1.0; BLOCK],
+            delay: Vec::new(),
             delay_pos: 0,
             min_gain: 1.0,
+            lead_alone: None,
         };
         me.prepare(48000.0, BLOCK);
         me
@@ -363,85 +392,101 @@ impl TruePeakLimiter {
         &self.settings
     }
 
-    /// Lowest gain (linear) applied since the last call, then resets the record.
+    /// The lowest gain applied since the last call (linear).
     pub fn take_min_gain(&mut self) -> f64 {
         std::mem::replace(&mut self.min_gain, 1.0)
+    }
+
+    /// With several lanes: the extra reduction lane 0 got since the last call because of the
+    /// other lanes.
+    pub fn take_extra_reduction(&mut self) -> ExtraReduction {
+        self.lead_alone
+            .as_mut()
+            .map(|a| std::mem::take(&mut a.extra))
+            .unwrap_or_default()
+    }
+
+    /// Largest 8x value of each row of lane `lane`, both channels, into `self.rows`.
+    fn detect(&mut self, lane: usize, l: &[f64], r: &[f64], floor: f32) {
+        let [ul, ur] = &mut self.up[lane];
+        ul.process_block_above(l, &mut self.rows[0], floor);
+        ur.process_block_above(r, &mut self.rows[1], floor);
+    }
+
+    /// Gains for one chunk of `len` frames from `self.peaks`, into `self.gains`.
+    fn compute_gains(&mut self, len: usize) {
+        let mut idle_left = 0usize;
+        for i in 0..len {
+            let row_peak = self.peaks[i] as f64;
+            let peak = row_peak.max(self.prev_row_peak);
+            self.prev_row_peak = row_peak;
+            let gain = if idle_left > 0 {
+                idle_left -= 1;
+                1.0
+            } else if self.gain.is_idle() && self.gain.is_unity(peak) {
+                // A run of rows that need no reduction: skipped in one step.
+                let mut prev = row_peak;
+                let mut run = 1;
+                while i + run < len {
+                    let p = self.peaks[i + run] as f64;
+                    if !self.gain.is_unity(p.max(prev)) {
+                        break;
+                    }
+                    prev = p;
+                    run += 1;
+                }
+                self.gain.skip_idle(run);
+                idle_left = run - 1;
+                1.0
+            } else {
+                self.gain.gain_for(peak)
+            };
+            self.min_gain = self.min_gain.min(gain);
+            self.gains[i] = gain;
+        }
+    }
+}
+
+/// Row peaks (largest |value| of both channels' rows), combined into `peaks` by maximum when
+/// `combine`, else written.
+fn row_peaks(rows: &[Vec<[f32; FACTOR]>; 2], peaks: &mut [f32], combine: bool) {
+    for ((p, a), b) in peaks.iter_mut().zip(&rows[0]).zip(&rows[1]) {
+        let v = a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()));
+        *p = if combine { p.max(v) } else { v };
+    }
+}
+
+impl LeadAlone {
+    /// Lane 0's own gains for `len` frames, compared with the `shared` gains.
+    fn compare(&mut self, len: usize, shared: &[f64]) {
+        for (&row, &g) in self.peaks[..len].iter().zip(shared) {
+            let row = row as f64;
+            let peak = row.max(self.prev_row_peak);
+            self.prev_row_peak = row;
+            let own = if self.gain.is_idle() && self.gain.is_unity(peak) {
+                self.gain.skip_idle(1);
+                1.0
+            } else {
+                self.gain.gain_for(peak)
+            };
+            if g < own {
+                let db = 20.0 * (own / g).log10();
+                let e = &mut self.extra;
+                e.max_db = e.max_db.max(db);
+                e.sum_db_frames += db;
+                e.frames += (db > EXTRA_COUNTS_DB) as u64;
+            }
+        }
     }
 }
 
 impl Processor for TruePeakLimiter {
-    fn prepare(&mut self, sample_rate_hz: f64, _max_block: usize) {
-        let s = self.settings;
-        self.ceiling_lin = 10f64.powf(s.ceiling_dbtp / 20.0);
-        self.lookahead = lookahead_samples(&s, sample_rate_hz);
-        self.gain = GainComputer::new(&s, sample_rate_hz);
-        let delay_len = self.latency_samples() + 1;
-        self.delay = [vec![0.0; delay_len], vec![0.0; delay_len]];
-        self.reset();
+    fn prepare(&mut self, sample_rate_hz: f64, max_block: usize) {
+        self.prepare_lanes(sample_rate_hz, max_block, 1);
     }
 
     fn process(&mut self, block: &mut StereoBlock<'_>) {
-        let n = block.len();
-        // Rows whose values stay at or below this need no gain reduction, so the upsampler
-        // may skip computing them (see `Upsampler::process_block_above`).
-        let floor = (self.ceiling_lin / INTERSAMPLE_MARGIN * (1.0 - 1e-6)) as f32;
-        let mut start = 0;
-        while start < n {
-            let end = (start + BLOCK).min(n);
-            let len = end - start;
-            self.up[0].process_block_above(&block.left[start..end], &mut self.rows[0], floor);
-            self.up[1].process_block_above(&block.right[start..end], &mut self.rows[1], floor);
-            for ((p, a), b) in self.peaks[..len]
-                .iter_mut()
-                .zip(&self.rows[0][..len])
-                .zip(&self.rows[1][..len])
-            {
-                *p = a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()));
-            }
-            let delay_len = self.delay[0].len();
-            // Idle stretches that need no reduction skip the gain computer (gain 1).
-            let mut idle_left = 0usize;
-            for i in 0..len {
-                let row_peak = self.peaks[i] as f64;
-                let peak = row_peak.max(self.prev_row_peak);
-                self.prev_row_peak = row_peak;
-                let gain = if idle_left > 0 {
-                    idle_left -= 1;
-                    1.0
-                } else if self.gain.is_idle() && self.gain.is_unity(peak) {
-                    // The run of frames from here that needs no reduction.
-                    let mut prev = row_peak;
-                    let mut run = 1;
-                    while i + run < len {
-                        let p = self.peaks[i + run] as f64;
-                        if !self.gain.is_unity(p.max(prev)) {
-                            break;
-                        }
-                        prev = p;
-                        run += 1;
-                    }
-                    self.gain.skip_idle(run);
-                    idle_left = run - 1;
-                    1.0
-                } else {
-                    self.gain.gain_for(peak)
-                };
-                self.min_gain = self.min_gain.min(gain);
-                let read = if self.delay_pos + 1 == delay_len {
-                    0
-                } else {
-                    self.delay_pos + 1
-                };
-                let k = start + i;
-                let (l, r) = (block.left[k], block.right[k]);
-                block.left[k] = self.delay[0][read] * gain;
-                block.right[k] = self.delay[1][read] * gain;
-                self.delay[0][self.delay_pos] = l;
-                self.delay[1][self.delay_pos] = r;
-                self.delay_pos = read;
-            }
-            start = end;
-        }
+        self.process_lanes(std::slice::from_mut(block));
     }
 
     fn latency_samples(&self) -> usize {
@@ -449,16 +494,98 @@ impl Processor for TruePeakLimiter {
     }
 
     fn reset(&mut self) {
-        for u in &mut self.up {
+        LaneProcessor::reset(self);
+    }
+}
+
+impl LaneProcessor for TruePeakLimiter {
+    fn prepare_lanes(&mut self, sample_rate_hz: f64, _max_block: usize, lanes: usize) {
+        let s = self.settings;
+        let lanes = lanes.max(1);
+        self.ceiling_lin = 10f64.powf(s.ceiling_dbtp / 20.0);
+        self.lookahead = lookahead_samples(&s, sample_rate_hz);
+        self.gain = GainComputer::new(&s, sample_rate_hz);
+        self.up = (0..lanes)
+            .map(|_| [Upsampler::new(), Upsampler::new()])
+            .collect();
+        let delay_len = Processor::latency_samples(self) + 1;
+        self.delay = (0..lanes)
+            .map(|_| [vec![0.0; delay_len], vec![0.0; delay_len]])
+            .collect();
+        self.lead_alone = (lanes > 1).then(|| LeadAlone {
+            gain: GainComputer::new(&s, sample_rate_hz),
+            peaks: vec![0.0; BLOCK],
+            prev_row_peak: 0.0,
+            extra: ExtraReduction::default(),
+        });
+        LaneProcessor::reset(self);
+    }
+
+    fn process_lanes(&mut self, lanes: &mut [StereoBlock<'_>]) {
+        let Some(n) = lanes.first().map(|b| b.len()) else {
+            return;
+        };
+        assert!(lanes.len() <= self.up.len(), "more lanes than prepared");
+        // Rows whose values stay at or below this need no gain reduction, so the upsampler
+        // may skip computing them (see `Upsampler::process_block_above`).
+        let floor = (self.ceiling_lin / INTERSAMPLE_MARGIN * (1.0 - 1e-6)) as f32;
+        let delay_len = self.delay[0][0].len();
+        let mut start = 0;
+        while start < n {
+            let end = (start + BLOCK).min(n);
+            let len = end - start;
+            for (k, lane) in lanes.iter().enumerate() {
+                self.detect(k, &lane.left[start..end], &lane.right[start..end], floor);
+                row_peaks(&self.rows, &mut self.peaks[..len], k > 0);
+                if k == 0 {
+                    if let Some(a) = &mut self.lead_alone {
+                        a.peaks[..len].copy_from_slice(&self.peaks[..len]);
+                    }
+                }
+            }
+            self.compute_gains(len);
+            if let Some(a) = &mut self.lead_alone {
+                a.compare(len, &self.gains[..len]);
+            }
+            for (lane, delay) in lanes.iter_mut().zip(self.delay.iter_mut()) {
+                let mut pos = self.delay_pos;
+                let [dl, dr] = delay;
+                for (i, &gain) in self.gains[..len].iter().enumerate() {
+                    let read = if pos + 1 == delay_len { 0 } else { pos + 1 };
+                    let k = start + i;
+                    let (l, r) = (lane.left[k], lane.right[k]);
+                    lane.left[k] = dl[read] * gain;
+                    lane.right[k] = dr[read] * gain;
+                    dl[pos] = l;
+                    dr[pos] = r;
+                    pos = read;
+                }
+            }
+            self.delay_pos = (self.delay_pos + len) % delay_len;
+            start = end;
+        }
+    }
+
+    fn latency_samples(&self) -> usize {
+        Processor::latency_samples(self)
+    }
+
+    fn reset(&mut self) {
+        for u in self.up.iter_mut().flatten() {
             u.reset();
         }
         self.prev_row_peak = 0.0;
         self.gain.reset();
-        for d in &mut self.delay {
+        for d in self.delay.iter_mut().flatten() {
             d.fill(0.0);
         }
         self.delay_pos = 0;
         self.min_gain = 1.0;
+        if let Some(a) = &mut self.lead_alone {
+            a.gain.reset();
+            a.prev_row_peak = 0.0;
+            a.extra = ExtraReduction::default();
+        }
     }
 }
 

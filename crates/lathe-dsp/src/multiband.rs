@@ -3,8 +3,9 @@
 //! sum to the product of the crossovers' allpasses (flat magnitude). Per band: a compressor,
 //! bypass and solo. Band compressors run without lookahead so that all bands stay aligned.
 
-use crate::compressor::{Compressor, CompressorSettings};
+use crate::compressor::{Compressor, CompressorSettings, CHUNK};
 use crate::crossover::{Frame, Lr4Allpass, Lr4Split};
+use crate::lanes::LaneProcessor;
 use crate::processor::{Processor, StereoBlock};
 
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -125,10 +126,11 @@ impl Tree {
 
 pub struct Multiband {
     settings: MultibandSettings,
-    tree: Tree,
+    /// One crossover tree per lane ([`LaneProcessor`]; one lane as a plain processor).
+    trees: Vec<Tree>,
     comps: Vec<Compressor>,
-    /// Per band, per channel: the band signal of the current block.
-    bufs: Vec<[Vec<f64>; 2]>,
+    /// Per lane, per band, per channel: the band signal of the current block.
+    bufs: Vec<Vec<[Vec<f64>; 2]>>,
     /// Scratch for one frame's band values.
     frame: Vec<Frame>,
 }
@@ -136,7 +138,6 @@ pub struct Multiband {
 impl Multiband {
     /// A multiband compressor (validate the settings first).
     pub fn new(settings: MultibandSettings) -> Self {
-        let tree = Tree::new(&settings.crossovers_hz, 48000.0);
         let comps = settings
             .bands
             .iter()
@@ -145,7 +146,7 @@ impl Multiband {
         let mut me = Self {
             frame: vec![[0.0; 2]; settings.bands.len()],
             settings,
-            tree,
+            trees: Vec::new(),
             comps,
             bufs: Vec::new(),
         };
@@ -161,56 +162,100 @@ impl Multiband {
 
 impl Processor for Multiband {
     fn prepare(&mut self, sample_rate_hz: f64, max_block: usize) {
-        let xs = &self.settings.crossovers_hz;
-        self.tree = Tree::new(xs, sample_rate_hz);
-        for c in &mut self.comps {
-            c.prepare(sample_rate_hz, max_block);
-        }
-        let n = max_block.max(1);
-        self.bufs = (0..self.settings.bands.len())
-            .map(|_| [vec![0.0; n], vec![0.0; n]])
-            .collect();
+        self.prepare_lanes(sample_rate_hz, max_block, 1);
     }
 
     fn process(&mut self, block: &mut StereoBlock<'_>) {
-        let len = block.len();
-        let cap = self.bufs.first().map_or(0, |b| b[0].len());
+        self.process_lanes(std::slice::from_mut(block));
+    }
+
+    fn latency_samples(&self) -> usize {
+        0
+    }
+
+    fn reset(&mut self) {
+        LaneProcessor::reset(self);
+    }
+}
+
+/// Locked lanes: every lane is split by its own crossovers; each band's gain comes from lane
+/// 0's band and applies to that band of every lane.
+impl LaneProcessor for Multiband {
+    fn prepare_lanes(&mut self, sample_rate_hz: f64, max_block: usize, lanes: usize) {
+        let lanes = lanes.max(1);
+        let xs = &self.settings.crossovers_hz;
+        self.trees = (0..lanes).map(|_| Tree::new(xs, sample_rate_hz)).collect();
+        for c in &mut self.comps {
+            c.prepare_lanes(sample_rate_hz, max_block, lanes);
+        }
+        let n = max_block.max(1);
+        self.bufs = (0..lanes)
+            .map(|_| {
+                (0..self.settings.bands.len())
+                    .map(|_| [vec![0.0; n], vec![0.0; n]])
+                    .collect()
+            })
+            .collect();
+    }
+
+    fn process_lanes(&mut self, lanes: &mut [StereoBlock<'_>]) {
+        let Some(len) = lanes.first().map(|b| b.len()) else {
+            return;
+        };
+        let cap = self.bufs[0].first().map_or(0, |b| b[0].len());
         assert!(
             len <= cap,
             "block of {len} frames exceeds max_block {cap} given to prepare()"
         );
-        for (i, (&l, &r)) in block.left.iter().zip(block.right.iter()).enumerate() {
-            self.tree.tick([l, r], &mut self.frame);
-            for (band, v) in self.bufs.iter_mut().zip(self.frame.iter()) {
-                band[0][i] = v[0];
-                band[1][i] = v[1];
+        assert!(lanes.len() <= self.trees.len(), "more lanes than prepared");
+        let Self {
+            settings,
+            trees,
+            comps,
+            bufs,
+            frame,
+        } = self;
+        for ((block, tree), bands) in lanes.iter_mut().zip(trees.iter_mut()).zip(bufs.iter_mut()) {
+            for (i, (&l, &r)) in block.left.iter().zip(block.right.iter()).enumerate() {
+                tree.tick([l, r], frame);
+                for (band, v) in bands.iter_mut().zip(frame.iter()) {
+                    band[0][i] = v[0];
+                    band[1][i] = v[1];
+                }
             }
+            tree.flush_denormals();
+            block.left.fill(0.0);
+            block.right.fill(0.0);
         }
-        self.tree.flush_denormals();
-        let any_solo = self.settings.bands.iter().any(|b| b.solo);
-        block.left.fill(0.0);
-        block.right.fill(0.0);
-        for ((band, comp), s) in self
-            .bufs
-            .iter_mut()
-            .zip(self.comps.iter_mut())
-            .zip(&self.settings.bands)
-        {
-            let [bl, br] = band;
+        let any_solo = settings.bands.iter().any(|b| b.solo);
+        for (b, (comp, s)) in comps.iter_mut().zip(&settings.bands).enumerate() {
             if !s.bypass {
-                comp.process(&mut StereoBlock {
-                    left: &mut bl[..len],
-                    right: &mut br[..len],
-                });
+                let mut start = 0;
+                while start < len {
+                    let end = (start + CHUNK).min(len);
+                    for (k, bands) in bufs.iter_mut().take(lanes.len()).enumerate() {
+                        let [bl, br] = &mut bands[b];
+                        let (l, r) = (&mut bl[start..end], &mut br[start..end]);
+                        if k == 0 {
+                            comp.lead_chunk(l, r);
+                        } else {
+                            comp.follow_chunk(k - 1, l, r);
+                        }
+                    }
+                    start = end;
+                }
             }
             if any_solo && !s.solo {
                 continue;
             }
-            for (o, v) in block.left.iter_mut().zip(&bl[..len]) {
-                *o += v;
-            }
-            for (o, v) in block.right.iter_mut().zip(&br[..len]) {
-                *o += v;
+            for (block, bands) in lanes.iter_mut().zip(bufs.iter()) {
+                let [bl, br] = &bands[b];
+                for (o, v) in block.left.iter_mut().zip(&bl[..len]) {
+                    *o += v;
+                }
+                for (o, v) in block.right.iter_mut().zip(&br[..len]) {
+                    *o += v;
+                }
             }
         }
     }
@@ -220,9 +265,9 @@ impl Processor for Multiband {
     }
 
     fn reset(&mut self) {
-        self.tree.reset();
+        self.trees.iter_mut().for_each(Tree::reset);
         for c in &mut self.comps {
-            c.reset();
+            Processor::reset(c);
         }
     }
 }

@@ -297,3 +297,118 @@ mod property {
         }
     }
 }
+
+/// Locked lanes: one gain for a main mix and two versions that sum to it, where the
+/// instrumental alone peaks 8 dB higher than the main in the last third (the vocal cancels part
+/// of it). Every lane must stay under the ceiling (measured by the 32x FFT reference), the main
+/// lane gets the extra reduction there and reports it, and without versions there is none.
+#[test]
+fn locked_lanes_keep_every_version_under_the_ceiling() {
+    use lathe_dsp::lanes::LaneProcessor;
+    let fs = 48000.0;
+    let settings = LimiterSettings::default();
+    let len = 96_000;
+    let mut rng = Rng(77);
+    // Noise band-limited to 20 kHz (as music is; the true-peak design rule assumes it).
+    let inst: Vec<Vec<f64>> = (0..2)
+        .map(|_| {
+            let white: Vec<f64> = (0..len).map(|_| 2.4 * rng.bipolar()).collect();
+            band_limit(&white, fs, 20_000.0)
+        })
+        .collect();
+    let voc: Vec<Vec<f64>> = (0..2)
+        .map(|ch| {
+            (0..len)
+                .map(|i| {
+                    if i > 2 * len / 3 {
+                        -0.6 * inst[ch][i]
+                    } else {
+                        0.3 * (2.0 * PI * 440.0 * i as f64 / fs).sin()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let main: Vec<Vec<f64>> = (0..2)
+        .map(|ch| inst[ch].iter().zip(&voc[ch]).map(|(a, b)| a + b).collect())
+        .collect();
+    let flush = 512;
+    let mut lanes: Vec<Vec<Vec<f64>>> = [main.clone(), inst, voc]
+        .into_iter()
+        .map(|l| {
+            l.into_iter()
+                .map(|mut c| {
+                    c.resize(len + flush, 0.0);
+                    c
+                })
+                .collect()
+        })
+        .collect();
+    let mut lim = TruePeakLimiter::new(settings);
+    lim.prepare_lanes(fs, 512, 3);
+    let mut start = 0;
+    while start < len + flush {
+        let end = (start + 512).min(len + flush);
+        let mut blocks: Vec<StereoBlock> = lanes
+            .iter_mut()
+            .map(|l| {
+                let (a, b) = l.split_at_mut(1);
+                StereoBlock {
+                    left: &mut a[0][start..end],
+                    right: &mut b[0][start..end],
+                }
+            })
+            .collect();
+        lim.process_lanes(&mut blocks);
+        start = end;
+    }
+    let extra = lim.take_extra_reduction();
+    for (name, lane) in ["main", "instrumental", "vocal"].iter().zip(&lanes) {
+        let over = db(tp32(&lane[0]).max(tp32(&lane[1]))) - settings.ceiling_dbtp;
+        eprintln!("{name}: output {over:+.3} dB re ceiling");
+        assert!(over <= 0.02, "{name}: {over:+.3} dB over the ceiling");
+    }
+    eprintln!(
+        "main's extra reduction: max {:.2} dB, {} frames, {:.1} dB·s",
+        extra.max_db,
+        extra.frames,
+        extra.sum_db_frames / fs
+    );
+    // In the last third the main is at 0.4 × the instrumental: the instrumental needs ~8 dB
+    // more reduction than the main alone.
+    assert!(
+        extra.max_db > 6.0 && extra.frames > (len / 4) as u64,
+        "{extra:?}"
+    );
+    // The same main alone: no extra reduction, and the plain limiter's output.
+    let (_, plain) = limit(settings, fs, &[main[0].clone(), main[1].clone()]);
+    let mut alone = TruePeakLimiter::new(settings);
+    alone.prepare_lanes(fs, 512, 2);
+    let mut copy = [main[0].clone(), main[1].clone()];
+    for c in &mut copy {
+        c.resize(len + flush, 0.0);
+    }
+    let mut quiet: Vec<Vec<f64>> = copy
+        .iter()
+        .map(|c| c.iter().map(|v| v * 0.1).collect())
+        .collect();
+    let mut start = 0;
+    while start < len + flush {
+        let end = (start + 512).min(len + flush);
+        let (ql, qr) = quiet.split_at_mut(1);
+        let [cl, cr] = &mut copy;
+        alone.process_lanes(&mut [
+            StereoBlock {
+                left: &mut cl[start..end],
+                right: &mut cr[start..end],
+            },
+            StereoBlock {
+                left: &mut ql[0][start..end],
+                right: &mut qr[0][start..end],
+            },
+        ]);
+        start = end;
+    }
+    assert_eq!(alone.take_extra_reduction().frames, 0);
+    assert_eq!(copy[0][..len], plain[0][..len]);
+}

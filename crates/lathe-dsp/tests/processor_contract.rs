@@ -215,3 +215,163 @@ contract_tests!(
     linear_impulse_level: 0.01
 );
 contract_tests!(clipper, Clipper::new(ClipperSettings::default()), linear_impulse_level: 0.5);
+
+// ---------------------------------------------------------------------------------------------
+// Locked lanes (lathe_dsp::lanes): the main master and its versions through one dynamics stage.
+// The reference is arithmetic: with the gain shared, the stage is linear across lanes, so the
+// main lane minus the two lanes that sum to it must vanish (to f64 rounding).
+
+use lathe_dsp::lanes::LaneProcessor;
+
+/// Runs `p` over the lanes in blocks; returns every lane's output.
+fn run_lanes(p: &mut dyn LaneProcessor, lanes: &[[Vec<f64>; 2]]) -> Vec<[Vec<f64>; 2]> {
+    let mut out: Vec<[Vec<f64>; 2]> = lanes.to_vec();
+    let len = lanes[0][0].len();
+    let mut start = 0;
+    while start < len {
+        let end = (start + BLOCK).min(len);
+        let mut blocks: Vec<StereoBlock> = out
+            .iter_mut()
+            .map(|[l, r]| StereoBlock {
+                left: &mut l[start..end],
+                right: &mut r[start..end],
+            })
+            .collect();
+        p.process_lanes(&mut blocks);
+        start = end;
+    }
+    out
+}
+
+/// A main mix (lane 0) and the two parts it is the sum of: an "instrumental" of noise and a
+/// "vocal" that comes and goes and, in its last third, cancels most of the instrumental (so
+/// the instrumental alone peaks where the main does not).
+fn main_and_parts(len: usize, level: f64) -> [[Vec<f64>; 2]; 3] {
+    let inst = noise(len, 11, level);
+    let mut voc = noise(len, 12, level * 0.5);
+    for ch in 0..2 {
+        for (i, v) in voc[ch].iter_mut().enumerate() {
+            if i > 2 * len / 3 {
+                *v = -0.97 * inst[ch][i];
+            } else if (i / 4000) % 2 == 1 {
+                *v *= 0.05;
+            }
+        }
+    }
+    let main = [0, 1].map(|ch| inst[ch].iter().zip(&voc[ch]).map(|(a, b)| a + b).collect());
+    [main, inst, voc]
+}
+
+fn peak_of_difference(a: &[f64], b: &[f64], c: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .zip(c)
+        .fold(0.0f64, |m, ((x, y), z)| m.max((x - y - z).abs()))
+}
+
+macro_rules! locked_tests {
+    ($name:ident, $make:expr, level: $level:expr, lead_is_plain: $plain:expr) => {
+        mod $name {
+            use super::*;
+
+            fn make(lanes: usize) -> Box<dyn LaneProcessor> {
+                let mut p: Box<dyn LaneProcessor> = Box::new($make);
+                p.prepare_lanes(FS, BLOCK, lanes);
+                p
+            }
+
+            #[test]
+            fn main_minus_the_parts_vanishes() {
+                let x = main_and_parts(60_000, $level);
+                let y = run_lanes(make(3).as_mut(), &x);
+                for ch in 0..2 {
+                    let residual = peak_of_difference(&y[0][ch], &y[1][ch], &y[2][ch]);
+                    let level = y[0][ch].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                    eprintln!(
+                        "channel {ch}: residual {:.1} dB under the main's peak",
+                        20.0 * (level / residual.max(1e-300)).log10()
+                    );
+                    assert!(residual <= level * 1e-12, "residual {residual:e}");
+                }
+            }
+
+            #[test]
+            fn the_leading_lane_is_what_the_plain_processor_makes() {
+                let x = main_and_parts(60_000, $level);
+                let y = run_lanes(make(3).as_mut(), &x);
+                let alone = run_lanes(make(1).as_mut(), &x[..1]);
+                let mut plain: Box<dyn Processor> = Box::new($make);
+                plain.prepare(FS, BLOCK);
+                assert_eq!(
+                    alone[0],
+                    run(plain.as_mut(), &x[0]),
+                    "one lane = the plain processor"
+                );
+                if $plain {
+                    assert_eq!(y[0], alone[0]);
+                }
+            }
+
+            #[test]
+            fn reset_restores_the_initial_state() {
+                let x = main_and_parts(20_000, $level);
+                let first = run_lanes(make(3).as_mut(), &x);
+                let mut used = make(3);
+                run_lanes(used.as_mut(), &main_and_parts(30_000, $level * 1.5));
+                used.reset();
+                assert_eq!(first, run_lanes(used.as_mut(), &x));
+            }
+
+            #[test]
+            fn process_lanes_does_not_allocate() {
+                let mut p = make(4);
+                let mut bufs: Vec<[Vec<f64>; 2]> =
+                    (0..4).map(|k| noise(BLOCK, 20 + k, $level)).collect();
+                let warm = bufs.clone();
+                run_lanes(p.as_mut(), &warm);
+                let mut blocks: Vec<StereoBlock> = bufs
+                    .iter_mut()
+                    .map(|[l, r]| StereoBlock {
+                        left: &mut l[..],
+                        right: &mut r[..],
+                    })
+                    .collect();
+                let before = allocations();
+                for _ in 0..20 {
+                    p.process_lanes(&mut blocks);
+                }
+                assert_eq!(allocations() - before, 0, "process_lanes() allocated");
+            }
+        }
+    };
+}
+
+locked_tests!(
+    locked_compressor,
+    Compressor::new(CompressorSettings { threshold_db: -20.0, ratio: 4.0, lookahead_ms: 5.0, sidechain_hpf_hz: 80.0, ..Default::default() }),
+    level: 0.5,
+    lead_is_plain: true
+);
+locked_tests!(
+    locked_compressor_ms_rms,
+    Compressor::new(CompressorSettings { threshold_db: -20.0, ratio: 3.0, mode: ChannelMode::MidSide, detection: Detection::Rms, ..Default::default() }),
+    level: 0.5,
+    lead_is_plain: true
+);
+locked_tests!(
+    locked_multiband,
+    Multiband::new(MultibandSettings {
+        crossovers_hz: vec![120.0, 2500.0],
+        bands: vec![BandSettings { compressor: CompressorSettings { threshold_db: -25.0, ratio: 3.0, ..Default::default() }, ..Default::default() }; 3],
+    }),
+    level: 0.5,
+    lead_is_plain: true
+);
+// The limiter's lanes share the most-reducing gain: the main lane gets more limiting where the
+// instrumental alone peaks, so it is not the plain limiter's output there.
+locked_tests!(
+    locked_limiter,
+    TruePeakLimiter::new(LimiterSettings::default()),
+    level: 1.2,
+    lead_is_plain: false
+);
