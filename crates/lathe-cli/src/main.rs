@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lathe_engine::stems::StemSpec;
+use lathe_engine::version::VersionSpec;
 use lathe_engine::{analyze_file, Analysis};
 use rayon::prelude::*;
 
@@ -86,6 +88,11 @@ enum Command {
         /// FORMAT[:BITS][@RATE], repeatable: wav:24, wav:16@44100, wav:32 (float).
         #[arg(long)]
         deliver: Vec<String>,
+        /// An alternate version, repeatable: NAME[:mute=STEM,...][:only=STEM,...]
+        /// [:gain=STEM=DB,...][:dynamics=locked|own], e.g. instrumental:mute=vocals.
+        /// Locked (the default) versions carry the main master's gain moves sample for sample.
+        #[arg(long = "version", value_name = "SPEC")]
+        versions: Vec<String>,
         /// Write the session that was used (TOML) to this path, to reproduce or edit it.
         #[arg(long)]
         save_session: Option<PathBuf>,
@@ -149,6 +156,7 @@ fn main() -> ExitCode {
             target_lufs,
             ceiling_dbtp,
             deliver,
+            versions,
             save_session,
             title,
             artist,
@@ -174,6 +182,7 @@ fn main() -> ExitCode {
                 target_lufs,
                 ceiling_dbtp,
                 &deliver,
+                &versions,
                 save_session.as_deref(),
                 lathe_engine::deliver::Tags {
                     title,
@@ -389,6 +398,7 @@ fn master(
     target_lufs: Option<f64>,
     ceiling_dbtp: Option<f64>,
     deliver: &[String],
+    versions: &[String],
     save_session: Option<&std::path::Path>,
     tags: lathe_engine::deliver::Tags,
     force: bool,
@@ -429,6 +439,21 @@ fn master(
     };
     if let Some(Err(e)) = tags.isrc.as_deref().map(lathe_engine::session::check_isrc) {
         return bad(e);
+    }
+    // Versions are checked against the stems' names before any work.
+    let versions: Vec<VersionSpec> = match versions.iter().map(|v| VersionSpec::parse(v)).collect()
+    {
+        Ok(v) => v,
+        Err(e) => return bad(e),
+    };
+    let plain: Vec<StemSpec> = files.iter().cloned().map(StemSpec::plain).collect();
+    for (i, v) in versions.iter().enumerate() {
+        if let Err(e) = v.validate(i, &plain) {
+            return bad(format!(
+                "--{}",
+                e.replace(&format!("version[{i}]"), &format!("version {}", v.name))
+            ));
+        }
     }
     let specs: Result<Vec<DeliverSpec>, String> = if deliver.is_empty() {
         // The rate of the first input decides whether the preset's MP3 can be made.
@@ -477,6 +502,10 @@ fn master(
     session.title = tags.title;
     session.artist = tags.artist;
     session.isrc = tags.isrc;
+    session.versions = versions;
+    if let Err(e) = session.validate() {
+        return bad(e);
+    }
     if let Some(path) = save_session {
         if path.exists() && !force {
             return bad(format!(
@@ -543,6 +572,35 @@ fn render(
             d.path,
             fmt_opt(d.measured.integrated_lufs, 2),
             fmt_opt(d.measured.true_peak_dbtp, 2)
+        );
+    }
+    for v in &report.versions {
+        for d in &v.deliverables {
+            let verdict = if d.pass { "ok" } else { "MISSED TARGET" };
+            let limit = match (d.target, d.ceiling_dbtp) {
+                (Some(t), _) => format!(
+                    " (target {} LUFS, ≤ {} dBTP)",
+                    t.integrated_lufs, t.true_peak_dbtp
+                ),
+                (None, Some(c)) => format!(" (locked to the master, ≤ {c} dBTP)"),
+                (None, None) => String::new(),
+            };
+            eprintln!(
+                "{}: {} LUFS, {} dBTP{limit}: {verdict}",
+                d.path,
+                fmt_opt(d.measured.integrated_lufs, 2),
+                fmt_opt(d.measured.true_peak_dbtp, 2)
+            );
+        }
+    }
+    if let Some(e) = report
+        .limiter
+        .as_ref()
+        .and_then(|l| l.locked_extra_reduction)
+    {
+        eprintln!(
+            "locked versions cost the master {:.2} dB of extra limiting at most ({:.2} s affected)",
+            e.max_db, e.duration_s
         );
     }
     if json {

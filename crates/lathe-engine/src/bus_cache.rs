@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::render::{BlockSource, RenderError};
+use crate::render::{BlockSource, Lane, RenderError};
 
 /// Bytes per stereo frame.
 const FRAME_BYTES: usize = 8;
@@ -89,8 +89,9 @@ pub struct BusCacheReader {
     left: u64,
 }
 
-impl BlockSource for BusCacheReader {
-    fn read(&mut self, l: &mut [f64], r: &mut [f64]) -> Result<usize, RenderError> {
+impl BusCacheReader {
+    /// Fills the start of `l` and `r` with the next frames; returns how many (0 at the end).
+    pub fn read_into(&mut self, l: &mut [f64], r: &mut [f64]) -> std::io::Result<usize> {
         let n = (l.len().min(r.len()) as u64).min(self.left) as usize;
         self.bytes.resize(n * FRAME_BYTES, 0);
         self.input.read_exact(&mut self.bytes)?;
@@ -99,6 +100,30 @@ impl BlockSource for BusCacheReader {
             r[i] = f32::from_le_bytes(frame[4..].try_into().expect("4 bytes")) as f64;
         }
         self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+impl BlockSource for BusCacheReader {
+    fn read(&mut self, lanes: &mut [Lane], len: usize) -> Result<usize, RenderError> {
+        let [l, r] = &mut lanes[0];
+        Ok(self.read_into(&mut l[..len], &mut r[..len])?)
+    }
+}
+
+/// Replays one cached bus per lane (the main mix and its locked versions), in lockstep.
+pub struct LaneCacheReader(pub Vec<BusCacheReader>);
+
+impl BlockSource for LaneCacheReader {
+    fn lanes(&self) -> usize {
+        self.0.len()
+    }
+
+    fn read(&mut self, lanes: &mut [Lane], len: usize) -> Result<usize, RenderError> {
+        let mut n = 0;
+        for (reader, [l, r]) in self.0.iter_mut().zip(lanes.iter_mut()) {
+            n = reader.read_into(&mut l[..len], &mut r[..len])?;
+        }
         Ok(n)
     }
 }
@@ -122,7 +147,7 @@ mod tests {
         let (mut a, mut b) = (vec![0.0; 4096], vec![0.0; 4096]);
         let mut got = Vec::new();
         loop {
-            let n = reader.read(&mut a, &mut b).unwrap();
+            let n = reader.read_into(&mut a, &mut b).unwrap();
             if n == 0 {
                 break;
             }

@@ -10,6 +10,7 @@ use lathe_dsp::compressor::{Compressor, CompressorSettings};
 use lathe_dsp::eq::{BandKind, Eq, EqBand, PassFamily};
 use lathe_dsp::gain::{Gain, GainSettings};
 use lathe_dsp::gain_curve::GainCurve;
+use lathe_dsp::lanes::{LaneProcessor, PerLane};
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use lathe_dsp::linear_phase_eq::LinearPhaseEq;
 use lathe_dsp::multiband::{BandSettings, Multiband, MultibandSettings};
@@ -353,13 +354,40 @@ impl ProcessorSpec {
                 ceiling_db: c.ceiling_db,
                 oversampling: c.oversampling,
             })),
-            ProcessorSpec::Limiter(l) => Box::new(TruePeakLimiter::new(LimiterSettings {
-                ceiling_dbtp: l.ceiling_dbtp,
-                release_ms: l.release_ms,
-                lookahead_ms: l.lookahead_ms,
-                hold_ms: l.hold_ms,
-                auto_hold: l.auto_hold,
-            })),
+            ProcessorSpec::Limiter(l) => Box::new(TruePeakLimiter::new(l.settings())),
+        }
+    }
+
+    /// Builds the processor for locked lanes ([`lathe_dsp::lanes`]): the dynamics stages
+    /// (compressor, multiband, limiter) share one gain across lanes; every other stage runs
+    /// one instance per lane.
+    pub fn build_lanes(&self) -> Box<dyn LaneProcessor> {
+        match self {
+            ProcessorSpec::Compressor(c) => Box::new(Compressor::new(*c)),
+            ProcessorSpec::Multiband(m) => Box::new(Multiband::new(Self::multiband_settings(m))),
+            ProcessorSpec::Limiter(l) => Box::new(TruePeakLimiter::new(l.settings())),
+            other => {
+                let spec = other.clone();
+                Box::new(PerLane::new(move || spec.build()))
+            }
+        }
+    }
+
+    /// Whether the stage shapes each signal by its own level (so a locked version through it
+    /// is not "the main minus the muted stems").
+    pub fn is_nonlinear(&self) -> bool {
+        matches!(self, ProcessorSpec::Saturate(_) | ProcessorSpec::Clipper(_))
+    }
+}
+
+impl LimiterSpec {
+    pub fn settings(&self) -> LimiterSettings {
+        LimiterSettings {
+            ceiling_dbtp: self.ceiling_dbtp,
+            release_ms: self.release_ms,
+            lookahead_ms: self.lookahead_ms,
+            hold_ms: self.hold_ms,
+            auto_hold: self.auto_hold,
         }
     }
 }

@@ -104,6 +104,12 @@ impl DeliverSpec {
 
     /// File name for a master of `stem` at `rate_hz`.
     pub fn file_name(&self, stem: &str, rate_hz: u32) -> String {
+        self.version_file_name(stem, "master", rate_hz)
+    }
+
+    /// File name for `version` (`master` for the main master) of `stem` at `rate_hz`:
+    /// `<stem>_<version>_<rate>_<bits or kbps>.<format>`.
+    pub fn version_file_name(&self, stem: &str, version: &str, rate_hz: u32) -> String {
         // 44100 → "44k1", 48000 → "48k", 88200 → "88k2".
         let (k, tenths) = (rate_hz / 1000, (rate_hz % 1000) / 100);
         let rate = if tenths == 0 {
@@ -112,14 +118,14 @@ impl DeliverSpec {
             format!("{k}k{tenths}")
         };
         if let Some(kbps) = self.bitrate_kbps {
-            return format!("{stem}_master_{rate}_{kbps}k.{}", self.format);
+            return format!("{stem}_{version}_{rate}_{kbps}k.{}", self.format);
         }
         let bits = if self.bits == 32 {
             "32f".to_string()
         } else {
             format!("{}b", self.bits)
         };
-        format!("{stem}_master_{rate}_{bits}.{}", self.format)
+        format!("{stem}_{version}_{rate}_{bits}.{}", self.format)
     }
 }
 

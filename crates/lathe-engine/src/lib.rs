@@ -16,5 +16,6 @@ pub mod render;
 pub mod session;
 pub mod source;
 pub mod stems;
+pub mod version;
 
 pub use analyze::{analyze_file, Analysis, AnalyzeError};

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::analyze::{analyze_file, analyze_for_matching, measure_levels, Analysis, AnalyzeError};
 use crate::assistant::{self, AssistReport, MixFacts};
+use crate::bus_cache::LaneCacheReader;
 use crate::bus_cache::{BusCache, BusCacheWriter};
 use crate::chain::ProcessorSpec;
 use crate::deliver::{DeliverSpec, Delivery, Tags, DITHER_SEED};
@@ -31,9 +32,13 @@ use crate::reference::{
     measure_stem_sum, plan, BusInput, Correction, CorrectionReport, MatchPlan, MatchReport,
     ReferenceSpec,
 };
-use crate::render::{render_pass, render_stems, Bus, Metering, PassResult, RenderError};
+use crate::render::{
+    render_lanes, render_stem_lanes, render_stems, Bus, ExtraReductionReport, Metering, PassResult,
+    RenderError,
+};
 use crate::session::{DeliverEntry, MasterSpec, Session};
 use crate::stems::StemSpec;
+use crate::version::{VersionDynamics, VersionSpec};
 use lathe_dsp::limiter_estimate::{gain_for_loudness, LimitedLoudnessEstimator};
 use lathe_dsp::mid_side_spectrum::{MidSideSpectrum, MidSideSpectrumMeter};
 
@@ -96,6 +101,25 @@ pub struct DeliverableReport {
     pub safety_limiter_max_reduction_db: Option<f64>,
     pub measured: Measured,
     pub target: Option<Target>,
+    /// Locked versions: the ceiling their true peak must respect (their loudness follows the
+    /// main master's gain, so it has no target of its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ceiling_dbtp: Option<f64>,
+    pub pass: bool,
+}
+
+/// One alternate version as delivered.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionReport {
+    pub name: String,
+    pub dynamics: VersionDynamics,
+    /// The stems it plays.
+    pub stems: Vec<String>,
+    pub deliverables: Vec<DeliverableReport>,
+    /// `dynamics = "own"`: the limiter of its own render.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<LimiterReport>,
+    /// Every deliverable met its target (locked: its ceiling).
     pub pass: bool,
 }
 
@@ -111,6 +135,10 @@ pub struct LimiterReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_gain_into_limiter_db: Option<f64>,
     pub max_gain_reduction_db: f64,
+    /// With locked versions: the reduction the main master got beyond its own need, because a
+    /// version needed it at that instant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_extra_reduction: Option<ExtraReductionReport>,
 }
 
 /// The unprocessed stem sum, as measured in the first pass.
@@ -135,6 +163,9 @@ pub struct Report {
     pub limiter: Option<LimiterReport>,
     pub passes: Vec<PassResult>,
     pub deliverables: Vec<DeliverableReport>,
+    /// Alternate versions (`[[version]]`), in session order of rendering (locked, then own).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<VersionReport>,
     pub dither_seed: u64,
     /// Reference matching: what was measured and decided, and how close the master came.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -152,7 +183,7 @@ pub struct Report {
 impl Report {
     /// True when every deliverable met its target.
     pub fn all_pass(&self) -> bool {
-        self.deliverables.iter().all(|d| d.pass)
+        self.deliverables.iter().all(|d| d.pass) && self.versions.iter().all(|v| v.pass)
     }
 }
 
@@ -464,7 +495,8 @@ pub fn render_session(
 }
 
 /// Renders `session` into `out_dir`, reusing what is `known` of its inputs (it must be of
-/// this session's stems).
+/// this session's stems). The main master and its locked versions render together; each
+/// version with `dynamics = "own"` renders afterwards as a session of its own.
 pub fn render_session_with(
     session: &Session,
     out_dir: &Path,
@@ -478,6 +510,87 @@ pub fn render_session_with(
         let known = resolve_reference(&mut resolved)?;
         return render_session_with(&resolved, out_dir, force, Some(known), progress);
     }
+    let own: Vec<(&VersionSpec, Session)> = session
+        .versions
+        .iter()
+        .filter(|v| v.dynamics == VersionDynamics::Own)
+        .map(|v| {
+            let mut alone = session.clone();
+            alone.stems = v.apply_to(&session.stems);
+            alone.versions.clear();
+            (v, alone)
+        })
+        .collect();
+    // Refused before any work: an own version's file that exists.
+    for (v, alone) in &own {
+        let rate = session_rate(alone)?;
+        for d in alone.deliver_specs().map_err(usage)? {
+            let p = out_dir.join(d.version_file_name(
+                &session.output_name(),
+                &v.name,
+                d.sample_rate_hz.unwrap_or(rate),
+            ));
+            if p.exists() && !force {
+                return Err(usage(format!(
+                    "{}: exists (use --force to replace it)",
+                    p.display()
+                )));
+            }
+        }
+    }
+    let mut report = render_lanes_of(session, out_dir, force, known, progress, None)?;
+    for (v, alone) in &own {
+        progress.stage(&format!("version {}: own render", v.name), None);
+        let r = render_lanes_of(alone, out_dir, force, None, progress, Some(&v.name))?;
+        report.warnings.extend(
+            r.warnings
+                .iter()
+                .map(|w| format!("version {}: {w}", v.name)),
+        );
+        report.versions.push(VersionReport {
+            name: v.name.clone(),
+            dynamics: v.dynamics,
+            stems: v.playing(&session.stems),
+            pass: r.all_pass(),
+            deliverables: r.deliverables,
+            limiter: r.limiter,
+        });
+    }
+    progress.done();
+    let report_path = out_dir.join("report.json");
+    let part = report_path.with_extension("json.part");
+    let text = serde_json::to_string_pretty(&report).expect("report serialises");
+    std::fs::write(&part, text + "\n")
+        .and_then(|_| std::fs::rename(&part, &report_path))
+        .map_err(RenderError::Write)?;
+    Ok(report)
+}
+
+/// Renders the main master of `session` and its locked versions in lockstep (or, with
+/// `own_version`, that version of a session already reduced to it, named after it).
+fn render_lanes_of(
+    session: &Session,
+    out_dir: &Path,
+    force: bool,
+    known: Option<Known>,
+    progress: &dyn Progress,
+    own_version: Option<&str>,
+) -> Result<Report, MasterError> {
+    let label = own_version.unwrap_or("master");
+    // Lane 0 is the main master; each locked version is one more lane.
+    let locked: Vec<&VersionSpec> = session
+        .versions
+        .iter()
+        .filter(|v| v.dynamics == VersionDynamics::Locked)
+        .collect();
+    let lane_labels: Vec<&str> = std::iter::once(label)
+        .chain(locked.iter().map(|v| v.name.as_str()))
+        .collect();
+    let lane_gains: Vec<Vec<f64>> =
+        std::iter::once(crate::version::main_stem_gains(&session.stems))
+            .chain(locked.iter().map(|v| v.stem_gains(&session.stems)))
+            .collect();
+    let lanes = lane_labels.len();
     let mut matched = known.as_ref().and_then(|k| k.matched.clone());
     let assistant = known.as_ref().and_then(|k| k.assisted.clone());
     let sum_lufs = known.as_ref().and_then(|k| k.sum_lufs);
@@ -503,16 +616,30 @@ pub fn render_session_with(
         ))
     })?;
     let name = session.output_name();
-    let outputs: Vec<PathBuf> = deliver
+    // Per lane, per deliverable.
+    let lane_outputs: Vec<Vec<PathBuf>> = lane_labels
         .iter()
-        .map(|d| out_dir.join(d.file_name(&name, d.sample_rate_hz.unwrap_or(session_rate_hz))))
+        .map(|v| {
+            deliver
+                .iter()
+                .map(|d| {
+                    out_dir.join(d.version_file_name(
+                        &name,
+                        v,
+                        d.sample_rate_hz.unwrap_or(session_rate_hz),
+                    ))
+                })
+                .collect()
+        })
         .collect();
     let report_path = out_dir.join("report.json");
     let plot_path = out_dir.join(format!("{name}_match.svg"));
     let plot = matched.is_some().then_some(&plot_path);
-    for p in outputs
+    let report_files = own_version.is_none().then_some(&report_path);
+    for p in lane_outputs
         .iter()
-        .chain(std::iter::once(&report_path))
+        .flatten()
+        .chain(report_files)
         .chain(plot)
     {
         if session.input_files().iter().any(|i| same_file(p, i)) {
@@ -539,19 +666,26 @@ pub fn render_session_with(
         .collect();
     lossy_rates.sort_unstable();
     lossy_rates.dedup();
-    let bus_copy = |rate: u32| -> (DeliverSpec, PathBuf) {
+    let bus_copy = |lane: usize, rate: u32| -> (DeliverSpec, PathBuf) {
         (
             DeliverSpec::parse(&format!("wav:32@{rate}")).expect("valid"),
-            out_dir.join(format!(".{name}.bus{rate}.f32.wav")),
+            out_dir.join(format!(".{name}_{}.bus{rate}.f32.wav", lane_labels[lane])),
         )
     };
-    let mut direct: Vec<(DeliverSpec, PathBuf)> = deliver
+    // What each lane writes while rendering.
+    let direct: Vec<Vec<(DeliverSpec, PathBuf)>> = lane_outputs
         .iter()
-        .cloned()
-        .zip(outputs.iter().cloned())
-        .filter(|(d, _)| !d.is_lossy())
+        .enumerate()
+        .map(|(lane, outputs)| {
+            deliver
+                .iter()
+                .cloned()
+                .zip(outputs.iter().cloned())
+                .filter(|(d, _)| !d.is_lossy())
+                .chain(lossy_rates.iter().map(|&r| bus_copy(lane, r)))
+                .collect()
+        })
         .collect();
-    direct.extend(lossy_rates.iter().map(|&r| bus_copy(r)));
     let target = session.master.target;
     let bus = session.bus();
     let tags = session.tags();
@@ -580,16 +714,24 @@ pub fn render_session_with(
         input: !one_file,
         output_true_peak: false,
     };
-    let open_writers = |files: &[(DeliverSpec, PathBuf)]| -> Result<Vec<Delivery>, MasterError> {
-        files
-            .iter()
-            .map(|(d, p)| {
-                Delivery::create(p, d, session_rate_hz, None, &tags)
-                    .map_err(|e| MasterError::Render(RenderError::Write(e)))
-            })
-            .collect()
-    };
-    let cache_path = out_dir.join(format!(".{name}.prebus.f32"));
+    let open_writers =
+        |files: &[Vec<(DeliverSpec, PathBuf)>]| -> Result<Vec<Vec<Delivery>>, MasterError> {
+            files
+                .iter()
+                .map(|lane| {
+                    lane.iter()
+                        .map(|(d, p)| {
+                            Delivery::create(p, d, session_rate_hz, None, &tags)
+                                .map_err(|e| MasterError::Render(RenderError::Write(e)))
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+    let cache_paths: Vec<PathBuf> = lane_labels
+        .iter()
+        .map(|l| out_dir.join(format!(".{name}_{l}.prebus.f32")))
+        .collect();
     // When the input's loudness is known before the first pass, that pass also predicts the
     // loudness the limiter will deliver at gains around `target − input`, so that the first
     // render after it starts close to the answer (see lathe_dsp::limiter_estimate).
@@ -645,23 +787,26 @@ pub fn render_session_with(
             Some(a) => Ok(a),
             None => analyze_stems(session),
         },
-        || -> Result<(PassResult, Option<BusCache>), MasterError> {
+        || -> Result<(PassResult, Option<Vec<BusCache>>), MasterError> {
             match target {
                 None => {
                     let mut writers = open_writers(&direct)?;
-                    let pass = render_stems(
+                    let pass = render_stem_lanes(
                         &session.stems,
+                        &lane_gains,
                         session_rate_hz,
                         &bus,
                         0.0,
                         metering,
                         progress,
-                        |l, r| {
-                            progress.advance(l.len() as u64);
-                            writers.iter_mut().try_for_each(|w| w.write(l, r))
+                        |lane, l, r| {
+                            if lane == 0 {
+                                progress.advance(l.len() as u64);
+                            }
+                            writers[lane].iter_mut().try_for_each(|w| w.write(l, r))
                         },
                     )?;
-                    for w in writers {
+                    for w in writers.into_iter().flatten() {
                         w.finish().map_err(RenderError::Write)?;
                     }
                     Ok((pass, None))
@@ -672,23 +817,29 @@ pub fn render_session_with(
                         chain: bus.chain.clone(),
                         ..Bus::default()
                     };
-                    let mut cache =
-                        BusCacheWriter::create(&cache_path).map_err(RenderError::Write)?;
+                    let mut caches: Vec<BusCacheWriter> = cache_paths
+                        .iter()
+                        .map(|p| BusCacheWriter::create(p))
+                        .collect::<Result<_, _>>()
+                        .map_err(RenderError::Write)?;
                     let mut render = |send: Option<BlockSend<'_>>| {
                         let mut send = send;
-                        render_stems(
+                        render_stem_lanes(
                             &session.stems,
+                            &lane_gains,
                             session_rate_hz,
                             &pre_bus,
                             0.0,
                             metering,
                             progress,
-                            |l, r| {
-                                if let Some(s) = send.as_mut() {
-                                    s(l, r);
+                            |lane, l, r| {
+                                if lane == 0 {
+                                    if let Some(s) = send.as_mut() {
+                                        s(l, r);
+                                    }
+                                    progress.advance(l.len() as u64);
                                 }
-                                progress.advance(l.len() as u64);
-                                cache.write(l, r)
+                                caches[lane].write(l, r)
                             },
                         )
                     };
@@ -705,13 +856,18 @@ pub fn render_session_with(
                             .0,
                             None => render(None),
                         };
-                    let cache = cache.finish().map_err(RenderError::Write)?;
-                    Ok((pre?, Some(cache)))
+                    let pre = pre?;
+                    let caches = caches
+                        .into_iter()
+                        .map(|c| c.finish())
+                        .collect::<Result<_, _>>()
+                        .map_err(RenderError::Write)?;
+                    Ok((pre, Some(caches)))
                 }
             }
         },
     );
-    let (stems, (first, cache)) = (stems?, first?);
+    let (stems, (first, caches)) = (stems?, first?);
     let mut warnings: Vec<String> = stems
         .iter()
         .flat_map(|a| a.warnings.iter().map(move |w| format!("{}: {w}", a.file)))
@@ -746,7 +902,7 @@ pub fn render_session_with(
     let mut limiter_report = None;
     // Deepest gain reduction of each resampled deliverable's safety stage.
     let mut safety_db = std::collections::HashMap::new();
-    if let (Some(t), Some(cache)) = (target, &cache) {
+    if let (Some(t), Some(caches)) = (target, &caches) {
         let limiter = bus.limiter.expect("a target always has a limiter");
         if !pre_lufs.is_finite() {
             return Err(usage(
@@ -806,7 +962,7 @@ pub fn render_session_with(
             slope: predicted_slope.unwrap_or(1.0),
         };
         let mut rendered =
-            render_to_target(cache, session_rate_hz, &post_bus, t, first_gain, outputs)?;
+            render_to_target(caches, session_rate_hz, &post_bus, t, first_gain, outputs)?;
         let late = rendered.correction.take();
         if let Some(fix) = &late {
             post_bus.chain.push(ProcessorSpec::MatchEq(fix.eq.clone()));
@@ -833,7 +989,11 @@ pub fn render_session_with(
         if let (Some(m), Some(got)) = (matched.as_mut(), rendered.spectrum.as_ref()) {
             m.set_result(got);
         }
-        for ((_, path), db) in direct.iter().zip(&rendered.safety_db) {
+        for ((_, path), db) in direct
+            .iter()
+            .flatten()
+            .zip(rendered.safety_db.iter().flatten())
+        {
             safety_db.insert(path.clone(), *db);
         }
         let last = rendered.passes.last().cloned();
@@ -854,6 +1014,7 @@ pub fn render_session_with(
             gain_into_limiter_db: last.gain_db,
             predicted_gain_into_limiter_db: predicted,
             max_gain_reduction_db: last.limiter_max_reduction_db,
+            locked_extra_reduction: last.locked_extra_reduction,
         });
     }
 
@@ -863,18 +1024,19 @@ pub fn render_session_with(
     }
     let mut trims = vec![None; deliver.len()];
     {
-        for (i, (spec, path)) in deliver.iter().zip(&outputs).enumerate() {
+        for (i, spec) in deliver.iter().enumerate() {
             if !spec.is_lossy() {
                 continue;
             }
             let rate = lossy_rate(spec);
-            let bus_only = [bus_copy(rate)];
-            let bus_path = &bus_only[0].1;
-            // When the decoded file overshoots, the bus copy is rendered again to the same
-            // loudness with the limiter's ceiling lowered by the overshoot.
+            let bus_only: Vec<Vec<(DeliverSpec, PathBuf)>> =
+                (0..lanes).map(|k| vec![bus_copy(k, rate)]).collect();
+            // When a decoded file overshoots, the bus copies are rendered again to the same
+            // loudness with the limiter's ceiling lowered by the overshoot (every lane: they
+            // share the limiter's gain).
             let mut rerender = |ceiling: f64| -> Result<(), MasterError> {
                 let t = target.expect("re-rendering happens only with a target");
-                let cache = cache.as_ref().expect("a target renders through the cache");
+                let caches = caches.as_ref().expect("a target renders through the cache");
                 let mut lowered = post_bus.clone();
                 if let Some(l) = &mut lowered.limiter {
                     l.ceiling_dbtp = ceiling;
@@ -886,7 +1048,7 @@ pub fn render_session_with(
                         l.gain_into_limiter_db
                     });
                 let extra = render_to_target(
-                    cache,
+                    caches,
                     session_rate_hz,
                     &lowered,
                     t,
@@ -904,10 +1066,12 @@ pub fn render_session_with(
                 Ok(())
             };
             let ceiling = target.map(|t| t.true_peak_dbtp);
+            let bus_paths: Vec<PathBuf> = bus_only.iter().map(|b| b[0].1.clone()).collect();
+            let paths: Vec<PathBuf> = lane_outputs.iter().map(|o| o[i].clone()).collect();
             trims[i] = Some(encode_lossy(
-                bus_path,
+                &bus_paths,
                 spec,
-                path,
+                &paths,
                 rate,
                 ceiling,
                 &tags,
@@ -915,45 +1079,88 @@ pub fn render_session_with(
             )?);
         }
         for &r in &lossy_rates {
-            let _ = std::fs::remove_file(bus_copy(r).1);
+            for k in 0..lanes {
+                let _ = std::fs::remove_file(bus_copy(k, r).1);
+            }
         }
     }
     // Verify every file as delivered: decode it back and measure.
     progress.stage("verifying the delivered files", None);
-    let mut deliverables = Vec::new();
-    for ((spec, path), trim) in deliver.iter().zip(&outputs).zip(trims) {
-        let a = measure_levels(path)?;
-        let pass = match target {
-            Some(t) => {
-                a.integrated_lufs
-                    .is_some_and(|i| (i - t.integrated_lufs).abs() <= LOUDNESS_TOLERANCE_LU)
-                    && a.true_peak_dbtp.is_none_or(|tp| tp <= t.true_peak_dbtp)
-            }
-            None => true,
-        };
-        deliverables.push(DeliverableReport {
-            path: path.display().to_string(),
-            format: spec.format.clone(),
-            bits: spec.bits,
-            sample_rate_hz: a.sample_rate_hz,
-            dither: spec.dither,
-            bitrate_kbps: spec.bitrate_kbps,
-            codec_ceiling_dbtp: trim.flatten(),
-            safety_limiter_max_reduction_db: spec
+    // Every lane's files are measured in parallel.
+    let measured: Vec<Vec<Analysis>> = lane_outputs
+        .par_iter()
+        .map(|o| {
+            o.par_iter()
+                .map(|p| measure_levels(p))
+                .collect::<Result<_, _>>()
+        })
+        .collect::<Result<_, _>>()?;
+    // A locked version's loudness follows the main master's; its ceiling is the main's.
+    let lane_target = |lane: usize| if lane == 0 { target } else { None };
+    let ceiling = target.map(|t| t.true_peak_dbtp);
+    let mut lane_deliverables: Vec<Vec<DeliverableReport>> = Vec::new();
+    for (lane, (outputs, levels)) in lane_outputs.iter().zip(measured).enumerate() {
+        let mut deliverables = Vec::new();
+        for (((spec, path), trim), a) in deliver.iter().zip(outputs).zip(&trims).zip(levels) {
+            let target = lane_target(lane);
+            let pass = match (target, ceiling) {
+                (Some(t), _) => {
+                    a.integrated_lufs
+                        .is_some_and(|i| (i - t.integrated_lufs).abs() <= LOUDNESS_TOLERANCE_LU)
+                        && a.true_peak_dbtp.is_none_or(|tp| tp <= t.true_peak_dbtp)
+                }
+                (None, Some(c)) => a.true_peak_dbtp.is_none_or(|tp| tp <= c),
+                (None, None) => true,
+            };
+            let safety = spec
                 .sample_rate_hz
                 .filter(|&r| r != session_rate_hz)
-                .and(safety_db.get(path).copied()),
-            measured: Measured {
-                integrated_lufs: a.integrated_lufs,
-                true_peak_dbtp: a.true_peak_dbtp,
-                lra_lu: a.lra_lu,
-                sample_peak_dbfs: a.sample_peak_dbfs,
-                duration_s: a.duration_s,
-            },
-            target,
-            pass,
-        });
+                .and(safety_db.get(path).copied());
+            if lane > 0 && safety.is_some_and(|db| db > 0.0) {
+                warnings.push(format!(
+                "version {}: the delivery safety stage limited {} by {:.2} dB (after the rate conversion)",
+                lane_labels[lane],
+                path.display(),
+                safety.unwrap_or(0.0)
+            ));
+            }
+            deliverables.push(DeliverableReport {
+                path: path.display().to_string(),
+                format: spec.format.clone(),
+                bits: spec.bits,
+                sample_rate_hz: a.sample_rate_hz,
+                dither: spec.dither,
+                bitrate_kbps: spec.bitrate_kbps,
+                codec_ceiling_dbtp: trim.flatten(),
+                safety_limiter_max_reduction_db: safety,
+                ceiling_dbtp: if lane > 0 { ceiling } else { None },
+                measured: Measured {
+                    integrated_lufs: a.integrated_lufs,
+                    true_peak_dbtp: a.true_peak_dbtp,
+                    lra_lu: a.lra_lu,
+                    sample_peak_dbfs: a.sample_peak_dbfs,
+                    duration_s: a.duration_s,
+                },
+                target,
+                pass,
+            });
+        }
+        lane_deliverables.push(deliverables);
     }
+    let mut lane_deliverables = lane_deliverables.into_iter();
+    let deliverables = lane_deliverables.next().expect("the main lane");
+    let versions: Vec<VersionReport> = locked
+        .iter()
+        .zip(lane_deliverables)
+        .map(|(v, deliverables)| VersionReport {
+            name: v.name.clone(),
+            dynamics: v.dynamics,
+            stems: v.playing(&session.stems),
+            pass: deliverables.iter().all(|d| d.pass),
+            deliverables,
+            limiter: None,
+        })
+        .collect();
     // The matching plot, beside the report.
     if let Some(m) = matched.as_mut() {
         let svg = crate::plot::match_plot_svg(m).map_err(usage)?;
@@ -976,25 +1183,21 @@ pub fn render_session_with(
         dither_seed: DITHER_SEED,
         reference: matched,
         assistant,
+        versions,
         warnings,
         session: rendered_session,
     };
-    progress.done();
-    let part = report_path.with_extension("json.part");
-    let text = serde_json::to_string_pretty(&report).expect("report serialises");
-    std::fs::write(&part, text + "\n")
-        .and_then(|_| std::fs::rename(&part, &report_path))
-        .map_err(RenderError::Write)?;
     Ok(report)
 }
 
 /// Chooses a correction EQ from a pass's spectrum (reference matching).
 type CorrectFn<'a> = &'a dyn Fn(&MidSideSpectrum) -> Option<Correction>;
 
-/// Where a render to target writes: the files, their tags, and the progress display.
+/// Where a render to target writes: the files (per lane), their tags, and the progress
+/// display.
 #[derive(Clone, Copy)]
 struct Outputs<'a> {
-    files: &'a [(DeliverSpec, PathBuf)],
+    files: &'a [Vec<(DeliverSpec, PathBuf)>],
     tags: &'a Tags,
     progress: &'a dyn Progress,
     /// Measure the output's mid/side spectrum (reference matching).
@@ -1010,8 +1213,8 @@ struct Outputs<'a> {
 struct Rendered {
     /// Every pass made; the last one wrote the files.
     passes: Vec<PassResult>,
-    /// Deepest gain reduction of each file's true-peak safety stage, dB.
-    safety_db: Vec<f64>,
+    /// Deepest gain reduction of each file's true-peak safety stage (per lane), dB.
+    safety_db: Vec<Vec<f64>>,
     /// The accepted pass's mid/side spectrum, when [`Outputs::spectrum`] asked for it.
     spectrum: Option<MidSideSpectrum>,
     /// The correction [`Outputs::correct`] asked for (in the bus of the accepted pass).
@@ -1025,7 +1228,7 @@ struct Rendered {
 /// returns goes into the bus (after its chain, before the gain) for every later pass, and the
 /// first pass is never the accepted one.
 fn render_to_target(
-    cache: &BusCache,
+    caches: &[BusCache],
     rate_hz: u32,
     bus: &Bus,
     target: Target,
@@ -1047,29 +1250,43 @@ fn render_to_target(
     let mut gain = first_gain_db;
     let mut previous: Option<(f64, f64)> = None;
     for attempt in 1..=MAX_RENDERS {
-        let mut writers: Vec<Delivery> = files
+        let mut writers: Vec<Vec<Delivery>> = files
             .iter()
-            .map(|(d, p)| Delivery::create(p, d, rate_hz, Some(target.true_peak_dbtp), tags))
+            .map(|lane| {
+                lane.iter()
+                    .map(|(d, p)| {
+                        Delivery::create(p, d, rate_hz, Some(target.true_peak_dbtp), tags)
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .collect::<Result<_, _>>()
             .map_err(write_err)?;
         progress.stage(
             &format!("gain + limiter, render {attempt}"),
-            Some(cache.frames()),
+            Some(caches[0].frames()),
         );
-        let mut source = cache.reader().map_err(write_err)?;
+        let mut source = LaneCacheReader(
+            caches
+                .iter()
+                .map(|c| c.reader())
+                .collect::<Result<_, _>>()
+                .map_err(write_err)?,
+        );
         let mut meter = spectrum.then(|| MidSideSpectrumMeter::new(rate_hz as f64));
-        let res = render_pass(
+        let res = render_lanes(
             &mut source,
             rate_hz,
             &bus,
             gain,
             Metering::default(),
-            |l, r| {
-                progress.advance(l.len() as u64);
-                if let Some(m) = meter.as_mut() {
-                    m.process(l, r);
+            |lane, l, r| {
+                if lane == 0 {
+                    progress.advance(l.len() as u64);
+                    if let Some(m) = meter.as_mut() {
+                        m.process(l, r);
+                    }
                 }
-                writers.iter_mut().try_for_each(|w| w.write(l, r))
+                writers[lane].iter_mut().try_for_each(|w| w.write(l, r))
             },
         )?;
         passes.push(res.clone());
@@ -1085,7 +1302,7 @@ fn render_to_target(
             bus.chain.push(ProcessorSpec::MatchEq(fix.eq.clone()));
             gain += err / first_slope - fix.loudness_change_db;
             correction = Some(fix);
-            for w in writers {
+            for w in writers.into_iter().flatten() {
                 w.discard();
             }
             continue;
@@ -1093,7 +1310,11 @@ fn render_to_target(
         if err.abs() <= CONVERGED_LU || attempt == MAX_RENDERS {
             let safety_db = writers
                 .into_iter()
-                .map(|w| w.finish().map_err(write_err))
+                .map(|lane| {
+                    lane.into_iter()
+                        .map(|w| w.finish().map_err(write_err))
+                        .collect::<Result<Vec<_>, _>>()
+                })
                 .collect::<Result<_, _>>()?;
             return Ok(Rendered {
                 passes,
@@ -1102,7 +1323,7 @@ fn render_to_target(
                 correction,
             });
         }
-        for w in writers {
+        for w in writers.into_iter().flatten() {
             w.discard();
         }
         // Secant step on loudness(gain); the first step assumes the expected slope.
@@ -1149,63 +1370,84 @@ fn slope_near(predictions: &[(f64, f64)], gain_db: f64) -> Option<f64> {
 /// Tries at most this many encodes of a lossy deliverable.
 pub const MAX_LOSSY_ENCODES: usize = 4;
 
-/// Encodes a lossy deliverable from the 32-bit float bus copy. When the decoded file's true
-/// peak exceeds the ceiling, `rerender` renders the bus copy again with the limiter's ceiling
-/// lowered by the overshoot (plus 0.05 dB) at the same loudness, and it is encoded again.
-/// Returns the ceiling the final encode was rendered with (`None` without a target).
+/// Encodes a lossy deliverable of every lane (the main master and its locked versions) from
+/// its 32-bit float bus copy, the lanes in parallel. When a decoded file's true peak exceeds
+/// the ceiling, `rerender` renders the bus copies again with the limiter's ceiling lowered by
+/// the largest overshoot (plus 0.05 dB) at the same loudness, and every lane is encoded again.
+/// Returns the ceiling the final encodes were rendered with (`None` without a target).
 fn encode_lossy(
-    bus: &Path,
+    buses: &[PathBuf],
     spec: &DeliverSpec,
-    path: &Path,
+    paths: &[PathBuf],
     rate_hz: u32,
     ceiling: Option<f64>,
     tags: &Tags,
     rerender: &mut dyn FnMut(f64) -> Result<(), MasterError>,
 ) -> Result<Option<f64>, MasterError> {
-    use lathe_io::mp3_writer::Mp3Writer;
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
-    let other = |e: String| write_err(std::io::Error::other(e));
     let mut used_ceiling = ceiling;
     for attempt in 1..=MAX_LOSSY_ENCODES {
-        let part = path.with_extension("mp3.part");
-        let mut w = Mp3Writer::create(&part, rate_hz, spec.bitrate_kbps.unwrap_or(320))
-            .map_err(|e| other(e.to_string()))?;
-        let mut reader = hound::WavReader::open(bus).map_err(|e| other(e.to_string()))?;
-        let (mut l, mut r) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
-        let mut samples = reader.samples::<f32>();
-        loop {
-            l.clear();
-            r.clear();
-            while l.len() < 4096 {
-                match (samples.next(), samples.next()) {
-                    (Some(a), Some(b)) => {
-                        l.push(a.map_err(|e| other(e.to_string()))? as f64);
-                        r.push(b.map_err(|e| other(e.to_string()))? as f64);
-                    }
-                    _ => break,
-                }
-            }
-            if l.is_empty() {
-                break;
-            }
-            w.write(&l, &r).map_err(|e| other(e.to_string()))?;
-        }
-        w.finish().map_err(|e| other(e.to_string()))?;
-        let decoded = measure_levels(&part)?;
-        if let (Some(target_ceiling), Some(current), Some(tp)) =
-            (ceiling, used_ceiling, decoded.true_peak_dbtp)
-        {
+        let parts: Vec<PathBuf> = paths.iter().map(|p| p.with_extension("mp3.part")).collect();
+        let peaks: Vec<Option<f64>> = buses
+            .par_iter()
+            .zip(&parts)
+            .map(|(bus, part)| -> Result<Option<f64>, MasterError> {
+                encode_mp3(bus, part, spec, rate_hz)?;
+                Ok(measure_levels(part)?.true_peak_dbtp)
+            })
+            .collect::<Result<_, _>>()?;
+        let worst = peaks.iter().flatten().copied().reduce(f64::max);
+        if let (Some(target_ceiling), Some(current), Some(tp)) = (ceiling, used_ceiling, worst) {
             if tp > target_ceiling && attempt < MAX_LOSSY_ENCODES {
                 let lowered = current - (tp - target_ceiling) - 0.05;
                 used_ceiling = Some(lowered);
-                let _ = std::fs::remove_file(&part);
+                for part in &parts {
+                    let _ = std::fs::remove_file(part);
+                }
                 rerender(lowered)?;
                 continue;
             }
         }
-        tags.write_into(&part, "mp3").map_err(write_err)?;
-        std::fs::rename(&part, path).map_err(write_err)?;
+        for (part, path) in parts.iter().zip(paths) {
+            tags.write_into(part, "mp3").map_err(write_err)?;
+            std::fs::rename(part, path).map_err(write_err)?;
+        }
         return Ok(used_ceiling);
     }
     unreachable!("the last attempt always returns")
+}
+
+/// Encodes the 32-bit float WAV `bus` as MP3 into `part`.
+fn encode_mp3(
+    bus: &Path,
+    part: &Path,
+    spec: &DeliverSpec,
+    rate_hz: u32,
+) -> Result<(), MasterError> {
+    use lathe_io::mp3_writer::Mp3Writer;
+    let other = |e: String| MasterError::Render(RenderError::Write(std::io::Error::other(e)));
+    let mut w = Mp3Writer::create(part, rate_hz, spec.bitrate_kbps.unwrap_or(320))
+        .map_err(|e| other(e.to_string()))?;
+    let mut reader = hound::WavReader::open(bus).map_err(|e| other(e.to_string()))?;
+    let (mut l, mut r) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
+    let mut samples = reader.samples::<f32>();
+    loop {
+        l.clear();
+        r.clear();
+        while l.len() < 4096 {
+            match (samples.next(), samples.next()) {
+                (Some(a), Some(b)) => {
+                    l.push(a.map_err(|e| other(e.to_string()))? as f64);
+                    r.push(b.map_err(|e| other(e.to_string()))? as f64);
+                }
+                _ => break,
+            }
+        }
+        if l.is_empty() {
+            break;
+        }
+        w.write(&l, &r).map_err(|e| other(e.to_string()))?;
+    }
+    w.finish().map_err(|e| other(e.to_string()))?;
+    Ok(())
 }

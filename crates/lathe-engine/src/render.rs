@@ -1,7 +1,8 @@
 //! One render pass: source → chain → gain → limiter → sink, streaming, latency-compensated
 //! (the output starts at the input's sample 0 and has its length), with the output metered.
 
-use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
+use lathe_dsp::lanes::LaneProcessor;
+use lathe_dsp::limiter::{ExtraReduction, LimiterSettings, TruePeakLimiter};
 use lathe_dsp::loudness::{ChannelRole, LoudnessMeter};
 use lathe_dsp::processor::{Processor, StereoBlock};
 use lathe_dsp::true_peak::TruePeakMeter;
@@ -14,6 +15,9 @@ use crate::stems::{StemMix, StemSpec};
 
 /// Frames per processing block.
 pub const BLOCK: usize = 4096;
+
+/// One lane's stereo buffers (the main mix, or a locked version).
+pub type Lane = [Vec<f64>; 2];
 
 /// What a pass measured on its output.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -32,6 +36,13 @@ pub struct PassResult {
     /// The source before the chain, when the pass was asked to measure it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<Levels>,
+    /// Locked versions rendered in the same pass: each one's output, in session order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<LaneLevels>,
+    /// Locked versions: the limiter reduction the main master got beyond its own need, because
+    /// a version needed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_extra_reduction: Option<ExtraReductionReport>,
 }
 
 /// Loudness and peak of a signal.
@@ -40,6 +51,36 @@ pub struct Levels {
     pub integrated_lufs: f64,
     pub true_peak_dbtp: f64,
     pub lra_lu: f64,
+}
+
+/// A lane's output levels (the true peak when metered).
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct LaneLevels {
+    pub integrated_lufs: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub true_peak_dbtp: Option<f64>,
+    pub lra_lu: f64,
+}
+
+/// Extra limiter gain reduction on the main master for the sake of locked versions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ExtraReductionReport {
+    /// Deepest extra reduction, dB.
+    pub max_db: f64,
+    /// Time with more than 0.001 dB of extra reduction, s.
+    pub duration_s: f64,
+    /// Extra reduction integrated over time, dB·s.
+    pub total_db_s: f64,
+}
+
+impl ExtraReductionReport {
+    fn new(e: ExtraReduction, fs: f64) -> Self {
+        Self {
+            max_db: e.max_db,
+            duration_s: e.frames as f64 / fs,
+            total_db_s: e.sum_db_frames / fs,
+        }
+    }
 }
 
 /// What a pass measures besides its output's loudness (each meter costs time).
@@ -53,14 +94,23 @@ pub struct Metering {
 
 /// Where a pass reads its frames from: the stem mixer, or a cached copy of the bus.
 pub trait BlockSource {
-    /// Fills the start of `l` and `r` with the next frames; returns how many (0 at the end;
-    /// fewer than asked only at the end).
-    fn read(&mut self, l: &mut [f64], r: &mut [f64]) -> Result<usize, RenderError>;
+    /// Lanes the source produces: the main mix first, then each locked version.
+    fn lanes(&self) -> usize {
+        1
+    }
+
+    /// Fills the start of every lane's buffers with the next frames (at most `len`); returns
+    /// how many (0 at the end; fewer than asked only at the end).
+    fn read(&mut self, lanes: &mut [Lane], len: usize) -> Result<usize, RenderError>;
 }
 
 impl BlockSource for StemMix {
-    fn read(&mut self, l: &mut [f64], r: &mut [f64]) -> Result<usize, RenderError> {
-        Ok(StemMix::read(self, l, r)?)
+    fn lanes(&self) -> usize {
+        StemMix::lanes(self)
+    }
+
+    fn read(&mut self, lanes: &mut [Lane], len: usize) -> Result<usize, RenderError> {
+        Ok(self.read_lanes(lanes, len)?)
     }
 }
 
@@ -71,8 +121,12 @@ struct ReportedStemMix<'a> {
 }
 
 impl BlockSource for ReportedStemMix<'_> {
-    fn read(&mut self, l: &mut [f64], r: &mut [f64]) -> Result<usize, RenderError> {
-        let n = self.mix.read(l, r)?;
+    fn lanes(&self) -> usize {
+        self.mix.lanes()
+    }
+
+    fn read(&mut self, lanes: &mut [Lane], len: usize) -> Result<usize, RenderError> {
+        let n = self.mix.read_lanes(lanes, len)?;
         for (i, &frames) in self.mix.last_read().iter().enumerate() {
             if frames > 0 {
                 self.progress.stem_advance(i, frames as u64);
@@ -138,16 +192,42 @@ pub fn render_stems(
     gain_db: f64,
     metering: Metering,
     progress: &dyn Progress,
-    sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()> + Send,
+    mut sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()> + Send,
 ) -> Result<PassResult, RenderError> {
-    let mix = StemMix::open(stems, rate_hz)?;
-    progress.stems(mix.names(), None);
-    let mut source = ReportedStemMix { mix, progress };
-    render_pass(&mut source, rate_hz, bus, gain_db, metering, sink)
+    let lanes = [crate::version::main_stem_gains(stems)];
+    render_stem_lanes(
+        stems,
+        &lanes,
+        rate_hz,
+        bus,
+        gain_db,
+        metering,
+        progress,
+        |_, l, r| sink(l, r),
+    )
 }
 
-/// Renders `source` at `rate_hz` through the bus with a static `gain_db`, calling `sink` with
-/// each output block.
+/// Renders the stems for several lanes (`lanes[k][i]`: stem `i`'s factor in lane `k`; see
+/// [`StemMix::open_lanes`]) in lockstep through the bus; `sink` hears each lane's blocks.
+#[allow(clippy::too_many_arguments)]
+pub fn render_stem_lanes(
+    stems: &[StemSpec],
+    lanes: &[Vec<f64>],
+    rate_hz: u32,
+    bus: &Bus,
+    gain_db: f64,
+    metering: Metering,
+    progress: &dyn Progress,
+    sink: impl FnMut(usize, &[f64], &[f64]) -> std::io::Result<()> + Send,
+) -> Result<PassResult, RenderError> {
+    let mix = StemMix::open_lanes(stems, lanes, rate_hz)?;
+    progress.stems(mix.names(), None);
+    let mut source = ReportedStemMix { mix, progress };
+    render_lanes(&mut source, rate_hz, bus, gain_db, metering, sink)
+}
+
+/// Renders `source` (one lane) at `rate_hz` through the bus with a static `gain_db`, calling
+/// `sink` with each output block.
 pub fn render_pass(
     source: &mut dyn BlockSource,
     rate_hz: u32,
@@ -156,27 +236,64 @@ pub fn render_pass(
     metering: Metering,
     mut sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()> + Send,
 ) -> Result<PassResult, RenderError> {
+    render_lanes(source, rate_hz, bus, gain_db, metering, |_, l, r| {
+        sink(l, r)
+    })
+}
+
+/// Borrows frames `from..to` of every lane as blocks.
+fn blocks(lanes: &mut [Lane], from: usize, to: usize) -> Vec<StereoBlock<'_>> {
+    lanes
+        .iter_mut()
+        .map(|[l, r]| StereoBlock {
+            left: &mut l[from..to],
+            right: &mut r[from..to],
+        })
+        .collect()
+}
+
+/// Renders every lane of `source` in lockstep through the bus with a static `gain_db`
+/// ([`lathe_dsp::lanes`]: the dynamics stages' gains are lane 0's, the limiter's the one every
+/// lane needs), calling `sink(lane, left, right)` with each lane's output blocks. The
+/// measurements of [`PassResult`] are lane 0's, with each other lane's levels in `versions`.
+pub fn render_lanes(
+    source: &mut dyn BlockSource,
+    rate_hz: u32,
+    bus: &Bus,
+    gain_db: f64,
+    metering: Metering,
+    mut sink: impl FnMut(usize, &[f64], &[f64]) -> std::io::Result<()> + Send,
+) -> Result<PassResult, RenderError> {
     let started = std::time::Instant::now();
     let fs = rate_hz as f64;
-    let mut procs: Vec<Box<dyn Processor>> = bus.chain.iter().map(|p| p.build()).collect();
-    let mut post: Vec<Box<dyn Processor>> = bus.post_gain.iter().map(|p| p.build()).collect();
+    let n_lanes = source.lanes().max(1);
+    let mut procs: Vec<Box<dyn LaneProcessor>> =
+        bus.chain.iter().map(|p| p.build_lanes()).collect();
+    let mut post: Vec<Box<dyn LaneProcessor>> =
+        bus.post_gain.iter().map(|p| p.build_lanes()).collect();
     let mut lim = bus.limiter.map(TruePeakLimiter::new);
     for p in procs.iter_mut().chain(post.iter_mut()) {
-        p.prepare(fs, BLOCK);
+        p.prepare_lanes(fs, BLOCK, n_lanes);
     }
     if let Some(l) = &mut lim {
-        l.prepare(fs, BLOCK);
+        l.prepare_lanes(fs, BLOCK, n_lanes);
     }
     let pre_limiter_latency: usize = procs
         .iter()
         .chain(post.iter())
         .map(|p| p.latency_samples())
         .sum();
-    let latency = pre_limiter_latency + lim.as_ref().map_or(0, |l| l.latency_samples());
+    let latency = pre_limiter_latency + lim.as_ref().map_or(0, |l| Processor::latency_samples(l));
     let gain = lathe_dsp::db_to_lin(gain_db);
-    let mut meter = StereoMeter::new(fs, metering.output_true_peak);
+    let mut meters: Vec<StereoMeter> = (0..n_lanes)
+        .map(|_| StereoMeter::new(fs, metering.output_true_peak))
+        .collect();
     let mut input_meter = metering.input.then(|| StereoMeter::new(fs, true));
-    let (mut l, mut r) = (vec![0.0; BLOCK], vec![0.0; BLOCK]);
+    let mut bufs: Vec<Lane> = (0..n_lanes)
+        .map(|_| [vec![0.0; BLOCK], vec![0.0; BLOCK]])
+        .collect();
+    // With several lanes, one block of each travels to the writer thread end to end.
+    let (mut cat_l, mut cat_r) = (Vec::new(), Vec::new());
     // The stages before the limiter are trimmed of their latency *before* it: the limiter must
     // see the signal exactly as it will be delivered, which starts abruptly at the input's
     // first frame (the pre-ringing of linear-phase stages falls in the trimmed part). Fed the
@@ -188,23 +305,29 @@ pub fn render_pass(
     let mut emitted = 0u64;
     let mut flushed = 0usize;
     let mut min_gain = 1.0f64;
+    let mut extra = ExtraReduction::default();
     // The output is metered and written on a second thread while the next block is processed.
     let (produced, written) = pipelined(
-        |ol: &[f64], or: &[f64]| {
-            meter.process(ol, or);
-            sink(ol, or)
+        |ol: &[f64], or: &[f64]| -> std::io::Result<()> {
+            let n = ol.len() / n_lanes;
+            for (k, m) in meters.iter_mut().enumerate() {
+                let (l, r) = (&ol[k * n..(k + 1) * n], &or[k * n..(k + 1) * n]);
+                m.process(l, r);
+                sink(k, l, r)?;
+            }
+            Ok(())
         },
         |send| -> Result<(), RenderError> {
             loop {
                 let n_in = if input_done {
                     0
                 } else {
-                    source.read(&mut l, &mut r)?
+                    source.read(&mut bufs, BLOCK)?
                 };
                 input_done |= n_in < BLOCK;
                 input_frames += n_in as u64;
                 if let Some(m) = &mut input_meter {
-                    m.process(&l[..n_in], &r[..n_in]);
+                    m.process(&bufs[0][0][..n_in], &bufs[0][1][..n_in]);
                 }
                 // After the input: silence until the chain's latency is flushed out.
                 let pad = if input_done {
@@ -212,38 +335,40 @@ pub fn render_pass(
                 } else {
                     0
                 };
-                l[n_in..n_in + pad].fill(0.0);
-                r[n_in..n_in + pad].fill(0.0);
+                for [l, r] in &mut bufs {
+                    l[n_in..n_in + pad].fill(0.0);
+                    r[n_in..n_in + pad].fill(0.0);
+                }
                 flushed += pad;
                 let n = n_in + pad;
                 if n == 0 {
                     return Ok(());
                 }
-                let mut block = StereoBlock {
-                    left: &mut l[..n],
-                    right: &mut r[..n],
-                };
+                let mut lanes = blocks(&mut bufs, 0, n);
                 for p in procs.iter_mut() {
-                    p.process(&mut block);
+                    p.process_lanes(&mut lanes);
                 }
                 if gain != 1.0 {
-                    block
-                        .left
-                        .iter_mut()
-                        .chain(block.right.iter_mut())
-                        .for_each(|v| *v *= gain);
+                    for b in lanes.iter_mut() {
+                        b.left
+                            .iter_mut()
+                            .chain(b.right.iter_mut())
+                            .for_each(|v| *v *= gain);
+                    }
                 }
                 for p in post.iter_mut() {
-                    p.process(&mut block);
+                    p.process_lanes(&mut lanes);
                 }
+                drop(lanes);
                 let trimmed = to_skip_before_limiter.min(n);
                 to_skip_before_limiter -= trimmed;
                 if let Some(lm) = &mut lim {
-                    lm.process(&mut StereoBlock {
-                        left: &mut l[trimmed..n],
-                        right: &mut r[trimmed..n],
-                    });
+                    lm.process_lanes(&mut blocks(&mut bufs, trimmed, n));
                     min_gain = min_gain.min(lm.take_min_gain());
+                    let e = lm.take_extra_reduction();
+                    extra.max_db = extra.max_db.max(e.max_db);
+                    extra.frames += e.frames;
+                    extra.sum_db_frames += e.sum_db_frames;
                 }
                 // Output frame i is input frame i: drop the first `latency` frames, stop at
                 // the input's length.
@@ -251,7 +376,21 @@ pub fn render_pass(
                 to_skip -= skip - trimmed;
                 let take = ((n - skip) as u64).min(input_frames - emitted) as usize;
                 if take > 0 {
-                    if !send(&l[skip..skip + take], &r[skip..skip + take]) {
+                    let sent = if n_lanes == 1 {
+                        send(
+                            &bufs[0][0][skip..skip + take],
+                            &bufs[0][1][skip..skip + take],
+                        )
+                    } else {
+                        cat_l.clear();
+                        cat_r.clear();
+                        for [l, r] in &bufs {
+                            cat_l.extend_from_slice(&l[skip..skip + take]);
+                            cat_r.extend_from_slice(&r[skip..skip + take]);
+                        }
+                        send(&cat_l, &cat_r)
+                    };
+                    if !sent {
                         // The writer stopped on an error; it is reported below.
                         return Ok(());
                     }
@@ -270,15 +409,24 @@ pub fn render_pass(
         true_peak_dbtp: m.true_peak_dbtp().expect("the input meter reads peaks"),
         lra_lu: m.loudness.loudness_range_lu(),
     });
+    let mut lane_levels = meters.into_iter().map(|mut m| LaneLevels {
+        integrated_lufs: m.loudness.integrated_lufs(),
+        true_peak_dbtp: m.true_peak_dbtp(),
+        lra_lu: m.loudness.loudness_range_lu(),
+    });
+    let main = lane_levels.next().expect("at least one lane");
     Ok(PassResult {
         gain_db,
-        integrated_lufs: meter.loudness.integrated_lufs(),
-        true_peak_dbtp: meter.true_peak_dbtp(),
-        lra_lu: meter.loudness.loudness_range_lu(),
+        integrated_lufs: main.integrated_lufs,
+        true_peak_dbtp: main.true_peak_dbtp,
+        lra_lu: main.lra_lu,
         frames: emitted,
         limiter_max_reduction_db: -lathe_dsp::lin_to_db(min_gain),
         elapsed_s: started.elapsed().as_secs_f64(),
         input,
+        versions: lane_levels.collect(),
+        locked_extra_reduction: (n_lanes > 1 && lim.is_some())
+            .then(|| ExtraReductionReport::new(extra, fs)),
     })
 }
 
@@ -293,10 +441,11 @@ mod tests {
     struct Frames(Vec<f64>, usize);
 
     impl BlockSource for Frames {
-        fn read(&mut self, l: &mut [f64], r: &mut [f64]) -> Result<usize, RenderError> {
-            let n = l.len().min(self.0.len() - self.1);
-            l[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
-            r[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+        fn read(&mut self, lanes: &mut [Lane], len: usize) -> Result<usize, RenderError> {
+            let n = len.min(self.0.len() - self.1);
+            for ch in &mut lanes[0] {
+                ch[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            }
             self.1 += n;
             Ok(n)
         }

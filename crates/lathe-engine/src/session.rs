@@ -32,6 +32,7 @@ use crate::preset::Target;
 use crate::reference::ReferenceSpec;
 use crate::render::Bus;
 use crate::stems::StemSpec;
+use crate::version::VersionSpec;
 
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,8 +78,9 @@ pub struct Session {
     pub master: MasterSpec,
     #[serde(rename = "deliver", default)]
     pub deliver: Vec<DeliverEntry>,
+    /// Alternate versions ([`crate::version`]).
     #[serde(rename = "version", default, skip_serializing_if = "Vec::is_empty")]
-    pub versions: Vec<toml::Table>,
+    pub versions: Vec<VersionSpec>,
 }
 
 impl Session {
@@ -161,8 +163,11 @@ impl Session {
                 ));
             }
         }
-        if !self.versions.is_empty() {
-            return Err("[[version]] is not supported yet (alternate versions are planned)".into());
+        for (i, v) in self.versions.iter().enumerate() {
+            v.validate(i, &self.stems)?;
+            if self.versions[..i].iter().any(|o| o.name == v.name) {
+                return Err(format!("version[{i}].name '{}' is used twice", v.name));
+            }
         }
         self.deliver_specs().map(|_| ())
     }
@@ -207,15 +212,9 @@ impl Session {
         let target = self.master.target;
         let mut limiter = match chain.last() {
             Some(ProcessorSpec::Limiter(l)) => {
-                let l = l.clone();
+                let l = l.settings();
                 chain.pop();
-                Some(LimiterSettings {
-                    ceiling_dbtp: l.ceiling_dbtp,
-                    release_ms: l.release_ms,
-                    lookahead_ms: l.lookahead_ms,
-                    hold_ms: l.hold_ms,
-                    auto_hold: l.auto_hold,
-                })
+                Some(l)
             }
             _ => None,
         };

@@ -167,10 +167,13 @@ impl StemReader {
     }
 }
 
-/// The sum of the audible stems, aligned.
+/// The sum of the audible stems, aligned; with versions, one sum per lane (the main mix and
+/// each locked version), from the same processed stems.
 pub struct StemMix {
     readers: Vec<StemReader>,
     names: Vec<String>,
+    /// Per lane, per reader: the factor on that stem's output in that lane's sum.
+    lane_gains: Vec<Vec<f64>>,
     /// Frames of its own audio each stem produced in the last read.
     last_read: Vec<usize>,
 }
@@ -179,20 +182,37 @@ impl StemMix {
     /// Opens every audible stem (muted stems, and all but the soloed ones when any is soloed,
     /// are left out).
     pub fn open(stems: &[StemSpec], rate_hz: u32) -> Result<Self, SourceError> {
-        let any_solo = stems.iter().any(|s| s.solo);
-        let audible: Vec<&StemSpec> = stems
-            .iter()
-            .filter(|s| !s.mute && (!any_solo || s.solo))
+        Self::open_lanes(stems, &[crate::version::main_stem_gains(stems)], rate_hz)
+    }
+
+    /// Opens the stems for several lanes: `lanes[k][i]` is stem `i`'s factor in lane `k`'s sum
+    /// (0: not in it). Stems in no lane are not opened.
+    pub fn open_lanes(
+        stems: &[StemSpec],
+        lanes: &[Vec<f64>],
+        rate_hz: u32,
+    ) -> Result<Self, SourceError> {
+        let used: Vec<usize> = (0..stems.len())
+            .filter(|&i| lanes.iter().any(|l| l[i] != 0.0))
             .collect();
-        let readers: Vec<StemReader> = audible
+        let readers: Vec<StemReader> = used
             .iter()
-            .map(|s| StemReader::open(s, rate_hz))
+            .map(|&i| StemReader::open(&stems[i], rate_hz))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             last_read: vec![0; readers.len()],
-            names: audible.iter().map(|s| s.name.clone()).collect(),
+            names: used.iter().map(|&i| stems[i].name.clone()).collect(),
+            lane_gains: lanes
+                .iter()
+                .map(|l| used.iter().map(|&i| l[i]).collect())
+                .collect(),
             readers,
         })
+    }
+
+    /// Lanes this mix produces.
+    pub fn lanes(&self) -> usize {
+        self.lane_gains.len()
     }
 
     /// Names of the audible stems, in the order of [`StemMix::last_read`].
@@ -200,7 +220,7 @@ impl StemMix {
         &self.names
     }
 
-    /// Frames of its own audio each audible stem produced in the last [`StemMix::read`].
+    /// Frames of its own audio each audible stem produced in the last [`StemMix::read_lanes`].
     pub fn last_read(&self) -> &[usize] {
         &self.last_read
     }
@@ -213,9 +233,14 @@ impl StemMix {
             .collect()
     }
 
-    /// Fills `l`, `r` with the next frames of the sum; 0 when every stem has ended.
-    pub fn read(&mut self, l: &mut [f64], r: &mut [f64]) -> Result<usize, SourceError> {
-        let len = l.len().min(BLOCK);
+    /// Fills the start of every lane's buffers with its sum's next frames (at most `len`, at
+    /// most [`BLOCK`]); returns how many, 0 when every stem has ended.
+    pub fn read_lanes(
+        &mut self,
+        lanes: &mut [[Vec<f64>; 2]],
+        len: usize,
+    ) -> Result<usize, SourceError> {
+        let len = len.min(BLOCK);
         // Stems are decoded and processed in parallel.
         let real: Vec<usize> = self
             .readers
@@ -224,14 +249,20 @@ impl StemMix {
             .collect::<Result<_, _>>()?;
         let n = real.iter().copied().max().unwrap_or(0);
         self.last_read = real;
-        l[..n].fill(0.0);
-        r[..n].fill(0.0);
-        for s in &self.readers {
-            for (o, v) in l[..n].iter_mut().zip(&s.out[0][..n]) {
-                *o += v;
-            }
-            for (o, v) in r[..n].iter_mut().zip(&s.out[1][..n]) {
-                *o += v;
+        for (lane, gains) in lanes.iter_mut().zip(&self.lane_gains) {
+            let [l, r] = lane;
+            l[..n].fill(0.0);
+            r[..n].fill(0.0);
+            for (s, &g) in self.readers.iter().zip(gains) {
+                if g == 0.0 {
+                    continue;
+                }
+                for (o, v) in l[..n].iter_mut().zip(&s.out[0][..n]) {
+                    *o += g * v;
+                }
+                for (o, v) in r[..n].iter_mut().zip(&s.out[1][..n]) {
+                    *o += g * v;
+                }
             }
         }
         Ok(n)
