@@ -193,6 +193,26 @@ def stems_job(rounds):
     return res, {"lathe master --stems (6)": meas[0], "ffmpeg amix + chain + two-pass loudnorm (6)": meas[1]}
 
 
+VERSION_ARGS = ["--version", "instrumental:mute=synth_lead", "--version", "acappella:only=synth_lead",
+                "--version", "tv:mute=synth_lead:gain=choir_fx=3"]
+
+
+def versions_job(rounds):
+    """Alternate versions: the 6-stem master alone, and with three locked versions
+    (instrumental, a cappella, TV mix), each delivered as 24-bit WAV."""
+    files = [str(f) for f in make_stems()]
+    out = WORK / "versions_out"
+    tools = {
+        "main master alone": [LATHE, "master", "--stems"] + files + [
+            "-o", str(out / "main"), "--deliver", "wav:24", "--force"],
+        "main + 3 locked versions": [LATHE, "master", "--stems"] + files + [
+            "-o", str(out / "v3"), "--deliver", "wav:24", "--force"] + VERSION_ARGS,
+    }
+    res = bench(tools, rounds)
+    rep = json.loads((out / "v3" / "report.json").read_text())
+    return res, rep
+
+
 def long_master_96k():
     """A 60-minute 96 kHz 24-bit file mastered: time and peak memory."""
     t = WORK / "track60min_96k_24b.wav"
@@ -428,6 +448,26 @@ def main():
     for name, missed in slow:
         w(f"**lathe misses the 5x time goal on {name}**; matchering's output there "
           + (" and ".join(missed) if missed else "meets the reference's loudness and the ceiling") + ".")
+    w("")
+    w("## 3d. Alternate versions locked to the main master")
+    w("")
+    vres, vrep = versions_job(rounds)
+    base = vres["main master alone"]["wall"]
+    w("The six 3-minute stems of §3b, `lathe master --stems ... --deliver wav:24`, alone and with")
+    w("`" + " ".join(VERSION_ARGS) + "` (each version rendered in lockstep with the main master:")
+    w("the stems are decoded and processed once; the master chain, limiter, files and their verification")
+    w("run once per version).")
+    w("")
+    w("| job | wall s | CPU s | peak MiB | time / main alone |")
+    w("|---|---|---|---|---|")
+    for n, r in vres.items():
+        w(f"| {n} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mib']:.1f} | {r['wall'] / base:.2f}x |")
+    extra = (vrep.get("limiter") or {}).get("locked_extra_reduction") or {}
+    w("")
+    w(f"Extra limiting the versions cost the main master: {fmt(extra.get('max_db'))} dB at most, "
+      f"{fmt(extra.get('duration_s'))} s affected. Versions: " + ", ".join(
+          f"{v['name']} {fmt(v['deliverables'][0]['measured']['integrated_lufs'])} LUFS / "
+          f"{fmt(v['deliverables'][0]['measured']['true_peak_dbtp'])} dBTP" for v in vrep["versions"]) + ".")
     w("")
     crit = criterion_table(a.criterion)
     if crit:

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use lathe_dsp::dither::{DitherKind, Quantizer};
+use lathe_dsp::lanes::LaneProcessor;
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use lathe_dsp::processor::{Processor, StereoBlock};
 use lathe_io::flac_writer::FlacWriter;
@@ -235,9 +236,19 @@ impl WavWriter {
 /// the delivery rate (when there is a ceiling), then dither and the encoder ([`WavWriter`]).
 /// At the session rate the bus goes straight to the writer: the master limiter already holds
 /// the ceiling there.
+///
+/// With locked versions, one `Delivery` writes the same format for every lane (the main master
+/// and each version, one file each): the safety stage is then one limiter over all lanes
+/// ([`lathe_dsp::lanes`]), so whatever it does, it does to every version alike and they still
+/// line up with the main master.
 pub struct Delivery {
-    resampler: Option<StreamResampler>,
+    lanes: Vec<LaneOut>,
     safety: Option<SafetyStage>,
+}
+
+/// One lane's resampler, its output and its file.
+struct LaneOut {
+    resampler: Option<StreamResampler>,
     writer: WavWriter,
     out: [Vec<f64>; 2],
 }
@@ -251,87 +262,131 @@ struct SafetyStage {
 }
 
 impl Delivery {
-    /// `ceiling_dbtp`: the ceiling the safety stage holds after resampling (`None`: no target).
+    /// `paths`: one file per lane. `ceiling_dbtp`: the ceiling the safety stage holds after
+    /// resampling (`None`: no target).
     pub fn create(
-        path: &Path,
+        paths: &[PathBuf],
         spec: &DeliverSpec,
         session_rate_hz: u32,
         ceiling_dbtp: Option<f64>,
         tags: &Tags,
     ) -> std::io::Result<Self> {
         let rate = spec.sample_rate_hz.unwrap_or(session_rate_hz);
-        let resampler = (rate != session_rate_hz)
-            .then(|| StreamResampler::new(session_rate_hz, rate, 2).map_err(io))
-            .transpose()?;
-        let safety = resampler.as_ref().and(ceiling_dbtp).map(|ceiling_dbtp| {
+        let resampled = rate != session_rate_hz;
+        let mut lanes = Vec::new();
+        for path in paths {
+            let resampler = resampled
+                .then(|| StreamResampler::new(session_rate_hz, rate, 2).map_err(io))
+                .transpose()?;
+            let writer = match WavWriter::create(path, spec, rate, tags) {
+                Ok(w) => w,
+                Err(e) => {
+                    lanes.into_iter().for_each(|l: LaneOut| l.writer.discard());
+                    return Err(e);
+                }
+            };
+            lanes.push(LaneOut {
+                resampler,
+                writer,
+                out: [Vec::new(), Vec::new()],
+            });
+        }
+        let safety = ceiling_dbtp.filter(|_| resampled).map(|ceiling_dbtp| {
             let mut limiter = TruePeakLimiter::new(LimiterSettings {
                 ceiling_dbtp,
                 ..LimiterSettings::default()
             });
-            limiter.prepare(rate as f64, 4096);
+            limiter.prepare_lanes(rate as f64, 4096, paths.len());
             SafetyStage {
-                to_drop: limiter.latency_samples(),
+                to_drop: Processor::latency_samples(&limiter),
                 limiter,
                 min_gain: 1.0,
             }
         });
-        Ok(Self {
-            resampler,
-            safety,
-            writer: WavWriter::create(path, spec, rate, tags)?,
-            out: [Vec::new(), Vec::new()],
-        })
+        Ok(Self { lanes, safety })
     }
 
-    pub fn write(&mut self, l: &[f64], r: &[f64]) -> std::io::Result<()> {
-        let Some(rs) = &mut self.resampler else {
-            return self.writer.write(l, r);
+    /// Writes the next block of lane `lane`. Every lane's block of the same frames must come
+    /// in lane order before the next block.
+    pub fn write(&mut self, lane: usize, l: &[f64], r: &[f64]) -> std::io::Result<()> {
+        let lo = &mut self.lanes[lane];
+        let Some(rs) = &mut lo.resampler else {
+            return lo.writer.write(l, r);
         };
-        for o in &mut self.out {
+        for o in &mut lo.out {
             o.clear();
         }
-        rs.process(&[l, r], &mut self.out);
-        self.limit_and_write()
+        rs.process(&[l, r], &mut lo.out);
+        if lane + 1 == self.lanes.len() {
+            self.limit_and_write()?;
+        }
+        Ok(())
     }
 
-    /// Runs the safety stage over `self.out` and writes what it releases.
+    /// Runs the safety stage over every lane's `out` (all of one length) and writes what it
+    /// releases.
     fn limit_and_write(&mut self) -> std::io::Result<()> {
-        let [a, b] = &mut self.out;
+        let len = self.lanes[0].out[0].len();
+        debug_assert!(self.lanes.iter().all(|l| l.out[0].len() == len));
         let mut start = 0;
         if let Some(s) = &mut self.safety {
-            s.limiter.process(&mut StereoBlock { left: a, right: b });
+            let mut blocks: Vec<StereoBlock> = self
+                .lanes
+                .iter_mut()
+                .map(|l| {
+                    let [a, b] = &mut l.out;
+                    StereoBlock {
+                        left: &mut a[..],
+                        right: &mut b[..],
+                    }
+                })
+                .collect();
+            s.limiter.process_lanes(&mut blocks);
             s.min_gain = s.min_gain.min(s.limiter.take_min_gain());
-            start = s.to_drop.min(a.len());
+            start = s.to_drop.min(len);
             s.to_drop -= start;
         }
-        self.writer.write(&a[start..], &b[start..])
+        for l in &mut self.lanes {
+            let [a, b] = &l.out;
+            l.writer.write(&a[start..], &b[start..])?;
+        }
+        Ok(())
     }
 
-    /// Flushes the resampler and the safety stage, finishes the file and renames it. Returns
-    /// the safety stage's deepest gain reduction, dB (0 when it did not act or does not exist).
+    /// Flushes the resamplers and the safety stage, finishes every file and renames it.
+    /// Returns the safety stage's deepest gain reduction, dB (0 when it did not act or does
+    /// not exist).
     pub fn finish(mut self) -> std::io::Result<f64> {
-        if let Some(rs) = &mut self.resampler {
-            for o in &mut self.out {
-                o.clear();
-            }
-            rs.finish(&mut self.out);
+        if self.lanes[0].resampler.is_some() {
             let tail = self
                 .safety
                 .as_ref()
-                .map_or(0, |s| s.limiter.latency_samples());
-            for o in &mut self.out {
-                o.resize(o.len() + tail, 0.0);
+                .map_or(0, |s| Processor::latency_samples(&s.limiter));
+            for lo in &mut self.lanes {
+                for o in &mut lo.out {
+                    o.clear();
+                }
+                if let Some(rs) = &mut lo.resampler {
+                    rs.finish(&mut lo.out);
+                }
+                for o in &mut lo.out {
+                    o.resize(o.len() + tail, 0.0);
+                }
             }
             self.limit_and_write()?;
         }
-        self.writer.finish()?;
+        for lo in self.lanes {
+            lo.writer.finish()?;
+        }
         Ok(self
             .safety
             .map_or(0.0, |s| -lathe_dsp::lin_to_db(s.min_gain)))
     }
 
     pub fn discard(self) {
-        self.writer.discard();
+        for lo in self.lanes {
+            lo.writer.discard();
+        }
     }
 }
 

@@ -715,18 +715,9 @@ fn render_lanes_of(
         output_true_peak: false,
     };
     let open_writers =
-        |files: &[Vec<(DeliverSpec, PathBuf)>]| -> Result<Vec<Vec<Delivery>>, MasterError> {
-            files
-                .iter()
-                .map(|lane| {
-                    lane.iter()
-                        .map(|(d, p)| {
-                            Delivery::create(p, d, session_rate_hz, None, &tags)
-                                .map_err(|e| MasterError::Render(RenderError::Write(e)))
-                        })
-                        .collect()
-                })
-                .collect()
+        |files: &[Vec<(DeliverSpec, PathBuf)>]| -> Result<Vec<Delivery>, MasterError> {
+            open_deliveries(files, session_rate_hz, None, &tags)
+                .map_err(|e| MasterError::Render(RenderError::Write(e)))
         };
     let cache_paths: Vec<PathBuf> = lane_labels
         .iter()
@@ -803,10 +794,10 @@ fn render_lanes_of(
                             if lane == 0 {
                                 progress.advance(l.len() as u64);
                             }
-                            writers[lane].iter_mut().try_for_each(|w| w.write(l, r))
+                            writers.iter_mut().try_for_each(|w| w.write(lane, l, r))
                         },
                     )?;
-                    for w in writers.into_iter().flatten() {
+                    for w in writers {
                         w.finish().map_err(RenderError::Write)?;
                     }
                     Ok((pass, None))
@@ -989,12 +980,10 @@ fn render_lanes_of(
         if let (Some(m), Some(got)) = (matched.as_mut(), rendered.spectrum.as_ref()) {
             m.set_result(got);
         }
-        for ((_, path), db) in direct
-            .iter()
-            .flatten()
-            .zip(rendered.safety_db.iter().flatten())
-        {
-            safety_db.insert(path.clone(), *db);
+        for lane in &direct {
+            for ((_, path), db) in lane.iter().zip(&rendered.safety_db) {
+                safety_db.insert(path.clone(), *db);
+            }
         }
         let last = rendered.passes.last().cloned();
         passes.append(&mut rendered.passes);
@@ -1116,11 +1105,10 @@ fn render_lanes_of(
                 .sample_rate_hz
                 .filter(|&r| r != session_rate_hz)
                 .and(safety_db.get(path).copied());
-            if lane > 0 && safety.is_some_and(|db| db > 0.0) {
+            if lane == 1 && safety.is_some_and(|db| db > 0.0) {
                 warnings.push(format!(
-                "version {}: the delivery safety stage limited {} by {:.2} dB (after the rate conversion)",
-                lane_labels[lane],
-                path.display(),
+                "the delivery safety stage limited the {} Hz files by up to {:.3} dB after the rate conversion, the main master and every locked version alike (they still line up)",
+                a.sample_rate_hz,
                 safety.unwrap_or(0.0)
             ));
             }
@@ -1190,6 +1178,28 @@ fn render_lanes_of(
     Ok(report)
 }
 
+/// One [`Delivery`] per deliverable, each writing that deliverable for every lane (`files`:
+/// per lane, the same deliverables in the same order).
+fn open_deliveries(
+    files: &[Vec<(DeliverSpec, PathBuf)>],
+    session_rate_hz: u32,
+    ceiling_dbtp: Option<f64>,
+    tags: &Tags,
+) -> std::io::Result<Vec<Delivery>> {
+    let mut open: Vec<Delivery> = Vec::new();
+    for (j, (spec, _)) in files[0].iter().enumerate() {
+        let paths: Vec<PathBuf> = files.iter().map(|lane| lane[j].1.clone()).collect();
+        match Delivery::create(&paths, spec, session_rate_hz, ceiling_dbtp, tags) {
+            Ok(d) => open.push(d),
+            Err(e) => {
+                open.into_iter().for_each(Delivery::discard);
+                return Err(e);
+            }
+        }
+    }
+    Ok(open)
+}
+
 /// Chooses a correction EQ from a pass's spectrum (reference matching).
 type CorrectFn<'a> = &'a dyn Fn(&MidSideSpectrum) -> Option<Correction>;
 
@@ -1213,8 +1223,9 @@ struct Outputs<'a> {
 struct Rendered {
     /// Every pass made; the last one wrote the files.
     passes: Vec<PassResult>,
-    /// Deepest gain reduction of each file's true-peak safety stage (per lane), dB.
-    safety_db: Vec<Vec<f64>>,
+    /// Deepest gain reduction of each deliverable's true-peak safety stage (shared by the
+    /// lanes), dB.
+    safety_db: Vec<f64>,
     /// The accepted pass's mid/side spectrum, when [`Outputs::spectrum`] asked for it.
     spectrum: Option<MidSideSpectrum>,
     /// The correction [`Outputs::correct`] asked for (in the bus of the accepted pass).
@@ -1250,16 +1261,7 @@ fn render_to_target(
     let mut gain = first_gain_db;
     let mut previous: Option<(f64, f64)> = None;
     for attempt in 1..=MAX_RENDERS {
-        let mut writers: Vec<Vec<Delivery>> = files
-            .iter()
-            .map(|lane| {
-                lane.iter()
-                    .map(|(d, p)| {
-                        Delivery::create(p, d, rate_hz, Some(target.true_peak_dbtp), tags)
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<_, _>>()
+        let mut writers = open_deliveries(files, rate_hz, Some(target.true_peak_dbtp), tags)
             .map_err(write_err)?;
         progress.stage(
             &format!("gain + limiter, render {attempt}"),
@@ -1286,7 +1288,7 @@ fn render_to_target(
                         m.process(l, r);
                     }
                 }
-                writers[lane].iter_mut().try_for_each(|w| w.write(l, r))
+                writers.iter_mut().try_for_each(|w| w.write(lane, l, r))
             },
         )?;
         passes.push(res.clone());
@@ -1302,7 +1304,7 @@ fn render_to_target(
             bus.chain.push(ProcessorSpec::MatchEq(fix.eq.clone()));
             gain += err / first_slope - fix.loudness_change_db;
             correction = Some(fix);
-            for w in writers.into_iter().flatten() {
+            for w in writers {
                 w.discard();
             }
             continue;
@@ -1310,11 +1312,7 @@ fn render_to_target(
         if err.abs() <= CONVERGED_LU || attempt == MAX_RENDERS {
             let safety_db = writers
                 .into_iter()
-                .map(|lane| {
-                    lane.into_iter()
-                        .map(|w| w.finish().map_err(write_err))
-                        .collect::<Result<Vec<_>, _>>()
-                })
+                .map(|w| w.finish().map_err(write_err))
                 .collect::<Result<_, _>>()?;
             return Ok(Rendered {
                 passes,
@@ -1323,7 +1321,7 @@ fn render_to_target(
                 correction,
             });
         }
-        for w in writers.into_iter().flatten() {
+        for w in writers {
             w.discard();
         }
         // Secant step on loudness(gain); the first step assumes the expected slope.

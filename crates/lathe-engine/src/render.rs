@@ -283,7 +283,7 @@ pub fn render_lanes(
         .chain(post.iter())
         .map(|p| p.latency_samples())
         .sum();
-    let latency = pre_limiter_latency + lim.as_ref().map_or(0, |l| Processor::latency_samples(l));
+    let latency = pre_limiter_latency + lim.as_ref().map_or(0, Processor::latency_samples);
     let gain = lathe_dsp::db_to_lin(gain_db);
     let mut meters: Vec<StereoMeter> = (0..n_lanes)
         .map(|_| StereoMeter::new(fs, metering.output_true_peak))
