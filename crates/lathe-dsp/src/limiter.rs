@@ -336,9 +336,10 @@ pub struct TruePeakLimiter {
     gain: GainComputer,
     /// Per frame of a block: the gain applied.
     gains: Vec<f64>,
-    /// Per lane, per channel: the audio delayed by the latency.
-    delay: Vec<[Vec<f64>; 2]>,
-    delay_pos: usize,
+    /// Per lane, per channel: the last `latency` input samples (the delay line).
+    history: Vec<[Vec<f64>; 2]>,
+    /// Scratch: one channel's history followed by its block.
+    delayed: Vec<f64>,
     min_gain: f64,
     /// With more than one lane: the gain lane 0 alone would get, to measure what the others
     /// cost it.
@@ -379,8 +380,8 @@ impl TruePeakLimiter {
             prev_row_peak: 0.0,
             gain: GainComputer::new(&settings, 48000.0),
             gains: vec![1.0; BLOCK],
-            delay: Vec::new(),
-            delay_pos: 0,
+            history: Vec::new(),
+            delayed: Vec::new(),
             min_gain: 1.0,
             lead_alone: None,
         };
@@ -415,15 +416,11 @@ impl TruePeakLimiter {
 
     /// Gains for one chunk of `len` frames from `self.peaks`, into `self.gains`.
     fn compute_gains(&mut self, len: usize) {
-        let mut idle_left = 0usize;
-        for i in 0..len {
+        let mut i = 0;
+        while i < len {
             let row_peak = self.peaks[i] as f64;
             let peak = row_peak.max(self.prev_row_peak);
-            self.prev_row_peak = row_peak;
-            let gain = if idle_left > 0 {
-                idle_left -= 1;
-                1.0
-            } else if self.gain.is_idle() && self.gain.is_unity(peak) {
+            if self.gain.is_idle() && self.gain.is_unity(peak) {
                 // A run of rows that need no reduction: skipped in one step.
                 let mut prev = row_peak;
                 let mut run = 1;
@@ -436,13 +433,16 @@ impl TruePeakLimiter {
                     run += 1;
                 }
                 self.gain.skip_idle(run);
-                idle_left = run - 1;
-                1.0
+                self.prev_row_peak = prev;
+                self.gains[i..i + run].fill(1.0);
+                i += run;
             } else {
-                self.gain.gain_for(peak)
-            };
-            self.min_gain = self.min_gain.min(gain);
-            self.gains[i] = gain;
+                self.prev_row_peak = row_peak;
+                let gain = self.gain.gain_for(peak);
+                self.min_gain = self.min_gain.min(gain);
+                self.gains[i] = gain;
+                i += 1;
+            }
         }
     }
 }
@@ -450,9 +450,18 @@ impl TruePeakLimiter {
 /// Row peaks (largest |value| of both channels' rows), combined into `peaks` by maximum when
 /// `combine`, else written.
 fn row_peaks(rows: &[Vec<[f32; FACTOR]>; 2], peaks: &mut [f32], combine: bool) {
-    for ((p, a), b) in peaks.iter_mut().zip(&rows[0]).zip(&rows[1]) {
-        let v = a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()));
-        *p = if combine { p.max(v) } else { v };
+    let row_max = |a: &[f32; FACTOR], b: &[f32; FACTOR]| {
+        a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()))
+    };
+    let rows = rows[0].iter().zip(&rows[1]);
+    if combine {
+        for (p, (a, b)) in peaks.iter_mut().zip(rows) {
+            *p = p.max(row_max(a, b));
+        }
+    } else {
+        for (p, (a, b)) in peaks.iter_mut().zip(rows) {
+            *p = row_max(a, b);
+        }
     }
 }
 
@@ -508,10 +517,11 @@ impl LaneProcessor for TruePeakLimiter {
         self.up = (0..lanes)
             .map(|_| [Upsampler::new(), Upsampler::new()])
             .collect();
-        let delay_len = Processor::latency_samples(self) + 1;
-        self.delay = (0..lanes)
-            .map(|_| [vec![0.0; delay_len], vec![0.0; delay_len]])
+        let latency = Processor::latency_samples(self);
+        self.history = (0..lanes)
+            .map(|_| [vec![0.0; latency], vec![0.0; latency]])
             .collect();
+        self.delayed = vec![0.0; latency + BLOCK];
         self.lead_alone = (lanes > 1).then(|| LeadAlone {
             gain: GainComputer::new(&s, sample_rate_hz),
             peaks: vec![0.0; BLOCK],
@@ -529,7 +539,7 @@ impl LaneProcessor for TruePeakLimiter {
         // Rows whose values stay at or below this need no gain reduction, so the upsampler
         // may skip computing them (see `Upsampler::process_block_above`).
         let floor = (self.ceiling_lin / INTERSAMPLE_MARGIN * (1.0 - 1e-6)) as f32;
-        let delay_len = self.delay[0][0].len();
+        let latency = self.history[0][0].len();
         let mut start = 0;
         while start < n {
             let end = (start + BLOCK).min(n);
@@ -547,21 +557,23 @@ impl LaneProcessor for TruePeakLimiter {
             if let Some(a) = &mut self.lead_alone {
                 a.compare(len, &self.gains[..len]);
             }
-            for (lane, delay) in lanes.iter_mut().zip(self.delay.iter_mut()) {
-                let mut pos = self.delay_pos;
-                let [dl, dr] = delay;
-                for (i, &gain) in self.gains[..len].iter().enumerate() {
-                    let read = if pos + 1 == delay_len { 0 } else { pos + 1 };
-                    let k = start + i;
-                    let (l, r) = (lane.left[k], lane.right[k]);
-                    lane.left[k] = dl[read] * gain;
-                    lane.right[k] = dr[read] * gain;
-                    dl[pos] = l;
-                    dr[pos] = r;
-                    pos = read;
+            // Each channel, delayed by the latency: its history, then the block, of which the
+            // first `len` samples go out (times the gain) and the last `latency` are kept.
+            let gains = &self.gains[..len];
+            let delayed = &mut self.delayed[..latency + len];
+            for (lane, history) in lanes.iter_mut().zip(self.history.iter_mut()) {
+                for (x, h) in [&mut lane.left[start..end], &mut lane.right[start..end]]
+                    .into_iter()
+                    .zip(history.iter_mut())
+                {
+                    delayed[..latency].copy_from_slice(h);
+                    delayed[latency..].copy_from_slice(x);
+                    for ((o, d), g) in x.iter_mut().zip(&delayed[..len]).zip(gains) {
+                        *o = d * g;
+                    }
+                    h.copy_from_slice(&delayed[len..]);
                 }
             }
-            self.delay_pos = (self.delay_pos + len) % delay_len;
             start = end;
         }
     }
@@ -576,10 +588,9 @@ impl LaneProcessor for TruePeakLimiter {
         }
         self.prev_row_peak = 0.0;
         self.gain.reset();
-        for d in self.delay.iter_mut().flatten() {
-            d.fill(0.0);
+        for h in self.history.iter_mut().flatten() {
+            h.fill(0.0);
         }
-        self.delay_pos = 0;
         self.min_gain = 1.0;
         if let Some(a) = &mut self.lead_alone {
             a.gain.reset();
