@@ -295,3 +295,44 @@ fn command_line_versions_locked_and_own() {
     assert!(stderr.contains("'vox' is not a stem"), "{stderr}");
     assert!(!bad.exists());
 }
+
+/// With no target and an empty chain (`--preset none`, 32-bit float), a locked version is
+/// exactly its stems' sum: the version that plays only `beat` equals the beat file, sample for
+/// sample (the reference is the input file itself).
+#[test]
+fn without_processing_a_version_is_exactly_its_stems() {
+    let dir = tempfile::tempdir().unwrap();
+    let (beat, voc) = (dir.path().join("beat.wav"), dir.path().join("vocals.wav"));
+    write_tone_stem(&beat, 110.0, 0.5, 48_000 * 3);
+    write_tone_stem(&voc, 880.0, 0.3, 48_000 * 2);
+    let out = dir.path().join("out");
+    let res = lathe()
+        .args(["master", "--preset", "none", "--stems"])
+        .arg(&beat)
+        .arg(&voc)
+        .arg("-o")
+        .arg(&out)
+        .args([
+            "--version",
+            "beat_only:only=beat",
+            "--version",
+            "voc_quieter:gain=vocals=-6.0206",
+        ])
+        .output()
+        .unwrap();
+    assert_exit_ok(&res);
+    let want = read_f32(&beat);
+    let got = read_f32(&out.join("stems_beat_only_48k_32f.wav"));
+    assert_eq!(got, want, "the beat-only version is not the beat file");
+    // Vocals at −6.0206 dB (× 0.5) plus the beat, against the files summed here.
+    let voc_samples = read_f32(&voc);
+    let quieter = read_f32(&out.join("stems_voc_quieter_48k_32f.wav"));
+    assert_eq!(quieter.len(), want.len());
+    let worst = (0..want.len())
+        .map(|i| {
+            let v = voc_samples.get(i).copied().unwrap_or(0.0);
+            (quieter[i] - (want[i] + 0.5 * v)).abs()
+        })
+        .fold(0.0f64, f64::max);
+    assert!(worst < 1e-6, "{worst}");
+}
