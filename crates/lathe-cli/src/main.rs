@@ -112,6 +112,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Master an album file: every track (album or track loudness), the CD image with its CUE
+    /// sheet, each track's CD file, and a DDP 2.0 image.
+    Album {
+        album: PathBuf,
+        #[arg(short = 'o', long = "out", default_value = ".")]
+        out: PathBuf,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// DDP images.
+    Ddp {
+        #[command(subcommand)]
+        command: DdpCommand,
+    },
     /// Render a session file (DESIGN.md §5): stems, chains, master chain, target, deliverables.
     Render {
         session: PathBuf,
@@ -119,6 +135,19 @@ enum Command {
         out: PathBuf,
         #[arg(long)]
         force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DdpCommand {
+    /// Read a DDP image back: track list with start times, lengths, ISRCs and CD-Text; check
+    /// its checksums (exit 1 on a mismatch); `--extract DIR` writes each track as WAV.
+    Verify {
+        dir: PathBuf,
+        #[arg(long)]
+        extract: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -193,6 +222,15 @@ fn main() -> ExitCode {
                 json,
             )
         }
+        Command::Album {
+            album,
+            out,
+            force,
+            json,
+        } => album_cmd(&album, &out, force, json),
+        Command::Ddp {
+            command: DdpCommand::Verify { dir, extract, json },
+        } => ddp_verify(&dir, extract.as_deref(), json),
         Command::Render {
             session,
             out,
@@ -612,6 +650,116 @@ fn render(
     if report.all_pass() {
         ExitCode::SUCCESS
     } else {
+        ExitCode::from(EXIT_MISSED_TARGET)
+    }
+}
+
+fn album_cmd(path: &std::path::Path, out: &std::path::Path, force: bool, json: bool) -> ExitCode {
+    let spec = match lathe_engine::album::AlbumSpec::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lathe: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let progress = TermProgress::new(json);
+    let times = StageTimes::from_env();
+    let shown: &dyn lathe_engine::progress::Progress = match (&times, &progress) {
+        (Some(t), _) => t,
+        (None, Some(p)) => p,
+        (None, None) => &lathe_engine::progress::Silent,
+    };
+    let report = match lathe_engine::album::render_album(&spec, out, force, shown) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lathe: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    for w in &report.warnings {
+        eprintln!("lathe: warning: {w}");
+    }
+    for t in &report.tracks {
+        let d = t.deliverables.first();
+        eprintln!(
+            "{:02} {:<30} input {} LUFS, offset {:+.2} LU → {} LUFS, {} dBTP (target {} LUFS): {}; CD {}",
+            t.number,
+            t.title,
+            fmt_opt(t.input_lufs, 2),
+            t.offset_lu,
+            fmt_opt(d.and_then(|d| d.measured.integrated_lufs), 2),
+            fmt_opt(d.and_then(|d| d.measured.true_peak_dbtp), 2),
+            t.target.integrated_lufs,
+            if t.pass { "ok" } else { "MISSED TARGET" },
+            t.cd_index01
+        );
+    }
+    eprintln!(
+        "CD: {} ({}), {}, DDP {}",
+        report.cd.image, report.cd.total, report.cd.cue, report.cd.ddp
+    );
+    if json {
+        let mut o = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut o, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(o));
+    }
+    if report.all_pass() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_MISSED_TARGET)
+    }
+}
+
+fn ddp_verify(dir: &std::path::Path, extract: Option<&std::path::Path>, json: bool) -> ExitCode {
+    let report = match lathe_engine::ddp::verify_ddp(dir, extract) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lathe: {}: {e}", dir.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    if !json {
+        println!(
+            "{} {} — {} ({}), UPC {}",
+            report.level,
+            report.title.as_deref().unwrap_or("?"),
+            report.performer.as_deref().unwrap_or("?"),
+            report.total,
+            report.upc.as_deref().unwrap_or("-")
+        );
+        println!(
+            "{:>3} {:>9} {:>9} {:>7} {:<12} title / performer",
+            "trk", "start", "length", "pregap", "ISRC"
+        );
+        for t in &report.tracks {
+            println!(
+                "{:>3} {:>9} {:>9} {:>7} {:<12} {} / {}",
+                t.number,
+                t.start,
+                t.length,
+                lathe_engine::cd::msf(t.pregap_frames),
+                t.isrc.as_deref().unwrap_or("-"),
+                t.title.as_deref().unwrap_or("-"),
+                t.performer.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    for (file, ok) in &report.checksums {
+        if !ok {
+            eprintln!("lathe: {file}: checksum MISMATCH");
+        }
+    }
+    if json {
+        let mut o = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut o, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(o));
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("lathe: the DDP image does not match its checksums");
         ExitCode::from(EXIT_MISSED_TARGET)
     }
 }

@@ -1,10 +1,13 @@
 //! lathe-engine: analysis now; sessions, render passes, deliverables and reports build on it.
 #![forbid(unsafe_code)]
 
+pub mod album;
 pub mod analyze;
 pub mod assistant;
 pub mod bus_cache;
+pub mod cd;
 pub mod chain;
+pub mod ddp;
 pub mod deliver;
 pub mod master;
 pub mod pipeline;

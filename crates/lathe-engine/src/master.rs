@@ -452,6 +452,27 @@ pub fn resolve_reference(session: &mut Session) -> Result<Known, MasterError> {
     Ok(known)
 }
 
+/// Integrated loudness of a session's unprocessed stem sum at its rate, LUFS (`None`: silent).
+pub fn input_loudness(session: &Session) -> Result<Option<f64>, MasterError> {
+    let rate = session_rate(session)?;
+    if session.stems.len() == 1 {
+        let analyses = analyze_stems(session)?;
+        if let Some(a) = sum_is_the_file(session, rate, &analyses) {
+            return Ok(a.integrated_lufs);
+        }
+    }
+    let sum = render_stems(
+        &session.stems,
+        rate,
+        &Bus::default(),
+        0.0,
+        Metering::default(),
+        &Silent,
+        |_, _| Ok(()),
+    )?;
+    Ok(finite(sum.integrated_lufs))
+}
+
 /// Every stem file analysed on its own (in parallel).
 fn analyze_stems(session: &Session) -> Result<Vec<Analysis>, MasterError> {
     Ok(session

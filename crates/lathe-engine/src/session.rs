@@ -61,7 +61,7 @@ pub struct DeliverEntry {
     pub bitrate_kbps: Option<u32>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
