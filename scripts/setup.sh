@@ -16,6 +16,7 @@ ensure_apt_tools() {
   command -v sox >/dev/null || missing+=(sox libsox-fmt-base)
   command -v lame >/dev/null || missing+=(lame)
   command -v flac >/dev/null || missing+=(flac)
+  command -v shnsplit >/dev/null || missing+=(shntool)
   [ -x /usr/bin/time ] || missing+=(time)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"

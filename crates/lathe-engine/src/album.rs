@@ -285,8 +285,14 @@ fn prepare(
     session.title = Some(tr.title.clone());
     session.artist = tr.performer.clone().or_else(|| spec.artist.clone());
     session.isrc = tr.isrc.clone();
-    let stems: Vec<PathBuf> = session.stems.iter().map(|s| s.file.clone()).collect();
-    let cd_samples = samples_at(&stems, cd::CD_RATE_HZ)?;
+    let cd_samples = match known.as_ref().map(|k| k.analyses.as_slice()) {
+        Some([a]) => (a.frames as u128 * cd::CD_RATE_HZ as u128)
+            .div_ceil(a.sample_rate_hz.max(1) as u128) as u64,
+        _ => {
+            let stems: Vec<PathBuf> = session.stems.iter().map(|s| s.file.clone()).collect();
+            samples_at(&stems, cd::CD_RATE_HZ)?
+        }
+    };
     Ok(Prepared {
         session,
         known,

@@ -171,7 +171,7 @@ fn cdtext(layout: &CdLayout, title: &str, artist: Option<&str>) -> Vec<u8> {
     let n_perf = text_packs(0x81, &performers, &mut seq, &mut out);
     // Size information: 3 packs (36 bytes): character code (0: ISO 8859-1), first and last
     // track, copyright flags, then packs per type 0x80…0x8F, last sequence numbers, languages.
-    let mut info = vec![0u8; 36];
+    let mut info = [0u8; 36];
     info[1] = 1;
     info[2] = layout.tracks.len() as u8;
     info[4] = n_title as u8;
