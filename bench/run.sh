@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+ensure_build_deps
 ensure_apt_tools
 ensure_venv
 ensure_bench_peers

@@ -9,6 +9,16 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# What building lathe needs beyond Rust and a C compiler: the SQLite headers (lathe serve's
+# job queue links the system SQLite).
+ensure_build_deps() {
+  if ! dpkg -s libsqlite3-dev >/dev/null 2>&1; then
+    echo "== installing libsqlite3-dev"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends libsqlite3-dev >/dev/null
+  fi
+}
+
 # Debian tools used as independent oracles and benchmark peers.
 ensure_apt_tools() {
   local missing=()

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+ensure_build_deps
 ensure_corpus
 cargo build --release -p lathe-cli
 if [ -n "${LATHE_CORPUS:-}" ]; then

@@ -123,6 +123,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the mastering web service: upload page, JSON API, SQLite job queue.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Jobs, their files and the queue database live here.
+        #[arg(long, default_value = "lathe-data")]
+        data: PathBuf,
+        /// Jobs mastered at once (the rest wait in the queue).
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Largest upload (all files of a job together), MB.
+        #[arg(long, default_value_t = 2000)]
+        max_upload_mb: u64,
+        /// Finished jobs are deleted after this many days.
+        #[arg(long, default_value_t = 7.0)]
+        retention_days: f64,
+    },
     /// DDP images.
     Ddp {
         #[command(subcommand)]
@@ -228,6 +245,25 @@ fn main() -> ExitCode {
             force,
             json,
         } => album_cmd(&album, &out, force, json),
+        Command::Serve {
+            addr,
+            data,
+            workers,
+            max_upload_mb,
+            retention_days,
+        } => match lathe_server::serve(lathe_server::Config {
+            addr,
+            data_dir: data,
+            workers,
+            max_upload_bytes: max_upload_mb * 1_000_000,
+            retention_days,
+        }) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lathe: {e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
         Command::Ddp {
             command: DdpCommand::Verify { dir, extract, json },
         } => ddp_verify(&dir, extract.as_deref(), json),

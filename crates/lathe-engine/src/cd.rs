@@ -308,7 +308,8 @@ mod tests {
         // 5.001 s = 220 544.1 samples → 220 544 samples → 375.07 frames → 376 frames.
         assert_eq!(l.tracks[1].audio_frames, 376);
         assert_eq!(l.tracks[2].index00_frames, 150 + 750 + 376);
-        assert_eq!(msf(l.tracks[2].index01_frames), "00:18:01");
+        // 1.5 s = 112.5 frames, rounded to 113: 1276 + 113 = 1389 frames = 18 s 39 frames.
+        assert_eq!(msf(l.tracks[2].index01_frames), "00:18:39");
         let e = layout(&[plan("a", 10.0, 2.0), plan("short", 3.9, 0.0)]).unwrap_err();
         assert!(e.contains("track 2 ('short')") && e.contains("4 s"), "{e}");
         let long: Vec<TrackPlan> = (0..9).map(|i| plan(&format!("t{i}"), 540.0, 0.0)).collect();

@@ -1,0 +1,620 @@
+//! `lathe serve`: the online mastering service. An axum server; jobs, their state and files live
+//! under the data folder, the queue in SQLite there ([`queue`]), the files behind [`storage`];
+//! a bounded number of workers ([`worker`]) master them with the engine.
+//!
+//! API (documented in `/api/openapi.json`): `POST /api/jobs` (multipart: `mix` or several
+//! `stem` parts, optional `reference`, an `options` JSON part or a `session` TOML part) → 201
+//! `{ "id" }`; `GET /api/jobs/{id}`; `GET /api/jobs/{id}/files/{name}`; `GET /api/jobs/{id}/zip`;
+//! `DELETE /api/jobs/{id}`. Web pages: `/` (upload) and `/jobs/{id}` (progress, report, A/B
+//! player, downloads).
+
+pub mod queue;
+pub mod storage;
+mod web;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use queue::{Queue, SqliteQueue};
+use storage::{LocalStore, Store};
+use worker::JobOptions;
+
+/// How `lathe serve` runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub workers: usize,
+    pub max_upload_bytes: u64,
+    /// Finished jobs are deleted after this many days.
+    pub retention_days: f64,
+}
+
+#[derive(Clone)]
+struct AppState {
+    queue: Arc<SqliteQueue>,
+    store: Arc<LocalStore>,
+    max_upload: u64,
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, lets the workers finish their current job, and returns.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts the server (and its workers) on background threads.
+pub fn start(config: Config) -> Result<Running, String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    let queue = Arc::new(SqliteQueue::open(&config.data_dir)?);
+    let requeued = queue.requeue_running()?;
+    if requeued > 0 {
+        eprintln!("lathe serve: {requeued} job(s) interrupted by the last stop are queued again");
+    }
+    let store = Arc::new(LocalStore::new(&config.data_dir));
+    let stop = Arc::new(AtomicBool::new(false));
+    let data = config.data_dir.clone();
+    let mut threads = worker::spawn_workers(
+        config.workers,
+        store.clone(),
+        move || SqliteQueue::open(&data).map(|q| Box::new(q) as Box<dyn Queue>),
+        stop.clone(),
+        std::time::Duration::from_millis(200),
+    );
+    threads.push(janitor(
+        queue.clone(),
+        store.clone(),
+        config.retention_days,
+        stop.clone(),
+    ));
+    let state = AppState {
+        queue,
+        store,
+        max_upload: config.max_upload_bytes,
+    };
+    let listener = std::net::TcpListener::bind(config.addr)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    threads.push(std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
+            let _ = axum::serve(listener, router(state))
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+    }));
+    Ok(Running {
+        addr,
+        stop,
+        shutdown: Some(tx),
+        threads,
+    })
+}
+
+/// Deletes finished jobs older than the retention time, at start and every ten minutes.
+fn janitor(
+    queue: Arc<SqliteQueue>,
+    store: Arc<LocalStore>,
+    days: f64,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut last = None::<std::time::Instant>;
+        while !stop.load(Ordering::Relaxed) {
+            if last.is_none_or(|t| t.elapsed().as_secs() >= 600) {
+                last = Some(std::time::Instant::now());
+                let cutoff = queue::now_s() - (days * 86_400.0) as i64;
+                for id in queue.finished_before(cutoff).unwrap_or_default() {
+                    if store.remove(&id).is_ok() {
+                        let _ = queue.remove(&id);
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    })
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(web::upload_page))
+        .route("/jobs/{id}", get(job_page))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/jobs", axum::routing::post(post_job))
+        .route("/api/jobs/{id}", get(get_job).delete(delete_job))
+        .route("/api/jobs/{id}/files/{name}", get(get_file))
+        .route("/api/jobs/{id}/input", get(get_input))
+        .route("/api/jobs/{id}/zip", get(get_zip))
+        // Uploads are counted while they stream in (413 past the limit), not buffered.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
+}
+
+fn new_id() -> Result<String, String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// Ids are exactly what [`new_id`] makes: anything else names no job.
+fn valid_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+}
+
+/// A name from an upload, reduced to letters, digits, `-` and `_` (never a path).
+fn clean(name: &str, max: usize) -> String {
+    let s: String = name
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_' || *c == ' ')
+        .map(|c| if c == ' ' { '_' } else { c })
+        .take(max)
+        .collect();
+    if s.is_empty() {
+        "stem".into()
+    } else {
+        s
+    }
+}
+
+/// The (stem name, extension) of an uploaded file name.
+fn split_name(file_name: Option<&str>) -> (String, String) {
+    let f = file_name.unwrap_or("upload");
+    let base = f.rsplit(['/', '\\']).next().unwrap_or(f);
+    let (stem, ext) = base.rsplit_once('.').unwrap_or((base, "wav"));
+    let ext: String = ext
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(8)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (
+        clean(stem, 48),
+        if ext.is_empty() { "wav".into() } else { ext },
+    )
+}
+
+/// Why an upload was refused.
+enum Refused {
+    TooLarge,
+    Bad(String),
+}
+
+async fn post_job(State(st): State<AppState>, multipart: Multipart) -> Response {
+    let id = match new_id() {
+        Ok(id) => id,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    match receive(&st, &id, multipart).await {
+        Ok((kind, options)) => match st.queue.add(&id, &kind, &options) {
+            Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response(),
+            Err(e) => {
+                let _ = st.store.remove(&id);
+                error(StatusCode::INTERNAL_SERVER_ERROR, e)
+            }
+        },
+        Err(r) => {
+            // Nothing of a refused upload stays on disk.
+            let _ = st.store.remove(&id);
+            match r {
+                Refused::TooLarge => error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the upload is larger than {} MB", st.max_upload / 1_000_000),
+                ),
+                Refused::Bad(m) => error(StatusCode::BAD_REQUEST, m),
+            }
+        }
+    }
+}
+
+/// Streams the parts of an upload into the job's input folder; returns the job kind and its
+/// options JSON.
+async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, String), Refused> {
+    let in_dir = st
+        .store
+        .inputs(id)
+        .map_err(|e| Refused::Bad(format!("cannot store the upload: {e}")))?;
+    let mut total = 0u64;
+    let mut options = JobOptions::default();
+    let mut session_text = None;
+    let mut audio: Vec<(String, PathBuf)> = Vec::new();
+    let mut stems = 0usize;
+    let mut has_mix = false;
+    let mut mix_name = None;
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(Refused::Bad(format!("malformed upload: {e}"))),
+        };
+        let part = field.name().unwrap_or("").to_string();
+        let (name, ext) = split_name(field.file_name());
+        let target = match part.as_str() {
+            "mix" if !has_mix => {
+                has_mix = true;
+                mix_name = Some(name.clone());
+                in_dir.join(format!("mix.{ext}"))
+            }
+            "stem" => {
+                stems += 1;
+                let dir = in_dir.join("stems").join(format!("{stems:03}"));
+                std::fs::create_dir_all(&dir).map_err(|e| Refused::Bad(e.to_string()))?;
+                dir.join(format!("{name}.{ext}"))
+            }
+            "reference" => in_dir.join(format!("reference.{ext}")),
+            "options" | "session" => PathBuf::new(),
+            other => {
+                return Err(Refused::Bad(format!(
+                    "unknown part '{other}' (mix, stem, reference, options, session)"
+                )))
+            }
+        };
+        let mut field = field;
+        let mut file = if target.as_os_str().is_empty() {
+            None
+        } else {
+            Some(std::fs::File::create(&target).map_err(|e| Refused::Bad(e.to_string()))?)
+        };
+        let mut text = Vec::new();
+        loop {
+            let chunk = match field.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => return Err(Refused::Bad(format!("upload interrupted: {e}"))),
+            };
+            total += chunk.len() as u64;
+            if total > st.max_upload {
+                return Err(Refused::TooLarge);
+            }
+            match &mut file {
+                Some(f) => {
+                    use std::io::Write;
+                    f.write_all(&chunk)
+                        .map_err(|e| Refused::Bad(e.to_string()))?;
+                }
+                None => text.extend_from_slice(&chunk),
+            }
+        }
+        match part.as_str() {
+            "options" => {
+                options = serde_json::from_slice(&text)
+                    .map_err(|e| Refused::Bad(format!("options: {e}")))?;
+            }
+            "session" => session_text = Some(String::from_utf8_lossy(&text).into_owned()),
+            _ => audio.push((
+                if part == "stem" {
+                    format!("stem '{name}'")
+                } else {
+                    part.clone()
+                },
+                target,
+            )),
+        }
+    }
+    options
+        .validate()
+        .map_err(|e| Refused::Bad(format!("options: {e}")))?;
+    // A mix's masters are named (and titled) after the uploaded file unless a title is given.
+    if options.title.is_none() {
+        options.title = mix_name;
+    }
+    if !has_mix && stems == 0 {
+        return Err(Refused::Bad(
+            "upload a mix (part 'mix') or stems (parts 'stem')".into(),
+        ));
+    }
+    if has_mix && stems > 0 {
+        return Err(Refused::Bad(
+            "upload either a mix or stems, not both".into(),
+        ));
+    }
+    // Every file must be audio lathe can decode.
+    for (what, path) in &audio {
+        let p = path.clone();
+        let ok = tokio::task::spawn_blocking(move || lathe_io::Decoder::open(&p).map(|_| ()))
+            .await
+            .map_err(|e| Refused::Bad(e.to_string()))?;
+        if let Err(e) = ok {
+            return Err(Refused::Bad(format!(
+                "{what} is not audio lathe can read: {e}"
+            )));
+        }
+    }
+    if let Some(text) = session_text {
+        resolve_session(&in_dir, &text, &audio).map_err(Refused::Bad)?;
+    }
+    let json = serde_json::to_string(&options).expect("options serialise");
+    let _ = std::fs::write(in_dir.join("options.json"), &json);
+    Ok((if stems > 0 { "stems" } else { "mix" }.to_string(), json))
+}
+
+/// A `session` part: its stems' `file` keys name uploaded files (by file name); they are
+/// pointed at the stored uploads and the session is stored as `session.toml`.
+fn resolve_session(in_dir: &Path, text: &str, audio: &[(String, PathBuf)]) -> Result<(), String> {
+    let mut s: lathe_engine::session::Session =
+        toml::from_str(text).map_err(|e| format!("session: {}", e.to_string().trim_end()))?;
+    for (i, stem) in s.stems.iter_mut().enumerate() {
+        let want = stem
+            .file
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (wanted_name, wanted_ext) = split_name(Some(&want));
+        let found = audio.iter().find(|(_, p)| {
+            p.file_stem()
+                .is_some_and(|f| f.to_string_lossy() == wanted_name)
+                && p.extension()
+                    .is_some_and(|e| e.to_string_lossy() == wanted_ext)
+        });
+        match found {
+            Some((_, p)) => stem.file = p.clone(),
+            None => {
+                return Err(format!(
+                    "session: stem[{i}].file '{want}' was not uploaded as a 'stem' part"
+                ))
+            }
+        }
+    }
+    s.master.reference = None;
+    s.validate().map_err(|e| format!("session: {e}"))?;
+    std::fs::write(in_dir.join("session.toml"), s.to_toml()).map_err(|e| e.to_string())
+}
+
+async fn get_job(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
+    if !valid_id(&id) {
+        return error(StatusCode::NOT_FOUND, "no such job");
+    }
+    let job = match st.queue.get(&id) {
+        Ok(Some(j)) => j,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such job"),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let out = st.store.outputs(&id).ok();
+    let report: Option<serde_json::Value> = out
+        .as_ref()
+        .filter(|_| job.state == queue::State::Done)
+        .and_then(|d| std::fs::read(d.join("report.json")).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let files: Vec<serde_json::Value> = if job.state == queue::State::Done {
+        st.store
+            .list_outputs(&id)
+            .into_iter()
+            .map(|(name, size)| {
+                serde_json::json!({ "name": name, "bytes": size, "url": format!("/api/jobs/{id}/files/{name}") })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Json(serde_json::json!({
+        "id": job.id,
+        "state": job.state,
+        "progress": job.progress,
+        "stage": job.stage,
+        "error": job.error,
+        "kind": job.kind,
+        "options": serde_json::from_str::<serde_json::Value>(&job.options).unwrap_or_default(),
+        "report": report,
+        "files": files,
+    }))
+    .into_response()
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next().unwrap_or("") {
+        "wav" => "audio/wav",
+        "flac" => "audio/flac",
+        "mp3" => "audio/mpeg",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "toml" => "text/plain; charset=utf-8",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn send_file(path: PathBuf, name: &str, attachment: bool) -> Response {
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => {
+            let mut r = Response::new(Body::from(bytes));
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                content_type(name).parse().expect("valid"),
+            );
+            if attachment {
+                h.insert(
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\"")
+                        .parse()
+                        .expect("valid"),
+                );
+            }
+            r
+        }
+        Err(_) => error(StatusCode::NOT_FOUND, "no such file"),
+    }
+}
+
+async fn get_file(
+    State(st): State<AppState>,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+) -> Response {
+    // Only a name the job's own listing holds is served: a path never comes from the URL.
+    if !valid_id(&id) || !st.store.list_outputs(&id).iter().any(|(n, _)| *n == name) {
+        return error(StatusCode::NOT_FOUND, "no such file");
+    }
+    let Ok(dir) = st.store.outputs(&id) else {
+        return error(StatusCode::NOT_FOUND, "no such file");
+    };
+    let inline = name.ends_with(".svg") || name.ends_with(".json");
+    send_file(dir.join(&name), &name, !inline).await
+}
+
+/// The uploaded mix (for the A/B player).
+async fn get_input(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
+    if !valid_id(&id) || !matches!(st.queue.get(&id), Ok(Some(_))) {
+        return error(StatusCode::NOT_FOUND, "no such job");
+    }
+    let Ok(dir) = st.store.inputs(&id) else {
+        return error(StatusCode::NOT_FOUND, "no such job");
+    };
+    let mix = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|e| e.path().file_stem().is_some_and(|s| s == "mix"));
+    match mix {
+        Some(e) => {
+            let name = e.file_name().to_string_lossy().into_owned();
+            send_file(e.path(), &name, false).await
+        }
+        None => error(StatusCode::NOT_FOUND, "this job has stems, not a mix"),
+    }
+}
+
+async fn get_zip(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
+    if !valid_id(&id) || !matches!(st.queue.get(&id), Ok(Some(j)) if j.state == queue::State::Done)
+    {
+        return error(StatusCode::NOT_FOUND, "no finished job with this id");
+    }
+    let files = st.store.list_outputs(&id);
+    let Ok(dir) = st.store.outputs(&id) else {
+        return error(StatusCode::NOT_FOUND, "no such job");
+    };
+    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        // WAV and FLAC do not compress further: stored.
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true);
+        for (name, _) in files {
+            zip.start_file(name.as_str(), opts)
+                .map_err(|e| e.to_string())?;
+            let mut f = std::fs::File::open(dir.join(&name)).map_err(|e| e.to_string())?;
+            std::io::copy(&mut f, &mut zip).map_err(|e| e.to_string())?;
+        }
+        Ok(zip.finish().map_err(|e| e.to_string())?.into_inner())
+    })
+    .await;
+    match made {
+        Ok(Ok(bytes)) => {
+            let mut r = Response::new(Body::from(bytes));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                "application/zip".parse().expect("valid"),
+            );
+            r.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"lathe-{id}.zip\"")
+                    .parse()
+                    .expect("valid"),
+            );
+            r
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn delete_job(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
+    if !valid_id(&id) {
+        return error(StatusCode::NOT_FOUND, "no such job");
+    }
+    match st.queue.get(&id) {
+        Ok(Some(j)) if j.state == queue::State::Running => error(
+            StatusCode::CONFLICT,
+            "the job is running; delete it when it has finished",
+        ),
+        Ok(Some(_)) => match st
+            .store
+            .remove(&id)
+            .map_err(|e| e.to_string())
+            .and_then(|_| st.queue.remove(&id))
+        {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        },
+        Ok(None) => error(StatusCode::NOT_FOUND, "no such job"),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn job_page(UrlPath(id): UrlPath<String>) -> Response {
+    if !valid_id(&id) {
+        return error(StatusCode::NOT_FOUND, "no such job");
+    }
+    Html(web::job_page(&id)).into_response()
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        web::OPENAPI_JSON,
+    )
+        .into_response()
+}
+
+/// Runs the server until Ctrl-C.
+pub fn serve(config: Config) -> Result<(), String> {
+    let running = start(config)?;
+    eprintln!("lathe serve: listening on http://{}", running.addr);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
+        let _ = tx.send(());
+    });
+    let _ = rx.recv();
+    eprintln!(
+        "lathe serve: stopping (running jobs finish first; queued ones wait for the next start)"
+    );
+    running.stop();
+    Ok(())
+}

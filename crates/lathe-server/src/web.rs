@@ -1,0 +1,253 @@
+//! The web pages (server-rendered HTML with a little JavaScript; nothing from a CDN) and the
+//! OpenAPI document.
+
+use axum::response::Html;
+
+const STYLE: &str = r#"<style>
+body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+fieldset { margin: 1rem 0; border: 1px solid #ccc; border-radius: 6px; }
+label { display: block; margin: .3rem 0; }
+#drop { border: 2px dashed #999; border-radius: 6px; padding: 1.5rem; text-align: center; }
+#drop.over { background: #eef; }
+table { border-collapse: collapse; } td, th { padding: .2rem .6rem; border-bottom: 1px solid #ddd; text-align: left; }
+progress { width: 100%; } .error { color: #b00; } button { font-size: 1rem; padding: .4rem 1rem; }
+</style>"#;
+
+pub async fn upload_page() -> Html<String> {
+    Html(format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>lathe: master a mix or stems</title>{STYLE}</head><body>
+<h1>lathe mastering</h1>
+<form id="job">
+<fieldset><legend>Audio</legend>
+<label><input type="radio" name="kind" value="mix" checked> Stereo mix</label>
+<label><input type="radio" name="kind" value="stems"> Stems</label>
+<div id="drop">Drop the file(s) here, or <input type="file" id="files" multiple accept="audio/*"></div>
+<table id="list"></table>
+</fieldset>
+<fieldset><legend>Project needs</legend>
+<label>Preset <select id="preset"><option>streaming</option><option>apple</option><option>loud</option><option>club</option><option>cd</option><option>broadcast</option></select></label>
+<label>Target loudness (LUFS, optional) <input id="target" type="number" step="0.1"></label>
+<label>True-peak ceiling (dBTP, optional) <input id="ceiling" type="number" step="0.1"></label>
+<label>Reference track (optional) <input type="file" id="reference" accept="audio/*"></label>
+<label>Match amount <input id="amount" type="number" min="0" max="1" step="0.05" value="1"></label>
+<label>Notes <textarea id="notes" rows="2" cols="50"></textarea></label>
+</fieldset>
+<fieldset><legend>Distribution and extra formats</legend>
+<label><input type="checkbox" class="fmt" value="wav:24" checked> WAV 24-bit</label>
+<label><input type="checkbox" class="fmt" value="wav:16@44100"> WAV 16-bit / CD (44.1 kHz)</label>
+<label><input type="checkbox" class="fmt" value="flac:24"> FLAC 24-bit</label>
+<label><input type="checkbox" class="fmt" value="mp3:320@44100"> MP3 320 kbps</label>
+<p>Versions (stems only; name the vocal stem): <input id="vocal" placeholder="vocals"></p>
+<label><input type="checkbox" class="ver" value="instrumental"> Instrumental</label>
+<label><input type="checkbox" class="ver" value="acappella"> A cappella</label>
+</fieldset>
+<button id="go" type="submit">Master</button> <span id="msg" class="error"></span>
+</form>
+<script>
+const files = [];
+function show() {{
+  const t = document.getElementById('list'); t.innerHTML = '';
+  const stems = document.querySelector('input[name=kind]:checked').value === 'stems';
+  files.forEach((f, i) => {{
+    const r = t.insertRow();
+    r.insertCell().textContent = f.file.name;
+    const c = r.insertCell();
+    if (stems) {{ const n = document.createElement('input'); n.value = f.name; n.className = 'stemname';
+      n.oninput = () => f.name = n.value; c.appendChild(n); }}
+  }});
+}}
+function add(list) {{
+  const stems = document.querySelector('input[name=kind]:checked').value === 'stems';
+  for (const f of list) {{
+    if (!stems) files.length = 0;
+    files.push({{ file: f, name: f.name.replace(/\.[^.]*$/, '') }});
+  }}
+  show();
+}}
+document.getElementById('files').onchange = e => add(e.target.files);
+const drop = document.getElementById('drop');
+drop.ondragover = e => {{ e.preventDefault(); drop.classList.add('over'); }};
+drop.ondragleave = () => drop.classList.remove('over');
+drop.ondrop = e => {{ e.preventDefault(); drop.classList.remove('over'); add(e.dataTransfer.files); }};
+document.querySelectorAll('input[name=kind]').forEach(r => r.onchange = show);
+document.getElementById('job').onsubmit = async e => {{
+  e.preventDefault();
+  const msg = document.getElementById('msg'); msg.textContent = '';
+  if (!files.length) {{ msg.textContent = 'Add a mix or stems first.'; return; }}
+  const stems = document.querySelector('input[name=kind]:checked').value === 'stems';
+  const fd = new FormData();
+  for (const f of files) {{
+    const ext = (f.file.name.match(/\.[^.]*$/) || ['.wav'])[0];
+    fd.append(stems ? 'stem' : 'mix', f.file, stems ? f.name + ext : f.file.name);
+  }}
+  const ref = document.getElementById('reference').files[0];
+  if (ref) fd.append('reference', ref, ref.name);
+  const opts = {{ preset: document.getElementById('preset').value,
+    deliver: [...document.querySelectorAll('.fmt:checked')].map(c => c.value), versions: [] }};
+  const num = id => {{ const v = document.getElementById(id).value; return v === '' ? undefined : Number(v); }};
+  if (num('target') !== undefined) opts.target_lufs = num('target');
+  if (num('ceiling') !== undefined) opts.ceiling_dbtp = num('ceiling');
+  if (ref) opts.amount = num('amount');
+  const notes = document.getElementById('notes').value; if (notes) opts.notes = notes;
+  const vocal = document.getElementById('vocal').value.trim();
+  if (stems && vocal) for (const v of document.querySelectorAll('.ver:checked'))
+    opts.versions.push(v.value === 'instrumental' ? `instrumental:mute=${{vocal}}` : `acappella:only=${{vocal}}`);
+  fd.append('options', new Blob([JSON.stringify(opts)], {{ type: 'application/json' }}));
+  document.getElementById('go').disabled = true; msg.textContent = 'uploading…';
+  const r = await fetch('/api/jobs', {{ method: 'POST', body: fd }});
+  const j = await r.json();
+  if (r.status === 201) location.href = '/jobs/' + j.id;
+  else {{ msg.textContent = j.error || ('upload refused: ' + r.status); document.getElementById('go').disabled = false; }}
+}};
+</script></body></html>"#
+    ))
+}
+
+/// The job page: progress, then the report, the loudness-matched A/B player and downloads.
+pub fn job_page(id: &str) -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>lathe job {id}</title>{STYLE}</head><body>
+<h1>Mastering job</h1>
+<p id="state">…</p><progress id="bar" max="1" value="0"></progress>
+<div id="result" hidden>
+<h2>Report</h2><table id="levels"></table>
+<h2>Listen: original and master at equal loudness</h2>
+<p><button id="ab" disabled>Playing: master (switch to original)</button> <button id="play" disabled>Play</button></p>
+<audio id="orig" preload="auto" crossorigin="anonymous"></audio><audio id="mast" preload="auto" crossorigin="anonymous"></audio>
+<h2>Downloads</h2><ul id="files"></ul><p><a id="zip" href="/api/jobs/{id}/zip">Everything as a zip</a></p>
+</div>
+<p id="error" class="error"></p>
+<script>
+const id = '{id}';
+const fmt = v => v === null || v === undefined ? '–' : Number(v).toFixed(2);
+let ctx, gO, gM, showingMaster = true;
+function levels(rep) {{
+  const t = document.getElementById('levels');
+  t.innerHTML = '<tr><th></th><th>LUFS</th><th>dBTP</th><th>LRA LU</th></tr>';
+  const row = (n, l, p, r) => {{ const x = t.insertRow(); [n, fmt(l), fmt(p), fmt(r)].forEach(v => x.insertCell().textContent = v); }};
+  row('input', rep.input.integrated_lufs, rep.input.true_peak_dbtp, rep.input.lra_lu);
+  for (const d of rep.deliverables) row(d.path.split('/').pop(), d.measured.integrated_lufs, d.measured.true_peak_dbtp, d.measured.lra_lu);
+  for (const v of (rep.versions || [])) for (const d of v.deliverables)
+    row(d.path.split('/').pop(), d.measured.integrated_lufs, d.measured.true_peak_dbtp, d.measured.lra_lu);
+}}
+function player(job) {{
+  const rep = job.report;
+  const wav = job.files.find(f => f.name.endsWith('.wav') && f.name.includes('_master_'));
+  if (!wav || job.kind !== 'mix') {{ document.getElementById('ab').textContent = 'A/B needs a stereo mix job'; return; }}
+  const orig = document.getElementById('orig'), mast = document.getElementById('mast');
+  orig.src = '/api/jobs/' + id + '/input'; mast.src = wav.url;
+  const mastLufs = rep.deliverables[0].measured.integrated_lufs, inLufs = rep.input.integrated_lufs;
+  const ab = document.getElementById('ab'), play = document.getElementById('play');
+  ab.disabled = false; play.disabled = false;
+  play.onclick = async () => {{
+    if (!ctx) {{
+      ctx = new AudioContext();
+      gO = ctx.createGain(); gM = ctx.createGain();
+      ctx.createMediaElementSource(orig).connect(gO).connect(ctx.destination);
+      ctx.createMediaElementSource(mast).connect(gM).connect(ctx.destination);
+      // Both at the quieter one's loudness: the louder one is turned down by the difference.
+      const d = mastLufs - inLufs;
+      gM.gain.value = d > 0 ? Math.pow(10, -d / 20) : 1;
+      gO.gain.value = 0;
+      window.abGains = {{ original: d < 0 ? Math.pow(10, d / 20) : 1, master: gM.gain.value }};
+    }}
+    orig.currentTime = mast.currentTime = 0; await orig.play(); await mast.play();
+  }};
+  ab.onclick = () => {{
+    if (!ctx) return;
+    showingMaster = !showingMaster;
+    // Both play all the time: switching moves only the gains, so there is no gap.
+    gM.gain.setTargetAtTime(showingMaster ? window.abGains.master : 0, ctx.currentTime, 0.005);
+    gO.gain.setTargetAtTime(showingMaster ? 0 : window.abGains.original, ctx.currentTime, 0.005);
+    ab.textContent = showingMaster ? 'Playing: master (switch to original)' : 'Playing: original (switch to master)';
+    ab.dataset.playing = showingMaster ? 'master' : 'original';
+  }};
+  ab.dataset.playing = 'master';
+}}
+async function poll() {{
+  const r = await fetch('/api/jobs/' + id);
+  if (r.status !== 200) {{ document.getElementById('error').textContent = 'no such job'; return; }}
+  const j = await r.json();
+  document.getElementById('state').textContent = j.state + (j.stage ? ': ' + j.stage : '');
+  document.getElementById('bar').value = j.progress;
+  if (j.state === 'failed') {{ document.getElementById('error').textContent = j.error; return; }}
+  if (j.state !== 'done') {{ setTimeout(poll, 500); return; }}
+  document.getElementById('result').hidden = false;
+  if (j.report) levels(j.report);
+  const ul = document.getElementById('files');
+  for (const f of j.files) {{ const li = document.createElement('li'); const a = document.createElement('a');
+    a.href = f.url; a.textContent = f.name + ' (' + (f.bytes / 1e6).toFixed(1) + ' MB)'; a.download = f.name; li.appendChild(a); ul.appendChild(li); }}
+  player(j);
+}}
+poll();
+</script></body></html>"#
+    )
+}
+
+pub const OPENAPI_JSON: &str = r##"{
+  "openapi": "3.0.3",
+  "info": { "title": "lathe serve", "version": "0.1.0",
+            "description": "Upload a mix or stems, poll the job, download the masters and the report." },
+  "paths": {
+    "/api/jobs": {
+      "post": {
+        "summary": "Create a mastering job",
+        "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": {
+          "type": "object",
+          "properties": {
+            "mix": { "type": "string", "format": "binary", "description": "a stereo mix (or stems, not both)" },
+            "stem": { "type": "array", "items": { "type": "string", "format": "binary" },
+                      "description": "one part per stem; the file name (without extension) names the stem" },
+            "reference": { "type": "string", "format": "binary", "description": "a reference track to match" },
+            "options": { "$ref": "#/components/schemas/Options" },
+            "session": { "type": "string", "description": "a session TOML whose stems' file names name uploaded stems" }
+          } } } } },
+        "responses": {
+          "201": { "description": "queued", "content": { "application/json": { "schema": {
+            "type": "object", "properties": { "id": { "type": "string" } } } } } },
+          "400": { "description": "not audio, bad options, or a malformed upload", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+          "413": { "description": "the upload exceeds --max-upload-mb", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+        }
+      }
+    },
+    "/api/jobs/{id}": {
+      "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
+      "get": { "summary": "A job's state, progress, report and files",
+        "responses": { "200": { "description": "the job", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } } },
+                       "404": { "description": "no such job" } } },
+      "delete": { "summary": "Delete a finished or queued job and its files",
+        "responses": { "204": { "description": "deleted" }, "404": { "description": "no such job" }, "409": { "description": "the job is running" } } }
+    },
+    "/api/jobs/{id}/files/{name}": {
+      "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
+                      { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } } ],
+      "get": { "summary": "Download one delivered file (a name from the job's files)",
+        "responses": { "200": { "description": "the file" }, "404": { "description": "no such file" } } }
+    },
+    "/api/jobs/{id}/zip": {
+      "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
+      "get": { "summary": "Every delivered file of a finished job as one zip",
+        "responses": { "200": { "description": "application/zip" }, "404": { "description": "no finished job" } } }
+    },
+    "/api/jobs/{id}/input": {
+      "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
+      "get": { "summary": "The uploaded mix (for the A/B player)", "responses": { "200": { "description": "the mix" }, "404": { "description": "no mix" } } }
+    }
+  },
+  "components": { "schemas": {
+    "Options": { "type": "object", "additionalProperties": false, "properties": {
+      "preset": { "type": "string", "enum": ["streaming", "apple", "loud", "club", "cd", "broadcast", "none"] },
+      "target_lufs": { "type": "number" }, "ceiling_dbtp": { "type": "number" },
+      "deliver": { "type": "array", "items": { "type": "string" }, "example": ["wav:24", "wav:16@44100", "mp3:320"] },
+      "versions": { "type": "array", "items": { "type": "string" }, "example": ["instrumental:mute=vocals"] },
+      "amount": { "type": "number", "minimum": 0, "maximum": 1 },
+      "title": { "type": "string" }, "artist": { "type": "string" }, "notes": { "type": "string" } } },
+    "Job": { "type": "object", "properties": {
+      "id": { "type": "string" }, "state": { "type": "string", "enum": ["queued", "running", "done", "failed"] },
+      "progress": { "type": "number" }, "stage": { "type": "string" }, "error": { "type": "string", "nullable": true },
+      "report": { "type": "object", "nullable": true },
+      "files": { "type": "array", "items": { "type": "object", "properties": {
+        "name": { "type": "string" }, "bytes": { "type": "integer" }, "url": { "type": "string" } } } } } },
+    "Error": { "type": "object", "properties": { "error": { "type": "string" } } }
+  } }
+}"##;

@@ -1,0 +1,281 @@
+//! Workers: each takes the oldest queued job, masters it with the engine (as `lathe master` or
+//! `lathe render` would), records progress in the queue, and marks it done or failed with the
+//! reason. A bounded number run at once; the rest wait in the queue.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use lathe_engine::deliver::DeliverSpec;
+use lathe_engine::master::{render_session_with, session_from_preset, ReferenceRequest};
+use lathe_engine::preset::Preset;
+use lathe_engine::progress::Progress;
+use lathe_engine::session::Session;
+use lathe_engine::version::VersionSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::queue::Queue;
+use crate::storage::Store;
+
+/// The `options` part of an upload; the keys mirror `lathe master`'s flags.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobOptions {
+    pub preset: Option<String>,
+    pub target_lufs: Option<f64>,
+    pub ceiling_dbtp: Option<f64>,
+    /// Deliverables as on the command line: `wav:24`, `wav:16@44100`, `flac:24`, `mp3:320`.
+    #[serde(default)]
+    pub deliver: Vec<String>,
+    /// Versions as on the command line: `instrumental:mute=vocals`.
+    #[serde(default)]
+    pub versions: Vec<String>,
+    /// With a `reference` upload: how much of it to match (0…1).
+    pub amount: Option<f64>,
+    pub title: Option<String>,
+    pub artist: Option<String>,
+    /// Free text for the engineer; kept with the job.
+    pub notes: Option<String>,
+}
+
+impl JobOptions {
+    /// Checks what can be checked without the audio.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(p) = &self.preset {
+            Preset::parse(p)?;
+        }
+        for d in &self.deliver {
+            DeliverSpec::parse(d)?;
+        }
+        for v in &self.versions {
+            VersionSpec::parse(v)?;
+        }
+        if let Some(t) = self.target_lufs {
+            if !(-40.0..=0.0).contains(&t) {
+                return Err(format!("target_lufs must be within −40…0, got {t}"));
+            }
+        }
+        if let Some(c) = self.ceiling_dbtp {
+            if !(-12.0..=0.0).contains(&c) {
+                return Err(format!("ceiling_dbtp must be within −12…0, got {c}"));
+            }
+        }
+        if let Some(a) = self.amount {
+            if !(0.0..=1.0).contains(&a) {
+                return Err(format!("amount must be within 0…1, got {a}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Progress of a render, into the queue (at most every 0.2 s).
+struct QueueProgress<'a> {
+    queue: &'a dyn Queue,
+    id: &'a str,
+    state: std::sync::Mutex<(usize, String, u64, u64, std::time::Instant)>,
+}
+
+impl QueueProgress<'_> {
+    fn report(&self, force: bool) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !force && s.4.elapsed().as_secs_f64() < 0.2 {
+            return;
+        }
+        s.4 = std::time::Instant::now();
+        // Stages count for equal shares of a curve that approaches (never reaches) 1.
+        let within = if s.3 > 0 {
+            (s.2 as f64 / s.3 as f64).min(1.0)
+        } else {
+            0.0
+        };
+        let stages = s.0 as f64 + within;
+        let progress = 0.95 * (1.0 - (-stages / 3.0).exp());
+        let _ = self.queue.progress(self.id, progress, &s.1);
+    }
+}
+
+impl Progress for QueueProgress<'_> {
+    fn stage(&self, name: &str, total_frames: Option<u64>) {
+        {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.0 += 1;
+            s.1 = name.to_string();
+            s.2 = 0;
+            s.3 = total_frames.unwrap_or(0);
+        }
+        self.report(true);
+    }
+
+    fn advance(&self, frames: u64) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).2 += frames;
+        self.report(false);
+    }
+
+    fn done(&self) {}
+}
+
+/// The uploaded files of a job, in the order they came.
+fn inputs(dir: &Path) -> (Vec<PathBuf>, Option<PathBuf>, Option<PathBuf>) {
+    let mut files = Vec::new();
+    let mut reference = None;
+    let mut session = None;
+    let order = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        v.sort();
+        v
+    };
+    for p in order(dir) {
+        let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned());
+        match stem.as_deref() {
+            Some("mix") => files.push(p),
+            Some("reference") => reference = Some(p),
+            Some("session") => session = Some(p),
+            _ => {}
+        }
+    }
+    // Stems keep their upload order: `stems/NN/<name>.<ext>`.
+    let mut subs: Vec<PathBuf> = std::fs::read_dir(dir.join("stems"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    subs.sort();
+    for sub in subs {
+        files.extend(order(&sub));
+    }
+    (files, reference, session)
+}
+
+/// Masters one job into its output folder.
+pub fn run_job(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    id: &str,
+    options: &str,
+) -> Result<(), String> {
+    let opts: JobOptions = serde_json::from_str(options).map_err(|e| format!("options: {e}"))?;
+    let in_dir = store.inputs(id).map_err(|e| e.to_string())?;
+    let out_dir = store.outputs(id).map_err(|e| e.to_string())?;
+    let progress = QueueProgress {
+        queue,
+        id,
+        state: std::sync::Mutex::new((0, String::new(), 0, 0, std::time::Instant::now())),
+    };
+    let (files, reference, session_file) = inputs(&in_dir);
+    let (session, known) = if let Some(path) = session_file {
+        (Session::load(&path)?, None)
+    } else {
+        if files.is_empty() {
+            return Err("no mix and no stems were uploaded".into());
+        }
+        let preset = Preset::parse(opts.preset.as_deref().unwrap_or("streaming"))?;
+        let deliver: Vec<DeliverSpec> = if opts.deliver.is_empty() {
+            let rate = lathe_io::Decoder::open(&files[0])
+                .map_err(|e| e.to_string())?
+                .info()
+                .sample_rate_hz;
+            preset
+                .default_deliverables(rate)
+                .iter()
+                .map(|s| DeliverSpec::parse(s))
+                .collect::<Result<_, _>>()?
+        } else {
+            opts.deliver
+                .iter()
+                .map(|s| DeliverSpec::parse(s))
+                .collect::<Result<_, _>>()?
+        };
+        let reference = reference.map(|r| {
+            let mut spec = lathe_engine::reference::ReferenceSpec::new(vec![r]);
+            if let Some(a) = opts.amount {
+                spec.amount = a;
+            }
+            ReferenceRequest {
+                spec,
+                set_target: opts.preset.is_none() && opts.target_lufs.is_none(),
+            }
+        });
+        progress.stage("analysing the inputs", None);
+        let (mut session, known) = session_from_preset(
+            &files,
+            preset,
+            opts.target_lufs,
+            opts.ceiling_dbtp,
+            &deliver,
+            reference,
+            false,
+        )
+        .map_err(|e| e.to_string())?;
+        session.title = opts.title.clone();
+        session.artist = opts.artist.clone();
+        session.versions = opts
+            .versions
+            .iter()
+            .map(|v| VersionSpec::parse(v))
+            .collect::<Result<_, _>>()?;
+        session.validate()?;
+        (session, Some(known))
+    };
+    let report = render_session_with(&session, &out_dir, true, known, &progress)
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::write(out_dir.join("session.toml"), report.session.to_toml());
+    if !report.all_pass() {
+        // Delivered, but say so: the report has the figures.
+        let _ = queue.progress(id, 1.0, "a deliverable missed its target (see the report)");
+    }
+    Ok(())
+}
+
+/// Runs `n` workers until `stop` is set; each polls the queue every `poll`.
+pub fn spawn_workers(
+    n: usize,
+    store: Arc<dyn Store>,
+    open_queue: impl Fn() -> Result<Box<dyn Queue>, String> + Send + Sync + 'static,
+    stop: Arc<AtomicBool>,
+    poll: std::time::Duration,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let open_queue = Arc::new(open_queue);
+    (0..n)
+        .map(|_| {
+            let (store, open_queue, stop) = (store.clone(), open_queue.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let queue = match open_queue() {
+                    Ok(q) => q,
+                    Err(e) => {
+                        eprintln!("lathe serve: worker: {e}");
+                        return;
+                    }
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    match queue.claim() {
+                        Ok(Some(job)) => {
+                            let result =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    run_job(store.as_ref(), queue.as_ref(), &job.id, &job.options)
+                                }))
+                                .unwrap_or_else(|_| {
+                                    Err("internal error (the render panicked)".into())
+                                });
+                            let _ =
+                                queue.finish(&job.id, result.as_ref().err().map(|e| e.as_str()));
+                        }
+                        Ok(None) => std::thread::sleep(poll),
+                        Err(e) => {
+                            eprintln!("lathe serve: worker: {e}");
+                            std::thread::sleep(poll);
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}

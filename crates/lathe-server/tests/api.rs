@@ -1,0 +1,407 @@
+//! `lathe serve`'s JSON API over real HTTP on loopback (a plain HTTP/1.1 client on a TCP
+//! socket, written here): a corpus mix and a corpus stem set are uploaded, polled to `done`
+//! and downloaded, and the downloaded master is measured by the independent reference meter
+//! (libebur128, 16x FFT true peak); uploads over the limit, non-audio and malformed requests
+//! are refused; file names never become paths; a job that was running when the server stopped
+//! finishes after a restart.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lathe_server::{start, Config};
+
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// One HTTP/1.1 request (`Connection: close`); the body is written in pieces, and a reply
+/// that comes early (a refusal) is still read.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(ct) = content_type {
+        head += &format!("Content-Type: {ct}\r\n");
+    }
+    head += "\r\n";
+    s.write_all(head.as_bytes()).unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        if s.write_all(chunk).is_err() {
+            break; // the server answered early and closed its side
+        }
+    }
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP reply: {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut body = raw[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let n = usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap().trim(), 16)
+                .unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[nl + 2..nl + 2 + n]);
+            rest = &rest[nl + 2 + n + 2..];
+        }
+        body = out;
+    }
+    Reply { status, body }
+}
+
+/// A multipart/form-data body: (part name, file name, bytes).
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "lathe-test-boundary-7c1d2e";
+    let mut b = Vec::new();
+    for (name, file, data) in parts {
+        b.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some(f) => b.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            ),
+            None => b.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        b.extend_from_slice(data);
+        b.extend_from_slice(b"\r\n");
+    }
+    b.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), b)
+}
+
+fn post_job(addr: SocketAddr, parts: &[(&str, Option<&str>, &[u8])]) -> Reply {
+    let (ct, body) = multipart(parts);
+    request(addr, "POST", "/api/jobs", Some(&ct), &body)
+}
+
+fn config(data: &Path, workers: usize, max_mb: u64) -> Config {
+    Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.to_path_buf(),
+        workers,
+        max_upload_bytes: max_mb * 1_000_000,
+        retention_days: 7.0,
+    }
+}
+
+/// Polls a job until it is done (or fails the test).
+fn wait_done(addr: SocketAddr, id: &str) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let j = request(addr, "GET", &format!("/api/jobs/{id}"), None, b"").json();
+        match j["state"].as_str().unwrap() {
+            "done" => return j,
+            "failed" => panic!("job failed: {}", j["error"]),
+            _ => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "job {id} not done: {j}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn corpus(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("LATHE_CORPUS").map(PathBuf::from) {
+        Some(p) if p.join("public").is_dir() => Some(p.join("public")),
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: corpus not found (set LATHE_CORPUS to the folder holding public/)"
+            );
+            None
+        }
+    }
+}
+
+/// libebur128 loudness and 16x true peak of `file` (tools/reference_meter.py).
+fn reference(file: &Path) -> Option<(f64, f64)> {
+    let py = std::env::var("LATHE_REF_PYTHON").unwrap_or_else(|_| "python3".into());
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/reference_meter.py");
+    let out = std::process::Command::new(py)
+        .arg(tool)
+        .arg(file)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "SKIPPED the reference measurement: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some((
+        v[0]["integrated_lufs"].as_f64()?,
+        v[0]["true_peak_dbtp"].as_f64()?,
+    ))
+}
+
+#[test]
+fn a_mix_and_a_stem_set_are_mastered_over_http() {
+    let Some(corpus) = corpus("a_mix_and_a_stem_set_are_mastered_over_http") else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let server = start(config(data.path(), 1, 500)).unwrap();
+    let addr = server.addr;
+    let mix = std::fs::read(corpus.join("mixes/m04_nexuiz_brokenlight_excerpt_44k1.wav")).unwrap();
+    let options = br#"{"preset":"streaming","deliver":["wav:24"],"title":"broken light"}"#;
+    let r = post_job(
+        addr,
+        &[
+            ("mix", Some("../../etc/passwd.wav"), &mix),
+            ("options", None, options),
+        ],
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let mix_id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(mix_id.len(), 32);
+    let stems = corpus.join("stems/s04_fof_muldjord_chaos_god");
+    let backing = std::fs::read(stems.join("backing.wav")).unwrap();
+    let guitar = std::fs::read(stems.join("guitar.wav")).unwrap();
+    let options = br#"{"deliver":["wav:24"],"versions":["noguitar:mute=guitar"]}"#;
+    let r = post_job(
+        addr,
+        &[
+            ("stem", Some("backing.wav"), &backing),
+            ("stem", Some("guitar.wav"), &guitar),
+            ("options", None, options),
+        ],
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let stems_id = r.json()["id"].as_str().unwrap().to_string();
+    // One worker: the second job waits while the first runs.
+    let second = request(addr, "GET", &format!("/api/jobs/{stems_id}"), None, b"").json();
+    assert!(
+        matches!(second["state"].as_str(), Some("queued") | Some("running")),
+        "{second}"
+    );
+    let job = wait_done(addr, &mix_id);
+    let files: Vec<String> = job["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(files.contains(&"report.json".to_string()), "{files:?}");
+    let master = files
+        .iter()
+        .find(|f| f.ends_with("_master_44k1_24b.wav"))
+        .expect("a master")
+        .clone();
+    assert_eq!(master, "broken_light_master_44k1_24b.wav");
+    let got = request(
+        addr,
+        "GET",
+        &format!("/api/jobs/{mix_id}/files/{master}"),
+        None,
+        b"",
+    );
+    assert_eq!(got.status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let downloaded = dir.path().join(&master);
+    std::fs::write(&downloaded, &got.body).unwrap();
+    if let Some((lufs, tp)) = reference(&downloaded) {
+        eprintln!("downloaded master: {lufs:.3} LUFS, {tp:.3} dBTP");
+        assert!((lufs + 14.0).abs() <= 0.1, "{lufs}");
+        assert!(tp <= -1.0, "{tp}");
+    }
+    assert!(job["report"]["deliverables"][0]["pass"].as_bool().unwrap());
+    // The zip holds every file.
+    let zip = request(addr, "GET", &format!("/api/jobs/{mix_id}/zip"), None, b"");
+    assert_eq!(zip.status, 200);
+    assert!(zip.body.starts_with(b"PK"));
+    assert!(zip
+        .body
+        .windows(master.len())
+        .any(|w| w == master.as_bytes()));
+    // The stems job, with its version.
+    let job = wait_done(addr, &stems_id);
+    let files = job["files"].to_string();
+    assert!(
+        files.contains("stems_master_") && files.contains("stems_noguitar_"),
+        "{files}"
+    );
+    assert_eq!(job["report"]["versions"][0]["name"], "noguitar");
+    for d in job["report"]["deliverables"].as_array().unwrap() {
+        assert_eq!(d["pass"], true, "{d}");
+    }
+    // Deleting removes the job and its files.
+    assert_eq!(
+        request(addr, "DELETE", &format!("/api/jobs/{mix_id}"), None, b"").status,
+        204
+    );
+    assert_eq!(
+        request(addr, "GET", &format!("/api/jobs/{mix_id}"), None, b"").status,
+        404
+    );
+    assert!(!data.path().join("jobs").join(&mix_id).exists());
+    server.stop();
+}
+
+#[test]
+fn bad_uploads_and_requests_are_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(config(data.path(), 0, 1)).unwrap();
+    let addr = server.addr;
+    let jobs_dir = data.path().join("jobs");
+    let leftovers = || std::fs::read_dir(&jobs_dir).map_or(0, |d| d.count());
+    // Over the 1 MB limit: 413 while streaming, and nothing kept.
+    let big = vec![7u8; 3_000_000];
+    let r = post_job(addr, &[("mix", Some("big.wav"), &big)]);
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(leftovers(), 0);
+    // Not audio.
+    let r = post_job(
+        addr,
+        &[(
+            "mix",
+            Some("notes.wav"),
+            b"these are my mastering notes, not audio",
+        )],
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("not audio"),
+        "{}",
+        r.json()
+    );
+    // No audio at all; unknown parts; bad options.
+    assert_eq!(post_job(addr, &[("options", None, b"{}")]).status, 400);
+    assert_eq!(
+        post_job(addr, &[("sneaky", Some("x.wav"), b"RIFF")]).status,
+        400
+    );
+    let wav = tiny_wav();
+    let r = post_job(
+        addr,
+        &[
+            ("mix", Some("a.wav"), &wav),
+            ("options", None, br#"{"preset":"loudest"}"#),
+        ],
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("preset"));
+    assert_eq!(leftovers(), 0);
+    // Ids and names: only what the server made and listed.
+    for path in [
+        "/api/jobs/notanid",
+        "/api/jobs/0123456789abcdef0123456789abcdef",
+        "/api/jobs/..%2F..%2Fjobs.sqlite",
+    ] {
+        assert_eq!(request(addr, "GET", path, None, b"").status, 404, "{path}");
+    }
+    let r = post_job(addr, &[("mix", Some("a.wav"), &wav)]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    for name in [
+        "..%2Fin%2Fmix.wav",
+        "..%2F..%2F..%2Fjobs.sqlite",
+        "report.json",
+    ] {
+        let r = request(
+            addr,
+            "GET",
+            &format!("/api/jobs/{id}/files/{name}"),
+            None,
+            b"",
+        );
+        assert_eq!(r.status, 404, "{name}");
+    }
+    // The API is documented.
+    let doc = request(addr, "GET", "/api/openapi.json", None, b"").json();
+    assert!(doc["paths"]["/api/jobs"]["post"].is_object());
+    // The upload page is served by lathe itself (no CDN).
+    let page = request(addr, "GET", "/", None, b"");
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(page.status == 200 && html.contains("<form") && !html.contains("https://"));
+    server.stop();
+}
+
+/// A short stereo WAV (16-bit, 1 s of a tone).
+fn tiny_wav() -> Vec<u8> {
+    let spec = hound_spec();
+    let mut cur = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = hound::WavWriter::new(&mut cur, spec).unwrap();
+        for n in 0..44_100 {
+            let v = ((n as f64 * 0.0627).sin() * 8000.0) as i16;
+            w.write_sample(v).unwrap();
+            w.write_sample(v).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    cur.into_inner()
+}
+
+fn hound_spec() -> hound::WavSpec {
+    hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    }
+}
+
+/// Accepted uploads survive a stop: a job left `running` by a server that stopped is queued
+/// again at the next start and finishes.
+#[test]
+fn an_interrupted_job_finishes_after_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let first = start(config(data.path(), 0, 10)).unwrap();
+    let wav = tiny_wav();
+    let r = post_job(
+        first.addr,
+        &[
+            ("mix", Some("song.wav"), &wav),
+            ("options", None, br#"{"deliver":["wav:24"]}"#),
+        ],
+    );
+    assert_eq!(r.status, 201);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    first.stop();
+    // As if a worker had claimed it when the server went down.
+    let conn = rusqlite::Connection::open(data.path().join("jobs.sqlite")).unwrap();
+    conn.execute(
+        "UPDATE jobs SET state = 'running', progress = 0.4 WHERE id = ?1",
+        [&id],
+    )
+    .unwrap();
+    drop(conn);
+    let second = start(config(data.path(), 1, 10)).unwrap();
+    let job = wait_done(second.addr, &id);
+    assert!(
+        job["files"]
+            .to_string()
+            .contains("song_master_44k1_24b.wav"),
+        "{job}"
+    );
+    second.stop();
+}
