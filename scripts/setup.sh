@@ -59,6 +59,20 @@ ensure_bench_peers() {
   fi
 }
 
+# The browser test's parts: Debian's Chromium and playwright-core (npm, pinned by
+# tests/browser/package-lock.json; it drives the system browser, it downloads none).
+ensure_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "== installing chromium"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  fi
+  if [ ! -d "$LATHE_ROOT/tests/browser/node_modules/playwright-core" ]; then
+    command -v npm >/dev/null || { echo "no npm: the browser test will be skipped"; return 0; }
+    (cd "$LATHE_ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 # The real-music corpus, built from Debian packages (about 2 minutes, ~250 MB).
 ensure_corpus() {
   local out="$LATHE_CACHE/corpus"

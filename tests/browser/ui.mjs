@@ -1,0 +1,42 @@
+// The web UI in a real browser (Debian's Chromium, driven by playwright-core): upload a mix
+// through the page, wait for the results, press the A/B switch, download a file, and save a
+// screenshot of the results page.
+//
+// Usage: node ui.mjs BASE_URL MIX_FILE DOWNLOAD_DIR SCREENSHOT_PNG
+// Prints one JSON line: { "job": ..., "downloaded": ..., "ab": [...] }.
+import { chromium } from 'playwright-core';
+
+const [base, mix, downloads, screenshot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
+});
+try {
+  const page = await browser.newPage({ acceptDownloads: true });
+  page.on('pageerror', e => { console.error('page error:', e.message); process.exitCode = 2; });
+  await page.goto(base + '/');
+  await page.setInputFiles('#files', mix);
+  await page.check('input.fmt[value="wav:24"]');
+  await page.check('input.fmt[value="mp3:320@44100"]');
+  await page.click('#go');
+  await page.waitForURL(/\/jobs\/[0-9a-f]{32}$/, { timeout: 60000 });
+  const job = page.url().split('/').pop();
+  await page.waitForSelector('#result:not([hidden])', { timeout: 240000 });
+  await page.waitForSelector('#files a');
+  // A/B: play both, switch to the original and back; the switch reports what is playing.
+  await page.click('#play');
+  const ab = [await page.getAttribute('#ab', 'data-playing')];
+  await page.click('#ab');
+  ab.push(await page.getAttribute('#ab', 'data-playing'));
+  await page.click('#ab');
+  ab.push(await page.getAttribute('#ab', 'data-playing'));
+  const gains = await page.evaluate(() => window.abGains);
+  // Download the first file listed.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#files a >> nth=0')]);
+  const name = download.suggestedFilename();
+  await download.saveAs(downloads + '/' + name);
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(JSON.stringify({ job, downloaded: name, ab, gains }));
+} finally {
+  await browser.close();
+}
