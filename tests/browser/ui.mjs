@@ -23,6 +23,9 @@ try {
   const job = page.url().split('/').pop();
   await page.waitForSelector('#result:not([hidden])', { timeout: 240000 });
   await page.waitForSelector('#files a');
+  // The plots: loudness over time and spectrum, original and master (two lines each).
+  await page.waitForFunction(() => document.querySelectorAll('#loud path, #spec path').length >= 4);
+  const plotted = await page.$$eval('#loud path, #spec path', ps => ps.length);
   // A/B: play both, switch to the original and back; the switch reports what is playing.
   await page.click('#play');
   const ab = [await page.getAttribute('#ab', 'data-playing')];
@@ -31,12 +34,12 @@ try {
   await page.click('#ab');
   ab.push(await page.getAttribute('#ab', 'data-playing'));
   const gains = await page.evaluate(() => window.abGains);
-  // Download the first file listed.
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#files a >> nth=0')]);
+  // Download the master (the first WAV or MP3 listed).
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#files a:has-text("_master_") >> nth=0')]);
   const name = download.suggestedFilename();
   await download.saveAs(downloads + '/' + name);
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ job, downloaded: name, ab, gains }));
+  console.log(JSON.stringify({ job, downloaded: name, ab, gains, plotted }));
 } finally {
   await browser.close();
 }

@@ -284,3 +284,47 @@ fn analyze(path: &Path, parts: Parts) -> Result<(Analysis, Option<MatchExtras>),
     };
     Ok((analysis, extras))
 }
+
+/// Short-term loudness over time (the 3-s window, read every `step_s` seconds) and the
+/// 1/3-octave spectrum of a file: what the service plots before and after.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoudnessCurve {
+    pub step_s: f64,
+    /// `None` where the window is silent.
+    pub short_term_lufs: Vec<Option<f64>>,
+    pub spectrum_bands_hz: Vec<f64>,
+    pub spectrum_db: Vec<Option<f64>>,
+}
+
+/// Measures a [`LoudnessCurve`] of `path` (streaming; two passes over the file).
+pub fn loudness_curve(path: &Path, step_s: f64) -> Result<LoudnessCurve, AnalyzeError> {
+    let spectrum = analyze_file(path)?;
+    let mut decoder = Decoder::open(path)?;
+    let info = decoder.info().clone();
+    let fs = info.sample_rate_hz as f64;
+    let mut meter = LoudnessMeter::new(fs, &ChannelRole::default_layout(info.channels));
+    let step = ((step_s * fs).round() as usize).max(1);
+    let (mut since, mut curve) = (0usize, Vec::new());
+    while let Some(block) = decoder.next_block()? {
+        let n = block.first().map_or(0, |c| c.len());
+        let mut pos = 0;
+        while pos < n {
+            let take = (step - since).min(n - pos);
+            let part: Vec<&[f64]> = block.iter().map(|c| &c[pos..pos + take]).collect();
+            meter.process(&part);
+            since += take;
+            pos += take;
+            if since == step {
+                let st = meter.short_term_lufs();
+                curve.push(st.is_finite().then_some((st * 100.0).round() / 100.0));
+                since = 0;
+            }
+        }
+    }
+    Ok(LoudnessCurve {
+        step_s,
+        short_term_lufs: curve,
+        spectrum_bands_hz: spectrum.spectrum_bands_hz,
+        spectrum_db: spectrum.spectrum_db,
+    })
+}

@@ -111,6 +111,9 @@ pub fn job_page(id: &str) -> String {
 <p id="state">…</p><progress id="bar" max="1" value="0"></progress>
 <div id="result" hidden>
 <h2>Report</h2><table id="levels"></table>
+<h2>Loudness over time (short-term, LUFS)</h2><svg id="loud" width="800" height="220"></svg>
+<h2>Spectrum, 1/3 octave (dB)</h2><svg id="spec" width="800" height="220"></svg>
+<p><span style="color:#888">■ original</span> &nbsp; <span style="color:#06c">■ master</span></p>
 <h2>Listen: original and master at equal loudness</h2>
 <p><button id="ab" disabled>Playing: master (switch to original)</button> <button id="play" disabled>Play</button></p>
 <audio id="orig" preload="auto" crossorigin="anonymous"></audio><audio id="mast" preload="auto" crossorigin="anonymous"></audio>
@@ -129,6 +132,40 @@ function levels(rep) {{
   for (const d of rep.deliverables) row(d.path.split('/').pop(), d.measured.integrated_lufs, d.measured.true_peak_dbtp, d.measured.lra_lu);
   for (const v of (rep.versions || [])) for (const d of v.deliverables)
     row(d.path.split('/').pop(), d.measured.integrated_lufs, d.measured.true_peak_dbtp, d.measured.lra_lu);
+}}
+// A line plot of series [{{xs, ys, color}}] into an SVG element (log x when asked).
+function plot(svg, series, logx) {{
+  const W = 800, H = 220, L = 40, B = 20;
+  const pts = series.flatMap(s => s.xs.map((x, i) => [x, s.ys[i]])).filter(p => p[1] !== null && p[1] !== undefined);
+  if (!pts.length) return;
+  const fx = logx ? Math.log10 : (x => x);
+  const x0 = Math.min(...pts.map(p => fx(p[0]))), x1 = Math.max(...pts.map(p => fx(p[0])));
+  const y0 = Math.min(...pts.map(p => p[1])), y1 = Math.max(...pts.map(p => p[1]));
+  const X = x => L + (fx(x) - x0) / Math.max(1e-9, x1 - x0) * (W - L - 5);
+  const Y = y => 5 + (y1 - y) / Math.max(1e-9, y1 - y0) * (H - B - 10);
+  let out = `<line x1="${{L}}" y1="${{H - B}}" x2="${{W}}" y2="${{H - B}}" stroke="gray"/>`;
+  out += `<text x="0" y="12" font-size="11">${{y1.toFixed(0)}}</text><text x="0" y="${{H - B}}" font-size="11">${{y0.toFixed(0)}}</text>`;
+  for (const s of series) {{
+    let d = '', pen = 'M';
+    s.xs.forEach((x, i) => {{ const y = s.ys[i];
+      if (y === null || y === undefined) {{ pen = 'M'; return; }}
+      d += `${{pen}}${{X(x).toFixed(1)}},${{Y(y).toFixed(1)}} `; pen = 'L'; }});
+    out += `<path d="${{d}}" fill="none" stroke="${{s.color}}" stroke-width="1.5"/>`;
+  }}
+  svg.innerHTML = out;
+}}
+async function plots(job) {{
+  const f = job.files.find(f => f.name === 'levels.json');
+  if (!f) return;
+  const lv = await (await fetch(f.url)).json();
+  const loud = [], spec = [];
+  for (const [k, color] of [['input', '#888'], ['master', '#06c']]) {{
+    const c = lv[k]; if (!c) continue;
+    loud.push({{ xs: c.short_term_lufs.map((_, i) => (i + 1) * c.step_s), ys: c.short_term_lufs, color }});
+    spec.push({{ xs: c.spectrum_bands_hz, ys: c.spectrum_db, color }});
+  }}
+  plot(document.getElementById('loud'), loud, false);
+  plot(document.getElementById('spec'), spec, true);
 }}
 function player(job) {{
   const rep = job.report;
@@ -178,6 +215,7 @@ async function poll() {{
   for (const f of j.files) {{ const li = document.createElement('li'); const a = document.createElement('a');
     a.href = f.url; a.textContent = f.name + ' (' + (f.bytes / 1e6).toFixed(1) + ' MB)'; a.download = f.name; li.appendChild(a); ul.appendChild(li); }}
   player(j);
+  plots(j);
 }}
 poll();
 </script></body></html>"#

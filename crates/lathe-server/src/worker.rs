@@ -228,6 +228,19 @@ pub fn run_job(
     let report = render_session_with(&session, &out_dir, true, known, &progress)
         .map_err(|e| e.to_string())?;
     let _ = std::fs::write(out_dir.join("session.toml"), report.session.to_toml());
+    // What the results page plots: loudness over time and the spectrum, before and after.
+    progress.stage("measuring for the plots", None);
+    let master = report
+        .deliverables
+        .iter()
+        .find(|d| d.format != "mp3")
+        .map(|d| PathBuf::from(&d.path));
+    let curve = |p: &Path| lathe_engine::analyze::loudness_curve(p, 0.5).ok();
+    let levels = serde_json::json!({
+        "input": files.first().filter(|_| files.len() == 1).and_then(|p| curve(p)),
+        "master": master.as_deref().and_then(curve),
+    });
+    let _ = std::fs::write(out_dir.join("levels.json"), levels.to_string());
     if !report.all_pass() {
         // Delivered, but say so: the report has the figures.
         let _ = queue.progress(id, 1.0, "a deliverable missed its target (see the report)");

@@ -63,6 +63,10 @@ fn the_web_ui_works_in_a_real_browser() {
         serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line} {stderr}"));
     eprintln!("browser: {r}");
     assert_eq!(r["ab"], serde_json::json!(["master", "original", "master"]));
+    assert_eq!(
+        r["plotted"], 4,
+        "loudness and spectrum, original and master"
+    );
     // The page's A/B gains put both at the quieter one's loudness (the report's levels).
     let job = r["job"].as_str().unwrap();
     let report_path = data.path().join("jobs").join(job).join("out/report.json");
