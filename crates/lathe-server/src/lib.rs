@@ -253,7 +253,7 @@ async fn post_job(State(st): State<AppState>, multipart: Multipart) -> Response 
 async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, String), Refused> {
     let in_dir = st
         .store
-        .inputs(id)
+        .inputs(id, true)
         .map_err(|e| Refused::Bad(format!("cannot store the upload: {e}")))?;
     let mut total = 0u64;
     let mut options = JobOptions::default();
@@ -410,7 +410,7 @@ async fn get_job(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Re
         Ok(None) => return error(StatusCode::NOT_FOUND, "no such job"),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let out = st.store.outputs(&id).ok();
+    let out = st.store.outputs(&id, false).ok();
     let report: Option<serde_json::Value> = out
         .as_ref()
         .filter(|_| job.state == queue::State::Done)
@@ -485,7 +485,7 @@ async fn get_file(
     if !valid_id(&id) || !st.store.list_outputs(&id).iter().any(|(n, _)| *n == name) {
         return error(StatusCode::NOT_FOUND, "no such file");
     }
-    let Ok(dir) = st.store.outputs(&id) else {
+    let Ok(dir) = st.store.outputs(&id, false) else {
         return error(StatusCode::NOT_FOUND, "no such file");
     };
     let inline = name.ends_with(".svg") || name.ends_with(".json");
@@ -497,7 +497,7 @@ async fn get_input(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> 
     if !valid_id(&id) || !matches!(st.queue.get(&id), Ok(Some(_))) {
         return error(StatusCode::NOT_FOUND, "no such job");
     }
-    let Ok(dir) = st.store.inputs(&id) else {
+    let Ok(dir) = st.store.inputs(&id, false) else {
         return error(StatusCode::NOT_FOUND, "no such job");
     };
     let mix = std::fs::read_dir(&dir)
@@ -520,7 +520,7 @@ async fn get_zip(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Re
         return error(StatusCode::NOT_FOUND, "no finished job with this id");
     }
     let files = st.store.list_outputs(&id);
-    let Ok(dir) = st.store.outputs(&id) else {
+    let Ok(dir) = st.store.outputs(&id, false) else {
         return error(StatusCode::NOT_FOUND, "no such job");
     };
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {

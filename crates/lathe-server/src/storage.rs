@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 
 pub trait Store: Send + Sync {
-    /// The job's input folder (created).
-    fn inputs(&self, id: &str) -> std::io::Result<PathBuf>;
-    /// The job's output folder (created).
-    fn outputs(&self, id: &str) -> std::io::Result<PathBuf>;
+    /// The job's input folder (`create`: made if missing; reading never creates anything).
+    fn inputs(&self, id: &str, create: bool) -> std::io::Result<PathBuf>;
+    /// The job's output folder (`create`: made if missing).
+    fn outputs(&self, id: &str, create: bool) -> std::io::Result<PathBuf>;
     /// Output file names and sizes, sorted.
     fn list_outputs(&self, id: &str) -> Vec<(String, u64)>;
     /// Deletes everything of the job.
@@ -38,15 +38,19 @@ impl LocalStore {
 }
 
 impl Store for LocalStore {
-    fn inputs(&self, id: &str) -> std::io::Result<PathBuf> {
+    fn inputs(&self, id: &str, create: bool) -> std::io::Result<PathBuf> {
         let p = self.job(id).join("in");
-        std::fs::create_dir_all(&p)?;
+        if create {
+            std::fs::create_dir_all(&p)?;
+        }
         Ok(p)
     }
 
-    fn outputs(&self, id: &str) -> std::io::Result<PathBuf> {
+    fn outputs(&self, id: &str, create: bool) -> std::io::Result<PathBuf> {
         let p = self.job(id).join("out");
-        std::fs::create_dir_all(&p)?;
+        if create {
+            std::fs::create_dir_all(&p)?;
+        }
         Ok(p)
     }
 

@@ -163,8 +163,8 @@ pub fn run_job(
     options: &str,
 ) -> Result<(), String> {
     let opts: JobOptions = serde_json::from_str(options).map_err(|e| format!("options: {e}"))?;
-    let in_dir = store.inputs(id).map_err(|e| e.to_string())?;
-    let out_dir = store.outputs(id).map_err(|e| e.to_string())?;
+    let in_dir = store.inputs(id, false).map_err(|e| e.to_string())?;
+    let out_dir = store.outputs(id, true).map_err(|e| e.to_string())?;
     let progress = QueueProgress {
         queue,
         id,

@@ -371,7 +371,7 @@ fn hound_spec() -> hound::WavSpec {
 }
 
 /// Accepted uploads survive a stop: a job left `running` by a server that stopped is queued
-/// again at the next start and finishes.
+/// again at the next start and finishes. Finished jobs older than the retention are deleted.
 #[test]
 fn an_interrupted_job_finishes_after_a_restart() {
     let data = tempfile::tempdir().unwrap();
@@ -404,4 +404,21 @@ fn an_interrupted_job_finishes_after_a_restart() {
         "{job}"
     );
     second.stop();
+    // Retention: with 0 days kept, the finished job is deleted when the next server starts.
+    std::thread::sleep(Duration::from_millis(1100));
+    let third = start(Config {
+        retention_days: 0.0,
+        ..config(data.path(), 0, 10)
+    })
+    .unwrap();
+    let started = Instant::now();
+    while request(third.addr, "GET", &format!("/api/jobs/{id}"), None, b"").status != 404 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the finished job was kept"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!data.path().join("jobs").join(&id).exists());
+    third.stop();
 }
