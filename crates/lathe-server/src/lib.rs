@@ -454,11 +454,28 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// Streams a file (64 KiB at a time: memory does not grow with the file).
 async fn send_file(path: PathBuf, name: &str, attachment: bool) -> Response {
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => {
-            let mut r = Response::new(Body::from(bytes));
+    match tokio::fs::File::open(&path).await {
+        Ok(file) => {
+            let len = file.metadata().await.map(|m| m.len()).ok();
+            let chunks = futures_util::stream::unfold(file, |mut f| async move {
+                use tokio::io::AsyncReadExt;
+                let mut buf = vec![0u8; 64 * 1024];
+                match f.read(&mut buf).await {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Some((Ok::<_, std::io::Error>(buf), f))
+                    }
+                    Err(e) => Some((Err(e), f)),
+                }
+            });
+            let mut r = Response::new(Body::from_stream(chunks));
             let h = r.headers_mut();
+            if let Some(len) = len {
+                h.insert(header::CONTENT_LENGTH, len.into());
+            }
             h.insert(
                 header::CONTENT_TYPE,
                 content_type(name).parse().expect("valid"),
@@ -523,8 +540,16 @@ async fn get_zip(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Re
     let Ok(dir) = st.store.outputs(&id, false) else {
         return error(StatusCode::NOT_FOUND, "no such job");
     };
-    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    // Made once on disk (hidden from the listing), then streamed.
+    let bundle = dir.join(".all.zip");
+    let made_at = bundle.clone();
+    let made = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        if made_at.exists() {
+            return Ok(());
+        }
+        let part = made_at.with_extension("zip.part");
+        let file = std::fs::File::create(&part).map_err(|e| e.to_string())?;
+        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
         // WAV and FLAC do not compress further: stored.
         let opts = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
@@ -535,24 +560,14 @@ async fn get_zip(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Re
             let mut f = std::fs::File::open(dir.join(&name)).map_err(|e| e.to_string())?;
             std::io::copy(&mut f, &mut zip).map_err(|e| e.to_string())?;
         }
-        Ok(zip.finish().map_err(|e| e.to_string())?.into_inner())
+        let mut inner = zip.finish().map_err(|e| e.to_string())?;
+        std::io::Write::flush(&mut inner).map_err(|e| e.to_string())?;
+        drop(inner);
+        std::fs::rename(&part, &made_at).map_err(|e| e.to_string())
     })
     .await;
     match made {
-        Ok(Ok(bytes)) => {
-            let mut r = Response::new(Body::from(bytes));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                "application/zip".parse().expect("valid"),
-            );
-            r.headers_mut().insert(
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"lathe-{id}.zip\"")
-                    .parse()
-                    .expect("valid"),
-            );
-            r
-        }
+        Ok(Ok(())) => send_file(bundle, &format!("lathe-{id}.zip"), true).await,
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
