@@ -37,7 +37,8 @@ fn album_toml(corpus: &Path, mode: &str) -> String {
             path.display().to_string()
         );
         if i == 1 {
-            s += "pregap_s = 1.5\n";
+            // A pregap before track 2, and a crossfade from it into track 3.
+            s += "pregap_s = 1.5\ncrossfade_s = 3.0\n";
         }
     }
     s
@@ -178,9 +179,17 @@ fn album_mode_keeps_the_offsets_and_the_cd_splits_back_exactly() {
         assert_eq!(t["isrc"], isrc);
         assert_eq!(t["title"], title);
     }
-    // Pregaps as asked: 2 s before track 1 (150 frames), 1.5 s before track 2 (113 frames).
+    // Pregaps as asked: 2 s before track 1 (150 frames), 1.5 s before track 2 (113 frames);
+    // track 3 starts 3 s (225 frames) before track 2's padded audio ends (the crossfade).
     assert_eq!(tracks[0]["pregap_frames"], 150);
     assert_eq!(tracks[1]["pregap_frames"], 113);
+    assert_eq!(tracks[2]["pregap_frames"], 0);
+    assert_eq!(layout[1]["crossfade_frames"], 225);
+    assert_eq!(
+        layout[2]["index01_frames"].as_u64().unwrap(),
+        layout[1]["index01_frames"].as_u64().unwrap() + layout[1]["audio_frames"].as_u64().unwrap()
+            - 225
+    );
     for (k, mine) in cd_files.iter().enumerate() {
         let theirs = ext.join(format!("track{:02}.wav", k + 1));
         assert!(
@@ -282,7 +291,10 @@ fn albums_that_break_red_book_rules_are_refused() {
             format!("upc = \"4006381333932\"\n{}", track(&ok, "one", "")),
             "check digit",
         ),
-        (track(&ok, "fade", "crossfade_s = 2.0\n"), "crossfade_s"),
+        (
+            track(&ok, "fade", "crossfade_s = 2.0\n"),
+            "track 1 ('fade') is the last",
+        ),
     ];
     for (body, want) in cases {
         let text = format!("{head}{body}");

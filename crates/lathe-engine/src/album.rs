@@ -60,7 +60,8 @@ pub struct TrackSpec {
     pub pregap_s: Option<f64>,
     /// Album mode: this track's loudness relative to the loudest, LU (≤ 0).
     pub offset_lu: Option<f64>,
-    /// Crossfade into the next track, s (not built yet: refused when non-zero).
+    /// Crossfade into the next track, s (equal power, whole CD frames; the next track then has
+    /// no pregap).
     pub crossfade_s: Option<f64>,
 }
 
@@ -162,10 +163,10 @@ impl AlbumSpec {
                     return Err(format!("{at}.offset_lu must be within −20…0, got {o}"));
                 }
             }
-            if tr.crossfade_s.is_some_and(|c| c != 0.0) {
-                return Err(format!(
-                    "{at}.crossfade_s: crossfades are not built yet (tracks are butt-joined after their pregaps)"
-                ));
+            if let Some(c) = tr.crossfade_s {
+                if !(0.0..=10.0).contains(&c) {
+                    return Err(format!("{at}.crossfade_s must be within 0…10, got {c}"));
+                }
             }
         }
         Ok(())
@@ -359,6 +360,7 @@ pub fn render_album(
             performer: tr.performer.clone(),
             isrc: tr.isrc.clone(),
             pregap_s: tr.pregap_s.unwrap_or(if i == 0 { 2.0 } else { 0.0 }),
+            crossfade_s: tr.crossfade_s.unwrap_or(0.0),
             samples: p.cd_samples,
         })
         .collect();

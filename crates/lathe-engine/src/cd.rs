@@ -3,7 +3,9 @@
 //!
 //! Layout of the image (one continuous 16-bit stream, dithered once): for each track, its
 //! pregap of digital silence (INDEX 00 → INDEX 01), then its audio padded with silence to the
-//! next frame boundary. A track's own CD file is the image from its INDEX 01 to the next
+//! next frame boundary. A crossfade into the next track overlaps the last whole frames of this
+//! track's (padded) audio with the next track's first ones, equal-power (cos/sin) fades, and
+//! the next track's INDEX 01 is where the overlap starts. A track's own CD file is the image from its INDEX 01 to the next
 //! track's INDEX 01 (the next pregap at its end), which is how CD rippers and `shnsplit` cut a
 //! disc; track 1's pregap stays in the image only.
 
@@ -37,6 +39,8 @@ pub struct CdTrack {
     pub audio_frames: u64,
     /// Samples of real audio before the padding.
     pub audio_samples: u64,
+    /// Frames of this track's end that overlap the next track's start (crossfade).
+    pub crossfade_frames: u64,
 }
 
 /// The disc: its tracks and total length.
@@ -53,6 +57,8 @@ pub struct TrackPlan {
     pub performer: Option<String>,
     pub isrc: Option<String>,
     pub pregap_s: f64,
+    /// Crossfade into the next track, s.
+    pub crossfade_s: f64,
     /// Samples at 44.1 kHz.
     pub samples: u64,
 }
@@ -82,17 +88,49 @@ pub fn layout(tracks: &[TrackPlan]) -> Result<CdLayout, String> {
     let mut out = Vec::new();
     for (i, t) in tracks.iter().enumerate() {
         let pregap = (t.pregap_s * FRAMES_PER_S as f64).round() as u64;
-        let index00 = pos;
-        pos += pregap;
         let audio_frames = t.samples.div_ceil(FRAME_SAMPLES);
-        if audio_frames < MIN_TRACK_FRAMES {
+        let fade_in = i.checked_sub(1).map_or(0, |p| {
+            (tracks[p].crossfade_s * FRAMES_PER_S as f64).round() as u64
+        });
+        let fade_out = if i + 1 < tracks.len() {
+            (t.crossfade_s * FRAMES_PER_S as f64).round() as u64
+        } else {
+            0
+        };
+        if fade_in > 0 && pregap > 0 {
             return Err(format!(
-                "track {} ('{}') is {:.2} s long; Red Book needs at least 4 s per track",
+                "track {} ('{}') has a pregap and a crossfade into it: one or the other",
                 i + 1,
-                t.title,
-                t.samples as f64 / CD_RATE_HZ as f64
+                t.title
             ));
         }
+        if t.crossfade_s > 0.0 && i + 1 == tracks.len() {
+            return Err(format!(
+                "track {} ('{}') is the last: there is no next track to crossfade into",
+                i + 1,
+                t.title
+            ));
+        }
+        if fade_in + fade_out > audio_frames {
+            return Err(format!(
+                "track {} ('{}') is shorter than its crossfades",
+                i + 1,
+                t.title
+            ));
+        }
+        // The track's own part of the disc: its INDEX 01 to the next one.
+        if audio_frames - fade_out < MIN_TRACK_FRAMES {
+            return Err(format!(
+                "track {} ('{}') is {:.2} s long (without a crossfade out); Red Book needs at least 4 s per track",
+                i + 1,
+                t.title,
+                (audio_frames - fade_out) as f64 / FRAMES_PER_S as f64
+            ));
+        }
+        // A crossfade moves this track back over the previous one's end.
+        pos -= fade_in;
+        let index00 = pos;
+        pos += pregap;
         out.push(CdTrack {
             number: i + 1,
             title: t.title.clone(),
@@ -102,6 +140,7 @@ pub fn layout(tracks: &[TrackPlan]) -> Result<CdLayout, String> {
             index01_frames: pos,
             audio_frames,
             audio_samples: t.samples,
+            crossfade_frames: fade_out,
         });
         pos += audio_frames;
     }
@@ -212,29 +251,58 @@ pub fn write_image(
         }
         Ok(())
     };
+    // The end of the previous track that overlaps this one's start (interleaved, float).
+    let mut held: Vec<f32> = Vec::new();
     for (k, t) in layout.tracks.iter().enumerate() {
         silence(
             &mut w,
             (t.index01_frames - t.index00_frames) * FRAME_SAMPLES,
         )?;
-        let mut written = 0u64;
+        let total = t.audio_frames * FRAME_SAMPLES;
+        let hold_from = total - t.crossfade_frames * FRAME_SAMPLES;
+        let fade_len = held.len() as u64 / 2;
+        let mut next_held: Vec<f32> = Vec::with_capacity((total - hold_from) as usize * 2);
+        let mut at = 0u64;
+        // One frame (stereo pair) of this track at position `at`: mixed with the held end of
+        // the previous track during a crossfade, held back for the next one, or written.
+        let mut put = |pair: [f32; 2], at: u64| -> std::io::Result<()> {
+            if at >= hold_from {
+                next_held.extend_from_slice(&pair);
+                return Ok(());
+            }
+            let mut v = [pair[0] as f64, pair[1] as f64];
+            if at < fade_len {
+                // Equal power: the outgoing track by cos, the incoming by sin, over the overlap.
+                let phase = (at as f64 + 0.5) / fade_len as f64 * std::f64::consts::FRAC_PI_2;
+                for (ch, x) in v.iter_mut().enumerate() {
+                    *x = *x * phase.sin() + held[at as usize * 2 + ch] as f64 * phase.cos();
+                }
+            }
+            for (ch, x) in v.into_iter().enumerate() {
+                let y = q[ch].tick(x);
+                let i = (y * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+                w.write_sample(i).map_err(std::io::Error::other)?;
+            }
+            Ok(())
+        };
         audio(k, &mut |frames: &[f32]| {
             for pair in frames.chunks_exact(2) {
-                if written >= t.audio_samples {
+                if at >= t.audio_samples {
                     break;
                 }
-                for (ch, &v) in pair.iter().enumerate() {
-                    let y = q[ch].tick(v as f64);
-                    let i = (y * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
-                    w.write_sample(i).map_err(std::io::Error::other)?;
-                }
-                written += 1;
+                put([pair[0], pair[1]], at)?;
+                at += 1;
             }
             Ok(())
         })?;
         // A master shorter than planned (it cannot be: same source) would shift every later
-        // track: pad to the planned length, then to the frame.
-        silence(&mut w, t.audio_frames * FRAME_SAMPLES - written)?;
+        // track: pad to the planned length, then to the frame (silence, faded like audio where
+        // it overlaps).
+        while at < total {
+            put([0.0, 0.0], at)?;
+            at += 1;
+        }
+        held = next_held;
     }
     w.finalize().map_err(std::io::Error::other)?;
     std::fs::rename(&part, path)
@@ -290,6 +358,7 @@ mod tests {
             performer: None,
             isrc: None,
             pregap_s,
+            crossfade_s: 0.0,
             samples: (seconds * CD_RATE_HZ as f64) as u64,
         }
     }
@@ -317,6 +386,63 @@ mod tests {
         assert!(e.contains("79:57.74") && e.contains("track 9"), "{e}");
         let many: Vec<TrackPlan> = (0..100).map(|i| plan(&format!("t{i}"), 4.0, 0.0)).collect();
         assert!(layout(&many).unwrap_err().contains("at most 99"));
+    }
+
+    /// A crossfade moves the next track's INDEX 01 back by the overlap, and the image holds the
+    /// equal-power mix there: two constant tracks (0.5 and −0.25), no dither, read back and
+    /// compared with 0.5·cos φ − 0.25·sin φ at each sample of the overlap.
+    #[test]
+    fn a_crossfade_overlaps_whole_frames_with_equal_power_fades() {
+        let mut a = plan("a", 5.0, 2.0);
+        a.crossfade_s = 1.0;
+        let b = plan("b", 6.0, 0.0);
+        let l = layout(&[a, b]).unwrap();
+        assert_eq!(l.tracks[0].crossfade_frames, 75);
+        assert_eq!(l.tracks[1].index01_frames, 150 + 375 - 75);
+        assert_eq!(l.total_frames, 150 + 375 - 75 + 450);
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("cd.wav");
+        let level = [0.5f32, -0.25];
+        write_image(
+            &image,
+            &l,
+            lathe_dsp::dither::DitherKind::None,
+            1,
+            |k, sink| {
+                let n = l.tracks[k].audio_samples as usize;
+                sink(&vec![level[k]; n * 2])
+            },
+        )
+        .unwrap();
+        let s: Vec<i16> = hound::WavReader::open(&image)
+            .unwrap()
+            .into_samples::<i16>()
+            .map(|v| v.unwrap())
+            .collect();
+        assert_eq!(s.len() as u64, l.total_frames * FRAME_SAMPLES * 2);
+        let start = (l.tracks[1].index01_frames * FRAME_SAMPLES) as usize;
+        let n = 75 * FRAME_SAMPLES as usize;
+        for i in 0..n {
+            let phase = (i as f64 + 0.5) / n as f64 * std::f64::consts::FRAC_PI_2;
+            let want = 0.5 * phase.cos() - 0.25 * phase.sin();
+            let got = s[(start + i) * 2] as f64 / 32768.0;
+            assert!(
+                (got - want).abs() <= 0.5 / 32768.0 + 1e-9,
+                "{i}: {got} vs {want}"
+            );
+        }
+        // Before the overlap: track a alone; after it: track b alone.
+        assert_eq!(s[(start - 1) * 2], 16384);
+        assert_eq!(s[(start + n) * 2], -8192);
+        let e = layout(&[
+            TrackPlan {
+                crossfade_s: 1.0,
+                ..plan("a", 5.0, 0.0)
+            },
+            plan("b", 6.0, 1.0),
+        ])
+        .unwrap_err();
+        assert!(e.contains("pregap and a crossfade"), "{e}");
     }
 
     #[test]
