@@ -18,6 +18,9 @@ try {
   await page.setInputFiles('#files', mix);
   await page.check('input.fmt[value="wav:24"]');
   await page.check('input.fmt[value="mp3:320@44100"]');
+  // The project's needs: every match amount and the TV version are on the page.
+  for (const id of ['#m_eq', '#m_width', '#m_dynamics', '#m_loudness', '#lead', '#backing', 'input.ver[value="tv"]'])
+    if (!(await page.$(id))) throw new Error('missing on the upload page: ' + id);
   await page.click('#go');
   await page.waitForURL(/\/jobs\/[0-9a-f]{32}$/, { timeout: 60000 });
   const job = page.url().split('/').pop();

@@ -29,7 +29,10 @@ pub async fn upload_page() -> Html<String> {
 <label>Target loudness (LUFS, optional) <input id="target" type="number" step="0.1"></label>
 <label>True-peak ceiling (dBTP, optional) <input id="ceiling" type="number" step="0.1"></label>
 <label>Reference track (optional) <input type="file" id="reference" accept="audio/*"></label>
-<label>Match amount <input id="amount" type="number" min="0" max="1" step="0.05" value="1"></label>
+<label>Match amounts (0…1): EQ <input id="m_eq" class="match" type="number" min="0" max="1" step="0.05" value="1" size="4">
+width <input id="m_width" class="match" type="number" min="0" max="1" step="0.05" value="1" size="4">
+dynamics <input id="m_dynamics" class="match" type="number" min="0" max="1" step="0.05" value="1" size="4">
+loudness <input id="m_loudness" class="match" type="number" min="0" max="1" step="0.05" value="1" size="4"></label>
 <label>Notes <textarea id="notes" rows="2" cols="50"></textarea></label>
 </fieldset>
 <fieldset><legend>Distribution and extra formats</legend>
@@ -37,9 +40,11 @@ pub async fn upload_page() -> Html<String> {
 <label><input type="checkbox" class="fmt" value="wav:16@44100"> WAV 16-bit / CD (44.1 kHz)</label>
 <label><input type="checkbox" class="fmt" value="flac:24"> FLAC 24-bit</label>
 <label><input type="checkbox" class="fmt" value="mp3:320@44100"> MP3 320 kbps</label>
-<p>Versions (stems only; name the vocal stem): <input id="vocal" placeholder="vocals"></p>
-<label><input type="checkbox" class="ver" value="instrumental"> Instrumental</label>
-<label><input type="checkbox" class="ver" value="acappella"> A cappella</label>
+<p>Versions (stems only): lead vocal stem <input id="lead" placeholder="vocals">
+backing vocal stems <input id="backing" placeholder="backing, choir"></p>
+<label><input type="checkbox" class="ver" value="instrumental"> Instrumental (every vocal out)</label>
+<label><input type="checkbox" class="ver" value="acappella"> A cappella (vocals only)</label>
+<label><input type="checkbox" class="ver" value="tv"> TV mix (lead vocal out, backing vocals in)</label>
 </fieldset>
 <button id="go" type="submit">Master</button> <span id="msg" class="error"></span>
 </form>
@@ -87,11 +92,16 @@ document.getElementById('job').onsubmit = async e => {{
   const num = id => {{ const v = document.getElementById(id).value; return v === '' ? undefined : Number(v); }};
   if (num('target') !== undefined) opts.target_lufs = num('target');
   if (num('ceiling') !== undefined) opts.ceiling_dbtp = num('ceiling');
-  if (ref) opts.amount = num('amount');
+  if (ref) opts.match = ['eq', 'width', 'dynamics', 'loudness'].map(k => `${{k}}=${{num('m_' + k)}}`).join(',');
   const notes = document.getElementById('notes').value; if (notes) opts.notes = notes;
-  const vocal = document.getElementById('vocal').value.trim();
-  if (stems && vocal) for (const v of document.querySelectorAll('.ver:checked'))
-    opts.versions.push(v.value === 'instrumental' ? `instrumental:mute=${{vocal}}` : `acappella:only=${{vocal}}`);
+  const lead = document.getElementById('lead').value.trim();
+  const backing = document.getElementById('backing').value.split(',').map(x => x.trim()).filter(x => x);
+  const vocals = [lead, ...backing].filter(x => x).join(',');
+  if (stems && vocals) for (const v of document.querySelectorAll('.ver:checked')) {{
+    if (v.value === 'instrumental') opts.versions.push(`instrumental:mute=${{vocals}}`);
+    if (v.value === 'acappella') opts.versions.push(`acappella:only=${{vocals}}`);
+    if (v.value === 'tv' && lead) opts.versions.push(`tv:mute=${{lead}}`);
+  }}
   fd.append('options', new Blob([JSON.stringify(opts)], {{ type: 'application/json' }}));
   document.getElementById('go').disabled = true; msg.textContent = 'uploading…';
   const r = await fetch('/api/jobs', {{ method: 'POST', body: fd }});
@@ -278,7 +288,8 @@ pub const OPENAPI_JSON: &str = r##"{
       "target_lufs": { "type": "number" }, "ceiling_dbtp": { "type": "number" },
       "deliver": { "type": "array", "items": { "type": "string" }, "example": ["wav:24", "wav:16@44100", "mp3:320"] },
       "versions": { "type": "array", "items": { "type": "string" }, "example": ["instrumental:mute=vocals"] },
-      "amount": { "type": "number", "minimum": 0, "maximum": 1 },
+      "amount": { "type": "number", "minimum": 0, "maximum": 1, "description": "with a reference: EQ, width and dynamics amount" },
+      "match": { "type": "string", "example": "eq=0.7,width=0.5,loudness=1,dynamics=0.5", "description": "with a reference: amounts per aspect, as --match" },
       "title": { "type": "string" }, "artist": { "type": "string" }, "notes": { "type": "string" } } },
     "Job": { "type": "object", "properties": {
       "id": { "type": "string" }, "state": { "type": "string", "enum": ["queued", "running", "done", "failed"] },

@@ -30,8 +30,11 @@ pub struct JobOptions {
     /// Versions as on the command line: `instrumental:mute=vocals`.
     #[serde(default)]
     pub versions: Vec<String>,
-    /// With a `reference` upload: how much of it to match (0…1).
+    /// With a `reference` upload: how much of it to match (0…1; EQ, width and dynamics).
     pub amount: Option<f64>,
+    /// With a `reference` upload: amounts per aspect, as `--match` (`eq=0.7,width=0.5,…`).
+    #[serde(rename = "match")]
+    pub match_amounts: Option<String>,
     pub title: Option<String>,
     pub artist: Option<String>,
     /// Free text for the engineer; kept with the job.
@@ -64,6 +67,13 @@ impl JobOptions {
             if !(0.0..=1.0).contains(&a) {
                 return Err(format!("amount must be within 0…1, got {a}"));
             }
+        }
+        if let Some(m) = &self.match_amounts {
+            // The amounts' own checks, on a stand-in reference.
+            let mut spec = lathe_engine::reference::ReferenceSpec::new(vec![PathBuf::from("r")]);
+            spec.set_amounts(m)
+                .and_then(|_| spec.validate())
+                .map_err(|e| format!("match: {e}"))?;
         }
         Ok(())
     }
@@ -198,6 +208,10 @@ pub fn run_job(
             let mut spec = lathe_engine::reference::ReferenceSpec::new(vec![r]);
             if let Some(a) = opts.amount {
                 spec.amount = a;
+            }
+            if let Some(m) = &opts.match_amounts {
+                // Checked when the job was accepted.
+                let _ = spec.set_amounts(m);
             }
             ReferenceRequest {
                 spec,

@@ -309,6 +309,19 @@ fn bad_uploads_and_requests_are_refused() {
     );
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("preset"));
+    let r = post_job(
+        addr,
+        &[
+            ("mix", Some("a.wav"), &wav),
+            ("options", None, br#"{"match":"eq=2"}"#),
+        ],
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("match"),
+        "{}",
+        r.json()
+    );
     assert_eq!(leftovers(), 0);
     // Ids and names: only what the server made and listed.
     for path in [
