@@ -420,6 +420,12 @@ pub fn verify_ddp(dir: &Path, extract: Option<&Path>) -> Result<DdpReport, Strin
             .iter()
             .find(|q| q.0 == p.0 && q.1 == 0)
             .map_or(p.2, |q| q.2);
+        // A damaged descriptor must not pass for a disc: index points in order, inside it.
+        if !(index00 <= p.2 && p.2 < next && next <= lead_out) {
+            return Err(format!(
+                "{PQ}: track {number}'s index points are out of order or past the lead-out"
+            ));
+        }
         tracks.push(DdpTrack {
             number,
             start_frames: p.2,
@@ -471,4 +477,65 @@ pub fn verify_ddp(dir: &Path, extract: Option<&Path>) -> Result<DdpReport, Strin
         checksums,
         ok,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A DDP image written and read back; then a PQ descriptor whose index points run
+    /// backwards is refused with a message (not a panic), and the CD-Text CRC catches a flip.
+    #[test]
+    fn reads_back_and_refuses_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let plans: Vec<crate::cd::TrackPlan> = ["one", "two"]
+            .iter()
+            .map(|t| crate::cd::TrackPlan {
+                title: t.to_string(),
+                performer: None,
+                isrc: Some("USXXX2600001".into()),
+                pregap_s: 0.0,
+                crossfade_s: 0.0,
+                samples: 44_100 * 5,
+            })
+            .collect();
+        let layout = crate::cd::layout(&plans).unwrap();
+        let wav = dir.path().join("cd.wav");
+        crate::cd::write_image(
+            &wav,
+            &layout,
+            lathe_dsp::dither::DitherKind::None,
+            1,
+            |_, sink| sink(&vec![0.25f32; 44_100 * 5 * 2]),
+        )
+        .unwrap();
+        let ddp = dir.path().join("ddp");
+        write_ddp(
+            &ddp,
+            &wav,
+            &layout,
+            "Album",
+            Some("Artist"),
+            Some("4006381333931"),
+        )
+        .unwrap();
+        let r = verify_ddp(&ddp, None).unwrap();
+        assert!(r.ok);
+        assert_eq!(r.tracks.len(), 2);
+        assert_eq!(r.tracks[1].start_frames, 375);
+        assert_eq!(r.tracks[1].title.as_deref(), Some("two"));
+        assert_eq!(r.title.as_deref(), Some("Album"));
+        // Track 2's INDEX 01 moved before track 1's: refused.
+        let mut pq = std::fs::read(ddp.join(PQ)).unwrap();
+        let second = pq.chunks(64).position(|e| &e[4..6] == b"02").unwrap();
+        pq[second * 64 + 10..second * 64 + 16].copy_from_slice(b"000000");
+        std::fs::write(ddp.join(PQ), &pq).unwrap();
+        let e = verify_ddp(&ddp, None).unwrap_err();
+        assert!(e.contains("out of order"), "{e}");
+        // One flipped bit in a CD-Text pack fails its CRC.
+        let mut text = std::fs::read(ddp.join(TEXT)).unwrap();
+        text[6] ^= 0x01;
+        std::fs::write(ddp.join(TEXT), &text).unwrap();
+        assert!(verify_ddp(&ddp, None).unwrap_err().contains("CRC"));
+    }
 }
