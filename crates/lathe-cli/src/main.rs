@@ -601,13 +601,8 @@ fn render(
     json: bool,
     save_session: Option<&std::path::Path>,
 ) -> ExitCode {
-    let progress = TermProgress::new(json);
-    let times = StageTimes::from_env();
-    let shown: &dyn lathe_engine::progress::Progress = match (&times, &progress) {
-        (Some(t), _) => t,
-        (None, Some(p)) => p,
-        (None, None) => &lathe_engine::progress::Silent,
-    };
+    let (progress, times) = (TermProgress::new(json), StageTimes::from_env());
+    let shown = shown_progress(&times, &progress);
     let report = match lathe_engine::master::render_session_with(session, out, force, known, shown)
     {
         Ok(r) => r,
@@ -678,16 +673,9 @@ fn render(
         );
     }
     if json {
-        let mut o = std::io::stdout().lock();
-        let _ = serde_json::to_writer_pretty(&mut o, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|_| writeln!(o));
+        print_json(&report);
     }
-    if report.all_pass() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_MISSED_TARGET)
-    }
+    exit_for(report.all_pass())
 }
 
 fn album_cmd(path: &std::path::Path, out: &std::path::Path, force: bool, json: bool) -> ExitCode {
@@ -698,13 +686,8 @@ fn album_cmd(path: &std::path::Path, out: &std::path::Path, force: bool, json: b
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let progress = TermProgress::new(json);
-    let times = StageTimes::from_env();
-    let shown: &dyn lathe_engine::progress::Progress = match (&times, &progress) {
-        (Some(t), _) => t,
-        (None, Some(p)) => p,
-        (None, None) => &lathe_engine::progress::Silent,
-    };
+    let (progress, times) = (TermProgress::new(json), StageTimes::from_env());
+    let shown = shown_progress(&times, &progress);
     let report = match lathe_engine::album::render_album(&spec, out, force, shown) {
         Ok(r) => r,
         Err(e) => {
@@ -735,16 +718,9 @@ fn album_cmd(path: &std::path::Path, out: &std::path::Path, force: bool, json: b
         report.cd.image, report.cd.total, report.cd.cue, report.cd.ddp
     );
     if json {
-        let mut o = std::io::stdout().lock();
-        let _ = serde_json::to_writer_pretty(&mut o, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|_| writeln!(o));
+        print_json(&report);
     }
-    if report.all_pass() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_MISSED_TARGET)
-    }
+    exit_for(report.all_pass())
 }
 
 fn ddp_verify(dir: &std::path::Path, extract: Option<&std::path::Path>, json: bool) -> ExitCode {
@@ -787,16 +763,43 @@ fn ddp_verify(dir: &std::path::Path, extract: Option<&std::path::Path>, json: bo
         }
     }
     if json {
-        let mut o = std::io::stdout().lock();
-        let _ = serde_json::to_writer_pretty(&mut o, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|_| writeln!(o));
+        print_json(&report);
     }
     if report.ok {
         ExitCode::SUCCESS
     } else {
         eprintln!("lathe: the DDP image does not match its checksums");
         ExitCode::from(EXIT_MISSED_TARGET)
+    }
+}
+
+/// Prints a report as one JSON document on stdout (`--json`).
+fn print_json(report: &impl serde::Serialize) {
+    let mut o = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut o, report)
+        .map_err(std::io::Error::from)
+        .and_then(|_| writeln!(o));
+}
+
+/// Exit 0 when everything met its target, else 1 (DESIGN.md §6).
+fn exit_for(all_pass: bool) -> ExitCode {
+    if all_pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_MISSED_TARGET)
+    }
+}
+
+/// What shows a render's progress: stage times (`LATHE_STAGE_TIMES=1`), else the bars on a
+/// terminal, else nothing.
+fn shown_progress<'a>(
+    times: &'a Option<StageTimes>,
+    bars: &'a Option<TermProgress>,
+) -> &'a dyn lathe_engine::progress::Progress {
+    match (times, bars) {
+        (Some(t), _) => t,
+        (None, Some(p)) => p,
+        (None, None) => &lathe_engine::progress::Silent,
     }
 }
 

@@ -312,16 +312,7 @@ pub fn session_from_preset(
             if one {
                 return Ok(None);
             }
-            let sum = render_stems(
-                &session.stems,
-                rate,
-                &Bus::default(),
-                0.0,
-                Metering::default(),
-                &Silent,
-                |_, _| Ok(()),
-            )?;
-            Ok(finite(sum.integrated_lufs))
+            stem_sum_lufs(&session, rate)
         },
     );
     let analyses = analyses?;
@@ -461,9 +452,15 @@ pub fn input_loudness(session: &Session) -> Result<Option<f64>, MasterError> {
             return Ok(a.integrated_lufs);
         }
     }
+    stem_sum_lufs(session, rate)
+}
+
+/// Integrated loudness of the unprocessed stem sum at `rate_hz`, measured by rendering it
+/// through an empty bus.
+fn stem_sum_lufs(session: &Session, rate_hz: u32) -> Result<Option<f64>, MasterError> {
     let sum = render_stems(
         &session.stems,
-        rate,
+        rate_hz,
         &Bus::default(),
         0.0,
         Metering::default(),
