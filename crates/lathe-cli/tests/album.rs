@@ -47,18 +47,7 @@ fn album_toml(corpus: &Path, mode: &str) -> String {
 fn run_album(dir: &Path, toml: &str) -> (PathBuf, serde_json::Value) {
     let path = dir.join("album.toml");
     std::fs::write(&path, toml).unwrap();
-    let out = dir.join("out");
-    let res = lathe()
-        .arg("album")
-        .arg(&path)
-        .arg("-o")
-        .arg(&out)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert_exit_ok(&res);
-    eprintln!("{}", String::from_utf8_lossy(&res.stderr));
-    (out, serde_json::from_slice(&res.stdout).unwrap())
+    run_json("album", &path, dir)
 }
 
 fn read_i16(path: &Path) -> Vec<i16> {

@@ -149,3 +149,20 @@ pub fn write_stereo_f32(path: &Path, rate_hz: u32, frames: impl IntoIterator<Ite
     }
     w.finalize().unwrap();
 }
+
+/// Runs `lathe <command> <input> -o <dir>/out --json`, asserts exit 0, shows stderr, and
+/// returns the output folder and the JSON report.
+pub fn run_json(command: &str, input: &Path, dir: &Path) -> (PathBuf, serde_json::Value) {
+    let out = dir.join("out");
+    let res = lathe()
+        .arg(command)
+        .arg(input)
+        .arg("-o")
+        .arg(&out)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_exit_ok(&res);
+    eprintln!("{}", String::from_utf8_lossy(&res.stderr));
+    (out, serde_json::from_slice(&res.stdout).unwrap())
+}

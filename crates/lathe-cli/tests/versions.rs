@@ -74,18 +74,7 @@ const LINEAR_CHAIN: &str = r#"
 fn render_corpus(corpus: &Path, dir: &Path, chain: &str) -> (PathBuf, serde_json::Value) {
     let session = dir.join("doom.toml");
     std::fs::write(&session, corpus_session(corpus, chain)).unwrap();
-    let out = dir.join("out");
-    let res = lathe()
-        .arg("render")
-        .arg(&session)
-        .arg("-o")
-        .arg(&out)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert_exit_ok(&res);
-    eprintln!("{}", String::from_utf8_lossy(&res.stderr));
-    (out, serde_json::from_slice(&res.stdout).unwrap())
+    run_json("render", &session, dir)
 }
 
 /// Every delivered file of the main master and every version: under the ceiling by the

@@ -399,7 +399,7 @@ pub fn render_album(
         }
         let mut session = p.session;
         session.master.target = Some(target);
-        session.deliver = deliver_entries(&deliver);
+        session.deliver = deliver.iter().map(DeliverEntry::from_spec).collect();
         let feed_requested = deliver
             .iter()
             .any(|d| !d.is_lossy() && d.bits == 32 && d.sample_rate_hz == Some(cd::CD_RATE_HZ));
@@ -536,17 +536,4 @@ pub fn render_album(
         .and_then(|_| std::fs::rename(&part, &path))
         .map_err(io)?;
     Ok(report)
-}
-
-fn deliver_entries(deliver: &[DeliverSpec]) -> Vec<DeliverEntry> {
-    deliver
-        .iter()
-        .map(|d| DeliverEntry {
-            format: d.format.clone(),
-            bits: (!d.is_lossy()).then_some(d.bits),
-            sample_rate_hz: d.sample_rate_hz,
-            dither: (!d.is_lossy()).then_some(d.dither),
-            bitrate_kbps: d.bitrate_kbps,
-        })
-        .collect()
 }

@@ -243,16 +243,7 @@ pub fn session_from_preset(
             target,
             reference: reference.as_ref().map(|r| r.spec.clone()),
         },
-        deliver: deliver
-            .iter()
-            .map(|d| DeliverEntry {
-                format: d.format.clone(),
-                bits: (!d.is_lossy()).then_some(d.bits),
-                sample_rate_hz: d.sample_rate_hz,
-                dither: (!d.is_lossy()).then_some(d.dither),
-                bitrate_kbps: d.bitrate_kbps,
-            })
-            .collect(),
+        deliver: deliver.iter().map(DeliverEntry::from_spec).collect(),
         versions: Vec::new(),
     };
     session.validate().map_err(usage)?;

@@ -61,6 +61,19 @@ pub struct DeliverEntry {
     pub bitrate_kbps: Option<u32>,
 }
 
+impl DeliverEntry {
+    /// The session entry for a parsed deliverable (what `--deliver` specs become).
+    pub fn from_spec(d: &DeliverSpec) -> Self {
+        Self {
+            format: d.format.clone(),
+            bits: (!d.is_lossy()).then_some(d.bits),
+            sample_rate_hz: d.sample_rate_hz,
+            dither: (!d.is_lossy()).then_some(d.dither),
+            bitrate_kbps: d.bitrate_kbps,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Session {
