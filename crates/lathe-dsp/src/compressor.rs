@@ -182,6 +182,7 @@ struct GainChangeKernel<'a> {
 
 impl Kernel for GainChangeKernel<'_> {
     type Output = ();
+    const WIDE_512: bool = true;
 
     #[inline(always)]
     fn call<M: Mac>(self, _mac: M) {
@@ -212,6 +213,7 @@ struct DbToGainKernel<'a> {
 
 impl Kernel for DbToGainKernel<'_> {
     type Output = ();
+    const WIDE_512: bool = true;
 
     #[inline(always)]
     fn call<M: Mac>(self, _mac: M) {
@@ -219,6 +221,38 @@ impl Kernel for DbToGainKernel<'_> {
         for v in self.values.iter_mut() {
             *v = makeup * fast_math::exp(*v / DB_PER_NEPER);
         }
+    }
+}
+
+/// The attack/release smoother over a chunk of gain changes (dB), in place; returns the last
+/// smoothed value and whether any differs from 0 dB.
+struct SmoothKernel<'a> {
+    values: &'a mut [f64],
+    start_db: f64,
+    attack_coef: f64,
+    release_coef: f64,
+}
+
+impl Kernel for SmoothKernel<'_> {
+    type Output = (f64, bool);
+
+    #[inline(always)]
+    fn call<M: Mac>(self, mac: M) -> (f64, bool) {
+        let (ca, cr) = (self.attack_coef, self.release_coef);
+        let mut g = self.start_db;
+        let mut any = false;
+        for v in self.values.iter_mut() {
+            let t = *v;
+            // Both candidates first, then the choice: the loop-carried dependency is one
+            // multiply-add (fused where the CPU has it) and a select, not compare → select →
+            // subtract → multiply → add. This recursion is the compressor's critical path.
+            let attack = mac.mac((1.0 - ca) * t, ca, g);
+            let release = mac.mac((1.0 - cr) * t, cr, g);
+            g = if t < g { attack } else { release };
+            any |= g != 0.0;
+            *v = g;
+        }
+        (g, any)
     }
 }
 
@@ -326,26 +360,23 @@ impl Compressor {
     /// Smooths gain changes (dB) in place: attack while the gain falls, release while it rises.
     /// Returns whether any smoothed value differs from 0 dB.
     fn smooth(&self, det: &mut Detector, values: &mut [f64]) -> bool {
-        let (ca, cr) = (self.attack_coef, self.release_coef);
-        let mut g = det.gain_db;
-        let mut any = false;
         let last_target = values.last().copied();
-        for v in values.iter_mut() {
-            let t = *v;
-            // Both candidates first, then the choice: the loop-carried dependency is one
-            // multiply-add and a select instead of compare → select → subtract → multiply → add.
-            let attack = ca * g + (1.0 - ca) * t;
-            let release = cr * g + (1.0 - cr) * t;
-            g = if t < g { attack } else { release };
-            any |= g != 0.0;
-            *v = g;
-        }
+        let (g, any) = simd::run(
+            self.wide,
+            SmoothKernel {
+                values,
+                start_db: det.gain_db,
+                attack_coef: self.attack_coef,
+                release_coef: self.release_coef,
+            },
+        );
         // Snapped at the chunk's end only, off the loop's critical path: a release needs
         // millions of samples to go from 1e-9 dB into denormal numbers.
-        if last_target == Some(0.0) && g > -SNAP_DB {
-            g = 0.0;
-        }
-        det.gain_db = g;
+        det.gain_db = if last_target == Some(0.0) && g > -SNAP_DB {
+            0.0
+        } else {
+            g
+        };
         any
     }
 

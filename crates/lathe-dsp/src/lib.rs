@@ -12,6 +12,7 @@ pub mod biquad;
 pub mod bypass;
 pub mod compressor;
 pub mod crossover;
+pub mod crossover_tree;
 pub mod delay;
 pub mod dither;
 pub mod eq;

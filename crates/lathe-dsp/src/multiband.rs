@@ -4,7 +4,7 @@
 //! bypass and solo. Band compressors run without lookahead so that all bands stay aligned.
 
 use crate::compressor::{Compressor, CompressorSettings, CHUNK};
-use crate::crossover::{Frame, Lr4Allpass, Lr4Split};
+use crate::crossover_tree::CrossoverTree;
 use crate::lanes::LaneProcessor;
 use crate::processor::{Processor, StereoBlock};
 
@@ -64,75 +64,13 @@ impl MultibandSettings {
     }
 }
 
-/// The crossover tree of a stereo pair.
-#[derive(Clone, Debug)]
-struct Tree {
-    splits: Vec<Lr4Split>,
-    /// `allpasses[k]`: the allpasses band `k` passes through (crossovers above `k + 1`).
-    allpasses: Vec<Vec<Lr4Allpass>>,
-}
-
-impl Tree {
-    fn new(crossovers: &[f64], fs: f64) -> Self {
-        let n = crossovers.len();
-        Self {
-            splits: crossovers.iter().map(|&f| Lr4Split::new(f, fs)).collect(),
-            allpasses: (0..=n)
-                .map(|k| {
-                    crossovers
-                        .iter()
-                        .skip(k + 1)
-                        .map(|&f| Lr4Allpass::new(f, fs))
-                        .collect()
-                })
-                .collect(),
-        }
-    }
-
-    /// Splits `x` into `out` (one frame per band).
-    #[inline]
-    fn tick(&mut self, x: Frame, out: &mut [Frame]) {
-        let mut rest = x;
-        let n = self.splits.len();
-        for ((split, aps), o) in self
-            .splits
-            .iter_mut()
-            .zip(self.allpasses.iter_mut())
-            .zip(out.iter_mut())
-        {
-            let (lo, hi) = split.tick(rest);
-            *o = aps.iter_mut().fold(lo, |v, ap| ap.tick(v));
-            rest = hi;
-        }
-        out[n] = rest;
-    }
-
-    fn reset(&mut self) {
-        self.splits.iter_mut().for_each(Lr4Split::reset);
-        self.allpasses
-            .iter_mut()
-            .flatten()
-            .for_each(Lr4Allpass::reset);
-    }
-
-    fn flush_denormals(&mut self) {
-        self.splits.iter_mut().for_each(Lr4Split::flush_denormals);
-        self.allpasses
-            .iter_mut()
-            .flatten()
-            .for_each(Lr4Allpass::flush_denormals);
-    }
-}
-
 pub struct Multiband {
     settings: MultibandSettings,
     /// One crossover tree per lane ([`LaneProcessor`]; one lane as a plain processor).
-    trees: Vec<Tree>,
+    trees: Vec<CrossoverTree>,
     comps: Vec<Compressor>,
     /// Per lane, per band, per channel: the band signal of the current block.
     bufs: Vec<Vec<[Vec<f64>; 2]>>,
-    /// Scratch for one frame's band values.
-    frame: Vec<Frame>,
 }
 
 impl Multiband {
@@ -144,7 +82,6 @@ impl Multiband {
             .map(|b| Compressor::new(b.compressor))
             .collect();
         let mut me = Self {
-            frame: vec![[0.0; 2]; settings.bands.len()],
             settings,
             trees: Vec::new(),
             comps,
@@ -184,7 +121,9 @@ impl LaneProcessor for Multiband {
     fn prepare_lanes(&mut self, sample_rate_hz: f64, max_block: usize, lanes: usize) {
         let lanes = lanes.max(1);
         let xs = &self.settings.crossovers_hz;
-        self.trees = (0..lanes).map(|_| Tree::new(xs, sample_rate_hz)).collect();
+        self.trees = (0..lanes)
+            .map(|_| CrossoverTree::new(xs, sample_rate_hz))
+            .collect();
         for c in &mut self.comps {
             c.prepare_lanes(sample_rate_hz, max_block, lanes);
         }
@@ -213,17 +152,9 @@ impl LaneProcessor for Multiband {
             trees,
             comps,
             bufs,
-            frame,
         } = self;
         for ((block, tree), bands) in lanes.iter_mut().zip(trees.iter_mut()).zip(bufs.iter_mut()) {
-            for (i, (&l, &r)) in block.left.iter().zip(block.right.iter()).enumerate() {
-                tree.tick([l, r], frame);
-                for (band, v) in bands.iter_mut().zip(frame.iter()) {
-                    band[0][i] = v[0];
-                    band[1][i] = v[1];
-                }
-            }
-            tree.flush_denormals();
+            tree.process([&*block.left, &*block.right], bands, len);
             block.left.fill(0.0);
             block.right.fill(0.0);
         }
@@ -265,7 +196,7 @@ impl LaneProcessor for Multiband {
     }
 
     fn reset(&mut self) {
-        self.trees.iter_mut().for_each(Tree::reset);
+        self.trees.iter_mut().for_each(CrossoverTree::reset);
         for c in &mut self.comps {
             Processor::reset(c);
         }

@@ -7,6 +7,10 @@
 //! - tube: `tanh(u + b) − tanh(b)`, b = 0.25 (adds even harmonics), then a 5 Hz DC blocker;
 //! - soft clip: `1.5u − 0.5u³` for |u| ≤ 1, `sign(u)` beyond (cubic, continuous slope).
 //!
+//! The oversampled section runs in f32 (its rounding sits near −140 dB, under a 24-bit output's
+//! step; the aliasing test measures the result): twice the values per vector, which made the
+//! saturator about twice as fast. The dry path, the DC blocker and the mix stay in f64.
+//!
 //! The clipper limits the oversampled signal to ±`ceiling` (`ceiling_db` dBFS). Because the
 //! decimation filter runs after the clip, the output may exceed the ceiling by its ringing:
 //! it is a tone control before the limiter, not a peak guarantee.
@@ -70,10 +74,10 @@ impl SaturationSettings {
     }
 }
 
-/// The transfer curve at drive `g`, scaled for unity small-signal gain.
-#[inline(always)]
+/// The transfer curve at drive `g`, scaled for unity small-signal gain (as the saturator
+/// computes it, in f32).
 pub fn curve(kind: SaturationKind, g: f64, x: f64) -> f64 {
-    Curve::new(kind, g).apply(x)
+    Curve::new(kind, g).apply(x as f32) as f64
 }
 
 /// A curve with its constants worked out once: the output scale is a multiplication (a
@@ -81,36 +85,40 @@ pub fn curve(kind: SaturationKind, g: f64, x: f64) -> f64 {
 #[derive(Clone, Copy)]
 struct Curve {
     kind: SaturationKind,
-    g: f64,
+    g: f32,
     /// 1 / (g · small-signal slope of the raw curve).
-    scale: f64,
-    tanh_bias: f64,
+    scale: f32,
+    tanh_bias: f32,
 }
 
 impl Curve {
     #[inline(always)]
     fn new(kind: SaturationKind, g: f64) -> Self {
         let tanh_bias = TUBE_BIAS.tanh();
-        let slope = match kind {
-            SaturationKind::Tape => 1.0,
-            // d/du tanh(u + b) = 1 − tanh²(b) at u = 0.
-            SaturationKind::Tube => 1.0 - tanh_bias * tanh_bias,
-            SaturationKind::SoftClip => 1.5,
+        let scale = match kind {
+            // The tube's slope 1 − tanh²(b) cancels in `apply`.
+            SaturationKind::Tape | SaturationKind::Tube => 1.0 / g,
+            SaturationKind::SoftClip => 1.0 / (1.5 * g),
         };
         Self {
             kind,
-            g,
-            scale: 1.0 / (g * slope),
-            tanh_bias,
+            g: g as f32,
+            scale: scale as f32,
+            tanh_bias: tanh_bias as f32,
         }
     }
 
     #[inline(always)]
-    fn apply(&self, x: f64) -> f64 {
+    fn apply(&self, x: f32) -> f32 {
         let u = self.g * x;
         let y = match self.kind {
-            SaturationKind::Tape => fast_math::tanh(u),
-            SaturationKind::Tube => fast_math::tanh(u + TUBE_BIAS) - self.tanh_bias,
+            SaturationKind::Tape => fast_math::tanh_f32(u),
+            // tanh(u + b) − tanh(b) = tanh(u)·(1 − tanh²b) / (1 + tanh(u)·tanh(b)), without the
+            // cancellation of the difference for small u; divided by the slope 1 − tanh²b.
+            SaturationKind::Tube => {
+                let t = fast_math::tanh_f32(u);
+                t / (1.0 + t * self.tanh_bias)
+            }
             SaturationKind::SoftClip => {
                 let c = u.clamp(-1.0, 1.0);
                 1.5 * c - 0.5 * c * c * c
@@ -124,11 +132,12 @@ impl Curve {
 struct CurveKernel<'a> {
     kind: SaturationKind,
     g: f64,
-    values: &'a mut [f64],
+    values: &'a mut [f32],
 }
 
 impl Kernel for CurveKernel<'_> {
     type Output = ();
+    const WIDE_512: bool = true;
 
     #[inline(always)]
     fn call<M: Mac>(self, _mac: M) {
@@ -141,7 +150,11 @@ impl Kernel for CurveKernel<'_> {
         ] {
             if kind == self.kind {
                 let c = Curve::new(kind, g);
-                self.values.iter_mut().for_each(|v| *v = c.apply(*v));
+                // A plain loop, not `for_each`: a closure call may stay outside the
+                // target-feature function and lose its vector width.
+                for v in self.values.iter_mut() {
+                    *v = c.apply(*v);
+                }
             }
         }
     }
@@ -150,7 +163,7 @@ impl Kernel for CurveKernel<'_> {
 pub struct Saturation {
     s: SaturationSettings,
     gain: f64,
-    os: StereoOversampler,
+    os: StereoOversampler<f32>,
     dry_delay: [crate::delay::DelayLine; 2],
     /// The dry input of the current chunk, per channel.
     dry: [[f64; CHUNK]; 2],
@@ -259,7 +272,7 @@ impl Default for ClipperSettings {
 pub struct Clipper {
     s: ClipperSettings,
     ceiling: f64,
-    os: StereoOversampler,
+    os: StereoOversampler<f32>,
 }
 
 impl Clipper {
@@ -279,7 +292,7 @@ impl Processor for Clipper {
     }
 
     fn process(&mut self, block: &mut StereoBlock<'_>) {
-        let c = self.ceiling;
+        let c = self.ceiling as f32;
         self.os.process(block.left, block.right, |values| {
             values.iter_mut().for_each(|v| *v = v.clamp(-c, c))
         });

@@ -17,7 +17,7 @@ const N: usize = 16384;
 fn oversampler_round_trip_is_the_delayed_input() {
     for factor in [2, 4, 8] {
         for f in [1000.0, 10000.0, 19000.0] {
-            let mut os = StereoOversampler::new(factor);
+            let mut os = StereoOversampler::<f32>::new(factor);
             let d = os.latency_samples();
             let x: Vec<f64> = (0..20000)
                 .map(|n| 0.5 * (2.0 * PI * f * n as f64 / FS).sin())
