@@ -190,7 +190,9 @@ impl Kernel for GainChangeKernel<'_> {
         let scale = self.power * DB_PER_NEPER;
         for v in self.values.iter_mut() {
             // The floor keeps the logarithm finite on silence (−240 dB, far under any threshold).
-            let level = scale * fast_math::ln(v.max(1e-24));
+            // ln in f32: its relative error (~1e-7) is ~1e-6 dB here, and it is a third of
+            // the f64 one's cost.
+            let level = scale * fast_math::ln_f32(v.max(1e-24) as f32) as f64;
             let over = level - t;
             let knee = slope * (over + 0.5 * w) * (over + 0.5 * w) / (2.0 * w).max(1e-300);
             let above = slope * over;
@@ -219,7 +221,8 @@ impl Kernel for DbToGainKernel<'_> {
     fn call<M: Mac>(self, _mac: M) {
         let makeup = self.makeup;
         for v in self.values.iter_mut() {
-            *v = makeup * fast_math::exp(*v / DB_PER_NEPER);
+            // exp in f32: a relative error of ~1e-7 is ~1e-6 dB of gain; 0 dB gives exactly 1.
+            *v = makeup * fast_math::exp_f32((*v / DB_PER_NEPER) as f32) as f64;
         }
     }
 }

@@ -137,7 +137,7 @@ pub fn run<K: Kernel>(wide: bool, kernel: K) -> K::Output {
 
 /// Whether the CPU has AVX-512 F/VL/DQ (and `LATHE_NO_AVX512` is not set), checked once.
 #[cfg(target_arch = "x86_64")]
-fn avx512_available() -> bool {
+pub(crate) fn avx512_available() -> bool {
     use std::sync::atomic::{AtomicU8, Ordering};
     static STATE: AtomicU8 = AtomicU8::new(0);
     match STATE.load(Ordering::Relaxed) {
