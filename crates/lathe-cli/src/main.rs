@@ -73,10 +73,10 @@ enum Command {
         /// Each choice is explained in the report; --save-session keeps it editable.
         #[arg(long)]
         assist: bool,
-        /// Largest boost of the match EQ, dB (default 12).
+        /// Largest boost of the match EQ, dB (default 36; boosts over 12 dB are reported).
         #[arg(long, requires = "reference")]
         max_boost_db: Option<f64>,
-        /// Largest cut of the match EQ, dB (default 24).
+        /// Largest cut of the match EQ, dB (default 48).
         #[arg(long, requires = "reference")]
         max_cut_db: Option<f64>,
         /// Integrated loudness target, LUFS (overrides the preset's).

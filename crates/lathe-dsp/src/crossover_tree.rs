@@ -196,7 +196,12 @@ impl<const L: usize> Kernel for Lanes<'_, L> {
         let mut s2 = split.second_state;
         let [rl, rr] = rest;
         let [ll, lr] = low;
-        let (rl, rr, ll, lr) = (&mut rl[..len], &mut rr[..len], &mut ll[..len], &mut lr[..len]);
+        let (rl, rr, ll, lr) = (
+            &mut rl[..len],
+            &mut rr[..len],
+            &mut ll[..len],
+            &mut lr[..len],
+        );
         for b in below.iter() {
             assert!(b[0].len() >= len && b[1].len() >= len);
         }
@@ -237,7 +242,12 @@ mod tests {
         let n = xs.len();
         let mut splits: Vec<_> = xs.iter().map(|&f| Lr4Split::new(f, fs)).collect();
         let mut aps: Vec<Vec<_>> = (0..=n)
-            .map(|k| xs[(k + 1).min(n)..].iter().map(|&f| Lr4Allpass::new(f, fs)).collect())
+            .map(|k| {
+                xs[(k + 1).min(n)..]
+                    .iter()
+                    .map(|&f| Lr4Allpass::new(f, fs))
+                    .collect()
+            })
             .collect();
         let mut out = vec![[Vec::new(), Vec::new()]; n + 1];
         for (&a, &b) in l.iter().zip(r) {

@@ -5,7 +5,7 @@
 //! a few filters.
 
 /// Largest boost or cut a curve point may ask for, dB.
-pub const MAX_CURVE_GAIN_DB: f64 = 24.0;
+pub const MAX_CURVE_GAIN_DB: f64 = 48.0;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct GainCurve {

@@ -228,7 +228,9 @@ impl<T: Sample> StereoOversampler<T> {
         Self {
             stages,
             factor,
-            levels: (0..=n).map(|j| vec![T::default(); 2 * (CHUNK << j)]).collect(),
+            levels: (0..=n)
+                .map(|j| vec![T::default(); 2 * (CHUNK << j)])
+                .collect(),
             wide: simd::wide_available(),
         }
     }

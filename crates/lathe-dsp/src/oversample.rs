@@ -136,12 +136,7 @@ impl Upsampler {
             *h = x as f32;
         }
         let span = &self.history[..keep + input.len()];
-        simd::upsample(
-            self.wide_simd,
-            &self.coefs,
-            span,
-            &mut out[..input.len()],
-        );
+        simd::upsample(self.wide_simd, &self.coefs, span, &mut out[..input.len()]);
         // Slide the last `keep` samples to the front for the next block.
         self.history.copy_within(input.len()..input.len() + keep, 0);
     }

@@ -1160,6 +1160,7 @@ fn render_lanes_of(
         .collect();
     // The matching plot, beside the report.
     if let Some(m) = matched.as_mut() {
+        warnings.extend(m.warnings.iter().cloned());
         let svg = crate::plot::match_plot_svg(m).map_err(usage)?;
         let part = plot_path.with_extension("svg.part");
         std::fs::write(&part, svg)

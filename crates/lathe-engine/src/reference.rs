@@ -48,12 +48,21 @@ pub const DISTANCE_BANDS_HZ: (f64, f64) = (31.5, 16000.0);
 fn one() -> f64 {
     1.0
 }
+/// Default limits of the match EQ, dB. Amount 1 means "as the reference", and corpus pairs
+/// need up to 34 dB of side boost where a mix is nearly mono and 36 dB of cut where it has
+/// far more sub-bass (BENCHMARKS §3c); a boost over [`LARGE_BOOST_DB`] is reported as a
+/// warning so that the engineer can lower it (`--match width=…`, `--max-boost-db`).
 fn default_max_boost_db() -> f64 {
-    12.0
+    36.0
 }
 fn default_max_cut_db() -> f64 {
-    24.0
+    48.0
 }
+
+/// Largest limit a session may set, dB (the match EQ's own range).
+pub const MAX_LIMIT_DB: f64 = lathe_dsp::gain_curve::MAX_CURVE_GAIN_DB;
+/// Boosts of the match EQ above this get a warning in the report, dB.
+pub const LARGE_BOOST_DB: f64 = 12.0;
 
 /// `[master.reference]`: what to match and by how much.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -168,8 +177,10 @@ impl ReferenceSpec {
             ("max_boost_db", self.max_boost_db),
             ("max_cut_db", self.max_cut_db),
         ] {
-            if !(v.is_finite() && (0.0..=24.0).contains(&v)) {
-                return Err(format!("reference.{key} must be within 0…24, got {v}"));
+            if !(v.is_finite() && (0.0..=MAX_LIMIT_DB).contains(&v)) {
+                return Err(format!(
+                    "reference.{key} must be within 0…{MAX_LIMIT_DB}, got {v}"
+                ));
             }
         }
         Ok(())
@@ -222,6 +233,9 @@ pub struct DensityReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct MatchReport {
     pub references: Vec<ReferenceReport>,
+    /// Choices of the match an engineer should look at (also in the report's warnings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub amounts: Amounts,
     pub input_integrated_lufs: Option<f64>,
     /// The loudness the match asked for, LUFS (`None` when the preset or session set one).
@@ -423,6 +437,32 @@ pub struct MatchPlan {
     pub report: MatchReport,
 }
 
+/// A warning per lane whose match EQ boosts more than [`LARGE_BOOST_DB`] somewhere.
+fn large_boosts(
+    mid: &lathe_dsp::gain_curve::GainCurve,
+    side: &lathe_dsp::gain_curve::GainCurve,
+) -> Vec<String> {
+    [
+        ("mid", mid, "--match eq=…"),
+        ("side", side, "--match width=…"),
+    ]
+    .into_iter()
+    .filter_map(|(lane, c, flag)| {
+        let (f, g) = c
+            .freqs_hz
+            .iter()
+            .zip(&c.gains_db)
+            .max_by(|a, b| a.1.total_cmp(b.1))?;
+        (*g > LARGE_BOOST_DB).then(|| {
+            format!(
+                "the match EQ boosts {lane} by {g:.1} dB at {f} Hz: the mix has far less \
+                     there than the reference; {flag} or --max-boost-db lowers it"
+            )
+        })
+    })
+    .collect()
+}
+
 /// Decides the match of `input` to `refs` (analysed with [`analyze_references`]).
 /// `set_target`: whether the loudness match sets the target (no preset or session target).
 pub fn plan(
@@ -546,6 +586,7 @@ pub fn plan(
         eq_side_db: round_all(&side.gains_db),
         density,
         plot: None,
+        warnings: large_boosts(&mid, &side),
     };
     Ok(MatchPlan {
         chain,
