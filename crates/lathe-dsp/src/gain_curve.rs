@@ -110,7 +110,7 @@ mod tests {
         assert!(GainCurve::new(vec![100.0], vec![0.0, 1.0])
             .validate()
             .is_err());
-        assert!(GainCurve::new(vec![100.0], vec![30.0]).validate().is_err());
+        assert!(GainCurve::new(vec![100.0], vec![60.0]).validate().is_err());
         assert!(GainCurve::new(vec![100.0, 200.0], vec![3.0, -3.0])
             .validate()
             .is_ok());
