@@ -318,6 +318,20 @@ impl Sections<'_> {
     }
 }
 
+/// `N` sections over a block, the same arithmetic as [`run`] (so bit for bit the same output).
+fn fixed<const N: usize>(
+    coefs: &[BiquadCoefficients],
+    state: &mut [StereoBiquadState],
+    block: &mut StereoBlock<'_>,
+) {
+    let c: [BiquadCoefficients; N] = std::array::from_fn(|i| coefs[i]);
+    let mut s: [StereoBiquadState; N] = std::array::from_fn(|i| state[i].clone());
+    for (l, r) in block.left.iter_mut().zip(block.right.iter_mut()) {
+        [*l, *r] = run(&c, &mut s, [*l, *r]);
+    }
+    state[..N].clone_from_slice(&s);
+}
+
 #[inline(always)]
 fn run(coefs: &[BiquadCoefficients], state: &mut [StereoBiquadState], x: [f64; 2]) -> [f64; 2] {
     coefs
@@ -348,6 +362,25 @@ impl Processor for Eq {
     }
 
     fn process(&mut self, block: &mut StereoBlock<'_>) {
+        if self.oversampler.is_none() && self.fade_left == 0 && self.coefs.len() <= 8 {
+            // The usual case: a fixed number of sections with their state in registers
+            // (through a slice, every section's state went to memory and back per frame).
+            match self.coefs.len() {
+                0 => {}
+                1 => fixed::<1>(&self.coefs, &mut self.state, block),
+                2 => fixed::<2>(&self.coefs, &mut self.state, block),
+                3 => fixed::<3>(&self.coefs, &mut self.state, block),
+                4 => fixed::<4>(&self.coefs, &mut self.state, block),
+                5 => fixed::<5>(&self.coefs, &mut self.state, block),
+                6 => fixed::<6>(&self.coefs, &mut self.state, block),
+                7 => fixed::<7>(&self.coefs, &mut self.state, block),
+                _ => fixed::<8>(&self.coefs, &mut self.state, block),
+            }
+            for s in self.state.iter_mut() {
+                s.flush_denormals();
+            }
+            return;
+        }
         let mut sections = Sections {
             coefs: &self.coefs,
             state: &mut self.state,
