@@ -325,11 +325,11 @@ fn fixed<const N: usize>(
     block: &mut StereoBlock<'_>,
 ) {
     let c: [BiquadCoefficients; N] = std::array::from_fn(|i| coefs[i]);
-    let mut s: [StereoBiquadState; N] = std::array::from_fn(|i| state[i].clone());
+    let mut s: [StereoBiquadState; N] = std::array::from_fn(|i| state[i]);
     for (l, r) in block.left.iter_mut().zip(block.right.iter_mut()) {
         [*l, *r] = run(&c, &mut s, [*l, *r]);
     }
-    state[..N].clone_from_slice(&s);
+    state[..N].copy_from_slice(&s);
 }
 
 #[inline(always)]

@@ -33,21 +33,13 @@ pub struct LimitedLoudnessEstimator {
     gains_lin: Vec<f64>,
     clip_lin: f64,
     computers: Vec<GainComputer>,
-    up: [Upsampler; 2],
-    rows: [Vec<[f32; FACTOR]>; 2],
-    prev_row_peak: f64,
-    /// Rows at or below this (input units) need no gain reduction at any candidate gain.
-    floor: f32,
-    k: [BiquadCoefficients; 2],
-    /// K-weighting state, both channels in lanes.
-    k_state: [StereoBiquadState; 2],
+    /// Detection and weighting; `None` once handed out by [`LimitedLoudnessEstimator::take_front`].
+    front: Option<EstimateFront>,
+    /// The limiter's latency (input frames).
+    latency: usize,
     /// Per frame of the current block: the detected peak, and the delayed K-weighted energy.
     peaks: Vec<f64>,
     energies: Vec<f64>,
-    /// K-weighted energy of the input, delayed by the limiter's latency so that it meets the
-    /// gain the limiter would apply to it.
-    energy_delay: Vec<f64>,
-    delay_pos: usize,
     sub_block_frames: usize,
     frames_in_sub_block: usize,
     /// Per candidate: energy summed in the current 100 ms, and the mean energy of each 100 ms.
@@ -56,6 +48,24 @@ pub struct LimitedLoudnessEstimator {
     /// The candidates probed, and their probes.
     probed: Vec<usize>,
     probes: Vec<Probe>,
+}
+
+/// The part of the estimate that does not depend on the candidates: the limiter's 8x detection
+/// (the peak of each frame) and the K-weighted energy of each frame, delayed by the limiter's
+/// latency. It can run on another thread than the rest ([`LimitedLoudnessEstimator::take_front`]).
+pub struct EstimateFront {
+    up: [Upsampler; 2],
+    rows: [Vec<[f32; FACTOR]>; 2],
+    prev_row_peak: f64,
+    /// Rows at or below this (input units) need no gain reduction at any candidate gain.
+    floor: f32,
+    k: [BiquadCoefficients; 2],
+    /// K-weighting state, both channels in lanes.
+    k_state: [StereoBiquadState; 2],
+    /// K-weighted energy of the input, delayed by the limiter's latency so that it meets the
+    /// gain the limiter would apply to it.
+    energy_delay: Vec<f64>,
+    delay_pos: usize,
 }
 
 /// The limited output of one candidate, measured.
@@ -96,16 +106,19 @@ impl LimitedLoudnessEstimator {
             clip_lin: clip_db.map_or(f64::INFINITY, crate::db_to_lin),
             computers: vec![computer; gains_db.len()],
             gains_lin,
-            up: [Upsampler::new(), Upsampler::new()],
-            rows: [vec![[0.0; FACTOR]; BLOCK], vec![[0.0; FACTOR]; BLOCK]],
-            prev_row_peak: 0.0,
-            floor: (ceiling / (INTERSAMPLE_MARGIN * max_gain) * (1.0 - 1e-6)) as f32,
-            k: k_weighting(sample_rate_hz),
-            k_state: Default::default(),
+            front: Some(EstimateFront {
+                up: [Upsampler::new(), Upsampler::new()],
+                rows: [vec![[0.0; FACTOR]; BLOCK], vec![[0.0; FACTOR]; BLOCK]],
+                prev_row_peak: 0.0,
+                floor: (ceiling / (INTERSAMPLE_MARGIN * max_gain) * (1.0 - 1e-6)) as f32,
+                k: k_weighting(sample_rate_hz),
+                k_state: Default::default(),
+                energy_delay: vec![0.0; latency],
+                delay_pos: 0,
+            }),
+            latency,
             peaks: vec![0.0; BLOCK],
             energies: vec![0.0; BLOCK],
-            energy_delay: vec![0.0; latency],
-            delay_pos: 0,
             sub_block_frames: (sample_rate_hz / 10.0).round() as usize,
             frames_in_sub_block: 0,
             sums: vec![0.0; gains_db.len()],
@@ -119,7 +132,7 @@ impl LimitedLoudnessEstimator {
     /// with `loudness` its loudness, with `spectra` its mid/side spectrum (non-overlapping
     /// frames: an estimate; interpolate between them).
     pub fn with_probes(mut self, sample_rate_hz: f64, loudness: bool, spectra: bool) -> Self {
-        let latency = self.energy_delay.len();
+        let latency = self.latency;
         let last = self.gains_lin.len().saturating_sub(1);
         self.probed = vec![0, last];
         self.probed.dedup();
@@ -162,78 +175,117 @@ impl LimitedLoudnessEstimator {
             .collect()
     }
 
+    /// Feeds a block of the limiter's input (any length).
     pub fn process(&mut self, left: &[f64], right: &[f64]) {
+        let mut front = self
+            .front
+            .take()
+            .expect("process() after take_front(): use process_detected()");
+        let (mut peaks, mut energies) = (
+            std::mem::take(&mut self.peaks),
+            std::mem::take(&mut self.energies),
+        );
         for (l, r) in left.chunks(BLOCK).zip(right.chunks(BLOCK)) {
             let n = l.len();
-            self.detect(l, r);
-            self.weigh(l, r);
-            for p in &mut self.probes {
-                p.delay_block(l, r);
-            }
-            // The candidates one after another over the block, split where a 100 ms sub-block
-            // ends: each gain computer then runs as one tight loop.
-            let mut start = 0;
-            while start < n {
-                let left_in_sub = self.sub_block_frames - self.frames_in_sub_block;
-                let end = (start + left_in_sub).min(n);
-                let (peaks, energies) = (&self.peaks[start..end], &self.energies[start..end]);
-                for (k, ((c, &g), sum)) in self
-                    .computers
-                    .iter_mut()
-                    .zip(&self.gains_lin)
-                    .zip(&mut self.sums)
-                    .enumerate()
-                {
-                    let clip = self.clip_lin;
-                    let mut record = self
-                        .probed
-                        .iter()
-                        .position(|&p| p == k)
-                        .map(|i| &mut self.probes[i].applied[start..end]);
-                    let mut acc = 0.0;
-                    let mut i = 0;
-                    while i < peaks.len() {
-                        if c.is_idle() {
-                            // A run that needs no reduction passes at gain g: the computer
-                            // skips over it in one step.
-                            let mut j = i;
-                            let mut energy = 0.0;
-                            while j < peaks.len() && c.is_unity((g * peaks[j]).min(clip)) {
-                                energy += energies[j];
-                                j += 1;
-                            }
-                            if j > i {
-                                c.skip_idle(j - i);
-                                acc += g * g * energy;
-                                if let Some(a) = record.as_mut() {
-                                    a[i..j].fill(g);
-                                }
-                                i = j;
-                                continue;
-                            }
+            front.run(l, r, &mut peaks[..n], &mut energies[..n]);
+            self.process_detected(l, r, &peaks[..n], &energies[..n]);
+        }
+        (self.peaks, self.energies) = (peaks, energies);
+        self.front = Some(front);
+    }
+
+    /// Hands out the detection and weighting, to run elsewhere (the thread that produces the
+    /// blocks); feed its output with [`LimitedLoudnessEstimator::process_detected`].
+    pub fn take_front(&mut self) -> EstimateFront {
+        self.front.take().expect("the front is handed out once")
+    }
+
+    /// Feeds a block with its detected peaks and delayed energies from [`EstimateFront::run`].
+    pub fn process_detected(
+        &mut self,
+        left: &[f64],
+        right: &[f64],
+        peaks: &[f64],
+        energies: &[f64],
+    ) {
+        for (((l, r), peaks), energies) in left
+            .chunks(BLOCK)
+            .zip(right.chunks(BLOCK))
+            .zip(peaks.chunks(BLOCK))
+            .zip(energies.chunks(BLOCK))
+        {
+            self.candidates_block(l, r, peaks, energies);
+        }
+    }
+
+    fn candidates_block(&mut self, l: &[f64], r: &[f64], peaks_in: &[f64], energies_in: &[f64]) {
+        let n = l.len();
+        for p in &mut self.probes {
+            p.delay_block(l, r);
+        }
+        // The candidates one after another over the block, split where a 100 ms sub-block
+        // ends: each gain computer then runs as one tight loop.
+        let mut start = 0;
+        while start < n {
+            let left_in_sub = self.sub_block_frames - self.frames_in_sub_block;
+            let end = (start + left_in_sub).min(n);
+            let (peaks, energies) = (&peaks_in[start..end], &energies_in[start..end]);
+            for (k, ((c, &g), sum)) in self
+                .computers
+                .iter_mut()
+                .zip(&self.gains_lin)
+                .zip(&mut self.sums)
+                .enumerate()
+            {
+                let clip = self.clip_lin;
+                let mut record = self
+                    .probed
+                    .iter()
+                    .position(|&p| p == k)
+                    .map(|i| &mut self.probes[i].applied[start..end]);
+                let mut acc = 0.0;
+                let mut i = 0;
+                while i < peaks.len() {
+                    if c.is_idle() {
+                        // A run that needs no reduction passes at gain g: the computer
+                        // skips over it in one step.
+                        let mut j = i;
+                        let mut energy = 0.0;
+                        while j < peaks.len() && c.is_unity((g * peaks[j]).min(clip)) {
+                            energy += energies[j];
+                            j += 1;
                         }
-                        let applied = g * c.gain_for((g * peaks[i]).min(clip));
-                        acc += applied * applied * energies[i];
-                        if let Some(a) = record.as_mut() {
-                            a[i] = applied;
+                        if j > i {
+                            c.skip_idle(j - i);
+                            acc += g * g * energy;
+                            if let Some(a) = record.as_mut() {
+                                a[i..j].fill(g);
+                            }
+                            i = j;
+                            continue;
                         }
-                        i += 1;
                     }
-                    *sum += acc;
-                }
-                self.frames_in_sub_block += end - start;
-                if self.frames_in_sub_block == self.sub_block_frames {
-                    for (sum, blocks) in self.sums.iter_mut().zip(&mut self.sub_blocks) {
-                        blocks.push(*sum / self.sub_block_frames as f64);
-                        *sum = 0.0;
+                    let applied = g * c.gain_for((g * peaks[i]).min(clip));
+                    acc += applied * applied * energies[i];
+                    if let Some(a) = record.as_mut() {
+                        a[i] = applied;
                     }
-                    self.frames_in_sub_block = 0;
+                    i += 1;
                 }
-                start = end;
+                *sum += acc;
             }
-            for p in &mut self.probes {
-                p.measure(n);
+            self.frames_in_sub_block += end - start;
+            if self.frames_in_sub_block == self.sub_block_frames {
+                for (sum, blocks) in self.sums.iter_mut().zip(&mut self.sub_blocks) {
+                    blocks.push(*sum / self.sub_block_frames as f64);
+                    *sum = 0.0;
+                }
+                self.frames_in_sub_block = 0;
             }
+            start = end;
+        }
+        for p in &mut self.probes {
+            p.measure(n);
         }
     }
 }
@@ -280,21 +332,35 @@ impl Probe {
     }
 }
 
-impl LimitedLoudnessEstimator {
+impl EstimateFront {
+    /// A block (at most [`BLOCK`] frames): each frame's detected peak into `peaks`, its
+    /// delayed K-weighted energy into `energies`.
+    pub fn run(&mut self, l: &[f64], r: &[f64], peaks: &mut [f64], energies: &mut [f64]) {
+        for (((l, r), p), e) in l
+            .chunks(BLOCK)
+            .zip(r.chunks(BLOCK))
+            .zip(peaks.chunks_mut(BLOCK))
+            .zip(energies.chunks_mut(BLOCK))
+        {
+            self.detect(l, r, p);
+            self.weigh(l, r, e);
+        }
+    }
+
     /// The limiter's detection for a block: the peak of each upsampled row of both channels,
     /// and of the row before it, into `peaks`.
-    fn detect(&mut self, l: &[f64], r: &[f64]) {
+    fn detect(&mut self, l: &[f64], r: &[f64], peaks: &mut [f64]) {
         self.up[0].process_block_above(l, &mut self.rows[0], self.floor);
         self.up[1].process_block_above(r, &mut self.rows[1], self.floor);
         let rows = self.rows[0].iter().zip(&self.rows[1]);
-        for (p, (a, b)) in self.peaks[..l.len()].iter_mut().zip(rows) {
+        for (p, (a, b)) in peaks[..l.len()].iter_mut().zip(rows) {
             let mut m = 0.0f32;
             for (x, y) in a.iter().zip(b) {
                 m = m.max(x.abs()).max(y.abs());
             }
             *p = m as f64;
         }
-        for p in self.peaks[..l.len()].iter_mut() {
+        for p in peaks[..l.len()].iter_mut() {
             let row_peak = *p;
             *p = row_peak.max(self.prev_row_peak);
             self.prev_row_peak = row_peak;
@@ -302,9 +368,9 @@ impl LimitedLoudnessEstimator {
     }
 
     /// The K-weighted energy of each frame, delayed by the limiter's latency, into `energies`.
-    fn weigh(&mut self, l: &[f64], r: &[f64]) {
+    fn weigh(&mut self, l: &[f64], r: &[f64], energies: &mut [f64]) {
         let [s0, s1] = &mut self.k_state;
-        for (e, (&x, &y)) in self.energies.iter_mut().zip(l.iter().zip(r)) {
+        for (e, (&x, &y)) in energies.iter_mut().zip(l.iter().zip(r)) {
             let z = s1.tick(&self.k[1], s0.tick(&self.k[0], [x, y]));
             *e = z[0] * z[0] + z[1] * z[1];
         }
@@ -312,7 +378,7 @@ impl LimitedLoudnessEstimator {
         s1.flush_denormals();
         let len = self.energy_delay.len();
         if len > 0 {
-            for e in self.energies[..l.len()].iter_mut() {
+            for e in energies[..l.len()].iter_mut() {
                 *e = std::mem::replace(&mut self.energy_delay[self.delay_pos], *e);
                 self.delay_pos += 1;
                 if self.delay_pos == len {
@@ -321,7 +387,9 @@ impl LimitedLoudnessEstimator {
             }
         }
     }
+}
 
+impl LimitedLoudnessEstimator {
     /// (gain dB, predicted integrated loudness LUFS) for every candidate gain.
     pub fn predictions(&self) -> Vec<(f64, f64)> {
         self.gains_db

@@ -24,7 +24,7 @@ use crate::bus_cache::LaneCacheReader;
 use crate::bus_cache::{BusCache, BusCacheWriter};
 use crate::chain::ProcessorSpec;
 use crate::deliver::{DeliverSpec, Delivery, Tags, DITHER_SEED};
-use crate::pipeline::{pipelined, BlockSend};
+use crate::pipeline::{pipelined_with_front, BlockSend};
 use crate::preset::{Preset, Target};
 use crate::progress::{Progress, Silent};
 use crate::reference::{
@@ -843,19 +843,26 @@ fn render_lanes_of(
                             },
                         )
                     };
-                    // The estimate runs on a thread of its own.
-                    let pre =
-                        match estimator.as_mut() {
-                            Some(e) => pipelined(
-                                |l: &[f64], r: &[f64]| -> Result<(), std::convert::Infallible> {
-                                    e.process(l, r);
-                                    Ok(())
+                    // The estimate runs on a thread of its own; its detection (the 8x
+                    // upsampling and K-weighting) on this one, which has time to spare while
+                    // the gain computers are the slower stage.
+                    let pre = match estimator.as_mut() {
+                        Some(e) => {
+                            let mut front = e.take_front();
+                            pipelined_with_front(
+                                |l: &[f64], r: &[f64], peaks: &mut [f64], energies: &mut [f64]| {
+                                    front.run(l, r, peaks, energies)
+                                },
+                                |l: &[f64], r: &[f64], peaks: &[f64], energies: &[f64]| {
+                                    e.process_detected(l, r, peaks, energies);
+                                    Ok::<(), std::convert::Infallible>(())
                                 },
                                 |send| render(Some(send)),
                             )
-                            .0,
-                            None => render(None),
-                        };
+                            .0
+                        }
+                        None => render(None),
+                    };
                     let pre = pre?;
                     let caches = caches
                         .into_iter()

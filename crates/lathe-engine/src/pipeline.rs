@@ -20,23 +20,44 @@ pub fn pipelined<E: Send, R>(
     mut consume: impl FnMut(&[f64], &[f64]) -> Result<(), E> + Send,
     produce: impl FnOnce(BlockSend<'_>) -> R,
 ) -> (R, Result<(), E>) {
-    let (to_consumer, from_producer) = sync_channel::<(Vec<f64>, Vec<f64>)>(DEPTH);
-    let (recycle, recycled) = channel::<(Vec<f64>, Vec<f64>)>();
+    pipelined_with_front(
+        |_: &[f64], _: &[f64], _: &mut [f64], _: &mut [f64]| {},
+        |l: &[f64], r: &[f64], _: &[f64], _: &[f64]| consume(l, r),
+        produce,
+    )
+}
+
+/// As [`pipelined`], with a `front` that runs on the producer's thread for every block sent:
+/// it fills two per-frame vectors (`a`, `b`, one value per frame) that travel with the block
+/// to `consume`. For a consumer that is the slower stage, part of its work moves to the
+/// producer's thread (the limited-loudness estimate's detection).
+pub fn pipelined_with_front<E: Send, R>(
+    mut front: impl FnMut(&[f64], &[f64], &mut [f64], &mut [f64]) + Send,
+    mut consume: impl FnMut(&[f64], &[f64], &[f64], &[f64]) -> Result<(), E> + Send,
+    produce: impl FnOnce(BlockSend<'_>) -> R,
+) -> (R, Result<(), E>) {
+    type Message = [Vec<f64>; 4];
+    let (to_consumer, from_producer) = sync_channel::<Message>(DEPTH);
+    let (recycle, recycled) = channel::<Message>();
     std::thread::scope(|scope| {
         let consumer = scope.spawn(move || -> Result<(), E> {
-            for (l, r) in from_producer {
-                consume(&l, &r)?;
-                let _ = recycle.send((l, r));
+            for m in from_producer {
+                consume(&m[0], &m[1], &m[2], &m[3])?;
+                let _ = recycle.send(m);
             }
             Ok(())
         });
         let mut send = move |l: &[f64], r: &[f64]| -> bool {
-            let (mut a, mut b) = recycled.try_recv().unwrap_or_default();
-            a.clear();
-            b.clear();
-            a.extend_from_slice(l);
-            b.extend_from_slice(r);
-            to_consumer.send((a, b)).is_ok()
+            let mut m: Message = recycled.try_recv().unwrap_or_default();
+            m[0].clear();
+            m[1].clear();
+            m[0].extend_from_slice(l);
+            m[1].extend_from_slice(r);
+            m[2].resize(l.len(), 0.0);
+            m[3].resize(l.len(), 0.0);
+            let [_, _, a, b] = &mut m;
+            front(l, r, a, b);
+            to_consumer.send(m).is_ok()
         };
         let produced = produce(&mut send);
         // Closing the channel ends the consumer's loop.
