@@ -376,24 +376,21 @@ impl Processor for Eq {
                 7 => fixed::<7>(&self.coefs, &mut self.state, block),
                 _ => fixed::<8>(&self.coefs, &mut self.state, block),
             }
-            for s in self.state.iter_mut() {
-                s.flush_denormals();
-            }
-            return;
-        }
-        let mut sections = Sections {
-            coefs: &self.coefs,
-            state: &mut self.state,
-            old_coefs: &self.old_coefs,
-            old_state: &mut self.old_state,
-            fade_left: &mut self.fade_left,
-            fade_len: self.fade_len,
-        };
-        match &mut self.oversampler {
-            Some(os) => os.process(block.left, block.right, |v| sections.interleaved(v)),
-            None => {
-                for (l, r) in block.left.iter_mut().zip(block.right.iter_mut()) {
-                    [*l, *r] = sections.frame([*l, *r]);
+        } else {
+            let mut sections = Sections {
+                coefs: &self.coefs,
+                state: &mut self.state,
+                old_coefs: &self.old_coefs,
+                old_state: &mut self.old_state,
+                fade_left: &mut self.fade_left,
+                fade_len: self.fade_len,
+            };
+            match &mut self.oversampler {
+                Some(os) => os.process(block.left, block.right, |v| sections.interleaved(v)),
+                None => {
+                    for (l, r) in block.left.iter_mut().zip(block.right.iter_mut()) {
+                        [*l, *r] = sections.frame([*l, *r]);
+                    }
                 }
             }
         }

@@ -74,12 +74,6 @@ impl SaturationSettings {
     }
 }
 
-/// The transfer curve at drive `g`, scaled for unity small-signal gain (as the saturator
-/// computes it, in f32).
-pub fn curve(kind: SaturationKind, g: f64, x: f64) -> f64 {
-    Curve::new(kind, g).apply(x as f32) as f64
-}
-
 /// A curve with its constants worked out once: the output scale is a multiplication (a
 /// division per value, beside the one inside tanh, was a third of the saturation's cost).
 #[derive(Clone, Copy)]
@@ -128,7 +122,7 @@ impl Curve {
     }
 }
 
-/// Applies [`curve`] to a slice of oversampled values.
+/// Applies [`Curve`] to a slice of oversampled values.
 struct CurveKernel<'a> {
     kind: SaturationKind,
     g: f64,
