@@ -7,7 +7,9 @@ use lathe_dsp::compressor::{Compressor, CompressorSettings};
 use lathe_dsp::dither::{Dither, DitherKind};
 use lathe_dsp::eq::{BandKind, Eq, EqBand};
 use lathe_dsp::gain::{Gain, GainSettings};
+use lathe_dsp::gain_curve::GainCurve;
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
+use lathe_dsp::linear_phase_eq::LinearPhaseEq;
 use lathe_dsp::multiband::{BandSettings, Multiband, MultibandSettings};
 use lathe_dsp::processor::{Processor, StereoBlock};
 use lathe_dsp::saturate::{Clipper, ClipperSettings, Saturation, SaturationSettings};
@@ -85,6 +87,20 @@ impl Processor for Chain {
     fn reset(&mut self) {
         self.0.iter_mut().for_each(|p| p.reset());
     }
+}
+
+/// A match EQ with a curve on 31 third-octave points per lane, as reference matching makes.
+fn match_eq() -> LinearPhaseEq {
+    let freqs: Vec<f64> = (0..31).map(|i| 20.0 * 2f64.powf(i as f64 / 3.0)).collect();
+    let mid = freqs
+        .iter()
+        .map(|f| 6.0 * (f / 1000.0).log10().sin())
+        .collect();
+    let side = freqs.iter().map(|f| -3.0 + (f / 500.0).log2()).collect();
+    LinearPhaseEq::mid_side(
+        GainCurve::new(freqs.clone(), mid),
+        GainCurve::new(freqs, side),
+    )
 }
 
 fn bench_one(
@@ -177,6 +193,18 @@ fn processors(c: &mut Criterion) {
                     e.process(lc, rc);
                 }
                 black_box(e.predictions());
+            })
+        });
+    }
+    bench_one(&mut g, "match_eq_mid_side", Box::new(match_eq()));
+    {
+        // Not per-sample work: designing the match EQ's two FIRs (once per render, before
+        // the first block), at 44.1 kHz.
+        g.bench_function("match_eq_prepare_44k1", |b| {
+            b.iter(|| {
+                let mut p = match_eq();
+                p.prepare(44_100.0, BLOCK);
+                black_box(p.latency_samples());
             })
         });
     }

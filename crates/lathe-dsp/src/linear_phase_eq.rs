@@ -19,7 +19,7 @@
 use crate::eq::EqBand;
 use crate::gain_curve::GainCurve;
 use crate::processor::{Processor, StereoBlock};
-use crate::window::kaiser;
+use crate::window::Kaiser;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use std::sync::Arc;
@@ -52,26 +52,47 @@ pub fn design_fir(bands: &[EqBand], sample_rate_hz: f64) -> Vec<f64> {
 
 /// The linear-phase FIR whose magnitude follows `magnitude(freq_hz)`, `fir_len` taps, centred.
 pub fn design_fir_for(magnitude: impl Fn(f64) -> f64, sample_rate_hz: f64) -> Vec<f64> {
+    design_fir_sampled(
+        |step_hz, count| (0..count).map(|k| magnitude(k as f64 * step_hz)).collect(),
+        sample_rate_hz,
+    )
+}
+
+/// The linear-phase FIR whose magnitudes on the design grid are `sample(step_hz, count)`: at
+/// the frequencies `0, step_hz, …` up to Nyquist. `fir_len` taps, centred.
+pub fn design_fir_sampled(
+    sample: impl FnOnce(f64, usize) -> Vec<f64>,
+    sample_rate_hz: f64,
+) -> Vec<f64> {
     let taps = fir_len(sample_rate_hz);
     let grid = (taps * DESIGN_GRID).next_power_of_two();
     let mut planner = RealFftPlanner::<f64>::new();
     let inverse = planner.plan_fft_inverse(grid);
-    let mut spectrum: Vec<Complex<f64>> = (0..=grid / 2)
-        .map(|k| {
-            let f = k as f64 * sample_rate_hz / grid as f64;
-            Complex::new(magnitude(f), 0.0)
-        })
+    let magnitudes = sample(sample_rate_hz / grid as f64, grid / 2 + 1);
+    assert_eq!(
+        magnitudes.len(),
+        grid / 2 + 1,
+        "one magnitude per grid point"
+    );
+    let mut spectrum: Vec<Complex<f64>> = magnitudes
+        .into_iter()
+        .map(|m| Complex::new(m, 0.0))
         .collect();
     let mut zero_phase = vec![0.0; grid];
     inverse
         .process(&mut spectrum, &mut zero_phase)
         .expect("buffer sizes come from the plan");
-    let half = (taps / 2) as isize;
+    let half = taps / 2;
+    // The window is symmetric: one value per distance from the centre.
+    let kaiser = Kaiser::new(KAISER_BETA);
+    let window: Vec<f64> = (0..=half)
+        .map(|d| kaiser.at(d as f64 / (half as f64 + 1.0)))
+        .collect();
     (0..taps as isize)
         .map(|n| {
-            let t = n - half;
+            let t = n - half as isize;
             let v = zero_phase[t.rem_euclid(grid as isize) as usize] / grid as f64;
-            v * kaiser(t as f64 / (half as f64 + 1.0), KAISER_BETA)
+            v * window[t.unsigned_abs()]
         })
         .collect()
 }
@@ -108,6 +129,8 @@ pub struct LinearPhaseEq {
     spectrum: Vec<Complex<f64>>,
     time: Vec<f64>,
     scratch: Vec<Complex<f64>>,
+    /// The rate the filters were designed for (none before the first `prepare`).
+    designed_at_hz: Option<f64>,
 }
 
 impl LinearPhaseEq {
@@ -141,8 +164,10 @@ impl LinearPhaseEq {
             spectrum: Vec::new(),
             time: Vec::new(),
             scratch: Vec::new(),
+            designed_at_hz: None,
         };
-        me.prepare(48000.0, 0);
+        // The design waits for `prepare`, which knows the rate: it takes milliseconds.
+        me.reset();
         me
     }
 
@@ -188,15 +213,27 @@ fn new_channel(size: usize, block: usize) -> Channel {
 
 impl Processor for LinearPhaseEq {
     fn prepare(&mut self, sample_rate_hz: f64, _max_block: usize) {
+        if self.designed_at_hz == Some(sample_rate_hz) {
+            self.reset();
+            return;
+        }
+        self.designed_at_hz = Some(sample_rate_hz);
         let firs = match &self.design {
             Design::Bands(b) => {
                 let fir = design_fir(b, sample_rate_hz);
                 [fir.clone(), fir]
             }
-            Design::MidSide { mid, side } => [
-                design_fir_for(|f| mid.magnitude(f), sample_rate_hz),
-                design_fir_for(|f| side.magnitude(f), sample_rate_hz),
-            ],
+            // The two designs are independent: one on another thread.
+            Design::MidSide { mid, side } => {
+                let design = |c: &GainCurve| {
+                    design_fir_sampled(|step, n| c.magnitudes_on_grid(step, n), sample_rate_hz)
+                };
+                std::thread::scope(|s| {
+                    let side = s.spawn(|| design(side));
+                    let mid = design(mid);
+                    [mid, side.join().expect("the design does not panic")]
+                })
+            }
         };
         self.taps = firs[0].len();
         let size = (FFT_PER_TAPS * self.taps).next_power_of_two();
@@ -225,6 +262,10 @@ impl Processor for LinearPhaseEq {
     }
 
     fn process(&mut self, block: &mut StereoBlock<'_>) {
+        if self.designed_at_hz.is_none() {
+            // Not prepared (a contract breach): at 48 kHz, rather than panic.
+            self.prepare(48_000.0, block.len());
+        }
         let keep = self.taps - 1;
         let mut done = 0;
         let n = block.len();

@@ -17,10 +17,31 @@ pub fn bessel_i0(x: f64) -> f64 {
 
 /// Kaiser window value at position `t ∈ [−1, 1]` (0 = centre) for shape `beta`.
 pub fn kaiser(t: f64, beta: f64) -> f64 {
-    if t.abs() > 1.0 {
-        return 0.0;
+    Kaiser::new(beta).at(t)
+}
+
+/// A Kaiser window of one shape, for many positions: its normalisation I0(β) is computed once.
+#[derive(Clone, Copy, Debug)]
+pub struct Kaiser {
+    beta: f64,
+    i0_beta: f64,
+}
+
+impl Kaiser {
+    pub fn new(beta: f64) -> Self {
+        Self {
+            beta,
+            i0_beta: bessel_i0(beta),
+        }
     }
-    bessel_i0(beta * (1.0 - t * t).sqrt()) / bessel_i0(beta)
+
+    /// The value at position `t ∈ [−1, 1]` (0 = centre); 0 outside. Equal to [`kaiser`].
+    pub fn at(&self, t: f64) -> f64 {
+        if t.abs() > 1.0 {
+            return 0.0;
+        }
+        bessel_i0(self.beta * (1.0 - t * t).sqrt()) / self.i0_beta
+    }
 }
 
 /// Kaiser's formula for the `beta` that gives `attenuation_db` of stopband rejection.
