@@ -44,8 +44,8 @@ impl BiquadCoefficients {
 /// State of one biquad section (transposed direct form II).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BiquadState {
-    s1: f64,
-    s2: f64,
+    pub(crate) s1: f64,
+    pub(crate) s2: f64,
 }
 
 impl BiquadState {

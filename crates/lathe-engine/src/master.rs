@@ -1291,7 +1291,12 @@ fn render_to_target(
                 .collect::<Result<_, _>>()
                 .map_err(write_err)?,
         );
-        let mut meter = spectrum.then(|| MidSideSpectrumMeter::new(rate_hz as f64));
+        // The result's spectrum: for the report, from frames that do not overlap (half the
+        // work); a late correction is computed from the full (Welch) measurement.
+        let mut meter = spectrum.then(|| match correct {
+            Some(_) => MidSideSpectrumMeter::new(rate_hz as f64),
+            None => MidSideSpectrumMeter::sparse(rate_hz as f64),
+        });
         let res = render_lanes(
             &mut source,
             rate_hz,

@@ -10,7 +10,7 @@ use std::sync::mpsc::{channel, sync_channel};
 pub type BlockSend<'a> = &'a mut (dyn FnMut(&[f64], &[f64]) -> bool + Send);
 
 /// Blocks in flight between the two threads.
-const DEPTH: usize = 4;
+const DEPTH: usize = 16;
 
 /// Runs `produce` on this thread and `consume` on a second one. `produce` gets a `send`
 /// function that queues a copy of a block for `consume` and returns false once `consume` has

@@ -8,10 +8,11 @@ use lathe_dsp::processor::{Processor, StereoBlock};
 use lathe_dsp::true_peak::TruePeakMeter;
 
 use crate::chain::ProcessorSpec;
-use crate::pipeline::pipelined;
+use crate::pipeline::{pipelined, BlockSend};
 use crate::progress::Progress;
 use crate::source::SourceError;
 use crate::stems::{StemMix, StemSpec};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Frames per processing block.
 pub const BLOCK: usize = 4096;
@@ -252,10 +253,91 @@ fn blocks(lanes: &mut [Lane], from: usize, to: usize) -> Vec<StereoBlock<'_>> {
         .collect()
 }
 
+/// The stages after the chain: the gain, the post-gain stages, the limiter, and the cut to
+/// the input's frames (latency compensation). They run on the thread after the chain's.
+struct Back {
+    post: Vec<Box<dyn LaneProcessor>>,
+    lim: Option<TruePeakLimiter>,
+    gain: f64,
+    /// Frames still to drop before the limiter (the latency of the stages before it).
+    to_skip_before_limiter: usize,
+    /// Frames still to drop after the limiter (its own latency).
+    to_skip: usize,
+    /// Output frames sent.
+    emitted: u64,
+    min_gain: f64,
+    extra: ExtraReduction,
+    /// With several lanes, one block of each travels to the writer thread end to end.
+    cat: [Vec<f64>; 2],
+}
+
+impl Back {
+    /// Processes the first `n` frames of every lane and sends what belongs to the output
+    /// (`input_frames`: the input's frames read so far). False once the writer has stopped.
+    fn process(
+        &mut self,
+        bufs: &mut [Lane],
+        n: usize,
+        input_frames: u64,
+        send: BlockSend<'_>,
+    ) -> bool {
+        let mut lanes = blocks(bufs, 0, n);
+        if self.gain != 1.0 {
+            for b in lanes.iter_mut() {
+                b.left
+                    .iter_mut()
+                    .chain(b.right.iter_mut())
+                    .for_each(|v| *v *= self.gain);
+            }
+        }
+        for p in self.post.iter_mut() {
+            p.process_lanes(&mut lanes);
+        }
+        drop(lanes);
+        // The stages before the limiter are trimmed of their latency *before* it: the limiter
+        // must see the signal exactly as it will be delivered, which starts abruptly at the
+        // input's first frame (the pre-ringing of linear-phase stages falls in the trimmed
+        // part). Fed the untrimmed onset, it would miss the overshoot of that abrupt start.
+        let trimmed = self.to_skip_before_limiter.min(n);
+        self.to_skip_before_limiter -= trimmed;
+        if let Some(lm) = &mut self.lim {
+            lm.process_lanes(&mut blocks(bufs, trimmed, n));
+            self.min_gain = self.min_gain.min(lm.take_min_gain());
+            let e = lm.take_extra_reduction();
+            self.extra.max_db = self.extra.max_db.max(e.max_db);
+            self.extra.frames += e.frames;
+            self.extra.sum_db_frames += e.sum_db_frames;
+        }
+        // Output frame i is input frame i: drop the first `latency` frames, stop at the
+        // input's length.
+        let skip = trimmed + self.to_skip.min(n - trimmed);
+        self.to_skip -= skip - trimmed;
+        let take = ((n - skip) as u64).min(input_frames - self.emitted) as usize;
+        if take == 0 {
+            return true;
+        }
+        self.emitted += take as u64;
+        if let [[l, r]] = bufs {
+            return send(&l[skip..skip + take], &r[skip..skip + take]);
+        }
+        let [cat_l, cat_r] = &mut self.cat;
+        cat_l.clear();
+        cat_r.clear();
+        for [l, r] in bufs.iter() {
+            cat_l.extend_from_slice(&l[skip..skip + take]);
+            cat_r.extend_from_slice(&r[skip..skip + take]);
+        }
+        send(cat_l, cat_r)
+    }
+}
+
 /// Renders every lane of `source` in lockstep through the bus with a static `gain_db`
 /// ([`lathe_dsp::lanes`]: the dynamics stages' gains are lane 0's, the limiter's the one every
 /// lane needs), calling `sink(lane, left, right)` with each lane's output blocks. The
 /// measurements of [`PassResult`] are lane 0's, with each other lane's levels in `versions`.
+///
+/// Up to three threads: the source and the chain; the gain, post-gain stages and limiter (on
+/// the first thread when either part is empty); the meters and `sink`.
 pub fn render_lanes(
     source: &mut dyn BlockSource,
     rate_hz: u32,
@@ -284,29 +366,77 @@ pub fn render_lanes(
         .map(|p| p.latency_samples())
         .sum();
     let latency = pre_limiter_latency + lim.as_ref().map_or(0, Processor::latency_samples);
-    let gain = lathe_dsp::db_to_lin(gain_db);
     let mut meters: Vec<StereoMeter> = (0..n_lanes)
         .map(|_| StereoMeter::new(fs, metering.output_true_peak))
         .collect();
     let mut input_meter = metering.input.then(|| StereoMeter::new(fs, true));
-    let mut bufs: Vec<Lane> = (0..n_lanes)
-        .map(|_| [vec![0.0; BLOCK], vec![0.0; BLOCK]])
-        .collect();
-    // With several lanes, one block of each travels to the writer thread end to end.
-    let (mut cat_l, mut cat_r) = (Vec::new(), Vec::new());
-    // The stages before the limiter are trimmed of their latency *before* it: the limiter must
-    // see the signal exactly as it will be delivered, which starts abruptly at the input's
-    // first frame (the pre-ringing of linear-phase stages falls in the trimmed part). Fed the
-    // untrimmed onset, it would miss the overshoot of that abrupt start.
-    let mut to_skip_before_limiter = pre_limiter_latency;
-    let mut to_skip = latency - pre_limiter_latency;
-    let mut input_frames = 0u64;
-    let mut input_done = false;
-    let mut emitted = 0u64;
-    let mut flushed = 0usize;
-    let mut min_gain = 1.0f64;
-    let mut extra = ExtraReduction::default();
-    // The output is metered and written on a second thread while the next block is processed.
+    let new_lanes = || -> Vec<Lane> {
+        (0..n_lanes)
+            .map(|_| [vec![0.0; BLOCK], vec![0.0; BLOCK]])
+            .collect()
+    };
+    let mut bufs = new_lanes();
+    let mut back = Back {
+        post,
+        lim,
+        gain: lathe_dsp::db_to_lin(gain_db),
+        to_skip_before_limiter: pre_limiter_latency,
+        to_skip: latency - pre_limiter_latency,
+        emitted: 0,
+        min_gain: 1.0,
+        extra: ExtraReduction::default(),
+        cat: [Vec::new(), Vec::new()],
+    };
+    // The input's frames read so far: the chain's thread counts them before it sends the
+    // block that holds them.
+    let input_frames = AtomicU64::new(0);
+    // Reads the source, pads it with silence until the chain's latency is flushed out, runs
+    // the chain and hands on each block (`n` frames of every lane in `bufs`); stops when
+    // `next` returns false.
+    let mut front = |next: &mut dyn FnMut(&mut [Lane], usize) -> bool| {
+        let mut input_done = false;
+        let mut flushed = 0usize;
+        loop {
+            let n_in = if input_done {
+                0
+            } else {
+                source.read(&mut bufs, BLOCK)?
+            };
+            input_done |= n_in < BLOCK;
+            input_frames.fetch_add(n_in as u64, Ordering::Release);
+            if let Some(m) = &mut input_meter {
+                m.process(&bufs[0][0][..n_in], &bufs[0][1][..n_in]);
+            }
+
+            let pad = if input_done {
+                (BLOCK - n_in).min(latency - flushed)
+            } else {
+                0
+            };
+            for [l, r] in &mut bufs {
+                l[n_in..n_in + pad].fill(0.0);
+                r[n_in..n_in + pad].fill(0.0);
+            }
+            flushed += pad;
+            let n = n_in + pad;
+            if n == 0 {
+                return Ok::<(), RenderError>(());
+            }
+            let mut lanes = blocks(&mut bufs, 0, n);
+            for p in procs.iter_mut() {
+                p.process_lanes(&mut lanes);
+            }
+            drop(lanes);
+            // False: the writer stopped on an error; it is reported below.
+            if !next(&mut bufs, n) || (input_done && flushed >= latency) {
+                return Ok(());
+            }
+        }
+    };
+    // A third thread only pays when both sides of it have work.
+    let one_thread =
+        bus.chain.is_empty() || (back.post.is_empty() && back.lim.is_none() && back.gain == 1.0);
+    // The output is metered and written on another thread while the next block is processed.
     let (produced, written) = pipelined(
         |ol: &[f64], or: &[f64]| -> std::io::Result<()> {
             let n = ol.len() / n_lanes;
@@ -317,89 +447,46 @@ pub fn render_lanes(
             }
             Ok(())
         },
-        |send| -> Result<(), RenderError> {
-            loop {
-                let n_in = if input_done {
-                    0
-                } else {
-                    source.read(&mut bufs, BLOCK)?
-                };
-                input_done |= n_in < BLOCK;
-                input_frames += n_in as u64;
-                if let Some(m) = &mut input_meter {
-                    m.process(&bufs[0][0][..n_in], &bufs[0][1][..n_in]);
-                }
-                // After the input: silence until the chain's latency is flushed out.
-                let pad = if input_done {
-                    (BLOCK - n_in).min(latency - flushed)
-                } else {
-                    0
-                };
-                for [l, r] in &mut bufs {
-                    l[n_in..n_in + pad].fill(0.0);
-                    r[n_in..n_in + pad].fill(0.0);
-                }
-                flushed += pad;
-                let n = n_in + pad;
-                if n == 0 {
-                    return Ok(());
-                }
-                let mut lanes = blocks(&mut bufs, 0, n);
-                for p in procs.iter_mut() {
-                    p.process_lanes(&mut lanes);
-                }
-                if gain != 1.0 {
-                    for b in lanes.iter_mut() {
-                        b.left
-                            .iter_mut()
-                            .chain(b.right.iter_mut())
-                            .for_each(|v| *v *= gain);
+        |to_writer| -> Result<(), RenderError> {
+            if one_thread {
+                return front(&mut |bufs, n| {
+                    back.process(bufs, n, input_frames.load(Ordering::Acquire), to_writer)
+                });
+            }
+            // The chain on this thread, the stages after it on a third one.
+            let mut back_bufs = new_lanes();
+            let (produced, _) = pipelined(
+                |l: &[f64], r: &[f64]| -> Result<(), ()> {
+                    let n = l.len() / n_lanes;
+                    for (k, [bl, br]) in back_bufs.iter_mut().enumerate() {
+                        bl[..n].copy_from_slice(&l[k * n..(k + 1) * n]);
+                        br[..n].copy_from_slice(&r[k * n..(k + 1) * n]);
                     }
-                }
-                for p in post.iter_mut() {
-                    p.process_lanes(&mut lanes);
-                }
-                drop(lanes);
-                let trimmed = to_skip_before_limiter.min(n);
-                to_skip_before_limiter -= trimmed;
-                if let Some(lm) = &mut lim {
-                    lm.process_lanes(&mut blocks(&mut bufs, trimmed, n));
-                    min_gain = min_gain.min(lm.take_min_gain());
-                    let e = lm.take_extra_reduction();
-                    extra.max_db = extra.max_db.max(e.max_db);
-                    extra.frames += e.frames;
-                    extra.sum_db_frames += e.sum_db_frames;
-                }
-                // Output frame i is input frame i: drop the first `latency` frames, stop at
-                // the input's length.
-                let skip = trimmed + to_skip.min(n - trimmed);
-                to_skip -= skip - trimmed;
-                let take = ((n - skip) as u64).min(input_frames - emitted) as usize;
-                if take > 0 {
-                    let sent = if n_lanes == 1 {
-                        send(
-                            &bufs[0][0][skip..skip + take],
-                            &bufs[0][1][skip..skip + take],
-                        )
+                    let frames = input_frames.load(Ordering::Acquire);
+                    if back.process(&mut back_bufs, n, frames, to_writer) {
+                        Ok(())
                     } else {
+                        Err(())
+                    }
+                },
+                |to_back| {
+                    let mut cat = [Vec::new(), Vec::new()];
+                    front(&mut |bufs, n| {
+                        if let [[l, r]] = bufs {
+                            return to_back(&l[..n], &r[..n]);
+                        }
+                        let [cat_l, cat_r] = &mut cat;
                         cat_l.clear();
                         cat_r.clear();
-                        for [l, r] in &bufs {
-                            cat_l.extend_from_slice(&l[skip..skip + take]);
-                            cat_r.extend_from_slice(&r[skip..skip + take]);
+                        for [l, r] in bufs.iter() {
+                            cat_l.extend_from_slice(&l[..n]);
+                            cat_r.extend_from_slice(&r[..n]);
                         }
-                        send(&cat_l, &cat_r)
-                    };
-                    if !sent {
-                        // The writer stopped on an error; it is reported below.
-                        return Ok(());
-                    }
-                    emitted += take as u64;
-                }
-                if input_done && flushed >= latency {
-                    return Ok(());
-                }
-            }
+                        to_back(cat_l, cat_r)
+                    })
+                },
+            );
+            produced
         },
     );
     produced?;
@@ -420,13 +507,13 @@ pub fn render_lanes(
         integrated_lufs: main.integrated_lufs,
         true_peak_dbtp: main.true_peak_dbtp,
         lra_lu: main.lra_lu,
-        frames: emitted,
-        limiter_max_reduction_db: -lathe_dsp::lin_to_db(min_gain),
+        frames: back.emitted,
+        limiter_max_reduction_db: -lathe_dsp::lin_to_db(back.min_gain),
         elapsed_s: started.elapsed().as_secs_f64(),
         input,
         versions: lane_levels.collect(),
-        locked_extra_reduction: (n_lanes > 1 && lim.is_some())
-            .then(|| ExtraReductionReport::new(extra, fs)),
+        locked_extra_reduction: (n_lanes > 1 && back.lim.is_some())
+            .then(|| ExtraReductionReport::new(back.extra, fs)),
     })
 }
 
