@@ -450,9 +450,7 @@ impl TruePeakLimiter {
 /// Row peaks (largest |value| of both channels' rows), combined into `peaks` by maximum when
 /// `combine`, else written.
 fn row_peaks(rows: &[Vec<[f32; FACTOR]>; 2], peaks: &mut [f32], combine: bool) {
-    let row_max = |a: &[f32; FACTOR], b: &[f32; FACTOR]| {
-        a.iter().chain(b).fold(0.0f32, |m, v| m.max(v.abs()))
-    };
+    let row_max = crate::oversample::stereo_row_peak;
     let rows = rows[0].iter().zip(&rows[1]);
     if combine {
         for (p, (a, b)) in peaks.iter_mut().zip(rows) {

@@ -354,11 +354,7 @@ impl EstimateFront {
         self.up[1].process_block_above(r, &mut self.rows[1], self.floor);
         let rows = self.rows[0].iter().zip(&self.rows[1]);
         for (p, (a, b)) in peaks[..l.len()].iter_mut().zip(rows) {
-            let mut m = 0.0f32;
-            for (x, y) in a.iter().zip(b) {
-                m = m.max(x.abs()).max(y.abs());
-            }
-            *p = m as f64;
+            *p = crate::oversample::stereo_row_peak(a, b) as f64;
         }
         for p in peaks[..l.len()].iter_mut() {
             let row_peak = *p;

@@ -226,6 +226,47 @@ pub fn max_abs(xs: &[f32]) -> f32 {
     lanes.iter().fold(0.0f32, |m, &v| m.max(v))
 }
 
+/// `x` when it is larger than `m`, else `m`: one max instruction, and a NaN `x` is ignored
+/// (as `f32::max` ignores it).
+#[inline(always)]
+fn larger(m: f32, x: f32) -> f32 {
+    if x > m {
+        x
+    } else {
+        m
+    }
+}
+
+/// The largest |value| of eight lanes, as a tree (three steps, not a chain of eight).
+#[inline(always)]
+fn tree_max(m: [f32; FACTOR]) -> f32 {
+    let h = [
+        larger(m[0], m[4]),
+        larger(m[1], m[5]),
+        larger(m[2], m[6]),
+        larger(m[3], m[7]),
+    ];
+    larger(larger(h[0], h[2]), larger(h[1], h[3]))
+}
+
+/// The largest |value| of one upsampled row (0 for a row of NaNs).
+#[inline(always)]
+pub fn row_peak(a: &[f32; FACTOR]) -> f32 {
+    tree_max(a.map(|x| larger(0.0, x.abs())))
+}
+
+/// The largest |value| of two rows (both channels' phases of one input frame): lane by lane,
+/// then a tree, so that it vectorises; a running maximum over the sixteen values is a chain
+/// of sixteen dependent steps. Equal to folding `f32::max` over them.
+#[inline(always)]
+pub fn stereo_row_peak(a: &[f32; FACTOR], b: &[f32; FACTOR]) -> f32 {
+    let mut m = [0.0f32; FACTOR];
+    for k in 0..FACTOR {
+        m[k] = larger(larger(0.0, a[k].abs()), b[k].abs());
+    }
+    tree_max(m)
+}
+
 /// The polyphase dot products, with a faster path for CPUs with AVX2 and FMA.
 #[allow(unsafe_code)]
 mod simd {
@@ -355,6 +396,32 @@ mod simd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Any value, NaN and infinities included, often.
+    fn any_f32() -> impl Strategy<Value = f32> {
+        prop_oneof![
+            4 => -4.0f32..4.0,
+            1 => Just(f32::NAN),
+            1 => Just(f32::INFINITY),
+            1 => Just(-0.0f32),
+        ]
+    }
+
+    proptest! {
+        /// The tree maxima equal folding `f32::max` over |values|, the plain definition
+        /// (which ignores NaN), bit for bit.
+        #[test]
+        fn row_peaks_equal_the_folded_maximum(
+            a in prop::array::uniform8(any_f32()),
+            b in prop::array::uniform8(any_f32()),
+        ) {
+            let fold = |v: &[f32]| v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            prop_assert_eq!(row_peak(&a).to_bits(), fold(&a).to_bits());
+            let both: Vec<f32> = a.iter().chain(&b).copied().collect();
+            prop_assert_eq!(stereo_row_peak(&a, &b).to_bits(), fold(&both).to_bits());
+        }
+    }
 
     /// The AVX2/FMA path and the portable path compute the same sums (FMA rounds once instead
     /// of twice, so they may differ in the last bits only).

@@ -204,8 +204,12 @@ impl WavWriter {
         let [il, ir] = &mut self.ints;
         il.clear();
         ir.clear();
-        il.extend(l.iter().map(|&a| (ql.tick(a) * scale) as i32));
-        ir.extend(r.iter().map(|&b| (qr.tick(b) * scale) as i32));
+        // Both channels in one loop: their generators' dependency chains then overlap (each
+        // channel still draws its own sequence, as before).
+        for (&a, &b) in l.iter().zip(r) {
+            il.push((ql.tick(a) * scale) as i32);
+            ir.push((qr.tick(b) * scale) as i32);
+        }
         match &mut self.encoder {
             Encoder::Wav(w) => w.write_int(il, ir)?,
             Encoder::Flac(f) => f.write(il, ir).map_err(io)?,
