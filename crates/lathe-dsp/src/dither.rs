@@ -49,7 +49,6 @@ pub fn shaping_filter(kind: DitherKind) -> &'static [f64] {
     }
 }
 
-/// xorshift64* generator: small, fast, deterministic.
 /// Rounds to the nearest integer, ties to even, for |t| < 2⁵¹: adding and subtracting
 /// 1.5·2⁵² leaves no fraction bits. (`f64::round` is a library call on baseline x86-64.)
 #[inline]
@@ -58,19 +57,41 @@ fn round_half_even(t: f64) -> f64 {
     (t + MAGIC) - MAGIC
 }
 
+/// SplitMix64 (Steele, Lea and Flood 2014): a Weyl sequence through a 64-bit mixer; small,
+/// deterministic, and its state advances by one addition, so consecutive draws do not wait
+/// on each other (an xorshift state is a chain of six dependent steps per draw, which bound
+/// the writer's speed).
 #[derive(Clone, Debug)]
 struct Rng(u64);
 
 impl Rng {
+    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
     fn new(seed: u64) -> Self {
-        Self(seed.max(1))
+        // Mixed, so that seeds that differ in a few bits start far apart on the sequence.
+        Self(Self::mix(seed))
     }
+
     #[inline]
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    #[inline]
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(Self::GAMMA);
+        Self::mix(self.0)
+    }
+
+    /// Triangular-PDF value in (−1, 1): the difference of two independent uniforms, the two
+    /// 32-bit halves of one draw (2⁻³² of resolution is far finer than any dither needs).
+    #[inline]
+    fn triangular(&mut self) -> f64 {
+        const SCALE: f64 = 1.0 / 4_294_967_296.0;
+        let z = self.next_u64();
+        ((z >> 32) as f64 - (z & 0xFFFF_FFFF) as f64) * SCALE
     }
 }
 
@@ -83,8 +104,10 @@ pub struct Quantizer {
     inv_step: f64,
     rng: Rng,
     seed: u64,
-    /// The shaping filter (empty: none).
-    shaping: &'static [f64],
+    /// Whether there is a shaping filter.
+    shaped: bool,
+    /// The shaping filter's coefficients, zero past its taps.
+    shaping: [f64; 5],
     /// Past total quantisation errors e[n−1], e[n−2], … (as many as the filter has taps).
     err: [f64; 5],
 }
@@ -98,7 +121,13 @@ impl Quantizer {
             inv_step: 2f64.powi(bits as i32 - 1),
             rng: Rng::new(seed),
             seed,
-            shaping: shaping_filter(kind),
+            shaped: !shaping_filter(kind).is_empty(),
+            shaping: {
+                let mut h = [0.0; 5];
+                let taps = shaping_filter(kind);
+                h[..taps.len()].copy_from_slice(taps);
+                h
+            },
             err: [0.0; 5],
         }
     }
@@ -112,17 +141,21 @@ impl Quantizer {
     pub fn tick(&mut self, x: f64) -> f64 {
         let d = match self.kind {
             DitherKind::None => 0.0,
-            _ => (self.rng.uniform() - self.rng.uniform()) * self.step,
+            _ => self.rng.triangular() * self.step,
         };
-        let feedback: f64 = self.shaping.iter().zip(&self.err).map(|(h, e)| h * e).sum();
+        if !self.shaped {
+            let y = round_half_even((x + d) * self.inv_step) * self.step;
+            return y.clamp(-1.0, 1.0 - self.step);
+        }
+        // A fixed five-term sum (zero coefficients past the filter's taps) and a shift by
+        // value: no loop over a slice, no memmove, per sample.
+        let (h, e) = (&self.shaping, &self.err);
+        let feedback = h[0] * e[0] + h[1] * e[1] + h[2] * e[2] + h[3] * e[3] + h[4] * e[4];
         let v = x - feedback;
         let y = round_half_even((v + d) * self.inv_step) * self.step;
         let y = y.clamp(-1.0, 1.0 - self.step);
-        if !self.shaping.is_empty() {
-            let limit = 8.0 * self.step;
-            self.err.copy_within(0..4, 1);
-            self.err[0] = (y - v).clamp(-limit, limit);
-        }
+        let limit = 8.0 * self.step;
+        self.err = [(y - v).clamp(-limit, limit), e[0], e[1], e[2], e[3]];
         y
     }
 
@@ -153,11 +186,12 @@ impl Processor for Dither {
     fn prepare(&mut self, _sample_rate_hz: f64, _max_block: usize) {}
 
     fn process(&mut self, block: &mut StereoBlock<'_>) {
-        for v in block.left.iter_mut() {
-            *v = self.q[0].tick(*v);
-        }
-        for v in block.right.iter_mut() {
-            *v = self.q[1].tick(*v);
+        // Both channels in one loop: their error-feedback loops are independent chains of
+        // dependent steps, which then overlap.
+        let [ql, qr] = &mut self.q;
+        for (l, r) in block.left.iter_mut().zip(block.right.iter_mut()) {
+            *l = ql.tick(*l);
+            *r = qr.tick(*r);
         }
     }
 
