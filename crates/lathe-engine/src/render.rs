@@ -253,12 +253,10 @@ fn blocks(lanes: &mut [Lane], from: usize, to: usize) -> Vec<StereoBlock<'_>> {
         .collect()
 }
 
-/// The stages after the chain: the gain, the post-gain stages, the limiter, and the cut to
-/// the input's frames (latency compensation). They run on the thread after the chain's.
+/// The limiter and the cut to the input's frames (latency compensation): the last stage
+/// before the writer, on a thread of its own when the stages before it have work.
 struct Back {
-    post: Vec<Box<dyn LaneProcessor>>,
     lim: Option<TruePeakLimiter>,
-    gain: f64,
     /// Frames still to drop before the limiter (the latency of the stages before it).
     to_skip_before_limiter: usize,
     /// Frames still to drop after the limiter (its own latency).
@@ -281,19 +279,6 @@ impl Back {
         input_frames: u64,
         send: BlockSend<'_>,
     ) -> bool {
-        let mut lanes = blocks(bufs, 0, n);
-        if self.gain != 1.0 {
-            for b in lanes.iter_mut() {
-                b.left
-                    .iter_mut()
-                    .chain(b.right.iter_mut())
-                    .for_each(|v| *v *= self.gain);
-            }
-        }
-        for p in self.post.iter_mut() {
-            p.process_lanes(&mut lanes);
-        }
-        drop(lanes);
         // The stages before the limiter are trimmed of their latency *before* it: the limiter
         // must see the signal exactly as it will be delivered, which starts abruptly at the
         // input's first frame (the pre-ringing of linear-phase stages falls in the trimmed
@@ -336,8 +321,8 @@ impl Back {
 /// lane needs), calling `sink(lane, left, right)` with each lane's output blocks. The
 /// measurements of [`PassResult`] are lane 0's, with each other lane's levels in `versions`.
 ///
-/// Up to three threads: the source and the chain; the gain, post-gain stages and limiter (on
-/// the first thread when either part is empty); the meters and `sink`.
+/// Up to three threads: the source, the chain, the gain and the post-gain stages; the limiter
+/// (on the first thread when either part has nothing to do); the meters and `sink`.
 pub fn render_lanes(
     source: &mut dyn BlockSource,
     rate_hz: u32,
@@ -376,10 +361,11 @@ pub fn render_lanes(
             .collect()
     };
     let mut bufs = new_lanes();
+    let gain = lathe_dsp::db_to_lin(gain_db);
+    // A third thread only pays when both sides of it have work.
+    let one_thread = lim.is_none() || (procs.is_empty() && post.is_empty());
     let mut back = Back {
-        post,
         lim,
-        gain: lathe_dsp::db_to_lin(gain_db),
         to_skip_before_limiter: pre_limiter_latency,
         to_skip: latency - pre_limiter_latency,
         emitted: 0,
@@ -426,6 +412,17 @@ pub fn render_lanes(
             for p in procs.iter_mut() {
                 p.process_lanes(&mut lanes);
             }
+            if gain != 1.0 {
+                for b in lanes.iter_mut() {
+                    b.left
+                        .iter_mut()
+                        .chain(b.right.iter_mut())
+                        .for_each(|v| *v *= gain);
+                }
+            }
+            for p in post.iter_mut() {
+                p.process_lanes(&mut lanes);
+            }
             drop(lanes);
             // False: the writer stopped on an error; it is reported below.
             if !next(&mut bufs, n) || (input_done && flushed >= latency) {
@@ -433,9 +430,6 @@ pub fn render_lanes(
             }
         }
     };
-    // A third thread only pays when both sides of it have work.
-    let one_thread =
-        bus.chain.is_empty() || (back.post.is_empty() && back.lim.is_none() && back.gain == 1.0);
     // The output is metered and written on another thread while the next block is processed.
     let (produced, written) = pipelined(
         |ol: &[f64], or: &[f64]| -> std::io::Result<()> {
@@ -453,7 +447,7 @@ pub fn render_lanes(
                     back.process(bufs, n, input_frames.load(Ordering::Acquire), to_writer)
                 });
             }
-            // The chain on this thread, the stages after it on a third one.
+            // The chain on this thread, the limiter on a third one.
             let mut back_bufs = new_lanes();
             let (produced, _) = pipelined(
                 |l: &[f64], r: &[f64]| -> Result<(), ()> {
