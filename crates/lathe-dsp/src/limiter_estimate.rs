@@ -73,9 +73,10 @@ struct Probe {
     /// The input delayed by the limiter's latency (ring per channel), so that it meets its gain.
     delay: [Vec<f64>; 2],
     pos: usize,
-    /// Per frame of the current block: the delayed input, then the applied gain.
+    /// Per frame of the current block: the delayed input,
     delayed: [Vec<f64>; 2],
-    applied: Vec<f64>,
+    /// and the limiter's gain (recorded by the candidate's gain computer).
+    limiter_gain: Vec<f64>,
     /// The candidate's gain and the clipper's ceiling (linear): the probe clips the gained
     /// input at the sample rate (the clipper itself is oversampled; close enough for spectra).
     gain: f64,
@@ -144,7 +145,7 @@ impl LimitedLoudnessEstimator {
                 delay: [vec![0.0; latency], vec![0.0; latency]],
                 pos: 0,
                 delayed: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
-                applied: vec![1.0; BLOCK],
+                limiter_gain: vec![1.0; BLOCK],
                 gain,
                 clip: self.clip_lin,
                 meter: spectra.then(|| MidSideSpectrumMeter::sparse(sample_rate_hz)),
@@ -242,7 +243,7 @@ impl LimitedLoudnessEstimator {
                     .probed
                     .iter()
                     .position(|&p| p == k)
-                    .map(|i| &mut self.probes[i].applied[start..end]);
+                    .map(|i| &mut self.probes[i].limiter_gain[start..end]);
                 let mut acc = 0.0;
                 let mut i = 0;
                 while i < peaks.len() {
@@ -259,16 +260,17 @@ impl LimitedLoudnessEstimator {
                             c.skip_idle(j - i);
                             acc += g * g * energy;
                             if let Some(a) = record.as_mut() {
-                                a[i..j].fill(g);
+                                a[i..j].fill(1.0);
                             }
                             i = j;
                             continue;
                         }
                     }
-                    let applied = g * c.gain_for((g * peaks[i]).min(clip));
+                    let limiter = c.gain_for((g * peaks[i]).min(clip));
+                    let applied = g * limiter;
                     acc += applied * applied * energies[i];
                     if let Some(a) = record.as_mut() {
-                        a[i] = applied;
+                        a[i] = limiter;
                     }
                     i += 1;
                 }
@@ -317,9 +319,12 @@ impl Probe {
     fn measure(&mut self, n: usize) {
         let [dl, dr] = &mut self.delayed;
         let (g, clip) = (self.gain, self.clip);
-        for ((a, b), applied) in dl[..n].iter_mut().zip(&mut dr[..n]).zip(&self.applied[..n]) {
-            // applied = g × the limiter's gain; the clipper acts between the two.
-            let limiter = applied / g;
+        for ((a, b), &limiter) in dl[..n]
+            .iter_mut()
+            .zip(&mut dr[..n])
+            .zip(&self.limiter_gain[..n])
+        {
+            // The gain g, then the clipper, then the limiter's gain.
             *a = (*a * g).clamp(-clip, clip) * limiter;
             *b = (*b * g).clamp(-clip, clip) * limiter;
         }
