@@ -154,6 +154,62 @@ fn io<E: std::fmt::Display>(e: E) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
+/// A complete file under its temporary name, not yet known to be on disk. Reading it (the
+/// verification) can start at once, while [`Unsynced::sync`] waits for the disk; then
+/// [`Unsynced::rename`]. Dropped uncommitted (an error on the way), it is committed then, as
+/// `finish` would have done.
+#[must_use = "the file keeps its temporary name until it is committed"]
+#[derive(Debug)]
+pub struct Unsynced {
+    /// Empty once committed.
+    part: PathBuf,
+    path: PathBuf,
+}
+
+impl Unsynced {
+    /// Where the complete file is now.
+    pub fn part(&self) -> &Path {
+        &self.part
+    }
+
+    /// Its final name.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes the file's data through to the disk, then renames it to its final name: the
+    /// final name never shows a file that a crash could leave incomplete.
+    pub fn commit(self) -> std::io::Result<PathBuf> {
+        self.sync()?;
+        self.rename()
+    }
+
+    /// Writes the file's data through to the disk (the file stays readable meanwhile).
+    pub fn sync(&self) -> std::io::Result<()> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.part)?
+            .sync_data()
+    }
+
+    /// Gives the file its final name (after [`Unsynced::sync`]).
+    pub fn rename(mut self) -> std::io::Result<PathBuf> {
+        let part = std::mem::take(&mut self.part);
+        std::fs::rename(&part, &self.path)?;
+        Ok(std::mem::take(&mut self.path))
+    }
+}
+
+impl Drop for Unsynced {
+    fn drop(&mut self) {
+        if !self.part.as_os_str().is_empty() {
+            if self.sync().is_ok() {
+                let _ = std::fs::rename(&self.part, &self.path);
+            }
+        }
+    }
+}
+
 impl WavWriter {
     pub fn create(
         path: &Path,
@@ -217,15 +273,23 @@ impl WavWriter {
         Ok(())
     }
 
-    /// Finishes the file and renames it to its final name.
+    /// Finishes the file, makes it durable and renames it to its final name.
     pub fn finish(self) -> std::io::Result<PathBuf> {
+        self.finish_unsynced()?.commit()
+    }
+
+    /// Finishes the file (complete and tagged) under its temporary name; [`Unsynced::commit`]
+    /// makes it durable and renames it.
+    pub fn finish_unsynced(self) -> std::io::Result<Unsynced> {
         match self.encoder {
             Encoder::Wav(w) => w.finish()?,
             Encoder::Flac(f) => f.finish().map_err(io)?,
         }
         self.tags.write_into(&self.part, &self.format)?;
-        std::fs::rename(&self.part, &self.path)?;
-        Ok(self.path)
+        Ok(Unsynced {
+            part: self.part,
+            path: self.path,
+        })
     }
 
     /// Abandons the file (removes the partial file).
@@ -357,10 +421,19 @@ impl Delivery {
         Ok(())
     }
 
-    /// Flushes the resamplers and the safety stage, finishes every file and renames it.
-    /// Returns the safety stage's deepest gain reduction, dB (0 when it did not act or does
-    /// not exist).
-    pub fn finish(mut self) -> std::io::Result<f64> {
+    /// Flushes the resamplers and the safety stage, finishes every file and commits it
+    /// ([`Unsynced::commit`]). Returns the safety stage's deepest gain reduction, dB (0 when
+    /// it did not act or does not exist).
+    pub fn finish(self) -> std::io::Result<f64> {
+        let (db, files) = self.finish_unsynced()?;
+        for f in files {
+            f.commit()?;
+        }
+        Ok(db)
+    }
+
+    /// As [`Delivery::finish`], leaving the files under their temporary names, one per lane.
+    pub fn finish_unsynced(mut self) -> std::io::Result<(f64, Vec<Unsynced>)> {
         if self.lanes[0].resampler.is_some() {
             let tail = self
                 .safety
@@ -379,12 +452,15 @@ impl Delivery {
             }
             self.limit_and_write()?;
         }
-        for lo in self.lanes {
-            lo.writer.finish()?;
-        }
-        Ok(self
+        let files = self
+            .lanes
+            .into_iter()
+            .map(|lo| lo.writer.finish_unsynced())
+            .collect::<std::io::Result<_>>()?;
+        let db = self
             .safety
-            .map_or(0.0, |s| -lathe_dsp::lin_to_db(s.min_gain)))
+            .map_or(0.0, |s| -lathe_dsp::lin_to_db(s.min_gain));
+        Ok((db, files))
     }
 
     pub fn discard(self) {

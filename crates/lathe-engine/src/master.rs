@@ -23,7 +23,7 @@ use crate::assistant::{self, AssistReport, MixFacts};
 use crate::bus_cache::LaneCacheReader;
 use crate::bus_cache::{BusCache, BusCacheWriter};
 use crate::chain::ProcessorSpec;
-use crate::deliver::{DeliverSpec, Delivery, Tags, DITHER_SEED};
+use crate::deliver::{DeliverSpec, Delivery, Tags, Unsynced, DITHER_SEED};
 use crate::pipeline::{pipelined_with_front, BlockSend};
 use crate::preset::{Preset, Target};
 use crate::progress::{Progress, Silent};
@@ -909,6 +909,8 @@ fn render_lanes_of(
     let mut limiter_report = None;
     // Deepest gain reduction of each resampled deliverable's safety stage.
     let mut safety_db = std::collections::HashMap::new();
+    // Delivered files not yet committed (verified under their temporary names meanwhile).
+    let mut unsynced: Vec<Unsynced> = Vec::new();
     if let (Some(t), Some(caches)) = (target, &caches) {
         let limiter = bus.limiter.expect("a target always has a limiter");
         if !pre_lufs.is_finite() {
@@ -970,6 +972,20 @@ fn render_lanes_of(
         };
         let mut rendered =
             render_to_target(caches, session_rate_hz, &post_bus, t, first_gain, outputs)?;
+        // The bus copies are encoded from under their final names at once; the deliverables
+        // are verified while they are being committed.
+        let bus_copies: Vec<PathBuf> = (0..lanes)
+            .flat_map(|k| lossy_rates.iter().map(move |&r| (k, r)))
+            .map(|(k, r)| bus_copy(k, r).1)
+            .collect();
+        for f in std::mem::take(&mut rendered.files) {
+            if bus_copies.iter().any(|b| b == f.path()) {
+                f.commit()
+                    .map_err(|e| MasterError::Render(RenderError::Write(e)))?;
+            } else {
+                unsynced.push(f);
+            }
+        }
         let late = rendered.correction.take();
         if let Some(fix) = &late {
             post_bus.chain.push(ProcessorSpec::MatchEq(fix.eq.clone()));
@@ -1068,6 +1084,10 @@ fn render_lanes_of(
                     },
                 )?;
                 passes.extend(extra.passes);
+                for f in extra.files {
+                    f.commit()
+                        .map_err(|e| MasterError::Render(RenderError::Write(e)))?;
+                }
                 Ok(())
             };
             let ceiling = target.map(|t| t.true_peak_dbtp);
@@ -1091,15 +1111,42 @@ fn render_lanes_of(
     }
     // Verify every file as delivered: decode it back and measure.
     progress.stage("verifying the delivered files", None);
-    // Every lane's files are measured in parallel.
-    let measured: Vec<Vec<Analysis>> = lane_outputs
-        .par_iter()
-        .map(|o| {
-            o.par_iter()
-                .map(|p| measure_levels(p))
-                .collect::<Result<_, _>>()
-        })
-        .collect::<Result<_, _>>()?;
+    // Every lane's files are measured in parallel, the uncommitted ones under their
+    // temporary names while a thread of their own syncs them (a wait on the disk); they get
+    // their final names once both are done.
+    let read_from = |p: &PathBuf| -> PathBuf {
+        unsynced
+            .iter()
+            .find(|f| f.path() == p)
+            .map_or(p.as_path(), |f| f.part())
+            .to_path_buf()
+    };
+    let read_paths: Vec<Vec<PathBuf>> = lane_outputs
+        .iter()
+        .map(|o| o.iter().map(read_from).collect())
+        .collect();
+    let (measured, committed) = std::thread::scope(|s| {
+        let synced = s.spawn(|| unsynced.iter().try_for_each(Unsynced::sync));
+        let measured = read_paths
+            .par_iter()
+            .map(|o| {
+                o.par_iter()
+                    .map(|p| measure_levels(p))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<Vec<Analysis>>, _>>();
+        (measured, synced.join().expect("syncing does not panic"))
+    });
+    let renamed =
+        committed.and_then(|()| unsynced.into_iter().try_for_each(|f| f.rename().map(drop)));
+    renamed.map_err(|e| MasterError::Render(RenderError::Write(e)))?;
+    let mut measured = measured?;
+    // The analyses name the files by their final names.
+    for (lane, paths) in measured.iter_mut().zip(&lane_outputs) {
+        for (a, p) in lane.iter_mut().zip(paths) {
+            a.file = p.display().to_string();
+        }
+    }
     // A locked version's loudness follows the main master's; its ceiling is the main's.
     let lane_target = |lane: usize| if lane == 0 { target } else { None };
     let ceiling = target.map(|t| t.true_peak_dbtp);
@@ -1247,6 +1294,8 @@ struct Rendered {
     spectrum: Option<MidSideSpectrum>,
     /// The correction [`Outputs::correct`] asked for (in the bus of the accepted pass).
     correction: Option<Correction>,
+    /// The accepted pass's files, complete but not yet committed ([`Unsynced::commit`]).
+    files: Vec<Unsynced>,
 }
 
 /// Renders the bus at the gain that brings the output to `target` (secant steps from
@@ -1332,15 +1381,19 @@ fn render_to_target(
             continue;
         }
         if err.abs() <= CONVERGED_LU || attempt == MAX_RENDERS {
-            let safety_db = writers
-                .into_iter()
-                .map(|w| w.finish().map_err(write_err))
-                .collect::<Result<_, _>>()?;
+            let mut safety_db = Vec::new();
+            let mut files = Vec::new();
+            for w in writers {
+                let (db, mut f) = w.finish_unsynced().map_err(write_err)?;
+                safety_db.push(db);
+                files.append(&mut f);
+            }
             return Ok(Rendered {
                 passes,
                 safety_db,
                 spectrum: got,
                 correction,
+                files,
             });
         }
         for w in writers {

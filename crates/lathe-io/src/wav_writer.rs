@@ -126,7 +126,8 @@ impl PcmWavWriter {
         self.out.write_all(&self.bytes)
     }
 
-    /// Patches the sizes and flushes.
+    /// Patches the sizes and flushes to the operating system. Making the file durable
+    /// (`sync_data`) is the caller's part: it can overlap that wait with other work.
     pub fn finish(mut self) -> std::io::Result<()> {
         let data = self.data_bytes as u32;
         if data % 2 == 1 {
@@ -137,10 +138,8 @@ impl PcmWavWriter {
         self.out.write_all(&riff.to_le_bytes())?;
         self.out.seek(SeekFrom::Start(self.data_size_at))?;
         self.out.write_all(&data.to_le_bytes())?;
-        self.out
-            .into_inner()
-            .map_err(|e| e.into_error())?
-            .sync_data()
+        self.out.into_inner().map_err(|e| e.into_error())?;
+        Ok(())
     }
 }
 
