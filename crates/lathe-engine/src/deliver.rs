@@ -202,10 +202,8 @@ impl Unsynced {
 
 impl Drop for Unsynced {
     fn drop(&mut self) {
-        if !self.part.as_os_str().is_empty() {
-            if self.sync().is_ok() {
-                let _ = std::fs::rename(&self.part, &self.path);
-            }
+        if !self.part.as_os_str().is_empty() && self.sync().is_ok() {
+            let _ = std::fs::rename(&self.part, &self.path);
         }
     }
 }
