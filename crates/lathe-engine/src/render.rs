@@ -253,6 +253,27 @@ fn blocks(lanes: &mut [Lane], from: usize, to: usize) -> Vec<StereoBlock<'_>> {
         .collect()
 }
 
+/// Sends frames `range` of every lane as one block (the lanes end to end; one lane goes as it
+/// is), through `cat` for several lanes.
+fn send_lanes(
+    lanes: &[Lane],
+    range: std::ops::Range<usize>,
+    cat: &mut [Vec<f64>; 2],
+    send: BlockSend<'_>,
+) -> bool {
+    if let [[l, r]] = lanes {
+        return send(&l[range.clone()], &r[range]);
+    }
+    let [cat_l, cat_r] = cat;
+    cat_l.clear();
+    cat_r.clear();
+    for [l, r] in lanes {
+        cat_l.extend_from_slice(&l[range.clone()]);
+        cat_r.extend_from_slice(&r[range.clone()]);
+    }
+    send(cat_l, cat_r)
+}
+
 /// The limiter and the cut to the input's frames (latency compensation): the last stage
 /// before the writer, on a thread of its own when the stages before it have work.
 struct Back {
@@ -302,17 +323,7 @@ impl Back {
             return true;
         }
         self.emitted += take as u64;
-        if let [[l, r]] = bufs {
-            return send(&l[skip..skip + take], &r[skip..skip + take]);
-        }
-        let [cat_l, cat_r] = &mut self.cat;
-        cat_l.clear();
-        cat_r.clear();
-        for [l, r] in bufs.iter() {
-            cat_l.extend_from_slice(&l[skip..skip + take]);
-            cat_r.extend_from_slice(&r[skip..skip + take]);
-        }
-        send(cat_l, cat_r)
+        send_lanes(bufs, skip..skip + take, &mut self.cat, send)
     }
 }
 
@@ -465,19 +476,7 @@ pub fn render_lanes(
                 },
                 |to_back| {
                     let mut cat = [Vec::new(), Vec::new()];
-                    front(&mut |bufs, n| {
-                        if let [[l, r]] = bufs {
-                            return to_back(&l[..n], &r[..n]);
-                        }
-                        let [cat_l, cat_r] = &mut cat;
-                        cat_l.clear();
-                        cat_r.clear();
-                        for [l, r] in bufs.iter() {
-                            cat_l.extend_from_slice(&l[..n]);
-                            cat_r.extend_from_slice(&r[..n]);
-                        }
-                        to_back(cat_l, cat_r)
-                    })
+                    front(&mut |bufs, n| send_lanes(bufs, 0..n, &mut cat, &mut *to_back))
                 },
             );
             produced
