@@ -200,11 +200,7 @@ fn refine(
     wanted: &[f64],
 ) -> Vec<f64> {
     let mut gains = wanted.to_vec();
-    let steps = std::env::var("LATHE_REFINE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(REFINE_STEPS);
-    for _ in 0..steps {
+    for _ in 0..REFINE_STEPS {
         let curve = GainCurve::new(freqs_hz.to_vec(), gains.clone());
         let got = predicted_change_db(input, lane, bands, &curve);
         for ((g, w), p) in gains.iter_mut().zip(wanted).zip(got) {
