@@ -105,6 +105,10 @@ enum Command {
         /// ISRC (e.g. GBAYE0601498), tagged into every file.
         #[arg(long)]
         isrc: Option<String>,
+        /// Inputs with NaN or infinite samples: refuse them (default) or read those samples
+        /// as silence (reported).
+        #[arg(long, value_enum, default_value_t = NonFiniteArg::Refuse)]
+        non_finite: NonFiniteArg,
         /// Replace existing output files.
         #[arg(long)]
         force: bool,
@@ -157,6 +161,21 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum NonFiniteArg {
+    Refuse,
+    Silence,
+}
+
+impl From<NonFiniteArg> for lathe_engine::source::NonFinite {
+    fn from(a: NonFiniteArg) -> Self {
+        match a {
+            NonFiniteArg::Refuse => Self::Refuse,
+            NonFiniteArg::Silence => Self::Silence,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum DdpCommand {
     /// Read a DDP image back: track list with start times, lengths, ISRCs and CD-Text; check
@@ -207,6 +226,7 @@ fn main() -> ExitCode {
             title,
             artist,
             isrc,
+            non_finite,
             force,
             json,
         } => {
@@ -235,6 +255,7 @@ fn main() -> ExitCode {
                     artist,
                     isrc,
                 },
+                non_finite.into(),
                 force,
                 json,
             )
@@ -475,11 +496,12 @@ fn master(
     versions: &[String],
     save_session: Option<&std::path::Path>,
     tags: lathe_engine::deliver::Tags,
+    non_finite: lathe_engine::source::NonFinite,
     force: bool,
     json: bool,
 ) -> ExitCode {
     use lathe_engine::deliver::DeliverSpec;
-    use lathe_engine::master::session_from_preset;
+    use lathe_engine::master::{same_file, session_from_preset};
     use lathe_engine::preset::Preset;
     let bad = |msg: String| {
         eprintln!("lathe: {msg}");
@@ -489,6 +511,7 @@ fn master(
         Ok(p) => p,
         Err(e) => return bad(e),
     };
+    let references: Vec<PathBuf> = matching.as_ref().map_or(Vec::new(), |m| m.files.clone());
     let reference = match matching {
         None => None,
         Some(m) => {
@@ -577,10 +600,22 @@ fn master(
     session.artist = tags.artist;
     session.isrc = tags.isrc;
     session.versions = versions;
+    for s in &mut session.stems {
+        s.non_finite = non_finite;
+    }
     if let Err(e) = session.validate() {
         return bad(e);
     }
     if let Some(path) = save_session {
+        // Never an input, whatever --force says (inputs are never modified).
+        let inputs = files.iter().cloned().chain(session.input_files());
+        if let Some(input) = inputs.chain(references).find(|i| same_file(path, i)) {
+            return bad(format!(
+                "--save-session {}: that is the input {}; choose another path",
+                path.display(),
+                input.display()
+            ));
+        }
         if path.exists() && !force {
             return bad(format!(
                 "{}: exists (use --force to replace it)",

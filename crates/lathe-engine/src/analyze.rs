@@ -50,6 +50,8 @@ pub struct Analysis {
     pub dc_offset: f64,
     pub correlation: Option<f64>,
     pub clipped_samples: u64,
+    /// Samples that were NaN or infinite in the file; every meter read them as silence.
+    pub non_finite_samples: u64,
     /// 1/3-octave levels in dB re a full-scale sine, one per `spectrum_bands_hz` entry.
     pub spectrum_db: Vec<Option<f64>>,
     pub spectrum_bands_hz: Vec<f64>,
@@ -267,6 +269,7 @@ fn analyze(path: &Path, parts: Parts) -> Result<(Analysis, Option<MatchExtras>),
         dc_offset: finite(meters.stats.dc_offset(), 6).unwrap_or(0.0),
         correlation: meters.stats.correlation().and_then(|c| finite(c, 4)),
         clipped_samples: meters.stats.clipped_samples(),
+        non_finite_samples: decoder.non_finite_samples().0,
         spectrum_db: match (meters.spectrum.as_mut(), &extras) {
             (Some(s), _) => s.bands_db(),
             (None, Some((m, _))) => m.third_octave_all_frames_db(),

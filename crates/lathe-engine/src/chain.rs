@@ -279,6 +279,10 @@ impl ProcessorSpec {
             ProcessorSpec::Gain(g) | ProcessorSpec::Trim(g) => {
                 in_range("gain_db", g.gain_db, -60.0, 36.0)
             }
+            ProcessorSpec::Eq(e) if e.bands.len() > MAX_EQ_BANDS => Err(format!(
+                "bands: at most {MAX_EQ_BANDS}, got {}",
+                e.bands.len()
+            )),
             ProcessorSpec::Eq(e) => Self::eq_bands(e)
                 .iter()
                 .enumerate()
@@ -393,6 +397,9 @@ impl LimiterSpec {
         }
     }
 }
+
+/// The most bands of one EQ (each costs a filter per sample; real masters use under 12).
+pub const MAX_EQ_BANDS: usize = 64;
 
 /// Validates a whole chain; errors name the entry (`chain[2].compressor.ratio …`).
 pub fn validate_chain(chain: &[ProcessorSpec]) -> Result<(), String> {

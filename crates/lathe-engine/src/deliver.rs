@@ -12,6 +12,24 @@ use lathe_io::wav_writer::{PcmWavWriter, WavSampleFormat};
 use lathe_io::StreamResampler;
 use serde::Serialize;
 
+/// The sample rates lathe renders and delivers at, Hz: from narrow-band speech to 8x 48 kHz.
+/// Checked before any work: a rate outside would fail late, or ask the resampler for
+/// gigabytes.
+pub const RATE_RANGE_HZ: std::ops::RangeInclusive<u32> = 8_000..=384_000;
+
+/// Refuses a processing or delivery rate outside [`RATE_RANGE_HZ`].
+pub fn check_rate_hz(what: &str, rate_hz: u32) -> Result<(), String> {
+    if RATE_RANGE_HZ.contains(&rate_hz) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: sample rate {rate_hz} Hz is outside {}…{} Hz",
+            RATE_RANGE_HZ.start(),
+            RATE_RANGE_HZ.end()
+        ))
+    }
+}
+
 /// What to deliver.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeliverSpec {
@@ -43,6 +61,9 @@ impl DeliverSpec {
             ),
             None => (spec, None),
         };
+        if let Some(r) = rate {
+            check_rate_hz(&format!("--deliver {spec}"), r)?;
+        }
         if let Some(kbps) = main.strip_prefix("mp3") {
             let kbps = match kbps.strip_prefix(':') {
                 Some(k) => k
@@ -54,6 +75,11 @@ impl DeliverSpec {
             if !matches!(kbps, 128 | 160 | 192 | 224 | 256 | 320) {
                 return Err(format!(
                     "--deliver {spec}: mp3 bitrates are 128, 160, 192, 224, 256, 320"
+                ));
+            }
+            if let Some(r) = rate.filter(|r| !lathe_io::mp3_writer::MP3_RATES.contains(r)) {
+                return Err(format!(
+                    "--deliver {spec}: MP3 is encoded at 32000, 44100 or 48000 Hz, not {r}"
                 ));
             }
             return Ok(Self {
@@ -83,7 +109,7 @@ impl DeliverSpec {
             "flac" => return Err(format!("--deliver {spec}: flac bits must be 16 or 24")),
             _ => {
                 return Err(format!(
-                    "--deliver {spec}: format '{format}' is not available yet (wav, flac)"
+                    "--deliver {spec}: format '{format}' is not available yet (wav, flac, mp3)"
                 ))
             }
         }
@@ -156,8 +182,7 @@ fn io<E: std::fmt::Display>(e: E) -> std::io::Error {
 
 /// A complete file under its temporary name, not yet known to be on disk. Reading it (the
 /// verification) can start at once, while [`Unsynced::sync`] waits for the disk; then
-/// [`Unsynced::rename`]. Dropped uncommitted (an error on the way), it is committed then, as
-/// `finish` would have done.
+/// [`Unsynced::rename`]. Dropped uncommitted (an error on the way), it is removed.
 #[must_use = "the file keeps its temporary name until it is committed"]
 #[derive(Debug)]
 pub struct Unsynced {
@@ -201,9 +226,11 @@ impl Unsynced {
 }
 
 impl Drop for Unsynced {
+    /// Dropped uncommitted, the render failed on the way: the file was never verified, so it
+    /// never gets its final name.
     fn drop(&mut self) {
-        if !self.part.as_os_str().is_empty() && self.sync().is_ok() {
-            let _ = std::fs::rename(&self.part, &self.path);
+        if !self.part.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.part);
         }
     }
 }
@@ -248,6 +275,18 @@ impl WavWriter {
     }
 
     pub fn write(&mut self, l: &[f64], r: &[f64]) -> std::io::Result<()> {
+        // The last guard before a file (and, through the bus copies, LAME): inputs are
+        // sanitised at the decoder and gains are bounded, so this never fires on a correct
+        // chain; if it does, the render fails instead of delivering noise or aborting.
+        if !l.iter().chain(r).all(|v| v.is_finite()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{}: non-finite samples reached the writer (an internal error of lathe)",
+                    self.path.display()
+                ),
+            ));
+        }
         let Some([ql, qr]) = &mut self.quantizers else {
             let Encoder::Wav(w) = &mut self.encoder else {
                 unreachable!("32-bit float is WAV only")

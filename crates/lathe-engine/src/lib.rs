@@ -10,6 +10,7 @@ pub mod chain;
 pub mod ddp;
 pub mod deliver;
 pub mod master;
+pub mod out_lock;
 pub mod pipeline;
 pub mod plot;
 pub mod preset;

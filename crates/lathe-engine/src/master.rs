@@ -57,6 +57,20 @@ pub const CONVERGED_LU: f64 = 0.05;
 pub const LOUDNESS_TOLERANCE_LU: f64 = 0.1;
 /// More peak gain reduction than this gets a warning in the report, dB.
 pub const HEAVY_LIMITING_DB: f64 = 6.0;
+/// The most gain, either way, that loudness targeting applies, dB. Real mixes sit within about
+/// ±30 dB of any target; past this the bus holds next to nothing the loudness meter gates in (a
+/// DC-only or near-silent file after the chain's high-pass), and the secant steps would chase
+/// it to gains that overflow the float range.
+pub const MAX_TARGET_GAIN_DB: f64 = 48.0;
+
+/// A targeting gain held within ±[`MAX_TARGET_GAIN_DB`] (a non-finite one is 0 dB).
+fn bounded_gain_db(gain_db: f64) -> f64 {
+    if gain_db.is_finite() {
+        gain_db.clamp(-MAX_TARGET_GAIN_DB, MAX_TARGET_GAIN_DB)
+    } else {
+        0.0
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
@@ -191,10 +205,16 @@ fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
+/// Whether `a` and `b` are one file: the same path once links are resolved, or the same
+/// inode (a hard link). A path that does not exist is no other file.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
     match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
+        (Ok(x), Ok(y)) if x == y => true,
+        _ => match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        },
     }
 }
 
@@ -506,7 +526,33 @@ pub fn render_session(
 /// Renders `session` into `out_dir`, reusing what is `known` of its inputs (it must be of
 /// this session's stems). The main master and its locked versions render together; each
 /// version with `dynamics = "own"` renders afterwards as a session of its own.
+///
+/// The output folder is locked for the whole render (a second render into it is refused
+/// at once, so two runs never mix their files), and a render that fails removes its
+/// temporary files: nothing of it stays but the files it completed before the error.
 pub fn render_session_with(
+    session: &Session,
+    out_dir: &Path,
+    force: bool,
+    known: Option<Known>,
+    progress: &dyn Progress,
+) -> Result<Report, MasterError> {
+    std::fs::create_dir_all(out_dir).map_err(|e| {
+        usage(format!(
+            "{}: cannot create output folder: {e}",
+            out_dir.display()
+        ))
+    })?;
+    let _lock = crate::out_lock::OutLock::take(out_dir).map_err(usage)?;
+    let result = render_locked(session, out_dir, force, known, progress);
+    if result.is_err() {
+        crate::out_lock::remove_scratch(out_dir, &session.output_name());
+    }
+    result
+}
+
+/// [`render_session_with`] once the output folder is locked.
+fn render_locked(
     session: &Session,
     out_dir: &Path,
     force: bool,
@@ -517,7 +563,7 @@ pub fn render_session_with(
         progress.stage("matching the reference", None);
         let mut resolved = session.clone();
         let known = resolve_reference(&mut resolved)?;
-        return render_session_with(&resolved, out_dir, force, Some(known), progress);
+        return render_locked(&resolved, out_dir, force, Some(known), progress);
     }
     let own: Vec<(&VersionSpec, Session)> = session
         .versions
@@ -931,7 +977,7 @@ fn render_lanes_of(
         let predicted = predictions
             .as_ref()
             .and_then(|p| gain_for_loudness(p, t.integrated_lufs));
-        let mut first_gain = predicted.unwrap_or(t.integrated_lufs - pre_lufs);
+        let mut first_gain = bounded_gain_db(predicted.unwrap_or(t.integrated_lufs - pre_lufs));
         let predicted_slope = predictions.as_ref().and_then(|p| slope_near(p, first_gain));
         // Reference matching: when the dynamics stages move the spectrum away from the plan,
         // a correction EQ goes in after them (before the gain: it is linear, so the cached bus
@@ -1020,6 +1066,17 @@ fn render_lanes_of(
         let last = rendered.passes.last().cloned();
         passes.append(&mut rendered.passes);
         let last = last.expect("render_to_target renders at least once");
+        if !last.integrated_lufs.is_finite() {
+            warnings.push(format!(
+                "the master bus is silent to the loudness meter (below the −70 LUFS gate) after the chain: there is no loudness to bring to {} LUFS, so none was added (a file of DC or silence?)",
+                t.integrated_lufs
+            ));
+        } else if last.gain_db.abs() >= MAX_TARGET_GAIN_DB {
+            warnings.push(format!(
+                "reaching {} LUFS needed more than the {MAX_TARGET_GAIN_DB} dB of gain lathe applies; the master stays at {:.2} LUFS",
+                t.integrated_lufs, last.integrated_lufs
+            ));
+        }
         if last.limiter_max_reduction_db > HEAVY_LIMITING_DB {
             warnings.push(format!(
                 "reaching {} LUFS needed {:.1} dB of peak limiting (more than {HEAVY_LIMITING_DB} dB): expect audible loss of transients; consider a lower target",
@@ -1163,7 +1220,7 @@ fn render_lanes_of(
                 }
                 (None, Some(c)) => a.true_peak_dbtp.is_none_or(|tp| tp <= c),
                 (None, None) => true,
-            };
+            } && a.non_finite_samples == 0;
             let safety = spec
                 .sample_rate_hz
                 .filter(|&r| r != session_rate_hz)
@@ -1324,7 +1381,7 @@ fn render_to_target(
     let mut correction = None;
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
     let mut passes = Vec::new();
-    let mut gain = first_gain_db;
+    let mut gain = bounded_gain_db(first_gain_db);
     let mut previous: Option<(f64, f64)> = None;
     for attempt in 1..=MAX_RENDERS {
         let mut writers = open_deliveries(files, rate_hz, Some(target.true_peak_dbtp), tags)
@@ -1380,7 +1437,11 @@ fn render_to_target(
             }
             continue;
         }
-        if err.abs() <= CONVERGED_LU || attempt == MAX_RENDERS {
+        // No further render can get closer: the output is silent to the loudness meter, or
+        // the gain is at its bound and still short.
+        let hopeless =
+            !err.is_finite() || (gain.abs() >= MAX_TARGET_GAIN_DB && (err > 0.0) == (gain > 0.0));
+        if err.abs() <= CONVERGED_LU || attempt == MAX_RENDERS || hopeless {
             let mut safety_db = Vec::new();
             let mut files = Vec::new();
             for w in writers {
@@ -1407,7 +1468,7 @@ fn render_to_target(
             _ => first_slope,
         };
         previous = Some((gain, res.integrated_lufs));
-        gain += err / slope;
+        gain = bounded_gain_db(gain + err / slope);
     }
     unreachable!("the last attempt always returns")
 }

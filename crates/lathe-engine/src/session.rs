@@ -96,6 +96,16 @@ pub struct Session {
     pub versions: Vec<VersionSpec>,
 }
 
+/// The most stems a session mixes: far beyond any real project (a large one sends 40), and a
+/// bound on the memory and open files of one render.
+pub const MAX_STEMS: usize = 128;
+/// The most processors in one chain.
+pub const MAX_CHAIN: usize = 64;
+/// The most deliverables of one session.
+pub const MAX_DELIVER: usize = 16;
+/// The most alternate versions of one session (each is a lane of the render).
+pub const MAX_VERSIONS: usize = 16;
+
 impl Session {
     /// Reads, parses and checks a session file; stem paths are resolved against its folder.
     /// Errors name the file and the key (with the line for syntax and unknown keys).
@@ -129,6 +139,26 @@ impl Session {
     pub fn validate(&self) -> Result<(), String> {
         if self.stems.is_empty() {
             return Err("a session needs at least one [[stem]]".into());
+        }
+        if self.stems.len() > MAX_STEMS {
+            return Err(format!(
+                "a session has at most {MAX_STEMS} stems, this one {}",
+                self.stems.len()
+            ));
+        }
+        for (i, c) in self
+            .stems
+            .iter()
+            .map(|s| &s.chain)
+            .chain(std::iter::once(&self.master.chain))
+            .enumerate()
+        {
+            if c.len() > MAX_CHAIN {
+                return Err(format!(
+                    "a chain has at most {MAX_CHAIN} processors, chain {i} has {}",
+                    c.len()
+                ));
+            }
         }
         if let Some(isrc) = &self.isrc {
             check_isrc(isrc)?;
@@ -170,11 +200,19 @@ impl Session {
             }
         }
         if let Some(r) = self.sample_rate_hz {
-            if !(8000..=384_000).contains(&r) {
-                return Err(format!(
-                    "sample_rate_hz must be within 8000…384000, got {r}"
-                ));
-            }
+            crate::deliver::check_rate_hz("sample_rate_hz", r)?;
+        }
+        if self.deliver.len() > MAX_DELIVER {
+            return Err(format!(
+                "a session has at most {MAX_DELIVER} deliverables, this one {}",
+                self.deliver.len()
+            ));
+        }
+        if self.versions.len() > MAX_VERSIONS {
+            return Err(format!(
+                "a session has at most {MAX_VERSIONS} versions, this one {}",
+                self.versions.len()
+            ));
         }
         for (i, v) in self.versions.iter().enumerate() {
             v.validate(i, &self.stems)?;
@@ -210,6 +248,9 @@ impl Session {
                 };
                 let mut spec =
                     DeliverSpec::parse(&text).map_err(|e| format!("deliver[{i}]: {e}"))?;
+                if let Some(r) = d.sample_rate_hz {
+                    crate::deliver::check_rate_hz(&format!("deliver[{i}].sample_rate_hz"), r)?;
+                }
                 spec.sample_rate_hz = d.sample_rate_hz;
                 if let Some(dither) = d.dither {
                     spec.dither = dither;

@@ -14,6 +14,30 @@ pub enum SourceError {
     Channels { path: String, channels: usize },
     #[error("{path}: {why}")]
     Resample { path: String, why: String },
+    #[error(
+        "{path}: holds NaN or infinite samples (the first at frame {frame}); lathe refuses such a \
+         file unless told to read them as silence (--non-finite silence, or the stem's \
+         non_finite = \"silence\")"
+    )]
+    NonFinite { path: String, frame: u64 },
+}
+
+/// What to do with an input that holds NaN or infinite samples (float files can).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NonFinite {
+    /// Refuse the file with [`SourceError::NonFinite`]: such a file is broken, and a master
+    /// of it would hide where.
+    #[default]
+    Refuse,
+    /// Read them as silence (the decoder does) and say so in the report.
+    Silence,
+}
+
+impl NonFinite {
+    pub fn is_refuse(&self) -> bool {
+        *self == NonFinite::Refuse
+    }
 }
 
 pub struct StereoSource {
@@ -23,11 +47,13 @@ pub struct StereoSource {
     pending: [Vec<f64>; 2],
     pending_pos: usize,
     ended: bool,
+    non_finite: NonFinite,
+    path: String,
     pub input_rate_hz: u32,
 }
 
 impl StereoSource {
-    pub fn open(path: &Path, rate_hz: u32) -> Result<Self, SourceError> {
+    pub fn open(path: &Path, rate_hz: u32, non_finite: NonFinite) -> Result<Self, SourceError> {
         let decoder = Decoder::open(path)?;
         let info = decoder.info().clone();
         if info.channels > 2 {
@@ -54,6 +80,8 @@ impl StereoSource {
             pending: [Vec::new(), Vec::new()],
             pending_pos: 0,
             ended: false,
+            non_finite,
+            path: path.display().to_string(),
             input_rate_hz: info.sample_rate_hz,
         })
     }
@@ -90,6 +118,14 @@ impl StereoSource {
                         r.finish(&mut self.pending);
                     }
                 }
+            }
+            if let (NonFinite::Refuse, (_, Some(frame))) =
+                (self.non_finite, self.decoder.non_finite_samples())
+            {
+                return Err(SourceError::NonFinite {
+                    path: self.path.clone(),
+                    frame,
+                });
             }
         }
         Ok(())

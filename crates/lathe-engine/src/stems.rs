@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::chain::ProcessorSpec;
 use crate::render::BLOCK;
-use crate::source::{SourceError, StereoSource};
+use crate::source::{NonFinite, SourceError, StereoSource};
 
 /// One stem of a session.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -34,6 +34,9 @@ pub struct StemSpec {
     pub role: Option<String>,
     #[serde(default)]
     pub chain: Vec<ProcessorSpec>,
+    /// NaN or infinite samples in the file: refused (the default) or read as silence.
+    #[serde(default, skip_serializing_if = "NonFinite::is_refuse")]
+    pub non_finite: NonFinite,
 }
 
 impl StemSpec {
@@ -51,6 +54,7 @@ impl StemSpec {
             solo: false,
             role: None,
             chain: Vec::new(),
+            non_finite: NonFinite::Refuse,
         }
     }
 }
@@ -75,7 +79,7 @@ struct StemReader {
 
 impl StemReader {
     fn open(stem: &StemSpec, rate_hz: u32) -> Result<Self, SourceError> {
-        let source = StereoSource::open(&stem.file, rate_hz)?;
+        let source = StereoSource::open(&stem.file, rate_hz, stem.non_finite)?;
         let mut procs: Vec<Box<dyn Processor>> = stem.chain.iter().map(|p| p.build()).collect();
         for p in &mut procs {
             p.prepare(rate_hz as f64, BLOCK);

@@ -76,6 +76,10 @@ pub struct Decoder {
     planar: Vec<Vec<f64>>,
     frames_decoded: u64,
     skipped_packets: u64,
+    /// Samples that were NaN or infinite, replaced with 0.0 (see [`Decoder::non_finite_samples`]).
+    non_finite: u64,
+    /// The first frame that held one.
+    first_non_finite_frame: Option<u64>,
     ended_early: Option<String>,
     finished: bool,
     /// The first block was decoded during `open` and not yet handed out.
@@ -189,6 +193,8 @@ impl Decoder {
             planar: Vec::new(),
             frames_decoded: 0,
             skipped_packets: 0,
+            non_finite: 0,
+            first_non_finite_frame: None,
             ended_early: None,
             finished: false,
             pending_first: false,
@@ -274,6 +280,7 @@ impl Decoder {
                     if self.info.channels != 0 && self.planar.len() != self.info.channels {
                         return Err(malformed(&self.path, "channel count changes mid-stream"));
                     }
+                    self.sanitise();
                     self.frames_decoded += frames as u64;
                     return Ok(Some(self.planar.iter().map(|c| c.as_slice()).collect()));
                 }
@@ -290,9 +297,45 @@ impl Decoder {
         }
     }
 
+    /// Replaces NaN and infinite samples of the block just decoded with 0.0 and counts them.
+    /// Float files can hold them; no meter, filter or encoder downstream is defined on them
+    /// (one NaN poisons every recursive filter after it, and LAME aborts the process on one),
+    /// so nothing past the decoder ever sees one. Whether such a file may be used at all is
+    /// the caller's decision, from [`Decoder::non_finite_samples`].
+    fn sanitise(&mut self) {
+        for ch in &mut self.planar {
+            // The common case, all finite, is one vectorised pass without writes.
+            if ch.iter().all(|v| v.is_finite()) {
+                continue;
+            }
+            for (i, v) in ch.iter_mut().enumerate() {
+                if !v.is_finite() {
+                    *v = 0.0;
+                    self.non_finite += 1;
+                    let frame = self.frames_decoded + i as u64;
+                    self.first_non_finite_frame =
+                        Some(self.first_non_finite_frame.map_or(frame, |f| f.min(frame)));
+                }
+            }
+        }
+    }
+
+    /// How many samples so far were NaN or infinite (each was handed out as 0.0), and the
+    /// first frame that held one.
+    pub fn non_finite_samples(&self) -> (u64, Option<u64>) {
+        (self.non_finite, self.first_non_finite_frame)
+    }
+
     /// Human-readable problems found while decoding (call after the last block).
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
+        if self.non_finite > 0 {
+            w.push(format!(
+                "{} samples are NaN or infinite (the first at frame {}); they were read as silence",
+                self.non_finite,
+                self.first_non_finite_frame.unwrap_or(0)
+            ));
+        }
         if let Some(announced) = self.info.frames_announced {
             if self.frames_decoded < announced {
                 w.push(format!(

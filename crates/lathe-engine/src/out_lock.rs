@@ -1,0 +1,101 @@
+//! One render at a time per output folder, and no temporary files left by a failed one.
+//!
+//! Two `lathe master` runs into one folder used to write the same `.part` and bus files at
+//! once: a FLAC that failed its own checksum, a WAV whose header disagreed with its data. The
+//! lock is an advisory `flock` on `.lathe.lock` in the folder (the standard library's
+//! `File::try_lock`): the kernel drops it when the process ends, however it ends, so a killed
+//! run never leaves the folder locked.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::Path;
+
+/// The lock file's name (hidden; the service never lists it).
+pub const LOCK_FILE: &str = ".lathe.lock";
+
+/// Holds the folder's lock until dropped.
+#[derive(Debug)]
+pub struct OutLock {
+    _file: File,
+}
+
+impl OutLock {
+    /// Takes the lock of `dir` (which must exist), or says who holds it.
+    pub fn take(dir: &Path) -> Result<Self, String> {
+        let path = dir.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("{}: cannot open the lock file: {e}", dir.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(format!(
+                "{}: another lathe is writing into this folder; wait for it or choose another -o",
+                dir.display()
+            )),
+            Err(TryLockError::Error(e)) => {
+                Err(format!("{}: cannot lock the folder: {e}", dir.display()))
+            }
+        }
+    }
+}
+
+/// Whether `file_name` is a temporary file of a render of `name` (the session's output
+/// name): a deliverable or report under its `.part` name, a bus cache or a lossy bus copy.
+pub fn is_scratch(file_name: &str, name: &str) -> bool {
+    let ours = file_name.starts_with(&format!("{name}_"))
+        || file_name.starts_with(&format!(".{name}_"))
+        || file_name == "report.json.part";
+    let temporary = file_name.ends_with(".part")
+        || (file_name.starts_with('.')
+            && (file_name.ends_with(".prebus.f32") || file_name.ends_with(".f32.wav")));
+    ours && temporary
+}
+
+/// Removes the temporary files a failed render of `name` left in `dir` (call it with the
+/// lock held: no other render can be writing them).
+pub fn remove_scratch(dir: &Path, name: &str) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if is_scratch(&file_name, name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_the_folder_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = OutLock::take(dir.path()).unwrap();
+        let err = OutLock::take(dir.path()).unwrap_err();
+        assert!(err.contains("another lathe is writing"), "{err}");
+        drop(first);
+        OutLock::take(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn scratch_names_are_only_this_renders_temporary_files() {
+        for ok in [
+            "song_master_44k1_24b.wav.part",
+            ".song_master.prebus.f32",
+            ".song_master.bus44100.f32.wav",
+            "report.json.part",
+        ] {
+            assert!(is_scratch(ok, "song"), "{ok}");
+        }
+        for keep in [
+            "song_master_44k1_24b.wav",
+            "other_master_44k1_24b.wav.part",
+            "mix.wav",
+            "report.json",
+            ".lathe.lock",
+        ] {
+            assert!(!is_scratch(keep, "song"), "{keep}");
+        }
+    }
+}
