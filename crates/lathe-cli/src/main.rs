@@ -143,7 +143,23 @@ enum Command {
         /// Finished jobs are deleted after this many days.
         #[arg(long, default_value_t = 7.0)]
         retention_days: f64,
+        /// Memory limit of each job's process, MB (its address space; 0: none).
+        #[arg(long, default_value_t = 8192)]
+        job_memory_mb: u64,
+        /// Time limit of each job, seconds; a job past it is stopped and fails.
+        #[arg(long, default_value_t = 3600)]
+        job_timeout_s: u64,
+        /// The most stems one job may upload.
+        #[arg(long, default_value_t = 64)]
+        max_stems: usize,
+        /// A host name the service answers to (repeatable; e.g. behind a reverse proxy).
+        /// On a loopback address only loopback names are accepted otherwise.
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
     },
+    /// Renders one job of a service's data folder (lathe serve starts it per job).
+    #[command(hide = true)]
+    ServeJob { data: PathBuf, id: String },
     /// DDP images.
     Ddp {
         #[command(subcommand)]
@@ -272,19 +288,36 @@ fn main() -> ExitCode {
             workers,
             max_upload_mb,
             retention_days,
-        } => match lathe_server::serve(lathe_server::Config {
-            addr,
-            data_dir: data,
-            workers,
-            max_upload_bytes: max_upload_mb * 1_000_000,
-            retention_days,
-        }) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("lathe: {e}");
-                ExitCode::from(EXIT_BAD_INPUT)
-            }
-        },
+            job_memory_mb,
+            job_timeout_s,
+            max_stems,
+            allow_hosts,
+        } => {
+            let exe = match std::env::current_exe() {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("lathe: cannot find this program to start jobs with: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let mut config = lathe_server::Config::new(
+                addr,
+                data,
+                vec![exe.into_os_string(), "serve-job".into()],
+            );
+            config.workers = workers;
+            config.max_upload_bytes = max_upload_mb * 1_000_000;
+            config.retention_days = retention_days;
+            config.job_memory_mb = job_memory_mb;
+            config.job_timeout_s = job_timeout_s;
+            config.max_stems = max_stems;
+            config.allowed_hosts = allow_hosts;
+            serve_cmd(config)
+        }
+        Command::ServeJob { data, id } => {
+            let code = lathe_server::worker::job_main(&[data.into_os_string(), id.into()]);
+            ExitCode::from(code.clamp(0, 255) as u8)
+        }
         Command::Ddp {
             command: DdpCommand::Verify { dir, extract, json },
         } => ddp_verify(&dir, extract.as_deref(), json),
@@ -300,6 +333,16 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_BAD_INPUT)
             }
         },
+    }
+}
+
+fn serve_cmd(config: lathe_server::Config) -> ExitCode {
+    match lathe_server::serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lathe: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
     }
 }
 

@@ -4,40 +4,66 @@
 //! once: a FLAC that failed its own checksum, a WAV whose header disagreed with its data. The
 //! lock is an advisory `flock` on `.lathe.lock` in the folder (the standard library's
 //! `File::try_lock`): the kernel drops it when the process ends, however it ends, so a killed
-//! run never leaves the folder locked.
+//! run never leaves the folder locked (only, then, an empty `.lathe.lock`, which the next run
+//! takes over and removes).
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The lock file's name (hidden; the service never lists it).
 pub const LOCK_FILE: &str = ".lathe.lock";
 
-/// Holds the folder's lock until dropped.
+/// Holds the folder's lock until dropped; dropping it removes the lock file.
 #[derive(Debug)]
 pub struct OutLock {
-    _file: File,
+    file: File,
+    path: PathBuf,
 }
 
 impl OutLock {
     /// Takes the lock of `dir` (which must exist), or says who holds it.
     pub fn take(dir: &Path) -> Result<Self, String> {
+        use std::os::unix::fs::MetadataExt;
         let path = dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| format!("{}: cannot open the lock file: {e}", dir.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(format!(
-                "{}: another lathe is writing into this folder; wait for it or choose another -o",
-                dir.display()
-            )),
-            Err(TryLockError::Error(e)) => {
-                Err(format!("{}: cannot lock the folder: {e}", dir.display()))
+        // The holder removes the file when it is done, so a lock won on a file that is no
+        // longer at the path guards nothing: then try again on the new one.
+        for _ in 0..8 {
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| format!("{}: cannot open the lock file: {e}", dir.display()))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    return Err(format!(
+                        "{}: another lathe is writing into this folder; wait for it or choose another -o",
+                        dir.display()
+                    ))
+                }
+                Err(TryLockError::Error(e)) => {
+                    return Err(format!("{}: cannot lock the folder: {e}", dir.display()))
+                }
+            }
+            let held = file.metadata().map_err(|e| e.to_string())?;
+            let current = std::fs::metadata(&path).ok();
+            if current.is_some_and(|c| c.dev() == held.dev() && c.ino() == held.ino()) {
+                return Ok(Self { file, path });
             }
         }
+        Err(format!(
+            "{}: cannot lock the folder (it keeps changing)",
+            dir.display()
+        ))
+    }
+}
+
+impl Drop for OutLock {
+    fn drop(&mut self) {
+        // Removed while still locked; the lock goes with the file when it closes.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
 }
 
@@ -75,6 +101,7 @@ mod tests {
         let err = OutLock::take(dir.path()).unwrap_err();
         assert!(err.contains("another lathe is writing"), "{err}");
         drop(first);
+        assert!(!dir.path().join(LOCK_FILE).exists(), "the lock file stays");
         OutLock::take(dir.path()).unwrap();
     }
 

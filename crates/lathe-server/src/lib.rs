@@ -8,6 +8,8 @@
 //! `DELETE /api/jobs/{id}`. Web pages: `/` (upload) and `/jobs/{id}` (progress, report, A/B
 //! player, downloads).
 
+pub mod child;
+mod guard;
 pub mod queue;
 pub mod storage;
 mod web;
@@ -19,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -38,6 +41,85 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Finished jobs are deleted after this many days.
     pub retention_days: f64,
+    /// The job runner: program and leading arguments (`lathe serve-job`); the data folder and
+    /// the job id follow. Each job renders in a child process ([`child`]).
+    pub job_runner: Vec<std::ffi::OsString>,
+    /// Address-space limit of one job's process, MB (0: none).
+    pub job_memory_mb: u64,
+    /// Wall-clock limit of one attempt of a job, seconds.
+    pub job_timeout_s: u64,
+    /// Attempts a job gets when its process crashes.
+    pub max_attempts: u32,
+    /// The most stems one job may upload.
+    pub max_stems: usize,
+    /// Host names the service answers to besides loopback names and its own address.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Config {
+    /// The defaults of `lathe serve`, with `job_runner` starting each job.
+    pub fn new(addr: SocketAddr, data_dir: PathBuf, job_runner: Vec<std::ffi::OsString>) -> Self {
+        Self {
+            addr,
+            data_dir,
+            workers: 1,
+            max_upload_bytes: 2_000_000_000,
+            retention_days: 7.0,
+            job_runner,
+            job_memory_mb: 8192,
+            job_timeout_s: 3600,
+            max_attempts: 2,
+            max_stems: 64,
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+/// The largest `options` or `session` part, bytes (a real session of 64 stems with full
+/// chains is under 40 KB).
+pub const MAX_TEXT_PART_BYTES: usize = 256 * 1024;
+/// Uploads received at once; more are answered 503 at once (each holds a file and a socket).
+pub const MAX_CONCURRENT_UPLOADS: usize = 16;
+/// An upload that sends nothing for this long is dropped.
+pub const UPLOAD_IDLE_S: u64 = 30;
+/// After the first minute an upload must average at least this many bytes per second.
+pub const UPLOAD_MIN_RATE_BPS: f64 = 16_000.0;
+/// A job folder no job owns (an upload cut off by a crash, a database replaced) is removed
+/// after this long.
+const ORPHAN_AGE_S: u64 = 3600;
+
+/// An error or log message fit for a client: no server paths (a job's own files are named
+/// by their file names; the rest of the data folder is `DATA`), at most 500 characters.
+pub fn public_message(msg: &str, data_dir: &Path) -> String {
+    let data = data_dir.display().to_string();
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(at) = rest.find(&data) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + data.len()..];
+        // `DATA/jobs/<id>/in/x.wav` → `x.wav`
+        let tail_start = after
+            .strip_prefix("/jobs/")
+            .and_then(|t| t.get(32..))
+            .and_then(|t| t.strip_prefix("/in/").or_else(|| t.strip_prefix("/out/")));
+        match tail_start {
+            Some(t) => {
+                let t = t
+                    .strip_prefix("stems/")
+                    .map_or(t, |s| s.split_once('/').map_or(s, |(_, name)| name));
+                rest = t;
+            }
+            None => {
+                out.push_str("DATA");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    if out.chars().count() > 500 {
+        out = out.chars().take(497).collect::<String>() + "…";
+    }
+    out
 }
 
 #[derive(Clone)]
@@ -45,6 +127,11 @@ struct AppState {
     queue: Arc<SqliteQueue>,
     store: Arc<LocalStore>,
     max_upload: u64,
+    max_stems: usize,
+    data_dir: PathBuf,
+    uploads: Arc<tokio::sync::Semaphore>,
+    /// Jobs whose upload is still coming in (their folders are not orphans).
+    receiving: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// A running server.
@@ -72,24 +159,43 @@ impl Running {
 pub fn start(config: Config) -> Result<Running, String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    let queue = Arc::new(SqliteQueue::open(&config.data_dir)?);
-    let requeued = queue.requeue_running()?;
+    // Absolute from here on: job paths are stored and handed to child processes.
+    let data_dir = config
+        .data_dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    let queue = Arc::new(SqliteQueue::open(&data_dir)?);
+    let (requeued, failed) = queue.requeue_running(config.max_attempts)?;
     if requeued > 0 {
         eprintln!("lathe serve: {requeued} job(s) interrupted by the last stop are queued again");
     }
-    let store = Arc::new(LocalStore::new(&config.data_dir));
+    if failed > 0 {
+        eprintln!("lathe serve: {failed} job(s) interrupted on every attempt have failed");
+    }
+    let store = Arc::new(LocalStore::new(&data_dir));
     let stop = Arc::new(AtomicBool::new(false));
-    let data = config.data_dir.clone();
+    let data = data_dir.clone();
+    let worker_config = worker::WorkerConfig {
+        limits: child::ChildLimits {
+            command: config.job_runner.clone(),
+            memory_bytes: config.job_memory_mb.saturating_mul(1 << 20),
+            timeout: std::time::Duration::from_secs(config.job_timeout_s),
+        },
+        data_dir: data_dir.clone(),
+        max_attempts: config.max_attempts.max(1),
+    };
     let mut threads = worker::spawn_workers(
         config.workers,
-        store.clone(),
+        worker_config,
         move || SqliteQueue::open(&data).map(|q| Box::new(q) as Box<dyn Queue>),
         stop.clone(),
         std::time::Duration::from_millis(200),
     );
+    let receiving = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     threads.push(janitor(
         queue.clone(),
         store.clone(),
+        receiving.clone(),
         config.retention_days,
         stop.clone(),
     ));
@@ -97,11 +203,19 @@ pub fn start(config: Config) -> Result<Running, String> {
         queue,
         store,
         max_upload: config.max_upload_bytes,
+        max_stems: config.max_stems,
+        data_dir,
+        uploads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_UPLOADS)),
+        receiving,
     };
     let listener = std::net::TcpListener::bind(config.addr)
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let policy = guard::HostPolicy {
+        allowed: config.allowed_hosts.clone(),
+        addr,
+    };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     threads.push(std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -111,7 +225,7 @@ pub fn start(config: Config) -> Result<Running, String> {
             .expect("a tokio runtime");
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
-            let _ = axum::serve(listener, router(state))
+            let _ = axum::serve(listener, router(state, policy))
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
                 })
@@ -126,10 +240,12 @@ pub fn start(config: Config) -> Result<Running, String> {
     })
 }
 
-/// Deletes finished jobs older than the retention time, at start and every ten minutes.
+/// Deletes finished jobs older than the retention time, and job folders that no job owns
+/// (older than an hour, and not being uploaded), at start and every ten minutes.
 fn janitor(
     queue: Arc<SqliteQueue>,
     store: Arc<LocalStore>,
+    receiving: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     days: f64,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
@@ -144,13 +260,21 @@ fn janitor(
                         let _ = queue.remove(&id);
                     }
                 }
+                if let Ok(known) = queue.all_ids() {
+                    let known: std::collections::HashSet<String> = known.into_iter().collect();
+                    let busy = receiving.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    for id in store.orphans(&known, &busy, ORPHAN_AGE_S) {
+                        eprintln!("lathe serve: removing job folder {id}, which no job owns");
+                        let _ = store.remove(&id);
+                    }
+                }
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
     })
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, policy: guard::HostPolicy) -> Router {
     Router::new()
         .route("/", get(web::upload_page))
         .route("/jobs/{id}", get(job_page))
@@ -162,11 +286,17 @@ fn router(state: AppState) -> Router {
         .route("/api/jobs/{id}/zip", get(get_zip))
         // Uploads are counted while they stream in (413 past the limit), not buffered.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(policy, guard::guard))
         .with_state(state)
 }
 
-fn error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({ "error": msg.into() }))).into_response()
+/// A JSON error answer (`{"error": …}`), its message at most 500 characters.
+pub(crate) fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+    let mut msg: String = msg.into();
+    if msg.chars().count() > 500 {
+        msg = msg.chars().take(497).collect::<String>() + "…";
+    }
+    (status, Json(serde_json::json!({ "error": msg }))).into_response()
 }
 
 fn new_id() -> Result<String, String> {
@@ -218,20 +348,50 @@ fn split_name(file_name: Option<&str>) -> (String, String) {
 /// Why an upload was refused.
 enum Refused {
     TooLarge,
+    Stalled,
     Bad(String),
 }
 
-async fn post_job(State(st): State<AppState>, multipart: Multipart) -> Response {
+async fn post_job(
+    State(st): State<AppState>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let multipart = match multipart {
+        Ok(m) => m,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("expected a multipart/form-data upload: {}", e.body_text()),
+            )
+        }
+    };
+    let Ok(_permit) = st.uploads.clone().try_acquire_owned() else {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_CONCURRENT_UPLOADS} uploads are coming in already; try again shortly"),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("10"));
+        return r;
+    };
     let id = match new_id() {
         Ok(id) => id,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    match receive(&st, &id, multipart).await {
+    st.receiving
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id.clone());
+    let received = receive(&st, &id, multipart).await;
+    let answer = match received {
         Ok((kind, options)) => match st.queue.add(&id, &kind, &options) {
             Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response(),
             Err(e) => {
                 let _ = st.store.remove(&id);
-                error(StatusCode::INTERNAL_SERVER_ERROR, e)
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    public_message(&e, &st.data_dir),
+                )
             }
         },
         Err(r) => {
@@ -242,10 +402,37 @@ async fn post_job(State(st): State<AppState>, multipart: Multipart) -> Response 
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("the upload is larger than {} MB", st.max_upload / 1_000_000),
                 ),
-                Refused::Bad(m) => error(StatusCode::BAD_REQUEST, m),
+                Refused::Stalled => error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the upload stalled (nothing for {UPLOAD_IDLE_S} s, or under {} KB/s after a minute)",
+                        UPLOAD_MIN_RATE_BPS / 1000.0
+                    ),
+                ),
+                Refused::Bad(m) => error(StatusCode::BAD_REQUEST, public_message(&m, &st.data_dir)),
             }
         }
+    };
+    st.receiving
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id);
+    answer
+}
+
+/// Waits for the next piece of an upload, or gives up on one that stalls.
+async fn within<T>(
+    started: std::time::Instant,
+    received: u64,
+    next: impl std::future::Future<Output = T>,
+) -> Result<T, Refused> {
+    let elapsed = started.elapsed().as_secs_f64();
+    if elapsed > 60.0 && (received as f64) / elapsed < UPLOAD_MIN_RATE_BPS {
+        return Err(Refused::Stalled);
     }
+    tokio::time::timeout(std::time::Duration::from_secs(UPLOAD_IDLE_S), next)
+        .await
+        .map_err(|_| Refused::Stalled)
 }
 
 /// Streams the parts of an upload into the job's input folder; returns the job kind and its
@@ -262,8 +449,9 @@ async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, 
     let mut stems = 0usize;
     let mut has_mix = false;
     let mut mix_name = None;
+    let started = std::time::Instant::now();
     loop {
-        let field = match mp.next_field().await {
+        let field = match within(started, total, mp.next_field()).await? {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => return Err(Refused::Bad(format!("malformed upload: {e}"))),
@@ -278,6 +466,12 @@ async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, 
             }
             "stem" => {
                 stems += 1;
+                if stems > st.max_stems {
+                    return Err(Refused::Bad(format!(
+                        "at most {} stems per job",
+                        st.max_stems
+                    )));
+                }
                 let dir = in_dir.join("stems").join(format!("{stems:03}"));
                 std::fs::create_dir_all(&dir).map_err(|e| Refused::Bad(e.to_string()))?;
                 dir.join(format!("{name}.{ext}"))
@@ -298,7 +492,7 @@ async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, 
         };
         let mut text = Vec::new();
         loop {
-            let chunk = match field.chunk().await {
+            let chunk = match within(started, total, field.chunk()).await? {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
                 Err(e) => return Err(Refused::Bad(format!("upload interrupted: {e}"))),
@@ -312,6 +506,12 @@ async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, 
                     use std::io::Write;
                     f.write_all(&chunk)
                         .map_err(|e| Refused::Bad(e.to_string()))?;
+                }
+                None if text.len() + chunk.len() > MAX_TEXT_PART_BYTES => {
+                    return Err(Refused::Bad(format!(
+                        "the '{part}' part is larger than {} KB",
+                        MAX_TEXT_PART_BYTES / 1024
+                    )));
                 }
                 None => text.extend_from_slice(&chunk),
             }
@@ -441,11 +641,24 @@ async fn get_job(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Re
     .into_response()
 }
 
-fn content_type(name: &str) -> &'static str {
-    match name.rsplit('.').next().unwrap_or("") {
+/// The content type of an audio file lathe reads, by its extension.
+fn audio_content_type(name: &str) -> Option<&'static str> {
+    Some(match name.rsplit('.').next().unwrap_or("") {
         "wav" => "audio/wav",
         "flac" => "audio/flac",
         "mp3" => "audio/mpeg",
+        "m4a" | "mp4" | "aac" => "audio/mp4",
+        "ogg" | "oga" => "audio/ogg",
+        "aif" | "aiff" => "audio/aiff",
+        _ => return None,
+    })
+}
+
+fn content_type(name: &str) -> &'static str {
+    if let Some(t) = audio_content_type(name) {
+        return t;
+    }
+    match name.rsplit('.').next().unwrap_or("") {
         "json" => "application/json",
         "svg" => "image/svg+xml",
         "toml" => "text/plain; charset=utf-8",
@@ -525,7 +738,10 @@ async fn get_input(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> 
     match mix {
         Some(e) => {
             let name = e.file_name().to_string_lossy().into_owned();
-            send_file(e.path(), &name, false).await
+            // Played inline only as audio; anything else the upload was named (an `.svg`, an
+            // `.html` with audio appended passes the decoder) goes out as an opaque download.
+            let audio = audio_content_type(&name).is_some();
+            send_file(e.path(), &name, !audio).await
         }
         None => error(StatusCode::NOT_FOUND, "this job has stems, not a mix"),
     }
@@ -547,7 +763,9 @@ async fn get_zip(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Re
         if made_at.exists() {
             return Ok(());
         }
-        let part = made_at.with_extension("zip.part");
+        // Requests that race to make it each write their own part; renames are atomic, so
+        // whichever lands last is a whole bundle too.
+        let part = made_at.with_extension(format!("zip.{}.part", new_id()?));
         let file = std::fs::File::create(&part).map_err(|e| e.to_string())?;
         let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
         // WAV and FLAC do not compress further: stored.
@@ -613,6 +831,7 @@ async fn openapi() -> Response {
 
 /// Runs the server until Ctrl-C.
 pub fn serve(config: Config) -> Result<(), String> {
+    raise_open_files_limit();
     let running = start(config)?;
     eprintln!("lathe serve: listening on http://{}", running.addr);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -632,4 +851,21 @@ pub fn serve(config: Config) -> Result<(), String> {
     );
     running.stop();
     Ok(())
+}
+
+/// Raises the soft limit of open files to the hard one: every connection and every upload
+/// holds one, and the usual soft limit (1024) is reached by a few hundred slow clients, after
+/// which the server cannot accept anyone.
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }

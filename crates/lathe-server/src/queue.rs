@@ -53,6 +53,8 @@ pub struct Job {
     pub options: String,
     pub created_s: i64,
     pub finished_s: Option<i64>,
+    /// Times a worker has taken it (a crashed attempt goes back to the queue, up to a limit).
+    pub attempts: u32,
 }
 
 pub type QueueResult<T> = Result<T, String>;
@@ -61,13 +63,19 @@ pub type QueueResult<T> = Result<T, String>;
 pub trait Queue: Send + Sync {
     fn add(&self, id: &str, kind: &str, options: &str) -> QueueResult<()>;
     fn get(&self, id: &str) -> QueueResult<Option<Job>>;
-    /// Takes the oldest queued job and marks it running.
+    /// Takes the oldest queued job, marks it running and counts the attempt.
     fn claim(&self) -> QueueResult<Option<Job>>;
+    /// Puts a running job back in the queue (its attempt crashed; the count stays).
+    fn retry(&self, id: &str, why: &str) -> QueueResult<()>;
     fn progress(&self, id: &str, progress: f64, stage: &str) -> QueueResult<()>;
     fn finish(&self, id: &str, error: Option<&str>) -> QueueResult<()>;
     fn remove(&self, id: &str) -> QueueResult<()>;
-    /// Jobs that were running when the server stopped go back to the queue.
-    fn requeue_running(&self) -> QueueResult<usize>;
+    /// Jobs that were running when the server stopped go back to the queue, unless they have
+    /// had `max_attempts` already: those fail (each of their attempts ended the server, or was
+    /// ended with it). Returns (requeued, failed).
+    fn requeue_running(&self, max_attempts: u32) -> QueueResult<(usize, usize)>;
+    /// Every job id the database holds (to find folders no job owns).
+    fn all_ids(&self) -> QueueResult<Vec<String>>;
     /// Finished jobs older than `max_age_s` seconds.
     fn finished_before(&self, cutoff_s: i64) -> QueueResult<Vec<String>>;
 }
@@ -110,6 +118,12 @@ impl SqliteQueue {
             CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_s);",
         )
         .map_err(err)?;
+        // Databases made before attempts were counted get the column (0 for every job).
+        let has_attempts = conn.prepare("SELECT attempts FROM jobs LIMIT 0").is_ok();
+        if !has_attempts {
+            conn.execute_batch("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+                .map_err(err)?;
+        }
         Ok(Self {
             conn: std::sync::Mutex::new(conn),
         })
@@ -132,10 +146,12 @@ fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
         options: r.get(6)?,
         created_s: r.get(7)?,
         finished_s: r.get(8)?,
+        attempts: r.get(9)?,
     })
 }
 
-const COLUMNS: &str = "id, state, progress, stage, error, kind, options, created_s, finished_s";
+const COLUMNS: &str =
+    "id, state, progress, stage, error, kind, options, created_s, finished_s, attempts";
 
 impl Queue for SqliteQueue {
     fn add(&self, id: &str, kind: &str, options: &str) -> QueueResult<()> {
@@ -173,13 +189,14 @@ impl Queue for SqliteQueue {
                 .optional()?;
             if let Some(j) = &job {
                 tx.execute(
-                    "UPDATE jobs SET state = 'running', progress = 0, stage = 'starting' WHERE id = ?1",
+                    "UPDATE jobs SET state = 'running', progress = 0, stage = 'starting', attempts = attempts + 1 WHERE id = ?1",
                     [&j.id],
                 )?;
             }
             tx.commit()?;
             Ok(job.map(|j| Job {
                 state: State::Running,
+                attempts: j.attempts + 1,
                 ..j
             }))
         })
@@ -217,12 +234,43 @@ impl Queue for SqliteQueue {
         })
     }
 
-    fn requeue_running(&self) -> QueueResult<usize> {
+    fn retry(&self, id: &str, why: &str) -> QueueResult<()> {
         self.with(|c| {
             c.execute(
+                "UPDATE jobs SET state = 'queued', progress = 0, stage = ?2 WHERE id = ?1",
+                params![id, format!("queued again ({why})")],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn requeue_running(&self, max_attempts: u32) -> QueueResult<(usize, usize)> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            let failed = tx.execute(
+                "UPDATE jobs SET state = 'failed', finished_s = ?2, stage = '', error = ?3 WHERE state = 'running' AND attempts >= ?1",
+                params![
+                    max_attempts,
+                    now_s(),
+                    format!("the service stopped during each of its {max_attempts} attempts (it may have crashed it); not tried again")
+                ],
+            )?;
+            let requeued = tx.execute(
                 "UPDATE jobs SET state = 'queued', progress = 0, stage = 'restarted' WHERE state = 'running'",
                 [],
-            )
+            )?;
+            tx.commit()?;
+            Ok((requeued, failed))
+        })
+    }
+
+    fn all_ids(&self) -> QueueResult<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT id FROM jobs")?;
+            let ids = st
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(ids)
         })
     }
 

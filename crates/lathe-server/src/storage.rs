@@ -16,6 +16,13 @@ pub trait Store: Send + Sync {
     fn list_outputs(&self, id: &str) -> Vec<(String, u64)>;
     /// Deletes everything of the job.
     fn remove(&self, id: &str) -> std::io::Result<()>;
+    /// Job folders that are not in `known` nor `busy` and untouched for `min_age_s` seconds.
+    fn orphans(
+        &self,
+        known: &std::collections::HashSet<String>,
+        busy: &std::collections::HashSet<String>,
+        min_age_s: u64,
+    ) -> Vec<String>;
 }
 
 /// Job folders on the local disk.
@@ -68,6 +75,31 @@ impl Store for LocalStore {
             .collect();
         out.sort();
         out
+    }
+
+    fn orphans(
+        &self,
+        known: &std::collections::HashSet<String>,
+        busy: &std::collections::HashSet<String>,
+        min_age_s: u64,
+    ) -> Vec<String> {
+        std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let valid = id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit());
+                let age = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .map_or(0, |d| d.as_secs());
+                (valid && !known.contains(&id) && !busy.contains(&id) && age >= min_age_s)
+                    .then_some(id)
+            })
+            .collect()
     }
 
     fn remove(&self, id: &str) -> std::io::Result<()> {

@@ -14,6 +14,7 @@ use lathe_engine::session::Session;
 use lathe_engine::version::VersionSpec;
 use serde::{Deserialize, Serialize};
 
+use crate::child::{self, ChildLimits, Outcome};
 use crate::queue::Queue;
 use crate::storage::Store;
 
@@ -262,10 +263,23 @@ pub fn run_job(
     Ok(())
 }
 
-/// Runs `n` workers until `stop` is set; each polls the queue every `poll`.
+/// What the workers need besides the queue and the store.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// How each job's child process is started and bounded.
+    pub limits: ChildLimits,
+    /// The data folder (handed to the child).
+    pub data_dir: PathBuf,
+    /// Attempts a job gets before a crash fails it.
+    pub max_attempts: u32,
+}
+
+/// Runs `n` workers until `stop` is set; each polls the queue every `poll` and renders each
+/// job it takes in a child process ([`crate::child`]); a job that is running when `stop` is
+/// set finishes first.
 pub fn spawn_workers(
     n: usize,
-    store: Arc<dyn Store>,
+    config: WorkerConfig,
     open_queue: impl Fn() -> Result<Box<dyn Queue>, String> + Send + Sync + 'static,
     stop: Arc<AtomicBool>,
     poll: std::time::Duration,
@@ -273,7 +287,7 @@ pub fn spawn_workers(
     let open_queue = Arc::new(open_queue);
     (0..n)
         .map(|_| {
-            let (store, open_queue, stop) = (store.clone(), open_queue.clone(), stop.clone());
+            let (config, open_queue, stop) = (config.clone(), open_queue.clone(), stop.clone());
             std::thread::spawn(move || {
                 let queue = match open_queue() {
                     Ok(q) => q,
@@ -284,17 +298,7 @@ pub fn spawn_workers(
                 };
                 while !stop.load(Ordering::Relaxed) {
                     match queue.claim() {
-                        Ok(Some(job)) => {
-                            let result =
-                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                    run_job(store.as_ref(), queue.as_ref(), &job.id, &job.options)
-                                }))
-                                .unwrap_or_else(|_| {
-                                    Err("internal error (the render panicked)".into())
-                                });
-                            let _ =
-                                queue.finish(&job.id, result.as_ref().err().map(|e| e.as_str()));
-                        }
+                        Ok(Some(job)) => attempt(&config, queue.as_ref(), &job),
                         Ok(None) => std::thread::sleep(poll),
                         Err(e) => {
                             eprintln!("lathe serve: worker: {e}");
@@ -305,4 +309,86 @@ pub fn spawn_workers(
             })
         })
         .collect()
+}
+
+/// Runs one attempt of `job` in a child and records how it ended.
+fn attempt(config: &WorkerConfig, queue: &dyn Queue, job: &crate::queue::Job) {
+    let outcome = child::run(&config.limits, &config.data_dir, &job.id);
+    let recorded = match outcome {
+        Outcome::Done => queue.finish(&job.id, None),
+        Outcome::Failed(why) => queue.finish(&job.id, Some(&why)),
+        Outcome::Crashed(why) if job.attempts < config.max_attempts => {
+            eprintln!(
+                "lathe serve: job {} crashed (attempt {} of {}): {why}",
+                job.id, job.attempts, config.max_attempts
+            );
+            queue.retry(&job.id, &format!("attempt {} crashed", job.attempts))
+        }
+        Outcome::Crashed(why) => {
+            eprintln!("lathe serve: job {} crashed and fails: {why}", job.id);
+            queue.finish(
+                &job.id,
+                Some(&format!(
+                    "the render crashed on each of its {} attempts (the last: {why}); the file may be damaged in a way lathe does not yet refuse",
+                    job.attempts
+                )),
+            )
+        }
+        Outcome::TimedOut(limit) => queue.finish(
+            &job.id,
+            Some(&format!(
+                "the render took longer than {} s and was stopped",
+                limit.as_secs()
+            )),
+        ),
+    };
+    if let Err(e) = recorded {
+        eprintln!("lathe serve: worker: {e}");
+    }
+}
+
+/// The job runner's entry (`lathe serve-job DATA ID`, or the `lathe-job` binary): renders job
+/// `ID` of the data folder `DATA` in this process and returns the process's exit code: 0 when
+/// the master was made, [`child::EXIT_JOB_FAILED`] with the reason as the last line on stderr
+/// when the job failed. Progress goes straight into the queue.
+pub fn job_main(args: &[std::ffi::OsString]) -> i32 {
+    let [data, id] = args else {
+        eprintln!("usage: serve-job DATA ID");
+        return 2;
+    };
+    let data = PathBuf::from(data);
+    let id = id.to_string_lossy().into_owned();
+    let fail = |msg: String| {
+        eprintln!("{}", crate::public_message(&msg, &data));
+        child::EXIT_JOB_FAILED
+    };
+    let queue = match crate::queue::SqliteQueue::open(&data) {
+        Ok(q) => q,
+        Err(e) => return fail(e),
+    };
+    let job = match queue.get(&id) {
+        Ok(Some(j)) => j,
+        Ok(None) => return fail(format!("no job {id}")),
+        Err(e) => return fail(e),
+    };
+    let store = crate::storage::LocalStore::new(&data);
+    // An attempt starts from an empty output folder: nothing of a crashed one is kept.
+    if let Ok(out) = store.outputs(&id, false) {
+        let _ = std::fs::remove_dir_all(out);
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_job(&store, &queue, &id, &job.options)
+    }));
+    match result {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => fail(e),
+        Err(p) => {
+            let what = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            fail(format!("internal error (the render panicked: {what})"))
+        }
+    }
 }

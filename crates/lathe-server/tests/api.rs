@@ -101,13 +101,14 @@ fn post_job(addr: SocketAddr, parts: &[(&str, Option<&str>, &[u8])]) -> Reply {
 }
 
 fn config(data: &Path, workers: usize, max_mb: u64) -> Config {
-    Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.to_path_buf(),
-        workers,
-        max_upload_bytes: max_mb * 1_000_000,
-        retention_days: 7.0,
-    }
+    let mut c = Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        data.to_path_buf(),
+        vec![env!("CARGO_BIN_EXE_lathe-job").into()],
+    );
+    c.workers = workers;
+    c.max_upload_bytes = max_mb * 1_000_000;
+    c
 }
 
 /// Polls a job until it is done (or fails the test).

@@ -35,14 +35,14 @@ fn the_web_ui_works_in_a_real_browser() {
         return skip("no Node.js");
     }
     let data = tempfile::tempdir().unwrap();
-    let server = start(Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.path().to_path_buf(),
-        workers: 1,
-        max_upload_bytes: 500_000_000,
-        retention_days: 1.0,
-    })
-    .unwrap();
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        data.path().to_path_buf(),
+        vec![env!("CARGO_BIN_EXE_lathe-job").into()],
+    );
+    config.max_upload_bytes = 500_000_000;
+    config.retention_days = 1.0;
+    let server = start(config).unwrap();
     let downloads = tempfile::tempdir().unwrap();
     let shot = root.join("target/lathe-ui-results.png");
     let _ = std::fs::remove_file(&shot);
