@@ -54,6 +54,11 @@ pub struct Config {
     pub max_stems: usize,
     /// Host names the service answers to besides loopback names and its own address.
     pub allowed_hosts: Vec<String>,
+    /// Uploads received at once; more are answered 503 at once (each holds a file and a
+    /// socket).
+    pub max_concurrent_uploads: usize,
+    /// An upload that sends nothing for this long, seconds, is dropped.
+    pub upload_idle_s: u64,
 }
 
 impl Config {
@@ -71,6 +76,8 @@ impl Config {
             max_attempts: 2,
             max_stems: 64,
             allowed_hosts: Vec::new(),
+            max_concurrent_uploads: 64,
+            upload_idle_s: 30,
         }
     }
 }
@@ -78,10 +85,6 @@ impl Config {
 /// The largest `options` or `session` part, bytes (a real session of 64 stems with full
 /// chains is under 40 KB).
 pub const MAX_TEXT_PART_BYTES: usize = 256 * 1024;
-/// Uploads received at once; more are answered 503 at once (each holds a file and a socket).
-pub const MAX_CONCURRENT_UPLOADS: usize = 16;
-/// An upload that sends nothing for this long is dropped.
-pub const UPLOAD_IDLE_S: u64 = 30;
 /// After the first minute an upload must average at least this many bytes per second.
 pub const UPLOAD_MIN_RATE_BPS: f64 = 16_000.0;
 /// A job folder no job owns (an upload cut off by a crash, a database replaced) is removed
@@ -130,6 +133,8 @@ struct AppState {
     max_stems: usize,
     data_dir: PathBuf,
     uploads: Arc<tokio::sync::Semaphore>,
+    max_uploads: usize,
+    upload_idle: std::time::Duration,
     /// Jobs whose upload is still coming in (their folders are not orphans).
     receiving: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
@@ -205,7 +210,9 @@ pub fn start(config: Config) -> Result<Running, String> {
         max_upload: config.max_upload_bytes,
         max_stems: config.max_stems,
         data_dir,
-        uploads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_UPLOADS)),
+        uploads: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_uploads)),
+        max_uploads: config.max_concurrent_uploads,
+        upload_idle: std::time::Duration::from_secs(config.upload_idle_s),
         receiving,
     };
     let listener = std::net::TcpListener::bind(config.addr)
@@ -368,7 +375,10 @@ async fn post_job(
     let Ok(_permit) = st.uploads.clone().try_acquire_owned() else {
         let mut r = error(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("{MAX_CONCURRENT_UPLOADS} uploads are coming in already; try again shortly"),
+            format!(
+                "{} uploads are coming in already; try again shortly",
+                st.max_uploads
+            ),
         );
         r.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("10"));
@@ -405,7 +415,8 @@ async fn post_job(
                 Refused::Stalled => error(
                     StatusCode::REQUEST_TIMEOUT,
                     format!(
-                        "the upload stalled (nothing for {UPLOAD_IDLE_S} s, or under {} KB/s after a minute)",
+                        "the upload stalled (nothing for {} s, or under {} KB/s after a minute)",
+                        st.upload_idle.as_secs(),
                         UPLOAD_MIN_RATE_BPS / 1000.0
                     ),
                 ),
@@ -422,6 +433,7 @@ async fn post_job(
 
 /// Waits for the next piece of an upload, or gives up on one that stalls.
 async fn within<T>(
+    idle: std::time::Duration,
     started: std::time::Instant,
     received: u64,
     next: impl std::future::Future<Output = T>,
@@ -430,7 +442,7 @@ async fn within<T>(
     if elapsed > 60.0 && (received as f64) / elapsed < UPLOAD_MIN_RATE_BPS {
         return Err(Refused::Stalled);
     }
-    tokio::time::timeout(std::time::Duration::from_secs(UPLOAD_IDLE_S), next)
+    tokio::time::timeout(idle, next)
         .await
         .map_err(|_| Refused::Stalled)
 }
@@ -451,7 +463,7 @@ async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, 
     let mut mix_name = None;
     let started = std::time::Instant::now();
     loop {
-        let field = match within(started, total, mp.next_field()).await? {
+        let field = match within(st.upload_idle, started, total, mp.next_field()).await? {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => return Err(Refused::Bad(format!("malformed upload: {e}"))),
@@ -492,7 +504,7 @@ async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, 
         };
         let mut text = Vec::new();
         loop {
-            let chunk = match within(started, total, field.chunk()).await? {
+            let chunk = match within(st.upload_idle, started, total, field.chunk()).await? {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
                 Err(e) => return Err(Refused::Bad(format!("upload interrupted: {e}"))),
@@ -668,7 +680,7 @@ fn content_type(name: &str) -> &'static str {
 }
 
 /// Streams a file (64 KiB at a time: memory does not grow with the file).
-async fn send_file(path: PathBuf, name: &str, attachment: bool) -> Response {
+async fn send_file(path: PathBuf, name: &str, kind: &'static str, attachment: bool) -> Response {
     match tokio::fs::File::open(&path).await {
         Ok(file) => {
             let len = file.metadata().await.map(|m| m.len()).ok();
@@ -689,10 +701,7 @@ async fn send_file(path: PathBuf, name: &str, attachment: bool) -> Response {
             if let Some(len) = len {
                 h.insert(header::CONTENT_LENGTH, len.into());
             }
-            h.insert(
-                header::CONTENT_TYPE,
-                content_type(name).parse().expect("valid"),
-            );
+            h.insert(header::CONTENT_TYPE, kind.parse().expect("valid"));
             if attachment {
                 h.insert(
                     header::CONTENT_DISPOSITION,
@@ -719,7 +728,7 @@ async fn get_file(
         return error(StatusCode::NOT_FOUND, "no such file");
     };
     let inline = name.ends_with(".svg") || name.ends_with(".json");
-    send_file(dir.join(&name), &name, !inline).await
+    send_file(dir.join(&name), &name, content_type(&name), !inline).await
 }
 
 /// The uploaded mix (for the A/B player).
@@ -740,8 +749,10 @@ async fn get_input(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> 
             let name = e.file_name().to_string_lossy().into_owned();
             // Played inline only as audio; anything else the upload was named (an `.svg`, an
             // `.html` with audio appended passes the decoder) goes out as an opaque download.
-            let audio = audio_content_type(&name).is_some();
-            send_file(e.path(), &name, !audio).await
+            match audio_content_type(&name) {
+                Some(kind) => send_file(e.path(), &name, kind, false).await,
+                None => send_file(e.path(), &name, "application/octet-stream", true).await,
+            }
         }
         None => error(StatusCode::NOT_FOUND, "this job has stems, not a mix"),
     }
@@ -785,7 +796,7 @@ async fn get_zip(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Re
     })
     .await;
     match made {
-        Ok(Ok(())) => send_file(bundle, &format!("lathe-{id}.zip"), true).await,
+        Ok(Ok(())) => send_file(bundle, &format!("lathe-{id}.zip"), "application/zip", true).await,
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
