@@ -101,3 +101,96 @@ fn usage_errors_exit_2() {
     let out = lathe().arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A 16-bit PCM WAV (format tag 1: no channel mask) with `channels` channels, `seconds` of a
+/// 997 Hz tone at `level_dbfs` on channel `on` and silence on the others.
+fn write_plain_multichannel(path: &std::path::Path, channels: u16, on: usize, level_dbfs: f64) {
+    let rate = 48_000u32;
+    let frames = 10 * rate as usize;
+    let amp = 10f64.powf(level_dbfs / 20.0) * 32767.0;
+    let mut data = Vec::with_capacity(frames * channels as usize * 2);
+    for n in 0..frames {
+        let x = (amp * (2.0 * PI * 997.0 * n as f64 / rate as f64).sin()).round() as i16;
+        for c in 0..channels as usize {
+            data.extend_from_slice(&if c == on { x } else { 0 }.to_le_bytes());
+        }
+    }
+    let mut b = b"RIFF".to_vec();
+    b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&channels.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2 * channels as u32).to_le_bytes());
+    b.extend_from_slice(&(2 * channels).to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    b.extend_from_slice(&data);
+    std::fs::write(path, b).unwrap();
+}
+
+/// A five-channel WAV without a channel mask is L R C Ls Rs, as libebur128 reads it: a tone on
+/// the fourth channel is a surround (weight 1.41, +1.5 dB), not an LFE left out of loudness.
+#[test]
+fn a_five_channel_wav_without_a_mask_is_read_as_l_r_c_ls_rs() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("five.wav");
+    write_plain_multichannel(&f, 5, 3, -20.0);
+    let (out, rows) = analyze_json(std::slice::from_ref(&f));
+    assert_exit_ok(&out);
+    let i = rows[0]["integrated_lufs"].as_f64().expect("not silent");
+    // BS.1770: a 997 Hz sine at −20 dBFS in one front channel reads −23.0 LUFS (±0.05 for the
+    // weighting at 997 Hz); a surround channel weighs 1.41.
+    let expected = -23.0 + 10.0 * 1.41f64.log10();
+    assert!(
+        (i - expected).abs() < 0.1,
+        "{i} LUFS, expected {expected:.2}"
+    );
+    if let Some(py) = reference_python("five_channel_wav") {
+        let r = reference_measure(&py, std::slice::from_ref(&f));
+        let lib = r[0]["integrated_lufs"].as_f64().unwrap();
+        assert!((i - lib).abs() < 0.02, "lathe {i}, libebur128 {lib}");
+    }
+}
+
+/// Rates under 8 kHz are refused with a clear error (they used to read as silent), and a file
+/// holding NaN is measured with a warning that says how many samples were read as silence.
+#[test]
+fn low_rates_are_refused_and_nan_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let low = dir.path().join("low.wav");
+    write_tone(&low, 2000, 2.0, -20.0);
+    let (out, _) = analyze_json(std::slice::from_ref(&low));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sample rate 2000 Hz"), "{err}");
+    let nan = dir.path().join("nan.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&nan, spec).unwrap();
+    for n in 0..96_000 {
+        let x = if n % 4800 == 0 {
+            f32::NAN
+        } else {
+            (0.1 * (n as f64 * 0.13).sin()) as f32
+        };
+        w.write_sample(x).unwrap();
+        w.write_sample(x).unwrap();
+    }
+    w.finalize().unwrap();
+    let (out, rows) = analyze_json(std::slice::from_ref(&nan));
+    assert_exit_ok(&out);
+    assert_eq!(rows[0]["non_finite_samples"], 40);
+    let warnings = rows[0]["warnings"].to_string();
+    assert!(
+        warnings.contains("40 samples are NaN or infinite"),
+        "{warnings}"
+    );
+    assert!(rows[0]["integrated_lufs"].as_f64().is_some());
+}

@@ -20,7 +20,12 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
+use crate::wav_mask::{wav_channels, WavChannels};
 use crate::wav_sizes::{zero_size_fields, PatchedFile};
+
+/// The lowest sample rate lathe reads. Below it the loudness weighting's 1.7 kHz shelf lies
+/// past the Nyquist frequency and BS.1770 has no meaning (such files used to read as silent).
+pub const MIN_RATE_HZ: u32 = 8000;
 
 /// The most channels lathe reads (7.1).
 pub const MAX_CHANNELS: usize = 8;
@@ -106,6 +111,7 @@ impl Decoder {
             return Err(malformed(path, "is a directory"));
         }
         let patches = zero_size_fields(&mut file).map_err(open_err)?;
+        let stated = wav_channels(&mut file).map_err(open_err)?;
         let source: Box<dyn symphonia::core::io::MediaSource> = if patches.is_empty() {
             Box::new(file)
         } else {
@@ -159,11 +165,13 @@ impl Decoder {
             .sample_rate
             .filter(|&r| r > 0)
             .ok_or_else(|| malformed(path, "no sample rate"))?;
-        if !(1000..=768_000).contains(&sample_rate_hz) {
-            return Err(malformed(
-                path,
-                format!("implausible sample rate {sample_rate_hz} Hz"),
-            ));
+        if !(MIN_RATE_HZ..=768_000).contains(&sample_rate_hz) {
+            return Err(DecodeError::Unsupported {
+                path: path.to_owned(),
+                what: format!(
+                    "sample rate {sample_rate_hz} Hz (lathe reads {MIN_RATE_HZ} Hz to 768 kHz)"
+                ),
+            });
         }
         let channels_desc = params.channels.clone();
         let channels = channels_desc.as_ref().map(|c| c.count()).unwrap_or(0);
@@ -173,7 +181,13 @@ impl Decoder {
         let mut info = AudioInfo {
             sample_rate_hz,
             channels,
-            speaker_roles: channels_desc.as_ref().and_then(speaker_roles),
+            // A WAV that does not state its speakers gets none from here (the decoder's
+            // by-count guess would make a fifth-channel file's fourth channel an LFE).
+            speaker_roles: if stated == WavChannels::Unstated {
+                None
+            } else {
+                channels_desc.as_ref().and_then(speaker_roles)
+            },
             frames_announced,
             codec,
             bits_per_sample: params.bits_per_sample,

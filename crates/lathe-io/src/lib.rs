@@ -6,6 +6,7 @@ pub mod decode;
 pub mod flac_writer;
 pub mod mp3_writer;
 pub mod resample;
+mod wav_mask;
 mod wav_sizes;
 pub mod wav_writer;
 
