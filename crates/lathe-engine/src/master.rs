@@ -544,6 +544,9 @@ pub fn render_session_with(
         ))
     })?;
     let _lock = crate::out_lock::OutLock::take(out_dir).map_err(usage)?;
+    // What a killed run of this session left (it could not clean up) is stale now that we
+    // hold the lock.
+    crate::out_lock::remove_scratch(out_dir, &session.output_name());
     let result = render_locked(session, out_dir, force, known, progress);
     if result.is_err() {
         crate::out_lock::remove_scratch(out_dir, &session.output_name());

@@ -254,7 +254,11 @@ pub const OPENAPI_JSON: &str = r##"{
           "201": { "description": "queued", "content": { "application/json": { "schema": {
             "type": "object", "properties": { "id": { "type": "string" } } } } } },
           "400": { "description": "not audio, bad options, or a malformed upload", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-          "413": { "description": "the upload exceeds --max-upload-mb", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+          "413": { "description": "the upload exceeds --max-upload-mb", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+          "403": { "description": "sent from another origin", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+          "408": { "description": "the upload stalled", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+          "421": { "description": "a host name this service does not answer to", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+          "503": { "description": "too many uploads at once; retry after the Retry-After seconds", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
         }
       }
     },
@@ -264,7 +268,7 @@ pub const OPENAPI_JSON: &str = r##"{
         "responses": { "200": { "description": "the job", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } } },
                        "404": { "description": "no such job" } } },
       "delete": { "summary": "Delete a finished or queued job and its files",
-        "responses": { "204": { "description": "deleted" }, "404": { "description": "no such job" }, "409": { "description": "the job is running" } } }
+        "responses": { "204": { "description": "deleted" }, "403": { "description": "sent from another origin" }, "404": { "description": "no such job" }, "409": { "description": "the job is running" } } }
     },
     "/api/jobs/{id}/files/{name}": {
       "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
