@@ -59,11 +59,16 @@ pub fn run(limits: &ChildLimits, data_dir: &Path, id: &str) -> Outcome {
     // Its own process group, so that a kill reaches whatever it started too.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let memory = limits.memory_bytes;
-    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit, which
-    // is async-signal-safe; it allocates nothing and touches no lock.
+    // SAFETY: the closure runs in the forked child before exec and calls only prctl and
+    // setrlimit, which are async-signal-safe; it allocates nothing and touches no lock.
     unsafe {
         use std::os::unix::process::CommandExt;
         cmd.pre_exec(move || {
+            // A child outliving a killed server would go on writing into a job that the next
+            // server starts again: it dies with the thread that started it.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             let none = libc::rlimit {
                 rlim_cur: 0,
                 rlim_max: 0,
