@@ -29,7 +29,10 @@ fn serve(data: &Path, port: u16) -> Child {
         .unwrap();
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child
@@ -64,7 +67,11 @@ fn processes_with(needle: &str) -> usize {
         .flatten()
         .filter(|e| {
             std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(needle)
+                })
                 .unwrap_or(false)
         })
         .count()
@@ -108,8 +115,16 @@ fn a_killed_server_takes_its_jobs_process_with_it_and_the_next_one_finishes_the_
         .unwrap()
         .to_string();
     let started = Instant::now();
-    while processes_with(&format!("serve-job {}", data.canonicalize().unwrap().display())) == 0 {
-        assert!(started.elapsed() < Duration::from_secs(30), "{}", state(port, &id));
+    while processes_with(&format!(
+        "serve-job {}",
+        data.canonicalize().unwrap().display()
+    )) == 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{}",
+            state(port, &id)
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     server.kill().unwrap();
@@ -135,7 +150,12 @@ fn a_killed_server_takes_its_jobs_process_with_it_and_the_next_one_finishes_the_
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(job["state"], "done", "{job}");
-    assert!(job["files"].to_string().contains("long_master_44k1_24b.flac"), "{job}");
+    assert!(
+        job["files"]
+            .to_string()
+            .contains("long_master_44k1_24b.flac"),
+        "{job}"
+    );
     server.kill().unwrap();
     server.wait().unwrap();
 }

@@ -113,7 +113,10 @@ impl EqBand {
             } else {
                 6
             };
-            if self.slope_db_oct == 0 || self.slope_db_oct > 48 || self.slope_db_oct % step != 0 {
+            if self.slope_db_oct == 0
+                || self.slope_db_oct > 48
+                || !self.slope_db_oct.is_multiple_of(step)
+            {
                 return Err(format!(
                     "slope_db_oct must be a multiple of {step} up to 48 for {:?}, got {}",
                     self.family, self.slope_db_oct

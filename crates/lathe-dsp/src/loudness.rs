@@ -206,7 +206,7 @@ impl LoudnessMeter {
         let frames_100ms = (sample_rate_hz / 10.0).round().max(1.0) as usize;
         let steps_per_100ms = [10, 5, 4, 2, 1]
             .into_iter()
-            .find(|k| frames_100ms % k == 0)
+            .find(|k| frames_100ms.is_multiple_of(*k))
             .unwrap_or(1);
         let ring_len = 30 * steps_per_100ms;
         Self {
@@ -310,7 +310,7 @@ impl LoudnessMeter {
         self.momentary_max_energy = self.momentary_max_energy.max(self.momentary_energy);
         self.short_term_max_energy = self.short_term_max_energy.max(self.short_term_energy);
 
-        let on_100ms = self.steps_done % self.steps_per_100ms as u64 == 0;
+        let on_100ms = self.steps_done.is_multiple_of(self.steps_per_100ms as u64);
         if on_100ms && self.steps_done >= m_steps as u64 {
             self.gating_blocks.push(self.momentary_energy);
         }

@@ -88,7 +88,7 @@ impl Preset {
             Preset::Streaming if lathe_io::mp3_writer::MP3_RATES.contains(&rate_hz) => {
                 vec!["wav:24", "mp3:320"]
             }
-            Preset::Streaming if rate_hz % 44_100 == 0 => vec!["wav:24", "mp3:320@44100"],
+            Preset::Streaming if rate_hz.is_multiple_of(44_100) => vec!["wav:24", "mp3:320@44100"],
             Preset::Streaming => vec!["wav:24", "mp3:320@48000"],
             _ => vec!["wav:24"],
         }

@@ -499,7 +499,10 @@ fn fifty_concurrent_uploads_and_a_poll_load_get_no_server_error() {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    eprintln!("peak resident memory of server and clients: {} MB", hwm_kb / 1024);
+    eprintln!(
+        "peak resident memory of server and clients: {} MB",
+        hwm_kb / 1024
+    );
     assert!(hwm_kb < 1024 * 1024, "{hwm_kb} kB");
     server.stop();
 }
