@@ -340,12 +340,28 @@ fn read_cdtext(data: &[u8]) -> Result<std::collections::HashMap<(u8, u8), String
     Ok(out)
 }
 
+/// The path of a file of the image named inside the image (in DDPMS or the checksum list):
+/// a plain file name in the image's folder, never a path that leaves it.
+fn member(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let plain =
+        !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
+    if plain {
+        Ok(dir.join(name))
+    } else {
+        Err(format!(
+            "the image names a file outside its folder: {name:?}"
+        ))
+    }
+}
+
 /// Reads a DDP image back: the track list, the checksums, and (with `extract`) each track as a
 /// 16-bit WAV file in that folder (INDEX 01 to the next INDEX 01). A checksum mismatch makes
 /// `ok` false; a malformed image is an error.
 pub fn verify_ddp(dir: &Path, extract: Option<&Path>) -> Result<DdpReport, String> {
-    let read =
-        |f: &str| std::fs::read(dir.join(f)).map_err(|e| format!("{}: {e}", dir.join(f).display()));
+    let read = |f: &str| {
+        let path = member(dir, f)?;
+        std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+    };
     // Checksums first: everything after trusts the files.
     let sums = String::from_utf8_lossy(&read(SUMS)?).into_owned();
     let mut checksums = Vec::new();
@@ -353,7 +369,7 @@ pub fn verify_ddp(dir: &Path, extract: Option<&Path>) -> Result<DdpReport, Strin
         let (sum, file) = line
             .split_once("  ")
             .ok_or_else(|| format!("{SUMS}: malformed line '{line}'"))?;
-        let got = md5_hex(&dir.join(file.trim())).map_err(|e| format!("{file}: {e}"))?;
+        let got = md5_hex(&member(dir, file.trim())?).map_err(|e| format!("{file}: {e}"))?;
         checksums.push((file.trim().to_string(), got == sum.trim()));
     }
     let id = read(DDPID)?;
@@ -537,5 +553,13 @@ mod tests {
         text[6] ^= 0x01;
         std::fs::write(ddp.join(TEXT), &text).unwrap();
         assert!(verify_ddp(&ddp, None).unwrap_err().contains("CRC"));
+        // A checksum list that names a file outside the image is refused before it is read.
+        std::fs::write(dir.path().join("secret"), b"not part of the image").unwrap();
+        let sums = std::fs::read_to_string(ddp.join(SUMS)).unwrap();
+        for outside in ["../secret", "/etc/hostname"] {
+            std::fs::write(ddp.join(SUMS), format!("{sums}0123  {outside}\n")).unwrap();
+            let e = verify_ddp(&ddp, None).unwrap_err();
+            assert!(e.contains("outside its folder"), "{e}");
+        }
     }
 }
