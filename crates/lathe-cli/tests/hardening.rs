@@ -339,3 +339,26 @@ fn save_session_onto_the_input_is_refused_even_with_force() {
     }
     assert_eq!(std::fs::read(&mix).unwrap(), before, "the input changed");
 }
+
+#[test]
+fn a_very_long_title_still_gives_file_names_the_disk_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mix = dir.path().join("tone.wav");
+    write_tone(&mix, |_, _| {});
+    let title = "Ä".repeat(300);
+    let out = dir.path().join("out");
+    let res = lathe()
+        .args(["master", "--deliver", "wav:24", "--title", &title, "-o"])
+        .arg(&out)
+        .arg(&mix)
+        .output()
+        .unwrap();
+    assert_exit_ok(&res);
+    let names = names_in(&out);
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with("_master_44k1_24b.wav") && n.len() < 255),
+        "{names:?}"
+    );
+}

@@ -101,6 +101,8 @@ pub struct Session {
 pub const MAX_STEMS: usize = 128;
 /// The most processors in one chain.
 pub const MAX_CHAIN: usize = 64;
+/// The most characters of a session's output name (letters may take up to 4 bytes).
+pub const MAX_NAME_CHARS: usize = 40;
 /// The most deliverables of one session.
 pub const MAX_DELIVER: usize = 16;
 /// The most alternate versions of one session (each is a lane of the render).
@@ -322,7 +324,10 @@ impl Session {
                 [one] => one.name.clone(),
                 _ => "stems".into(),
             });
-        raw.chars()
+        // Bounded so that the longest deliverable name (`_<version>_<rate>_<bits>.<ext>`
+        // after it) stays under the 255 bytes a file name may have.
+        let name: String = raw
+            .chars()
             .map(|c| {
                 if c.is_alphanumeric() || c == '-' || c == '_' {
                     c
@@ -330,7 +335,13 @@ impl Session {
                     '_'
                 }
             })
-            .collect()
+            .take(MAX_NAME_CHARS)
+            .collect();
+        if name.is_empty() {
+            "untitled".into()
+        } else {
+            name
+        }
     }
 
     /// Stem and reference files, for checks that outputs never overwrite inputs.

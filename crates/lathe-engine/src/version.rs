@@ -125,9 +125,9 @@ impl VersionSpec {
     pub fn validate(&self, index: usize, stems: &[StemSpec]) -> Result<(), String> {
         let at = format!("version[{index}]");
         let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-        if self.name.is_empty() || !self.name.chars().all(ok_char) {
+        if self.name.is_empty() || self.name.len() > 40 || !self.name.chars().all(ok_char) {
             return Err(format!(
-                "{at}.name must be letters, digits, '-' or '_' (it names files), got '{}'",
+                "{at}.name must be 1 to 40 letters, digits, '-' or '_' (it names files), got '{}'",
                 self.name
             ));
         }
