@@ -108,6 +108,19 @@ pub fn analyze_json(files: &[PathBuf]) -> (Output, Vec<serde_json::Value>) {
     (out, parsed)
 }
 
+/// Every entry of `dir` by name, sorted (none when it does not exist).
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
 /// Files in `dir` with one of `exts`, sorted.
 pub fn files_in(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -56,18 +56,6 @@ impl Drop for Tmpfs {
     }
 }
 
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 #[test]
 fn a_full_disk_during_delivery_is_a_clear_error_and_leaves_nothing() {
     let Some((_holder, fs)) = Tmpfs::mount("full_disk", "3m", "") else {

@@ -21,19 +21,6 @@ fn write_tone(path: &Path, spoil: impl Fn(usize, &mut [f32; 2])) {
     write_stereo_f32(path, 44_100, frames);
 }
 
-/// Every entry of `dir`, by name.
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 fn all_finite_f32(path: &Path) -> (usize, usize) {
     let samples: Vec<f32> = hound::WavReader::open(path)
         .unwrap()
