@@ -1,4 +1,5 @@
-//! Multipart uploads to a running `lathe serve` (on loopback, no workers): the fuzzed bytes
+//! Multipart uploads to a running `lathe serve` (on loopback, no workers, uploads checked in
+//! this process: no job runner): the fuzzed bytes
 //! are the body of `POST /api/jobs`, under a fixed boundary. Every answer is 201, 400, 408 or
 //! 413, never a 5xx, and the server keeps answering.
 #![no_main]
@@ -17,8 +18,7 @@ fn server() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
     S.get_or_init(|| {
         let data = std::env::temp_dir().join(format!("lathe-fuzz-upload-{}", std::process::id()));
-        let mut c =
-            lathe_server::Config::new("127.0.0.1:0".parse().unwrap(), data, vec!["false".into()]);
+        let mut c = lathe_server::Config::new("127.0.0.1:0".parse().unwrap(), data, Vec::new());
         c.workers = 0;
         c.max_upload_bytes = 10_000_000;
         c.upload_idle_s = 5;

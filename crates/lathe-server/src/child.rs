@@ -46,13 +46,17 @@ pub const EXIT_JOB_FAILED: i32 = 1;
 /// Runs one attempt of job `id` and waits for it; `stop` makes the wait give up on nothing (a
 /// running job always finishes), it is only polled so that the caller stays responsive.
 pub fn run(limits: &ChildLimits, data_dir: &Path, id: &str) -> Outcome {
+    run_with(limits, &[data_dir.as_os_str(), std::ffi::OsStr::new(id)])
+}
+
+/// Runs the runner with `extra` arguments after its own (see [`run`]).
+pub fn run_with(limits: &ChildLimits, extra: &[&std::ffi::OsStr]) -> Outcome {
     let Some((program, args)) = limits.command.split_first() else {
         return Outcome::Crashed("no job runner is configured".into());
     };
     let mut cmd = Command::new(program);
     cmd.args(args)
-        .arg(data_dir)
-        .arg(id)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

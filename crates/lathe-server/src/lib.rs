@@ -134,6 +134,8 @@ struct AppState {
     data_dir: PathBuf,
     uploads: Arc<tokio::sync::Semaphore>,
     max_uploads: usize,
+    /// How each uploaded file's check runs (the job runner with `--probe`).
+    probe: child::ChildLimits,
     upload_idle: std::time::Duration,
     /// Jobs whose upload is still coming in (their folders are not orphans).
     receiving: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
@@ -212,6 +214,11 @@ pub fn start(config: Config) -> Result<Running, String> {
         data_dir,
         uploads: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_uploads)),
         max_uploads: config.max_concurrent_uploads,
+        probe: child::ChildLimits {
+            command: config.job_runner.clone(),
+            memory_bytes: config.job_memory_mb.min(2048).saturating_mul(1 << 20),
+            timeout: std::time::Duration::from_secs(30),
+        },
         upload_idle: std::time::Duration::from_secs(config.upload_idle_s),
         receiving,
     };
@@ -561,16 +568,31 @@ async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, 
             "upload either a mix or stems, not both".into(),
         ));
     }
-    // Every file must be audio lathe can decode.
+    // Every file must be audio lathe can decode: checked in a child process, as renders are,
+    // so that a file that hangs or aborts the decoder costs that process only.
     for (what, path) in &audio {
-        let p = path.clone();
-        let ok = tokio::task::spawn_blocking(move || lathe_io::Decoder::open(&p).map(|_| ()))
+        let (p, limits, data) = (path.clone(), st.probe.clone(), st.data_dir.clone());
+        let outcome = tokio::task::spawn_blocking(move || probe(&limits, &data, &p))
             .await
             .map_err(|e| Refused::Bad(e.to_string()))?;
-        if let Err(e) = ok {
-            return Err(Refused::Bad(format!(
-                "{what} is not audio lathe can read: {e}"
-            )));
+        match outcome {
+            child::Outcome::Done => {}
+            child::Outcome::Failed(why) => {
+                return Err(Refused::Bad(format!(
+                    "{what} is not audio lathe can read: {why}"
+                )))
+            }
+            child::Outcome::Crashed(why) => {
+                return Err(Refused::Bad(format!(
+                    "{what} could not be read safely (its check crashed: {why})"
+                )))
+            }
+            child::Outcome::TimedOut(limit) => {
+                return Err(Refused::Bad(format!(
+                    "{what} could not be read safely (its check took over {} s)",
+                    limit.as_secs()
+                )))
+            }
         }
     }
     if let Some(text) = session_text {
@@ -579,6 +601,25 @@ async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, 
     let json = serde_json::to_string(&options).expect("options serialise");
     let _ = std::fs::write(in_dir.join("options.json"), &json);
     Ok((if stems > 0 { "stems" } else { "mix" }.to_string(), json))
+}
+
+/// Whether `path` is audio lathe can read: in a child process when a job runner is set, in
+/// this one otherwise (embedded use without a runner).
+fn probe(limits: &child::ChildLimits, data_dir: &Path, path: &Path) -> child::Outcome {
+    if limits.command.is_empty() {
+        return match lathe_io::Decoder::open(path) {
+            Ok(_) => child::Outcome::Done,
+            Err(e) => child::Outcome::Failed(public_message(&e.to_string(), data_dir)),
+        };
+    }
+    child::run_with(
+        limits,
+        &[
+            data_dir.as_os_str(),
+            std::ffi::OsStr::new("--probe"),
+            path.as_os_str(),
+        ],
+    )
 }
 
 /// A `session` part: its stems' `file` keys name uploaded files (by file name); they are

@@ -351,9 +351,23 @@ fn attempt(config: &WorkerConfig, queue: &dyn Queue, job: &crate::queue::Job) {
 /// `ID` of the data folder `DATA` in this process and returns the process's exit code: 0 when
 /// the master was made, [`child::EXIT_JOB_FAILED`] with the reason as the last line on stderr
 /// when the job failed. Progress goes straight into the queue.
+///
+/// `DATA --probe FILE` only checks that FILE is audio lathe can read (the upload check, kept
+/// out of the server's process like the render).
 pub fn job_main(args: &[std::ffi::OsString]) -> i32 {
+    if let [data, flag, file] = args {
+        if flag == "--probe" {
+            return match lathe_io::Decoder::open(file) {
+                Ok(_) => 0,
+                Err(e) => {
+                    eprintln!("{}", crate::public_message(&e.to_string(), Path::new(data)));
+                    child::EXIT_JOB_FAILED
+                }
+            };
+        }
+    }
     let [data, id] = args else {
-        eprintln!("usage: serve-job DATA ID");
+        eprintln!("usage: serve-job DATA ID, or serve-job DATA --probe FILE");
         return 2;
     };
     let data = PathBuf::from(data);

@@ -61,7 +61,7 @@ fn float_wav(spoil: impl Fn(usize, &mut [f32; 2])) -> Vec<u8> {
 /// `POISON`, and runs the real runner on the others.
 fn poisoned_runner() -> Vec<std::ffi::OsString> {
     let script = format!(
-        "if grep -q POISON \"$0/jobs/$1/in/options.json\"; then kill -ABRT $$; fi; exec '{}' \"$0\" \"$1\"",
+        "if grep -q POISON \"$0/jobs/$1/in/options.json\" 2>/dev/null; then kill -ABRT $$; fi; exec '{}' \"$0\" \"$@\"",
         env!("CARGO_BIN_EXE_lathe-job")
     );
     vec!["sh".into(), "-c".into(), script.into()]
@@ -538,5 +538,36 @@ fn hundreds_of_slow_uploads_do_not_stop_the_service_answering() {
     let r = post_job(addr, &[("mix", Some("b.wav"), &tiny_wav())]);
     assert!(matches!(r.status, 201 | 503), "{}", r.status);
     drop(slow);
+    server.stop();
+}
+
+#[test]
+fn an_upload_whose_check_crashes_is_refused_and_the_server_goes_on() {
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = config(data.path(), 1, 10);
+    // A decoder that aborts on the file named `bomb` (as a C library's assertion would).
+    let script = format!(
+        "case \"$2\" in *bomb*) kill -ABRT $$;; esac; exec '{}' \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_lathe-job")
+    );
+    cfg.job_runner = vec!["sh".into(), "-c".into(), script.into()];
+    let server = start(cfg).unwrap();
+    let wav = tiny_wav();
+    // Stems keep their names on disk (a mix is stored as `mix.<ext>`).
+    let r = post_job(server.addr, &[("stem", Some("bomb.wav"), &wav)]);
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    let msg = r.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("could not be read safely") && msg.contains("SIGABRT"),
+        "{msg}"
+    );
+    let id = created(&post_job(
+        server.addr,
+        &[
+            ("mix", Some("fine.wav"), &wav),
+            ("options", None, br#"{"deliver":["wav:24"]}"#),
+        ],
+    ));
+    assert_eq!(wait_finished(server.addr, &id)["state"], "done");
     server.stop();
 }
