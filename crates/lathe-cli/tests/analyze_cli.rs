@@ -194,3 +194,47 @@ fn low_rates_are_refused_and_nan_is_reported() {
     );
     assert!(rows[0]["integrated_lufs"].as_f64().is_some());
 }
+
+/// At 8 kHz, full-band content reaches up to the Nyquist frequency, where the 8x meter's
+/// interpolation filter rolls off; lathe's true peak must still agree with the reference
+/// meter's 16x FFT interpolation (an exact band-limited interpolator) within 0.1 dB, so that a
+/// master over its ceiling at a low rate cannot pass the verifier.
+#[test]
+fn true_peak_at_8_khz_agrees_with_the_reference_interpolation() {
+    let Some(py) = reference_python("true_peak_at_8_khz") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("noise8k.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(&f, spec).unwrap();
+    // Full-band noise, hard-limited at ±0.5 so that its peaks are many and near-equal (as a
+    // limited master's are): the true peak is set by what lies between the samples.
+    let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..8000 * 10 {
+        for _ in 0..2 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let u = (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+            w.write_sample((u * 0.8).clamp(-0.5, 0.5) as f32).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+    let (out, rows) = analyze_json(std::slice::from_ref(&f));
+    assert_exit_ok(&out);
+    let ours = rows[0]["true_peak_dbtp"].as_f64().unwrap();
+    let reference = reference_measure(&py, std::slice::from_ref(&f))[0]["true_peak_dbtp"]
+        .as_f64()
+        .unwrap();
+    eprintln!("8 kHz true peak: lathe {ours:.3} dBTP, 16x FFT reference {reference:.3} dBTP");
+    assert!(
+        (ours - reference).abs() <= 0.1,
+        "lathe {ours:.3}, reference {reference:.3}"
+    );
+}
