@@ -165,7 +165,8 @@ enum Command {
         #[command(subcommand)]
         command: DdpCommand,
     },
-    /// Render a session file (DESIGN.md §5): stems, chains, master chain, target, deliverables.
+    /// Render a session file (README: Stems and session files): stems, chains, master chain,
+    /// target, deliverables.
     Render {
         session: PathBuf,
         #[arg(short = 'o', long = "out", default_value = ".")]
@@ -205,7 +206,7 @@ enum DdpCommand {
     },
 }
 
-/// Exit code for bad input or usage (DESIGN.md §6).
+/// Exit code for bad input or usage (0: every target met, 1: a target missed, 2: refused).
 const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
@@ -859,7 +860,7 @@ fn print_json(report: &impl serde::Serialize) {
         .and_then(|_| writeln!(o));
 }
 
-/// Exit 0 when everything met its target, else 1 (DESIGN.md §6).
+/// Exit 0 when everything met its target, else 1 (2 is kept for refused input).
 fn exit_for(all_pass: bool) -> ExitCode {
     if all_pass {
         ExitCode::SUCCESS

@@ -1,4 +1,4 @@
-//! `lathe analyze` end to end on files written here: the JSON fields of DESIGN.md §6, the
+//! `lathe analyze` end to end on files written here: the JSON fields the README documents, the
 //! table, and the error contract (one line naming the file, exit code 2).
 
 mod common;

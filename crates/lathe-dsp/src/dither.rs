@@ -4,7 +4,8 @@
 //! - Quantiser: `Δ = 2^−(bits−1)` (full scale ±1), round to the nearest multiple of Δ, clamp to
 //!   `[−1, 1 − Δ]`. The output holds exact integer sample values (times Δ).
 //! - TPDF: `d = (u1 − u2)·Δ` with `u1, u2` uniform in [0, 1): total error variance Δ²/4,
-//!   independent of the signal (VERIFY.md §3).
+//!   independent of the signal (Lipshitz, Wannamaker and Vanderkooy, "Quantization and
+//!   Dither: A Theoretical Survey", JAES 1992).
 //! - Noise shaping: error feedback `v = x − Σ h_k e[n−k]`, `y = Q(v + d)`, `e = y − v`, so
 //!   the output error is `e` filtered by `E(z) = 1 − H(z)` and its spectrum is
 //!   `|E(e^{jω})|²·Δ²/4`. The shaping filter is the **second-order high-pass

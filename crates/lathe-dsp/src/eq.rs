@@ -45,7 +45,7 @@ pub enum BandKind {
     LowShelf,
     #[serde(alias = "highshelf")]
     HighShelf,
-    /// Also written `highpass` (as in DESIGN.md §5's example).
+    /// Also written `highpass` (both spellings are common in session files).
     #[serde(alias = "highpass")]
     HighPass,
     #[serde(alias = "lowpass")]

@@ -1,6 +1,6 @@
 //! True-peak lookahead limiter whose ceiling is a construction, not a hope.
 //!
-//! Gain computer (the design rule of VERIFY.md §2.2):
+//! Gain computer (designed so that the ceiling follows from the construction, not from tuning):
 //! 1. **Detector**: both channels upsampled 8x ([`crate::oversample`]); for each input sample
 //!    the largest |value| on the two inter-sample intervals around it, both channels (stereo
 //!    link). Between two 8x points a band-limited peak can exceed them by at most

@@ -1,4 +1,7 @@
-//! The processor contract (DESIGN.md §3).
+//! The processor contract: `prepare(rate, max_block)` sets up (and may allocate), `reset()`
+//! returns to the initial state, `process()` works in place without allocating, and
+//! `latency_samples()` says how late the output is; `tests/processor_contract.rs` checks
+//! every processor against it.
 
 /// One block of stereo audio, processed in place.
 pub struct StereoBlock<'a> {

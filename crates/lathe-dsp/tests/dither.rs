@@ -1,4 +1,4 @@
-//! Dither against the predictions of VERIFY.md §3: TPDF total error variance Δ²/4, mean 0,
+//! Dither against the theory's predictions (`src/dither.rs`): TPDF total error variance Δ²/4, mean 0,
 //! independent of the input value; the noise-shaped error spectrum equal to |E(e^{jω})|²·Δ²/4
 //! within ±1 dB per 1/3 octave; no overload at full scale; determinism.
 

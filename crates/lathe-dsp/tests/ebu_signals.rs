@@ -1,5 +1,5 @@
 //! Test signals of EBU Tech 3341 (V4, 2023) and Tech 3342 (2023), synthesised from the
-//! specification text (docs/VERIFY.md §1.2–§1.4 of the shared docs): a 1 kHz sine at the given
+//! specifications' own descriptions of their test cases: a 1 kHz sine at the given
 //! per-channel peak level in dBFS, identical in every channel, one continuous oscillator with
 //! gain steps at segment boundaries.
 

@@ -1,4 +1,5 @@
-//! The true-peak limiter against VERIFY.md §2.3's stress signals, driven 6 and 12 dB over the
+//! The true-peak limiter against stress signals for inter-sample peaks (listed at
+//! `stress_signals`), driven 6 and 12 dB over the
 //! ceiling at 44.1, 48 and 96 kHz. The output's true peak is measured independently of the
 //! limiter's own detector: by 32x zero-padded FFT interpolation of the whole output.
 //! Requirement (issue 3): output true peak ≤ ceiling + 0.02 dB.
@@ -56,7 +57,8 @@ fn band_limit(x: &[f64], fs: f64, cutoff_hz: f64) -> Vec<f64> {
     out.iter().map(|v| v / n as f64).collect()
 }
 
-/// The stress signals of VERIFY.md §2.3, stereo, about 1 s.
+/// Signals that put true peaks between samples (an fs/4 sine sampled at 45°, a tone burst,
+/// a band-limited square, band-limited noise, drum-like hits), stereo, about 1 s.
 fn stress_signals(fs: f64) -> Vec<(&'static str, [Vec<f64>; 2])> {
     let len = fs as usize;
     let mut rng = Rng(0xDEADBEEF);

@@ -1,4 +1,4 @@
-//! The processor contract (DESIGN.md §3), checked for every processor by one shared macro:
+//! The processor contract (`src/processor.rs`), checked for every processor by one shared macro:
 //! bypass is bit-exact (latency-compensated), `reset()` restores the initial state, the latency
 //! measured with an impulse equals `latency_samples()`, and `process()` does not allocate
 //! (a counting global allocator, per thread, proves it).

@@ -1,8 +1,9 @@
 //! Oversampling and saturation: the half-band oversampler is transparent (round trip equals the
 //! delayed input), and the aliasing of a stepped sweep (bin-centred tones 1–20 kHz at −6 dBFS,
 //! 44.1 kHz, the worst common rate) through the saturator is measured at 1x/2x/4x/8x.
-//! Alias = the largest spectral line that is not a harmonic of the tone (VERIFY.md §3's recipe
-//! with steady tones instead of a continuous sweep). Requirement: ≤ −90 dBFS with the defaults.
+//! Alias = the largest spectral line that is not a harmonic of the tone (the usual alias
+//! measurement of a swept sine, with steady tones instead of a continuous sweep).
+//! Requirement: ≤ −90 dBFS with the defaults.
 
 use lathe_dsp::halfband::StereoOversampler;
 use lathe_dsp::processor::{Processor, StereoBlock};

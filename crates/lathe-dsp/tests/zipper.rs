@@ -1,7 +1,7 @@
 //! Parameter jumps leave no zipper noise: a 1 kHz sine at −6 dBFS runs while a control jumps
 //! (gain 0 → −12 dB; an EQ bell at 1 kHz 0 → −12 dB). The spectrum of the 8192 samples around
 //! the jump (Blackman-Harris window) must hold nothing above 8 kHz louder than −90 dBFS
-//! (VERIFY.md §3's zipper recipe).
+//! (a parameter change smoothed over a few milliseconds leaves nothing there).
 
 use lathe_dsp::eq::{BandKind, Eq, EqBand};
 use lathe_dsp::gain::{Gain, GainSettings};

@@ -1,4 +1,4 @@
-//! Processor chains as written in a session file (DESIGN.md §5):
+//! Processor chains as written in a session file (the README's table of processor keys):
 //! `chain = [ { eq = { bands = [...] } }, { compressor = { threshold_db = -18 } }, ... ]`.
 //!
 //! Every processor is one single-key table; its keys are the processor's settings, with the

@@ -1,4 +1,5 @@
-//! The session file (DESIGN.md §5): everything a mastering engineer decides, in one TOML file.
+//! The session file (README: Stems and session files): everything a mastering engineer
+//! decides, in one TOML file.
 //!
 //! ```toml
 //! title = "Night Drive"

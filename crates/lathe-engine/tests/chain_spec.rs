@@ -1,4 +1,4 @@
-//! Processor chains from session TOML (DESIGN.md §5): the documented examples parse and build;
+//! Processor chains from session TOML (the README's processor keys): the documented examples parse and build;
 //! unknown keys and out-of-range values are errors that name the key.
 
 use lathe_engine::chain::{validate_chain, ProcessorSpec};
@@ -32,7 +32,7 @@ chain = [
   { stereo = { width = 1.1, mono_below_hz = 120 } },
   { limiter = { ceiling_dbtp = -1.0, release_ms = 80 } },
 ]"#;
-    // DESIGN.md writes "highpass" and "low_shelf": both spellings are accepted.
+    // Engineers write "highpass" as often as "high_pass": both spellings are accepted.
     let stem_snake = stem.replace("\"highpass\"", "\"high_pass\"");
     assert_eq!(parse(stem).unwrap(), parse(&stem_snake).unwrap());
     for text in [stem, master] {

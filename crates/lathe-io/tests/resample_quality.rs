@@ -1,4 +1,4 @@
-//! The resampler measured the way VERIFY.md §3 measures converters, against analytic sines:
+//! The resampler measured as converters are measured, against analytic sines:
 //! the output of a sine must be the same sine sampled at the new rate.
 //!
 //! Requirements (issue 2, 96 kHz → 44.1 kHz): passband within ±0.01 dB to 20 kHz, aliases
@@ -99,7 +99,7 @@ fn passband_96k_to_44k1_is_flat_within_0_01_db_to_20_khz() {
         assert!(err.abs() <= 0.01, "{f} Hz: gain {err:+.4} dB");
     }
     eprintln!("96k→44.1k passband 20 Hz–20 kHz: worst gain error {worst:+.5} dB");
-    // The transition band, for comparison with VERIFY.md §3's table (not a requirement).
+    // The transition band, for comparison with other converters (not a requirement).
     for f in [21000.0, 21500.0, 21900.0] {
         let y = resample(&sine(96000.0, f, amp, 96000), 96000, 44100);
         let (a, _) = fit(&y, 44100.0, f);
