@@ -157,9 +157,14 @@ enum Command {
         #[arg(long = "allow-host", value_name = "NAME")]
         allow_hosts: Vec<String>,
     },
-    /// Renders one job of a service's data folder (lathe serve starts it per job).
+    /// Renders one job of a service's data folder (`DATA ID`), or checks one upload
+    /// (`DATA --probe FILE`); lathe serve starts it in a child process for each.
     #[command(hide = true)]
-    ServeJob { data: PathBuf, id: String },
+    ServeJob {
+        /// Handed to the job runner as they are.
+        #[arg(num_args = 2..=3, allow_hyphen_values = true, required = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// DDP images.
     Ddp {
         #[command(subcommand)]
@@ -315,8 +320,8 @@ fn main() -> ExitCode {
             config.allowed_hosts = allow_hosts;
             serve_cmd(config)
         }
-        Command::ServeJob { data, id } => {
-            let code = lathe_server::worker::job_main(&[data.into_os_string(), id.into()]);
+        Command::ServeJob { args } => {
+            let code = lathe_server::worker::job_main(&args);
             ExitCode::from(code.clamp(0, 255) as u8)
         }
         Command::Ddp {
