@@ -294,7 +294,8 @@ pub const OPENAPI_JSON: &str = r##"{
       "versions": { "type": "array", "items": { "type": "string" }, "example": ["instrumental:mute=vocals"] },
       "amount": { "type": "number", "minimum": 0, "maximum": 1, "description": "with a reference: EQ, width and dynamics amount" },
       "match": { "type": "string", "example": "eq=0.7,width=0.5,loudness=1,dynamics=0.5", "description": "with a reference: amounts per aspect, as --match" },
-      "title": { "type": "string" }, "artist": { "type": "string" }, "notes": { "type": "string" } } },
+      "title": { "type": "string" }, "artist": { "type": "string" }, "notes": { "type": "string" },
+      "non_finite": { "type": "string", "enum": ["refuse", "silence"], "description": "NaN or infinite samples in the uploads: refuse (default) or read as silence" } } },
     "Job": { "type": "object", "properties": {
       "id": { "type": "string" }, "state": { "type": "string", "enum": ["queued", "running", "done", "failed"] },
       "progress": { "type": "number" }, "stage": { "type": "string" }, "error": { "type": "string", "nullable": true },

@@ -40,6 +40,9 @@ pub struct JobOptions {
     pub artist: Option<String>,
     /// Free text for the engineer; kept with the job.
     pub notes: Option<String>,
+    /// NaN or infinite samples in the uploads: `refuse` (the default: the job fails, naming
+    /// the first frame) or `silence` (read as silence; the report says how many).
+    pub non_finite: Option<lathe_engine::source::NonFinite>,
 }
 
 impl JobOptions {
@@ -232,6 +235,9 @@ pub fn run_job(
         .map_err(|e| e.to_string())?;
         session.title = opts.title.clone();
         session.artist = opts.artist.clone();
+        for s in &mut session.stems {
+            s.non_finite = opts.non_finite.unwrap_or_default();
+        }
         session.versions = opts
             .versions
             .iter()

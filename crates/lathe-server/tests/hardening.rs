@@ -168,6 +168,26 @@ fn hostile_audio_and_options_never_stop_the_good_job_behind_them() {
             ("options", None, br#"{"deliver":["wav:24","mp3:320"]}"#),
         ],
     ));
+    // The same file, with the client's consent to read them as silence: mastered, and said.
+    let nan_ok = created(&post_job(
+        addr,
+        &[
+            ("mix", Some("nan.wav"), &nan),
+            (
+                "options",
+                None,
+                br#"{"non_finite":"silence","deliver":["wav:24"]}"#,
+            ),
+        ],
+    ));
+    let r = post_job(
+        addr,
+        &[
+            ("mix", Some("nan.wav"), &nan),
+            ("options", None, br#"{"non_finite":"maybe"}"#),
+        ],
+    );
+    assert_eq!(r.status, 400);
     let n = wait_finished(addr, &nan_job);
     assert_eq!(n["state"], "failed", "{n}");
     let why = n["error"].as_str().unwrap();
@@ -185,6 +205,10 @@ fn hostile_audio_and_options_never_stop_the_good_job_behind_them() {
         );
     }
     assert_eq!(wait_finished(addr, &good)["state"], "done");
+    let ok = wait_finished(addr, &nan_ok);
+    assert_eq!(ok["state"], "done", "{ok}");
+    let warned = ok["report"]["stems"][0]["warnings"].to_string();
+    assert!(warned.contains("NaN or infinite"), "{warned}");
     server.stop();
 }
 
