@@ -366,14 +366,22 @@ impl ProcessorSpec {
 
     /// Builds the processor for locked lanes ([`lathe_dsp::lanes`]): the dynamics stages
     /// (compressor, multiband, limiter) share one gain across lanes; every other stage runs
-    /// one instance per lane.
+    /// one instance per lane. Every kind is named here, so that a new processor cannot fall
+    /// into the per-lane case unnoticed (a new dynamics stage there would stop locked versions
+    /// following the main master's gain moves).
     pub fn build_lanes(&self) -> Box<dyn LaneProcessor> {
         match self {
             ProcessorSpec::Compressor(c) => Box::new(Compressor::new(*c)),
             ProcessorSpec::Multiband(m) => Box::new(Multiband::new(Self::multiband_settings(m))),
             ProcessorSpec::Limiter(l) => Box::new(TruePeakLimiter::new(l.settings())),
-            other => {
-                let spec = other.clone();
+            ProcessorSpec::Gain(_)
+            | ProcessorSpec::Trim(_)
+            | ProcessorSpec::Eq(_)
+            | ProcessorSpec::MatchEq(_)
+            | ProcessorSpec::Saturate(_)
+            | ProcessorSpec::Stereo(_)
+            | ProcessorSpec::Clipper(_) => {
+                let spec = self.clone();
                 Box::new(PerLane::new(move || spec.build()))
             }
         }
