@@ -10,7 +10,7 @@ SECONDS_EACH=${1:-20}
 shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(decode session_toml album_toml ddp_reader job_options upload)
-command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.2
+command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.2 || cargo install cargo-fuzz@0.13.2
 [ -d fuzz/corpus/decode ] || bash fuzz/seeds.sh
 cargo fuzz build -O --sanitizer none
 status=0
