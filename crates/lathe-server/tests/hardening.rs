@@ -534,6 +534,19 @@ fn fifty_concurrent_uploads_and_a_poll_load_get_no_server_error() {
 #[test]
 fn hundreds_of_slow_uploads_do_not_stop_the_service_answering() {
     use std::io::Write;
+    // Client and server share this process: both ends of 300 connections, beside the other
+    // tests' servers, need more than the usual 1024 open files (`lathe serve` raises its own).
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
     let data = tempfile::tempdir().unwrap();
     let server = start(config(data.path(), 0, 10)).unwrap();
     let addr = server.addr;
