@@ -4,6 +4,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod album_cmd;
+mod analyze_cmd;
+mod progress;
+
+use album_cmd::{album_cmd, ddp_verify};
+use analyze_cmd::analyze;
+use progress::{shown_progress, StageTimes, TermProgress};
+
 use clap::{Parser, Subcommand};
 use lathe_engine::stems::StemSpec;
 use lathe_engine::version::VersionSpec;
@@ -352,173 +360,6 @@ fn serve_cmd(config: lathe_server::Config) -> ExitCode {
     }
 }
 
-fn analyze(files: &[PathBuf], json: bool) -> ExitCode {
-    let results: Vec<_> = files.par_iter().map(|f| analyze_file(f)).collect();
-    let mut ok = Vec::new();
-    let mut failed = false;
-    for r in results {
-        match r {
-            Ok(a) => {
-                for w in &a.warnings {
-                    eprintln!("lathe: warning: {}: {w}", a.file);
-                }
-                ok.push(a);
-            }
-            Err(e) => {
-                eprintln!("lathe: {e}");
-                failed = true;
-            }
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    let written = if json {
-        serde_json::to_writer_pretty(&mut out, &ok)
-            .map_err(std::io::Error::from)
-            .and_then(|_| writeln!(out))
-    } else {
-        print_table(&mut out, &ok)
-    };
-    if let Err(e) = written {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("lathe: cannot write output: {e}");
-        }
-    }
-    if failed {
-        ExitCode::from(EXIT_BAD_INPUT)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-/// Progress bars on stderr, only when it is a terminal and the output is not JSON: one bar per
-/// stage, and under it one per stem while the stems are decoded and processed.
-struct TermProgress {
-    multi: indicatif::MultiProgress,
-    bars: std::sync::Mutex<TermBars>,
-}
-
-struct TermBars {
-    stage: indicatif::ProgressBar,
-    stage_total: Option<u64>,
-    stems: Vec<indicatif::ProgressBar>,
-}
-
-impl TermProgress {
-    fn new(json: bool) -> Option<Self> {
-        use std::io::IsTerminal;
-        (!json && std::io::stderr().is_terminal()).then(|| Self {
-            multi: indicatif::MultiProgress::with_draw_target(
-                indicatif::ProgressDrawTarget::stderr(),
-            ),
-            bars: std::sync::Mutex::new(TermBars {
-                stage: indicatif::ProgressBar::hidden(),
-                stage_total: None,
-                stems: Vec::new(),
-            }),
-        })
-    }
-
-    fn bars(&self) -> std::sync::MutexGuard<'_, TermBars> {
-        self.bars.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn bar(&self, name: &str, total: Option<u64>, indent: &str) -> indicatif::ProgressBar {
-        use indicatif::{ProgressBar, ProgressStyle};
-        let bar = match total {
-            Some(n) => ProgressBar::new(n).with_style(
-                ProgressStyle::with_template(&format!(
-                    "{indent}{{msg:{}}} [{{bar:40}}] {{percent:>3}}%  {{elapsed}}",
-                    32 - indent.len()
-                ))
-                .expect("valid template")
-                .progress_chars("=> "),
-            ),
-            None => ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template(&format!(
-                    "{indent}{{msg:{}}} {{spinner}}  {{elapsed}}",
-                    32 - indent.len()
-                ))
-                .expect("valid template"),
-            ),
-        };
-        let bar = self.multi.add(bar);
-        bar.set_message(name.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(100));
-        bar
-    }
-
-    fn clear(bars: &mut TermBars) {
-        bars.stage.finish_and_clear();
-        for b in bars.stems.drain(..) {
-            b.finish_and_clear();
-        }
-    }
-}
-
-impl lathe_engine::progress::Progress for TermProgress {
-    fn stage(&self, name: &str, total_frames: Option<u64>) {
-        let mut bars = self.bars();
-        Self::clear(&mut bars);
-        bars.stage = self.bar(name, total_frames, "");
-        bars.stage_total = total_frames;
-    }
-
-    fn advance(&self, frames: u64) {
-        self.bars().stage.inc(frames);
-    }
-
-    fn stems(&self, names: &[String], total_frames: Option<u64>) {
-        let mut bars = self.bars();
-        let total = total_frames.or(bars.stage_total);
-        let new: Vec<_> = names.iter().map(|n| self.bar(n, total, "  ")).collect();
-        for b in std::mem::replace(&mut bars.stems, new) {
-            b.finish_and_clear();
-        }
-    }
-
-    fn stem_advance(&self, index: usize, frames: u64) {
-        if let Some(b) = self.bars().stems.get(index) {
-            b.inc(frames);
-        }
-    }
-
-    fn done(&self) {
-        Self::clear(&mut self.bars());
-    }
-}
-
-/// With `LATHE_STAGE_TIMES` set: each stage's wall time on stderr when the next one begins
-/// (for profiling the engine's passes; no bars).
-struct StageTimes {
-    current: std::sync::Mutex<Option<(String, std::time::Instant)>>,
-}
-
-impl StageTimes {
-    fn from_env() -> Option<Self> {
-        std::env::var_os("LATHE_STAGE_TIMES").map(|_| Self {
-            current: std::sync::Mutex::new(None),
-        })
-    }
-
-    fn switch(&self, next: Option<&str>) {
-        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((name, t0)) = cur.take() {
-            eprintln!("stage {name}: {:.3} s", t0.elapsed().as_secs_f64());
-        }
-        *cur = next.map(|n| (n.to_string(), std::time::Instant::now()));
-    }
-}
-
-impl lathe_engine::progress::Progress for StageTimes {
-    fn stage(&self, name: &str, _: Option<u64>) {
-        self.switch(Some(name));
-    }
-    fn advance(&self, _: u64) {}
-    fn done(&self) {
-        self.switch(None);
-    }
-}
-
 /// Exit code when a deliverable missed its target (files are still written).
 const EXIT_MISSED_TARGET: u8 = 1;
 
@@ -762,101 +603,6 @@ fn render(
     exit_for(report.all_pass())
 }
 
-fn album_cmd(path: &std::path::Path, out: &std::path::Path, force: bool, json: bool) -> ExitCode {
-    let spec = match lathe_engine::album::AlbumSpec::load(path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("lathe: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let (progress, times) = (TermProgress::new(json), StageTimes::from_env());
-    let shown = shown_progress(&times, &progress);
-    let report = match lathe_engine::album::render_album(&spec, out, force, shown) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("lathe: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    for w in &report.warnings {
-        eprintln!("lathe: warning: {w}");
-    }
-    for t in &report.tracks {
-        let d = t.deliverables.first();
-        eprintln!(
-            "{:02} {:<30} input {} LUFS, offset {:+.2} LU → {} LUFS, {} dBTP (target {} LUFS): {}; CD {}",
-            t.number,
-            t.title,
-            fmt_opt(t.input_lufs, 2),
-            t.offset_lu,
-            fmt_opt(d.and_then(|d| d.measured.integrated_lufs), 2),
-            fmt_opt(d.and_then(|d| d.measured.true_peak_dbtp), 2),
-            t.target.integrated_lufs,
-            if t.pass { "ok" } else { "MISSED TARGET" },
-            t.cd_index01
-        );
-    }
-    eprintln!(
-        "CD: {} ({}), {}, DDP {}",
-        report.cd.image, report.cd.total, report.cd.cue, report.cd.ddp
-    );
-    if json {
-        print_json(&report);
-    }
-    exit_for(report.all_pass())
-}
-
-fn ddp_verify(dir: &std::path::Path, extract: Option<&std::path::Path>, json: bool) -> ExitCode {
-    let report = match lathe_engine::ddp::verify_ddp(dir, extract) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("lathe: {}: {e}", dir.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    if !json {
-        println!(
-            "{} {} — {} ({}), UPC {}",
-            report.level,
-            report.title.as_deref().unwrap_or("?"),
-            report.performer.as_deref().unwrap_or("?"),
-            report.total,
-            report.upc.as_deref().unwrap_or("-")
-        );
-        println!(
-            "{:>3} {:>9} {:>9} {:>7} {:<12} title / performer",
-            "trk", "start", "length", "pregap", "ISRC"
-        );
-        for t in &report.tracks {
-            println!(
-                "{:>3} {:>9} {:>9} {:>7} {:<12} {} / {}",
-                t.number,
-                t.start,
-                t.length,
-                lathe_engine::cd::msf(t.pregap_frames),
-                t.isrc.as_deref().unwrap_or("-"),
-                t.title.as_deref().unwrap_or("-"),
-                t.performer.as_deref().unwrap_or("-")
-            );
-        }
-    }
-    for (file, ok) in &report.checksums {
-        if !ok {
-            eprintln!("lathe: {file}: checksum MISMATCH");
-        }
-    }
-    if json {
-        print_json(&report);
-    }
-    if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("lathe: the DDP image does not match its checksums");
-        ExitCode::from(EXIT_MISSED_TARGET)
-    }
-}
-
 /// Prints a report as one JSON document on stdout (`--json`).
 fn print_json(report: &impl serde::Serialize) {
     let mut o = std::io::stdout().lock();
@@ -874,62 +620,6 @@ fn exit_for(all_pass: bool) -> ExitCode {
     }
 }
 
-/// What shows a render's progress: stage times (`LATHE_STAGE_TIMES=1`), else the bars on a
-/// terminal, else nothing.
-fn shown_progress<'a>(
-    times: &'a Option<StageTimes>,
-    bars: &'a Option<TermProgress>,
-) -> &'a dyn lathe_engine::progress::Progress {
-    match (times, bars) {
-        (Some(t), _) => t,
-        (None, Some(p)) => p,
-        (None, None) => &lathe_engine::progress::Silent,
-    }
-}
-
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-inf".to_string(), |v| format!("{v:.digits$}"))
-}
-
-fn print_table(out: &mut impl Write, rows: &[Analysis]) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{:<40} {:>6} {:>2} {:>8} {:>7} {:>5} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6} {:>7}",
-        "file",
-        "Hz",
-        "ch",
-        "dur s",
-        "I LUFS",
-        "LRA",
-        "M max",
-        "S max",
-        "SP dBFS",
-        "TP dBTP",
-        "DC",
-        "corr",
-        "clipped"
-    )?;
-    for a in rows {
-        let name = std::path::Path::new(&a.file)
-            .file_name()
-            .map_or(a.file.clone(), |n| n.to_string_lossy().into_owned());
-        writeln!(
-            out,
-            "{:<40} {:>6} {:>2} {:>8.2} {:>7} {:>5.1} {:>7} {:>7} {:>7} {:>7} {:>8.5} {:>6} {:>7}",
-            name,
-            a.sample_rate_hz,
-            a.channels,
-            a.duration_s,
-            fmt_opt(a.integrated_lufs, 2),
-            a.lra_lu,
-            fmt_opt(a.momentary_max_lufs, 2),
-            fmt_opt(a.short_term_max_lufs, 2),
-            fmt_opt(a.sample_peak_dbfs, 2),
-            fmt_opt(a.true_peak_dbtp, 2),
-            a.dc_offset,
-            a.correlation.map_or("-".into(), |c| format!("{c:.3}")),
-            a.clipped_samples
-        )?;
-    }
-    Ok(())
 }
