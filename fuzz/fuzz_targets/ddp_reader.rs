@@ -28,6 +28,6 @@ fuzz_target!(|data: &[u8]| {
         std::fs::write(image.join(name), &rest[..end]).unwrap();
         rest = rest.get(end + 3..).unwrap_or(&[]);
     }
-    let _ = lathe_engine::ddp::verify_ddp(&image, Some(&root.join("tracks")));
+    let _ = lathe_engine::album::ddp::verify_ddp(&image, Some(&root.join("tracks")));
     let _ = std::fs::remove_dir_all(&root);
 });

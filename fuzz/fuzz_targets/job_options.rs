@@ -3,8 +3,8 @@
 //! accepted by the parsers the worker uses.
 #![no_main]
 
-use lathe_engine::deliver::DeliverSpec;
-use lathe_engine::version::VersionSpec;
+use lathe_engine::spec::deliver::DeliverSpec;
+use lathe_engine::spec::version::VersionSpec;
 use lathe_server::worker::JobOptions;
 use libfuzzer_sys::fuzz_target;
 
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         for d in &o.deliver {
             let spec = DeliverSpec::parse(d).expect("validated");
             if let Some(r) = spec.sample_rate_hz {
-                assert!(lathe_engine::deliver::RATE_RANGE_HZ.contains(&r));
+                assert!(lathe_engine::spec::deliver::RATE_RANGE_HZ.contains(&r));
             }
         }
         for v in &o.versions {

@@ -2,7 +2,7 @@
 //! passes its checks serialises and parses back to itself.
 #![no_main]
 
-use lathe_engine::session::Session;
+use lathe_engine::spec::session::Session;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

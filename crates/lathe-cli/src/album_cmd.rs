@@ -57,7 +57,7 @@ pub(crate) fn ddp_verify(
     extract: Option<&std::path::Path>,
     json: bool,
 ) -> ExitCode {
-    let report = match lathe_engine::ddp::verify_ddp(dir, extract) {
+    let report = match lathe_engine::album::ddp::verify_ddp(dir, extract) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("lathe: {}: {e}", dir.display());
@@ -83,7 +83,7 @@ pub(crate) fn ddp_verify(
                 t.number,
                 t.start,
                 t.length,
-                lathe_engine::cd::msf(t.pregap_frames),
+                lathe_engine::album::cd::msf(t.pregap_frames),
                 t.isrc.as_deref().unwrap_or("-"),
                 t.title.as_deref().unwrap_or("-"),
                 t.performer.as_deref().unwrap_or("-")

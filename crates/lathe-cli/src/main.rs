@@ -13,8 +13,8 @@ use analyze_cmd::analyze;
 use progress::{shown_progress, StageTimes, TermProgress};
 
 use clap::{Parser, Subcommand};
-use lathe_engine::stems::StemSpec;
-use lathe_engine::version::VersionSpec;
+use lathe_engine::spec::stem::StemSpec;
+use lathe_engine::spec::version::VersionSpec;
 use lathe_engine::{analyze_file, Analysis};
 use rayon::prelude::*;
 
@@ -197,7 +197,7 @@ enum NonFiniteArg {
     Silence,
 }
 
-impl From<NonFiniteArg> for lathe_engine::source::NonFinite {
+impl From<NonFiniteArg> for lathe_engine::spec::stem::NonFinite {
     fn from(a: NonFiniteArg) -> Self {
         match a {
             NonFiniteArg::Refuse => Self::Refuse,
@@ -280,7 +280,7 @@ fn main() -> ExitCode {
                 &deliver,
                 &versions,
                 save_session.as_deref(),
-                lathe_engine::deliver::Tags {
+                lathe_engine::spec::deliver::Tags {
                     title,
                     artist,
                     isrc,
@@ -340,7 +340,7 @@ fn main() -> ExitCode {
             out,
             force,
             json,
-        } => match lathe_engine::session::Session::load(&session) {
+        } => match lathe_engine::spec::session::Session::load(&session) {
             Ok(s) => render(&s, None, &out, force, json, None),
             Err(e) => {
                 eprintln!("lathe: {e}");
@@ -385,14 +385,15 @@ fn master(
     deliver: &[String],
     versions: &[String],
     save_session: Option<&std::path::Path>,
-    tags: lathe_engine::deliver::Tags,
-    non_finite: lathe_engine::source::NonFinite,
+    tags: lathe_engine::spec::deliver::Tags,
+    non_finite: lathe_engine::spec::stem::NonFinite,
     force: bool,
     json: bool,
 ) -> ExitCode {
-    use lathe_engine::deliver::DeliverSpec;
-    use lathe_engine::master::{same_file, session_from_preset};
-    use lathe_engine::preset::Preset;
+    use lathe_engine::deliver::same_file::same_file;
+    use lathe_engine::master::session_from_preset;
+    use lathe_engine::spec::deliver::DeliverSpec;
+    use lathe_engine::spec::preset::Preset;
     let bad = |msg: String| {
         eprintln!("lathe: {msg}");
         ExitCode::from(EXIT_BAD_INPUT)
@@ -405,7 +406,7 @@ fn master(
     let reference = match matching {
         None => None,
         Some(m) => {
-            let mut spec = lathe_engine::reference::ReferenceSpec::new(m.files);
+            let mut spec = lathe_engine::spec::reference::ReferenceSpec::new(m.files);
             spec.weights = m.weights;
             if let Some(a) = m.amount {
                 spec.amount = a;
@@ -424,7 +425,11 @@ fn master(
             })
         }
     };
-    if let Some(Err(e)) = tags.isrc.as_deref().map(lathe_engine::session::check_isrc) {
+    if let Some(Err(e)) = tags
+        .isrc
+        .as_deref()
+        .map(lathe_engine::spec::session::check_isrc)
+    {
         return bad(e);
     }
     // Versions are checked against the stems' names before any work.
@@ -519,7 +524,7 @@ fn master(
 /// Renders `session`; with `save_session`, writes the session as rendered (everything chosen
 /// automatically written in) there afterwards.
 fn render(
-    session: &lathe_engine::session::Session,
+    session: &lathe_engine::spec::session::Session,
     known: Option<lathe_engine::master::Known>,
     out: &std::path::Path,
     force: bool,

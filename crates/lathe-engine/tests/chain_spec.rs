@@ -1,7 +1,7 @@
 //! Processor chains from session TOML (the README's processor keys): the documented examples parse and build;
 //! unknown keys and out-of-range values are errors that name the key.
 
-use lathe_engine::chain::{validate_chain, ProcessorSpec};
+use lathe_engine::spec::chain::{validate_chain, ProcessorSpec};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

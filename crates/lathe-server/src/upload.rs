@@ -302,7 +302,7 @@ fn probe(limits: &child::ChildLimits, data_dir: &Path, path: &Path) -> child::Ou
 /// A `session` part: its stems' `file` keys name uploaded files (by file name); they are
 /// pointed at the stored uploads and the session is stored as `session.toml`.
 fn resolve_session(in_dir: &Path, text: &str, audio: &[(String, PathBuf)]) -> Result<(), String> {
-    let mut s: lathe_engine::session::Session =
+    let mut s: lathe_engine::spec::session::Session =
         toml::from_str(text).map_err(|e| format!("session: {}", e.to_string().trim_end()))?;
     for (i, stem) in s.stems.iter_mut().enumerate() {
         let want = stem

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use lathe_engine::deliver::DeliverSpec;
 use lathe_engine::master::{render_session_with, session_from_preset, ReferenceRequest};
-use lathe_engine::preset::Preset;
 use lathe_engine::progress::Progress;
-use lathe_engine::session::Session;
-use lathe_engine::version::VersionSpec;
+use lathe_engine::spec::deliver::DeliverSpec;
+use lathe_engine::spec::preset::Preset;
+use lathe_engine::spec::session::Session;
+use lathe_engine::spec::version::VersionSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::child::{self, ChildLimits, Outcome};
@@ -42,7 +42,7 @@ pub struct JobOptions {
     pub notes: Option<String>,
     /// NaN or infinite samples in the uploads: `refuse` (the default: the job fails, naming
     /// the first frame) or `silence` (read as silence; the report says how many).
-    pub non_finite: Option<lathe_engine::source::NonFinite>,
+    pub non_finite: Option<lathe_engine::spec::stem::NonFinite>,
 }
 
 impl JobOptions {
@@ -74,7 +74,8 @@ impl JobOptions {
         }
         if let Some(m) = &self.match_amounts {
             // The amounts' own checks, on a stand-in reference.
-            let mut spec = lathe_engine::reference::ReferenceSpec::new(vec![PathBuf::from("r")]);
+            let mut spec =
+                lathe_engine::spec::reference::ReferenceSpec::new(vec![PathBuf::from("r")]);
             spec.set_amounts(m)
                 .and_then(|_| spec.validate())
                 .map_err(|e| format!("match: {e}"))?;
@@ -209,7 +210,7 @@ pub fn run_job(
                 .collect::<Result<_, _>>()?
         };
         let reference = reference.map(|r| {
-            let mut spec = lathe_engine::reference::ReferenceSpec::new(vec![r]);
+            let mut spec = lathe_engine::spec::reference::ReferenceSpec::new(vec![r]);
             if let Some(a) = opts.amount {
                 spec.amount = a;
             }

@@ -6,58 +6,12 @@
 //!
 //! Pan is a balance: pan p ∈ [−1, 1] scales left by min(1, 1 − p) and right by min(1, 1 + p).
 
-use std::path::PathBuf;
-
 use lathe_dsp::processor::{Processor, StereoBlock};
 use rayon::prelude::*;
 
-use crate::chain::ProcessorSpec;
+use crate::render::source::{SourceError, StereoSource};
 use crate::render::BLOCK;
-use crate::source::{NonFinite, SourceError, StereoSource};
-
-/// One stem of a session.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StemSpec {
-    pub name: String,
-    pub file: PathBuf,
-    #[serde(default)]
-    pub gain_db: f64,
-    #[serde(default)]
-    pub pan: f64,
-    #[serde(default)]
-    pub mute: bool,
-    #[serde(default)]
-    pub solo: bool,
-    /// Free text (`vocal`, `drums` …), for versions and reports.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    #[serde(default)]
-    pub chain: Vec<ProcessorSpec>,
-    /// NaN or infinite samples in the file: refused (the default) or read as silence.
-    #[serde(default, skip_serializing_if = "NonFinite::is_refuse")]
-    pub non_finite: NonFinite,
-}
-
-impl StemSpec {
-    /// A stem that plays `file` unchanged.
-    pub fn plain(file: PathBuf) -> Self {
-        let name = file
-            .file_stem()
-            .map_or("stem".into(), |s| s.to_string_lossy().into_owned());
-        Self {
-            name,
-            file,
-            gain_db: 0.0,
-            pan: 0.0,
-            mute: false,
-            solo: false,
-            role: None,
-            chain: Vec::new(),
-            non_finite: NonFinite::Refuse,
-        }
-    }
-}
+use crate::spec::stem::StemSpec;
 
 /// One stem being rendered: its aligned output is buffered in a small FIFO.
 struct StemReader {
@@ -186,7 +140,11 @@ impl StemMix {
     /// Opens every audible stem (muted stems, and all but the soloed ones when any is soloed,
     /// are left out).
     pub fn open(stems: &[StemSpec], rate_hz: u32) -> Result<Self, SourceError> {
-        Self::open_lanes(stems, &[crate::version::main_stem_gains(stems)], rate_hz)
+        Self::open_lanes(
+            stems,
+            &[crate::spec::version::main_stem_gains(stems)],
+            rate_hz,
+        )
     }
 
     /// Opens the stems for several lanes: `lanes[k][i]` is stem `i`'s factor in lane `k`'s sum

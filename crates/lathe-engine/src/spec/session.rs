@@ -27,13 +27,13 @@ use lathe_dsp::dither::DitherKind;
 use lathe_dsp::limiter::LimiterSettings;
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{validate_chain, LimiterSpec, ProcessorSpec};
-use crate::deliver::DeliverSpec;
-use crate::preset::Target;
-use crate::reference::ReferenceSpec;
-use crate::render::Bus;
-use crate::stems::StemSpec;
-use crate::version::VersionSpec;
+use crate::spec::bus::Bus;
+use crate::spec::chain::{validate_chain, LimiterSpec, ProcessorSpec};
+use crate::spec::deliver::{DeliverSpec, Tags};
+use crate::spec::preset::Target;
+use crate::spec::reference::ReferenceSpec;
+use crate::spec::stem::StemSpec;
+use crate::spec::version::VersionSpec;
 
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,7 +43,7 @@ pub struct MasterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
     /// Reference matching, resolved into ordinary processors before rendering
-    /// ([`crate::reference`]).
+    /// ([`crate::matching::reference`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<ReferenceSpec>,
 }
@@ -92,7 +92,7 @@ pub struct Session {
     pub master: MasterSpec,
     #[serde(rename = "deliver", default)]
     pub deliver: Vec<DeliverEntry>,
-    /// Alternate versions ([`crate::version`]).
+    /// Alternate versions ([`crate::spec::version`]).
     #[serde(rename = "version", default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<VersionSpec>,
 }
@@ -203,7 +203,7 @@ impl Session {
             }
         }
         if let Some(r) = self.sample_rate_hz {
-            crate::deliver::check_rate_hz("sample_rate_hz", r)?;
+            crate::spec::deliver::check_rate_hz("sample_rate_hz", r)?;
         }
         if self.deliver.len() > MAX_DELIVER {
             return Err(format!(
@@ -252,7 +252,10 @@ impl Session {
                 let mut spec =
                     DeliverSpec::parse(&text).map_err(|e| format!("deliver[{i}]: {e}"))?;
                 if let Some(r) = d.sample_rate_hz {
-                    crate::deliver::check_rate_hz(&format!("deliver[{i}].sample_rate_hz"), r)?;
+                    crate::spec::deliver::check_rate_hz(
+                        &format!("deliver[{i}].sample_rate_hz"),
+                        r,
+                    )?;
                 }
                 spec.sample_rate_hz = d.sample_rate_hz;
                 if let Some(dither) = d.dither {
@@ -303,8 +306,8 @@ impl Session {
     }
 
     /// The tags every deliverable carries.
-    pub fn tags(&self) -> crate::deliver::Tags {
-        crate::deliver::Tags {
+    pub fn tags(&self) -> Tags {
+        Tags {
             title: self.title.clone(),
             artist: self.artist.clone(),
             isrc: self.isrc.clone(),

@@ -25,7 +25,7 @@ use lathe_dsp::mid_side_spectrum::MidSideSpectrum;
 use lathe_dsp::spectrum::BAND_NOMINAL_HZ;
 use serde::Serialize;
 
-use crate::chain::{CompressorSpec, EqBandSpec, EqSpec, ProcessorSpec};
+use crate::spec::chain::{CompressorSpec, EqBandSpec, EqSpec, ProcessorSpec};
 
 /// A 1/12-octave band this far above its octave's median is a resonance, dB.
 pub const RESONANCE_EXCESS_DB: f64 = 6.0;

@@ -5,8 +5,8 @@ use lathe_dsp::eq::{BandKind, PassFamily};
 
 use lathe_dsp::limiter::LimiterSettings;
 
-use crate::chain::{ClipperSpec, CompressorSpec, EqBandSpec, EqSpec, ProcessorSpec};
-use crate::render::Bus;
+use crate::spec::bus::Bus;
+use crate::spec::chain::{ClipperSpec, CompressorSpec, EqBandSpec, EqSpec, ProcessorSpec};
 
 /// The loud presets' clipper sits this far above the true-peak ceiling, dB.
 pub const CLIP_ABOVE_CEILING_DB: f64 = 1.5;

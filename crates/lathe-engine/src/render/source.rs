@@ -5,6 +5,8 @@ use std::path::Path;
 
 use lathe_io::{DecodeError, Decoder, StreamResampler};
 
+use crate::spec::stem::NonFinite;
+
 /// Why an input cannot be used for mastering.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -20,24 +22,6 @@ pub enum SourceError {
          non_finite = \"silence\")"
     )]
     NonFinite { path: String, frame: u64 },
-}
-
-/// What to do with an input that holds NaN or infinite samples (float files can).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NonFinite {
-    /// Refuse the file with [`SourceError::NonFinite`]: such a file is broken, and a master
-    /// of it would hide where.
-    #[default]
-    Refuse,
-    /// Read them as silence (the decoder does) and say so in the report.
-    Silence,
-}
-
-impl NonFinite {
-    pub fn is_refuse(&self) -> bool {
-        *self == NonFinite::Refuse
-    }
 }
 
 pub struct StereoSource {

@@ -2,16 +2,17 @@
 //! (the output starts at the input's sample 0 and has its length), with the output metered.
 
 use lathe_dsp::lanes::LaneProcessor;
-use lathe_dsp::limiter::{ExtraReduction, LimiterSettings, TruePeakLimiter};
+use lathe_dsp::limiter::{ExtraReduction, TruePeakLimiter};
 use lathe_dsp::loudness::{ChannelRole, LoudnessMeter};
 use lathe_dsp::processor::{Processor, StereoBlock};
 use lathe_dsp::true_peak::TruePeakMeter;
 
-use crate::chain::ProcessorSpec;
-use crate::pipeline::{pipelined, BlockSend};
 use crate::progress::Progress;
-use crate::source::SourceError;
-use crate::stems::{StemMix, StemSpec};
+use crate::render::pipeline::{pipelined, BlockSend};
+use crate::render::source::SourceError;
+use crate::render::stem_mix::StemMix;
+use crate::spec::bus::Bus;
+use crate::spec::stem::StemSpec;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Frames per processing block.
@@ -173,15 +174,6 @@ pub enum RenderError {
     Write(#[from] std::io::Error),
 }
 
-/// The stages of a master bus: `chain`, then the gain into the limiter, then `post_gain`
-/// stages (a clipper that shaves what the gain pushed over), then the limiter.
-#[derive(Clone, Debug, Default)]
-pub struct Bus {
-    pub chain: Vec<ProcessorSpec>,
-    pub post_gain: Vec<ProcessorSpec>,
-    pub limiter: Option<LimiterSettings>,
-}
-
 /// Renders the sum of `stems` at `rate_hz` through the bus with a static `gain_db`, calling
 /// `sink` with each output block.
 /// `progress` hears of every stem's progress ([`Progress::stems`], [`Progress::stem_advance`]);
@@ -195,7 +187,7 @@ pub fn render_stems(
     progress: &dyn Progress,
     mut sink: impl FnMut(&[f64], &[f64]) -> std::io::Result<()> + Send,
 ) -> Result<PassResult, RenderError> {
-    let lanes = [crate::version::main_stem_gains(stems)];
+    let lanes = [crate::spec::version::main_stem_gains(stems)];
     render_stem_lanes(
         stems,
         &lanes,
@@ -513,7 +505,7 @@ pub fn render_lanes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::ClipperSpec;
+    use crate::spec::chain::{ClipperSpec, ProcessorSpec};
     use lathe_dsp::limiter::LimiterSettings;
     use std::f64::consts::PI;
 

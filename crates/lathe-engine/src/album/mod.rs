@@ -1,6 +1,6 @@
 //! Album mastering (`lathe album ALBUM.toml`): tracks that sit together, each mastered by the
 //! engine, with the album's loudness relations, and the CD: one Red Book image with its CUE
-//! sheet ([`crate::cd`]) and a DDP 2.0 image ([`crate::ddp`]).
+//! sheet ([`crate::album::cd`]) and a DDP 2.0 image ([`crate::album::ddp`]).
 //!
 //! ```toml
 //! title = "Night Drive"
@@ -24,19 +24,22 @@
 //! keeps its distance to it, as measured on the mixes (integrated loudness of the unprocessed
 //! file or stem sum) or as set with `offset_lu`.
 
+pub mod cd;
+pub mod ddp;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::analyze_file;
-use crate::cd::{self, CdLayout, TrackPlan};
-use crate::deliver::DeliverSpec;
 use crate::master::{
     input_loudness, render_session_with, session_from_preset, DeliverableReport, Known, MasterError,
 };
-use crate::preset::{Preset, Target};
 use crate::progress::Progress;
-use crate::session::{check_isrc, DeliverEntry, Session};
+use crate::spec::deliver::DeliverSpec;
+use crate::spec::preset::{Preset, Target};
+use crate::spec::session::{check_isrc, DeliverEntry, Session};
+use cd::{CdLayout, TrackPlan};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -494,7 +497,7 @@ pub fn render_album(
     std::fs::write(&part, sheet)
         .and_then(|_| std::fs::rename(&part, &cue))
         .map_err(io)?;
-    crate::ddp::write_ddp(
+    crate::album::ddp::write_ddp(
         &ddp_dir,
         &image,
         &layout,

@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use crate::reference::MatchReport;
+use crate::matching::reference::MatchReport;
 
 const WIDTH: u32 = 960;
 const HEIGHT: u32 = 720;

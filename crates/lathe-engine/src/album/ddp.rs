@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 
-use crate::cd::{CdLayout, FRAMES_PER_S, FRAME_SAMPLES};
+use crate::album::cd::{CdLayout, FRAMES_PER_S, FRAME_SAMPLES};
 
 const DDPID: &str = "DDPID";
 const DDPMS: &str = "DDPMS";
@@ -445,9 +445,9 @@ pub fn verify_ddp(dir: &Path, extract: Option<&Path>) -> Result<DdpReport, Strin
         tracks.push(DdpTrack {
             number,
             start_frames: p.2,
-            start: crate::cd::msf(p.2),
+            start: crate::album::cd::msf(p.2),
             length_frames: next - p.2,
-            length: crate::cd::msf(next - p.2),
+            length: crate::album::cd::msf(next - p.2),
             pregap_frames: p.2 - index00,
             isrc: p.3.clone(),
             title: text.get(&(0x80, number as u8)).cloned(),
@@ -468,7 +468,7 @@ pub fn verify_ddp(dir: &Path, extract: Option<&Path>) -> Result<DdpReport, Strin
             let path: PathBuf = out.join(format!("track{:02}.wav", t.number));
             let spec = hound::WavSpec {
                 channels: 2,
-                sample_rate: crate::cd::CD_RATE_HZ,
+                sample_rate: crate::album::cd::CD_RATE_HZ,
                 bits_per_sample: 16,
                 sample_format: hound::SampleFormat::Int,
             };
@@ -489,7 +489,7 @@ pub fn verify_ddp(dir: &Path, extract: Option<&Path>) -> Result<DdpReport, Strin
         title: text.get(&(0x80, 0)).cloned(),
         performer: text.get(&(0x81, 0)).cloned(),
         tracks,
-        total: crate::cd::msf(lead_out),
+        total: crate::album::cd::msf(lead_out),
         checksums,
         ok,
     })
@@ -504,9 +504,9 @@ mod tests {
     #[test]
     fn reads_back_and_refuses_damage() {
         let dir = tempfile::tempdir().unwrap();
-        let plans: Vec<crate::cd::TrackPlan> = ["one", "two"]
+        let plans: Vec<crate::album::cd::TrackPlan> = ["one", "two"]
             .iter()
-            .map(|t| crate::cd::TrackPlan {
+            .map(|t| crate::album::cd::TrackPlan {
                 title: t.to_string(),
                 performer: None,
                 isrc: Some("USXXX2600001".into()),
@@ -515,9 +515,9 @@ mod tests {
                 samples: 44_100 * 5,
             })
             .collect();
-        let layout = crate::cd::layout(&plans).unwrap();
+        let layout = crate::album::cd::layout(&plans).unwrap();
         let wav = dir.path().join("cd.wav");
-        crate::cd::write_image(
+        crate::album::cd::write_image(
             &wav,
             &layout,
             lathe_dsp::dither::DitherKind::None,

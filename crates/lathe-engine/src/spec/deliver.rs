@@ -1,0 +1,163 @@
+//! What to deliver: format, bits, rate, dither and bitrate (`wav:24@48000`), file names, and
+//! the tags every delivered file carries.
+
+use lathe_dsp::dither::DitherKind;
+use serde::Serialize;
+
+/// The sample rates lathe renders and delivers at, Hz: from narrow-band speech to 8x 48 kHz.
+/// Checked before any work: a rate outside would fail late, or ask the resampler for
+/// gigabytes.
+pub const RATE_RANGE_HZ: std::ops::RangeInclusive<u32> = 8_000..=384_000;
+
+/// Refuses a processing or delivery rate outside [`RATE_RANGE_HZ`].
+pub fn check_rate_hz(what: &str, rate_hz: u32) -> Result<(), String> {
+    if RATE_RANGE_HZ.contains(&rate_hz) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: sample rate {rate_hz} Hz is outside {}…{} Hz",
+            RATE_RANGE_HZ.start(),
+            RATE_RANGE_HZ.end()
+        ))
+    }
+}
+
+/// What to deliver.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeliverSpec {
+    pub format: String,
+    /// 16, 24, or 32 (32 = 32-bit float).
+    pub bits: u32,
+    pub sample_rate_hz: Option<u32>,
+    pub dither: DitherKind,
+    /// Lossy formats: bitrate, kbit/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<u32>,
+}
+
+impl DeliverSpec {
+    /// True for formats whose decoded output differs from their input (MP3).
+    pub fn is_lossy(&self) -> bool {
+        self.format == "mp3"
+    }
+
+    /// Parses `wav:24`, `wav:16@44100`, `wav:32`, `flac:24`, `flac:16@44100`, `mp3:320`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (main, rate) = match spec.split_once('@') {
+            Some((m, r)) => (
+                m,
+                Some(
+                    r.parse::<u32>()
+                        .map_err(|_| format!("--deliver {spec}: bad sample rate '{r}'"))?,
+                ),
+            ),
+            None => (spec, None),
+        };
+        if let Some(r) = rate {
+            check_rate_hz(&format!("--deliver {spec}"), r)?;
+        }
+        if let Some(kbps) = main.strip_prefix("mp3") {
+            let kbps = match kbps.strip_prefix(':') {
+                Some(k) => k
+                    .parse::<u32>()
+                    .map_err(|_| format!("--deliver {spec}: bad bitrate '{k}'"))?,
+                None if kbps.is_empty() => 320,
+                None => return Err(format!("--deliver {spec}: expected mp3 or mp3:KBPS")),
+            };
+            if !matches!(kbps, 128 | 160 | 192 | 224 | 256 | 320) {
+                return Err(format!(
+                    "--deliver {spec}: mp3 bitrates are 128, 160, 192, 224, 256, 320"
+                ));
+            }
+            if let Some(r) = rate.filter(|r| !lathe_io::mp3_writer::MP3_RATES.contains(r)) {
+                return Err(format!(
+                    "--deliver {spec}: MP3 is encoded at 32000, 44100 or 48000 Hz, not {r}"
+                ));
+            }
+            return Ok(Self {
+                format: "mp3".into(),
+                bits: 0,
+                sample_rate_hz: rate,
+                dither: DitherKind::None,
+                bitrate_kbps: Some(kbps),
+            });
+        }
+        let (format, bits) = match main.split_once(':') {
+            Some((f, b)) => (
+                f,
+                b.parse::<u32>()
+                    .map_err(|_| format!("--deliver {spec}: bad bit depth '{b}'"))?,
+            ),
+            None => (main, 24),
+        };
+        match format {
+            "wav" if matches!(bits, 16 | 24 | 32) => {}
+            "wav" => {
+                return Err(format!(
+                    "--deliver {spec}: wav bits must be 16, 24 or 32 (float)"
+                ))
+            }
+            "flac" if matches!(bits, 16 | 24) => {}
+            "flac" => return Err(format!("--deliver {spec}: flac bits must be 16 or 24")),
+            _ => {
+                return Err(format!(
+                    "--deliver {spec}: format '{format}' is not available yet (wav, flac, mp3)"
+                ))
+            }
+        }
+        let dither = if bits == 16 {
+            DitherKind::TpdfShaped
+        } else if bits == 24 {
+            DitherKind::Tpdf
+        } else {
+            DitherKind::None
+        };
+        Ok(Self {
+            format: format.into(),
+            bits,
+            sample_rate_hz: rate,
+            dither,
+            bitrate_kbps: None,
+        })
+    }
+
+    /// File name for a master of `stem` at `rate_hz`.
+    pub fn file_name(&self, stem: &str, rate_hz: u32) -> String {
+        self.version_file_name(stem, "master", rate_hz)
+    }
+
+    /// File name for `version` (`master` for the main master) of `stem` at `rate_hz`:
+    /// `<stem>_<version>_<rate>_<bits or kbps>.<format>`.
+    pub fn version_file_name(&self, stem: &str, version: &str, rate_hz: u32) -> String {
+        // 44100 → "44k1", 48000 → "48k", 88200 → "88k2".
+        let (k, tenths) = (rate_hz / 1000, (rate_hz % 1000) / 100);
+        let rate = if tenths == 0 {
+            format!("{k}k")
+        } else {
+            format!("{k}k{tenths}")
+        };
+        if let Some(kbps) = self.bitrate_kbps {
+            return format!("{stem}_{version}_{rate}_{kbps}k.{}", self.format);
+        }
+        let bits = if self.bits == 32 {
+            "32f".to_string()
+        } else {
+            format!("{}b", self.bits)
+        };
+        format!("{stem}_{version}_{rate}_{bits}.{}", self.format)
+    }
+}
+
+/// Title, artist and ISRC written into every delivered file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tags {
+    pub title: Option<String>,
+    pub artist: Option<String>,
+    pub isrc: Option<String>,
+}
+
+impl Tags {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.artist.is_none() && self.isrc.is_none()
+    }
+}

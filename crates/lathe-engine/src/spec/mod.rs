@@ -1,0 +1,11 @@
+//! Plain data: what a session asks for (stems, chains, versions, reference, deliverables,
+//! presets), parsed and validated, with no audio work.
+
+pub mod bus;
+pub mod chain;
+pub mod deliver;
+pub mod preset;
+pub mod reference;
+pub mod session;
+pub mod stem;
+pub mod version;
