@@ -443,10 +443,49 @@ pub fn render_album(
             cd_index01: String::new(),
         });
     }
+    let cd = write_disc(
+        spec,
+        plans,
+        &feeds,
+        &mut tracks,
+        [&image, &cue, &ddp_dir],
+        progress,
+    )?;
+    let report = AlbumReport {
+        title: spec.title.clone(),
+        mode: spec.mode,
+        target: spec.target,
+        tracks,
+        cd,
+        warnings,
+    };
+    progress.done();
+    let io = |e: std::io::Error| MasterError::Render(crate::render::RenderError::Write(e));
+    let path = out_dir.join("album_report.json");
+    let part = path.with_extension("json.part");
+    let text = serde_json::to_string_pretty(&report).expect("report serialises");
+    std::fs::write(&part, text + "\n")
+        .and_then(|_| std::fs::rename(&part, &path))
+        .map_err(io)?;
+    Ok(report)
+}
+
+/// The CD, from the 44.1 kHz float masters as delivered (their real lengths): the image, each
+/// track's CD file, the CUE sheet and the DDP; `paths` are the image, the sheet and the DDP
+/// folder. The feeds lathe added for it are removed.
+fn write_disc(
+    spec: &AlbumSpec,
+    plans: Vec<TrackPlan>,
+    feeds: &[(PathBuf, bool)],
+    tracks: &mut [AlbumTrackReport],
+    paths: [&PathBuf; 3],
+    progress: &dyn Progress,
+) -> Result<CdReport, MasterError> {
+    let [image, cue, ddp_dir] = paths;
     // The CD, from the 44.1 kHz float masters as delivered (their real lengths).
     progress.stage("CD image, CUE sheet and DDP", None);
     let mut plans = plans;
-    for (plan, (feed, _)) in plans.iter_mut().zip(&feeds) {
+    for (plan, (feed, _)) in plans.iter_mut().zip(feeds) {
         plan.samples = hound::WavReader::open(feed)
             .map_err(|e| usage(format!("{}: {e}", feed.display())))?
             .duration() as u64;
@@ -506,7 +545,7 @@ pub fn render_album(
         spec.upc.as_deref(),
     )
     .map_err(io)?;
-    for (feed, remove) in &feeds {
+    for (feed, remove) in feeds {
         if *remove {
             let _ = std::fs::remove_file(feed);
         }
@@ -516,27 +555,12 @@ pub fn render_album(
         t.cd_index00 = cd::msf(l.index00_frames);
         t.cd_index01 = cd::msf(l.index01_frames);
     }
-    let report = AlbumReport {
-        title: spec.title.clone(),
-        mode: spec.mode,
-        target: spec.target,
-        tracks,
-        cd: CdReport {
-            image: image.display().to_string(),
-            cue: cue.display().to_string(),
-            ddp: ddp_dir.display().to_string(),
-            total: cd::msf(layout.total_frames),
-            dither,
-            layout,
-        },
-        warnings,
-    };
-    progress.done();
-    let path = out_dir.join("album_report.json");
-    let part = path.with_extension("json.part");
-    let text = serde_json::to_string_pretty(&report).expect("report serialises");
-    std::fs::write(&part, text + "\n")
-        .and_then(|_| std::fs::rename(&part, &path))
-        .map_err(io)?;
-    Ok(report)
+    Ok(CdReport {
+        image: image.display().to_string(),
+        cue: cue.display().to_string(),
+        ddp: ddp_dir.display().to_string(),
+        total: cd::msf(layout.total_frames),
+        dither,
+        layout,
+    })
 }

@@ -5,10 +5,101 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use super::plan::LanePlan;
+use super::secant::{render_to_target, Outputs};
 use super::MasterError;
 use crate::analyze::measure_levels;
-use crate::render::RenderError;
+use crate::progress::Progress;
+use crate::render::bus_cache::BusCache;
+use crate::render::{PassResult, RenderError};
+use crate::spec::bus::Bus;
 use crate::spec::deliver::{DeliverSpec, Tags};
+use crate::spec::preset::Target;
+
+/// What a lossy deliverable's bus copies are rendered again from when a decoded file
+/// overshoots: the cached bus, the stages after it, the target, and the gain that reached
+/// the target with the higher ceiling (the best start).
+pub(super) struct Rerender<'a> {
+    pub caches: &'a [BusCache],
+    pub post_bus: &'a Bus,
+    pub target: Target,
+    pub start_gain_db: f64,
+}
+
+/// Encodes every lossy deliverable of every lane from the bus copies; the renders again that
+/// codec safety needed are appended to `passes`. Returns, per deliverable, the ceiling a
+/// lossy one was finally rendered with (`Some(None)`: lossy, no target; `None`: lossless).
+/// The bus copies are removed.
+pub(super) fn encode_lossy_deliverables(
+    plan: &LanePlan<'_>,
+    again: Option<Rerender<'_>>,
+    tags: &Tags,
+    passes: &mut Vec<PassResult>,
+    progress: &dyn Progress,
+) -> Result<Vec<Option<Option<f64>>>, MasterError> {
+    if !plan.lossy_rates.is_empty() {
+        progress.stage("encoding and checking MP3", None);
+    }
+    let mut trims = vec![None; plan.deliver.len()];
+    for (i, spec) in plan.deliver.iter().enumerate() {
+        if !spec.is_lossy() {
+            continue;
+        }
+        let rate = plan.rate_of(spec);
+        let bus_only: Vec<Vec<(DeliverSpec, PathBuf)>> = (0..plan.lanes())
+            .map(|k| vec![plan.bus_copy(k, rate)])
+            .collect();
+        // When a decoded file overshoots, the bus copies are rendered again to the same
+        // loudness with the limiter's ceiling lowered by the overshoot (every lane: they
+        // share the limiter's gain).
+        let mut rerender = |ceiling: f64| -> Result<(), MasterError> {
+            let again = again
+                .as_ref()
+                .expect("re-rendering happens only with a target");
+            let mut lowered = again.post_bus.clone();
+            if let Some(l) = &mut lowered.limiter {
+                l.ceiling_dbtp = ceiling;
+            }
+            let extra = render_to_target(
+                again.caches,
+                plan.rate_hz,
+                &lowered,
+                again.target,
+                again.start_gain_db,
+                Outputs {
+                    files: &bus_only,
+                    tags: &Tags::default(),
+                    progress,
+                    spectrum: false,
+                    correct: None,
+                    slope: 1.0,
+                },
+            )?;
+            passes.extend(extra.passes);
+            for f in extra.files {
+                f.commit()
+                    .map_err(|e| MasterError::Render(RenderError::Write(e)))?;
+            }
+            Ok(())
+        };
+        let ceiling = again.as_ref().map(|a| a.target.true_peak_dbtp);
+        let bus_paths: Vec<PathBuf> = bus_only.iter().map(|b| b[0].1.clone()).collect();
+        let paths: Vec<PathBuf> = plan.outputs.iter().map(|o| o[i].clone()).collect();
+        trims[i] = Some(encode_lossy(
+            &bus_paths,
+            spec,
+            &paths,
+            rate,
+            ceiling,
+            tags,
+            &mut rerender,
+        )?);
+    }
+    for path in plan.bus_copies() {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(trims)
+}
 
 /// Tries at most this many encodes of a lossy deliverable.
 pub const MAX_LOSSY_ENCODES: usize = 4;

@@ -175,12 +175,15 @@ fn render_locked(
     Ok(report)
 }
 
+mod first_pass;
 mod inputs;
 mod lanes;
 mod lossy;
+mod plan;
 mod reach;
 mod report;
 mod secant;
+mod verify;
 
 use inputs::session_rate;
 use lanes::render_lanes_of;

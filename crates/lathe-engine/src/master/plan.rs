@@ -1,0 +1,196 @@
+//! What a render of the main master and its locked versions will write, decided and checked
+//! before any audio work: the lanes, every lane's deliverables, the float bus copies that the
+//! lossy encoders read, and the refusals (an output that exists, or that is an input).
+
+use std::path::{Path, PathBuf};
+
+use super::inputs::session_rate;
+use super::{usage, MasterError};
+use crate::deliver::same_file::same_file;
+use crate::spec::deliver::DeliverSpec;
+use crate::spec::session::Session;
+use crate::spec::version::{main_stem_gains, VersionDynamics, VersionSpec};
+
+/// The lanes of one render and the files each writes.
+pub(super) struct LanePlan<'a> {
+    /// Lane 0 is the main master (or the own version rendered alone); each locked version is
+    /// one more lane.
+    pub labels: Vec<&'a str>,
+    /// The locked versions, in lane order from lane 1.
+    pub locked: Vec<&'a VersionSpec>,
+    /// Per lane: each stem's gain (0 for a stem the lane does not play).
+    pub gains: Vec<Vec<f64>>,
+    pub deliver: Vec<DeliverSpec>,
+    /// The processing rate, decided once here.
+    pub rate_hz: u32,
+    /// The session's output name (file names start with it).
+    pub name: String,
+    /// Per lane, per deliverable: the final path.
+    pub outputs: Vec<Vec<PathBuf>>,
+    /// The rates lossy deliverables are encoded at; each lane gets a float copy of its bus at
+    /// each of them.
+    pub lossy_rates: Vec<u32>,
+    /// Per lane: what is written while rendering (lossless deliverables, then bus copies).
+    pub direct: Vec<Vec<(DeliverSpec, PathBuf)>>,
+    pub report_path: PathBuf,
+    pub plot_path: PathBuf,
+    out_dir: PathBuf,
+}
+
+impl<'a> LanePlan<'a> {
+    /// Plans the render of `session` into `out_dir` (created if missing); `own_version` names
+    /// lane 0 after that version.
+    pub fn new(
+        session: &'a Session,
+        out_dir: &Path,
+        own_version: Option<&'a str>,
+    ) -> Result<Self, MasterError> {
+        let locked: Vec<&VersionSpec> = session
+            .versions
+            .iter()
+            .filter(|v| v.dynamics == VersionDynamics::Locked)
+            .collect();
+        let labels: Vec<&str> = std::iter::once(own_version.unwrap_or("master"))
+            .chain(locked.iter().map(|v| v.name.as_str()))
+            .collect();
+        let gains: Vec<Vec<f64>> = std::iter::once(main_stem_gains(&session.stems))
+            .chain(locked.iter().map(|v| v.stem_gains(&session.stems)))
+            .collect();
+        let deliver = session.deliver_specs().map_err(usage)?;
+        let rate_hz = session_rate(session)?;
+        let at = |d: &DeliverSpec| d.sample_rate_hz.unwrap_or(rate_hz);
+        if let Some(d) = deliver
+            .iter()
+            .find(|d| d.is_lossy() && !lathe_io::mp3_writer::MP3_RATES.contains(&at(d)))
+        {
+            return Err(usage(format!(
+                "MP3 is encoded at 32, 44.1 or 48 kHz; this one would be at {} Hz (add @44100 or @48000)",
+                at(d)
+            )));
+        }
+        std::fs::create_dir_all(out_dir).map_err(|e| {
+            usage(format!(
+                "{}: cannot create output folder: {e}",
+                out_dir.display()
+            ))
+        })?;
+        let name = session.output_name();
+        let outputs: Vec<Vec<PathBuf>> = labels
+            .iter()
+            .map(|v| {
+                deliver
+                    .iter()
+                    .map(|d| out_dir.join(d.version_file_name(&name, v, at(d))))
+                    .collect()
+            })
+            .collect();
+        let mut lossy_rates: Vec<u32> = deliver.iter().filter(|d| d.is_lossy()).map(at).collect();
+        lossy_rates.sort_unstable();
+        lossy_rates.dedup();
+        let mut plan = LanePlan {
+            labels,
+            locked,
+            gains,
+            deliver,
+            rate_hz,
+            report_path: out_dir.join("report.json"),
+            plot_path: out_dir.join(format!("{name}_match.svg")),
+            name,
+            outputs,
+            lossy_rates,
+            direct: Vec::new(),
+            out_dir: out_dir.to_path_buf(),
+        };
+        plan.direct = plan.direct_files();
+        Ok(plan)
+    }
+
+    /// Lossless files are written while rendering; lossy ones are encoded afterwards from a
+    /// temporary 32-bit float copy of the master bus at their rate (converted, with the
+    /// true-peak safety stage, like any deliverable at another rate), so that they can be
+    /// encoded again (codec-safe). One copy per rate.
+    fn direct_files(&self) -> Vec<Vec<(DeliverSpec, PathBuf)>> {
+        self.outputs
+            .iter()
+            .enumerate()
+            .map(|(lane, outputs)| {
+                self.deliver
+                    .iter()
+                    .cloned()
+                    .zip(outputs.iter().cloned())
+                    .filter(|(d, _)| !d.is_lossy())
+                    .chain(self.lossy_rates.iter().map(|&r| self.bus_copy(lane, r)))
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub fn lanes(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// The rate a deliverable is written at.
+    pub fn rate_of(&self, d: &DeliverSpec) -> u32 {
+        d.sample_rate_hz.unwrap_or(self.rate_hz)
+    }
+
+    /// The float copy of `lane`'s bus at `rate` that lossy encoders read.
+    pub fn bus_copy(&self, lane: usize, rate: u32) -> (DeliverSpec, PathBuf) {
+        (
+            DeliverSpec::parse(&format!("wav:32@{rate}")).expect("valid"),
+            self.out_dir.join(format!(
+                ".{}_{}.bus{rate}.f32.wav",
+                self.name, self.labels[lane]
+            )),
+        )
+    }
+
+    /// Every lane's bus copy at every lossy rate.
+    pub fn bus_copies(&self) -> Vec<PathBuf> {
+        (0..self.lanes())
+            .flat_map(|k| self.lossy_rates.iter().map(move |&r| (k, r)))
+            .map(|(k, r)| self.bus_copy(k, r).1)
+            .collect()
+    }
+
+    /// Where each lane's chain output before the gain is cached.
+    pub fn cache_paths(&self) -> Vec<PathBuf> {
+        self.labels
+            .iter()
+            .map(|l| self.out_dir.join(format!(".{}_{l}.prebus.f32", self.name)))
+            .collect()
+    }
+
+    /// Refuses, before any work, an output that would overwrite an input, or that exists
+    /// without `force`. `plot` and `report`: whether this render writes them.
+    pub fn refuse_clashes(
+        &self,
+        session: &Session,
+        force: bool,
+        plot: bool,
+        report: bool,
+    ) -> Result<(), MasterError> {
+        let extra = [(report, &self.report_path), (plot, &self.plot_path)];
+        let inputs = session.input_files();
+        for p in self
+            .outputs
+            .iter()
+            .flatten()
+            .chain(extra.iter().filter(|(on, _)| *on).map(|(_, p)| *p))
+        {
+            if inputs.iter().any(|i| same_file(p, i)) {
+                return Err(usage(format!(
+                    "{}: output would overwrite the input",
+                    p.display()
+                )));
+            }
+            if p.exists() && !force {
+                return Err(usage(format!(
+                    "{}: exists (use --force to replace it)",
+                    p.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
