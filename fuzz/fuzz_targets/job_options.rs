@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(o) = serde_json::from_slice::<JobOptions>(data) else {
         return;
     };
-    if o.validate().is_ok() {
+    if o.check().is_ok() {
         for d in &o.deliver {
             let spec = DeliverSpec::parse(d).expect("validated");
             if let Some(r) = spec.sample_rate_hz {

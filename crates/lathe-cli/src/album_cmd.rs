@@ -19,10 +19,7 @@ pub(crate) fn album_cmd(
     let shown = shown_progress(&times, &progress);
     let report = match lathe_engine::album::render_album(&spec, out, force, shown) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("lathe: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        Err(e) => return fail(&e),
     };
     for w in &report.warnings {
         eprintln!("lathe: warning: {w}");

@@ -4,6 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use lathe_engine::master::{MasterRequest, Prepared};
+
 mod album_cmd;
 mod analyze_cmd;
 mod progress;
@@ -13,8 +15,6 @@ use analyze_cmd::analyze;
 use progress::{shown_progress, StageTimes, TermProgress};
 
 use clap::{Parser, Subcommand};
-use lathe_engine::spec::stem::StemSpec;
-use lathe_engine::spec::version::VersionSpec;
 use lathe_engine::{analyze_file, Analysis};
 use rayon::prelude::*;
 
@@ -22,7 +22,11 @@ use rayon::prelude::*;
 #[command(
     name = "lathe",
     version,
-    about = "Audio mastering: measure, master, deliver."
+    about = "Audio mastering: measure, master, deliver.",
+    after_help = "Exit codes: 0 every deliverable met its target; 1 a deliverable missed its target \
+(the files are written, the report says which); 2 bad input or usage (a flag, a key, a file \
+that cannot be decoded, an output that exists); 3 an I/O, encoder or internal failure (a full \
+disk, a file that cannot be written)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -219,8 +223,15 @@ enum DdpCommand {
     },
 }
 
-/// Exit code for bad input or usage (0: every target met, 1: a target missed, 2: refused).
-const EXIT_BAD_INPUT: u8 = 2;
+// Exit codes, by category (README: Exit codes): 0 every target met, 1 a deliverable missed
+// its target, 2 bad input or usage, 3 an I/O, encoder or internal failure.
+use lathe_engine::error::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_MISSED_TARGET};
+
+/// Prints an engine error and exits with its category's code.
+fn fail(e: &lathe_engine::error::MasterError) -> ExitCode {
+    eprintln!("lathe: {e}");
+    ExitCode::from(e.exit_code())
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -260,35 +271,27 @@ fn main() -> ExitCode {
             force,
             json,
         } => {
-            let files = mix.map_or(stems, |m| vec![m]);
-            let matching = (!reference.is_empty()).then_some(Matching {
-                files: reference,
-                weights: reference_weights,
-                amount,
-                amounts: match_amounts,
-                max_boost_db,
-                max_cut_db,
-            });
-            master(
-                &files,
-                &out,
-                preset.as_deref(),
-                matching,
-                assist,
+            let request = MasterRequest {
+                files: mix.map_or(stems, |m| vec![m]),
+                references: reference,
+                preset,
                 target_lufs,
                 ceiling_dbtp,
-                &deliver,
-                &versions,
-                save_session.as_deref(),
-                lathe_engine::spec::deliver::Tags {
-                    title,
-                    artist,
-                    isrc,
-                },
-                non_finite.into(),
-                force,
-                json,
-            )
+                deliver,
+                versions,
+                reference_weights,
+                amount,
+                match_amounts,
+                max_boost_db,
+                max_cut_db,
+                assist,
+                title,
+                artist,
+                isrc,
+                non_finite: Some(non_finite.into()),
+                notes: None,
+            };
+            master(&request, &out, save_session.as_deref(), force, json)
         }
         Command::Album {
             album,
@@ -360,110 +363,19 @@ fn serve_cmd(config: lathe_server::Config) -> ExitCode {
     }
 }
 
-/// Exit code when a deliverable missed its target (files are still written).
-const EXIT_MISSED_TARGET: u8 = 1;
-
-/// The reference-matching flags of `lathe master`.
-struct Matching {
-    files: Vec<PathBuf>,
-    weights: Vec<f64>,
-    amount: Option<f64>,
-    amounts: Option<String>,
-    max_boost_db: Option<f64>,
-    max_cut_db: Option<f64>,
-}
-
-#[allow(clippy::too_many_arguments)]
+/// `lathe master`: prepares the request (checks, measures, builds the session), refuses a
+/// `--save-session` path that is an input, and renders.
 fn master(
-    files: &[PathBuf],
+    request: &MasterRequest,
     out: &std::path::Path,
-    preset_name: Option<&str>,
-    matching: Option<Matching>,
-    assist: bool,
-    target_lufs: Option<f64>,
-    ceiling_dbtp: Option<f64>,
-    deliver: &[String],
-    versions: &[String],
     save_session: Option<&std::path::Path>,
-    tags: lathe_engine::spec::deliver::Tags,
-    non_finite: lathe_engine::spec::stem::NonFinite,
     force: bool,
     json: bool,
 ) -> ExitCode {
     use lathe_engine::deliver::same_file::same_file;
-    use lathe_engine::master::session_from_preset;
-    use lathe_engine::spec::deliver::DeliverSpec;
-    use lathe_engine::spec::preset::Preset;
     let bad = |msg: String| {
         eprintln!("lathe: {msg}");
         ExitCode::from(EXIT_BAD_INPUT)
-    };
-    let preset = match Preset::parse(preset_name.unwrap_or("streaming")) {
-        Ok(p) => p,
-        Err(e) => return bad(e),
-    };
-    let references: Vec<PathBuf> = matching.as_ref().map_or(Vec::new(), |m| m.files.clone());
-    let reference = match matching {
-        None => None,
-        Some(m) => {
-            let mut spec = lathe_engine::spec::reference::ReferenceSpec::new(m.files);
-            spec.weights = m.weights;
-            if let Some(a) = m.amount {
-                spec.amount = a;
-            }
-            spec.max_boost_db = m.max_boost_db.unwrap_or(spec.max_boost_db);
-            spec.max_cut_db = m.max_cut_db.unwrap_or(spec.max_cut_db);
-            if let Some(Err(e)) = m.amounts.as_deref().map(|t| spec.set_amounts(t)) {
-                return bad(e);
-            }
-            if let Err(e) = spec.validate() {
-                return bad(e.replace("reference.", "--"));
-            }
-            Some(lathe_engine::master::ReferenceRequest {
-                spec,
-                set_target: preset_name.is_none() && target_lufs.is_none(),
-            })
-        }
-    };
-    if let Some(Err(e)) = tags
-        .isrc
-        .as_deref()
-        .map(lathe_engine::spec::session::check_isrc)
-    {
-        return bad(e);
-    }
-    // Versions are checked against the stems' names before any work.
-    let versions: Vec<VersionSpec> = match versions.iter().map(|v| VersionSpec::parse(v)).collect()
-    {
-        Ok(v) => v,
-        Err(e) => return bad(e),
-    };
-    let plain: Vec<StemSpec> = files.iter().cloned().map(StemSpec::plain).collect();
-    for (i, v) in versions.iter().enumerate() {
-        if let Err(e) = v.validate(i, &plain) {
-            return bad(format!(
-                "--{}",
-                e.replace(&format!("version[{i}]"), &format!("version {}", v.name))
-            ));
-        }
-    }
-    let specs: Result<Vec<DeliverSpec>, String> = if deliver.is_empty() {
-        // The rate of the first input decides whether the preset's MP3 can be made.
-        let rate = files
-            .first()
-            .and_then(|f| lathe_io::Decoder::open(f).ok())
-            .map_or(0, |d| d.info().sample_rate_hz);
-        preset
-            .default_deliverables(rate)
-            .iter()
-            .map(|s| DeliverSpec::parse(s))
-            .collect()
-    } else {
-        deliver.iter().map(|s| DeliverSpec::parse(s)).collect()
-    };
-    let deliver = match specs {
-        Ok(d) => d,
-        Err(e) => return bad(e),
     };
     let spinner = TermProgress::new(json);
     let times = StageTimes::from_env();
@@ -475,36 +387,21 @@ fn master(
     if let Some(p) = shown {
         p.stage("analysing the inputs", None);
     }
-    let prepared = session_from_preset(
-        files,
-        preset,
-        target_lufs,
-        ceiling_dbtp,
-        &deliver,
-        reference,
-        assist,
-    );
+    let prepared = request.prepare();
     if let Some(p) = shown {
         p.done();
     }
-    let (mut session, known) = match prepared {
-        Ok(s) => s,
-        Err(e) => return bad(e.to_string()),
+    let Prepared { session, known } = match prepared {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
     };
-    session.title = tags.title;
-    session.artist = tags.artist;
-    session.isrc = tags.isrc;
-    session.versions = versions;
-    for s in &mut session.stems {
-        s.non_finite = non_finite;
-    }
-    if let Err(e) = session.validate() {
-        return bad(e);
-    }
     if let Some(path) = save_session {
         // Never an input, whatever --force says (inputs are never modified).
-        let inputs = files.iter().cloned().chain(session.input_files());
-        if let Some(input) = inputs.chain(references).find(|i| same_file(path, i)) {
+        let inputs = request.files.iter().chain(&request.references).cloned();
+        if let Some(input) = inputs
+            .chain(session.input_files())
+            .find(|i| same_file(path, i))
+        {
             return bad(format!(
                 "--save-session {}: that is the input {}; choose another path",
                 path.display(),
@@ -536,10 +433,7 @@ fn render(
     let report = match lathe_engine::master::render_session_with(session, out, force, known, shown)
     {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("lathe: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        Err(e) => return fail(&e),
     };
     if let Some(path) = save_session {
         let part = path.with_extension("toml.part");
@@ -547,7 +441,7 @@ fn render(
             .and_then(|_| std::fs::rename(&part, path))
         {
             eprintln!("lathe: {}: cannot write the session: {e}", path.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
+            return ExitCode::from(EXIT_FAILURE);
         }
     }
     for w in &report.warnings {

@@ -79,7 +79,8 @@ fn a_full_disk_during_delivery_is_a_clear_error_and_leaves_nothing() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&res.stderr);
-    assert_eq!(res.status.code(), Some(2), "{err}");
+    // A full disk is a failure of the machine (3), not bad input (2).
+    assert_eq!(res.status.code(), Some(3), "{err}");
     assert!(err.to_lowercase().contains("no space left"), "{err}");
     assert_eq!(names_in(&out), Vec::<String>::new(), "{err}");
 }
@@ -99,7 +100,7 @@ fn a_read_only_output_folder_is_refused_before_any_work() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&res.stderr);
-    assert_eq!(res.status.code(), Some(2), "{err}");
+    assert_eq!(res.status.code(), Some(3), "{err}");
     assert!(err.contains("Read-only file system"), "{err}");
 }
 

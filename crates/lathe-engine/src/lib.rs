@@ -7,6 +7,7 @@
 pub mod album;
 pub mod analyze;
 pub mod deliver;
+pub mod error;
 pub mod master;
 pub mod matching;
 pub mod progress;

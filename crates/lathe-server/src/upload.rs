@@ -229,7 +229,7 @@ async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, 
         }
     }
     options
-        .validate()
+        .check()
         .map_err(|e| Refused::Bad(format!("options: {e}")))?;
     // A mix's masters are named (and titled) after the uploaded file unless a title is given.
     if options.title.is_none() {

@@ -6,83 +6,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use lathe_engine::master::{render_session_with, session_from_preset, ReferenceRequest};
+use lathe_engine::master::render_session_with;
 use lathe_engine::progress::Progress;
-use lathe_engine::spec::deliver::DeliverSpec;
-use lathe_engine::spec::preset::Preset;
 use lathe_engine::spec::session::Session;
-use lathe_engine::spec::version::VersionSpec;
-use serde::{Deserialize, Serialize};
 
 use crate::child::{self, ChildLimits, Outcome};
 use crate::queue::Queue;
 use crate::storage::Store;
 
-/// The `options` part of an upload; the keys mirror `lathe master`'s flags.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobOptions {
-    pub preset: Option<String>,
-    pub target_lufs: Option<f64>,
-    pub ceiling_dbtp: Option<f64>,
-    /// Deliverables as on the command line: `wav:24`, `wav:16@44100`, `flac:24`, `mp3:320`.
-    #[serde(default)]
-    pub deliver: Vec<String>,
-    /// Versions as on the command line: `instrumental:mute=vocals`.
-    #[serde(default)]
-    pub versions: Vec<String>,
-    /// With a `reference` upload: how much of it to match (0…1; EQ, width and dynamics).
-    pub amount: Option<f64>,
-    /// With a `reference` upload: amounts per aspect, as `--match` (`eq=0.7,width=0.5,…`).
-    #[serde(rename = "match")]
-    pub match_amounts: Option<String>,
-    pub title: Option<String>,
-    pub artist: Option<String>,
-    /// Free text for the engineer; kept with the job.
-    pub notes: Option<String>,
-    /// NaN or infinite samples in the uploads: `refuse` (the default: the job fails, naming
-    /// the first frame) or `silence` (read as silence; the report says how many).
-    pub non_finite: Option<lathe_engine::spec::stem::NonFinite>,
-}
-
-impl JobOptions {
-    /// Checks what can be checked without the audio.
-    pub fn validate(&self) -> Result<(), String> {
-        if let Some(p) = &self.preset {
-            Preset::parse(p)?;
-        }
-        for d in &self.deliver {
-            DeliverSpec::parse(d)?;
-        }
-        for v in &self.versions {
-            VersionSpec::parse(v)?;
-        }
-        if let Some(t) = self.target_lufs {
-            if !(-40.0..=0.0).contains(&t) {
-                return Err(format!("target_lufs must be within −40…0, got {t}"));
-            }
-        }
-        if let Some(c) = self.ceiling_dbtp {
-            if !(-12.0..=0.0).contains(&c) {
-                return Err(format!("ceiling_dbtp must be within −12…0, got {c}"));
-            }
-        }
-        if let Some(a) = self.amount {
-            if !(0.0..=1.0).contains(&a) {
-                return Err(format!("amount must be within 0…1, got {a}"));
-            }
-        }
-        if let Some(m) = &self.match_amounts {
-            // The amounts' own checks, on a stand-in reference.
-            let mut spec =
-                lathe_engine::spec::reference::ReferenceSpec::new(vec![PathBuf::from("r")]);
-            spec.set_amounts(m)
-                .and_then(|_| spec.validate())
-                .map_err(|e| format!("match: {e}"))?;
-        }
-        Ok(())
-    }
-}
+/// The `options` part of an upload: the engine's request without its files (the uploads are
+/// the files); the keys mirror `lathe master`'s flags.
+pub type JobOptions = lathe_engine::master::MasterRequest;
 
 /// Progress of a render, into the queue (at most every 0.2 s).
 struct QueueProgress<'a> {
@@ -192,59 +126,12 @@ pub fn run_job(
         if files.is_empty() {
             return Err("no mix and no stems were uploaded".into());
         }
-        let preset = Preset::parse(opts.preset.as_deref().unwrap_or("streaming"))?;
-        let deliver: Vec<DeliverSpec> = if opts.deliver.is_empty() {
-            let rate = lathe_io::Decoder::open(&files[0])
-                .map_err(|e| e.to_string())?
-                .info()
-                .sample_rate_hz;
-            preset
-                .default_deliverables(rate)
-                .iter()
-                .map(|s| DeliverSpec::parse(s))
-                .collect::<Result<_, _>>()?
-        } else {
-            opts.deliver
-                .iter()
-                .map(|s| DeliverSpec::parse(s))
-                .collect::<Result<_, _>>()?
-        };
-        let reference = reference.map(|r| {
-            let mut spec = lathe_engine::spec::reference::ReferenceSpec::new(vec![r]);
-            if let Some(a) = opts.amount {
-                spec.amount = a;
-            }
-            if let Some(m) = &opts.match_amounts {
-                // Checked when the job was accepted.
-                let _ = spec.set_amounts(m);
-            }
-            ReferenceRequest {
-                spec,
-                set_target: opts.preset.is_none() && opts.target_lufs.is_none(),
-            }
-        });
+        let mut request = opts.clone();
+        request.files = files.clone();
+        request.references = reference.into_iter().collect();
         progress.stage("analysing the inputs", None);
-        let (mut session, known) = session_from_preset(
-            &files,
-            preset,
-            opts.target_lufs,
-            opts.ceiling_dbtp,
-            &deliver,
-            reference,
-            false,
-        )
-        .map_err(|e| e.to_string())?;
-        session.title = opts.title.clone();
-        session.artist = opts.artist.clone();
-        for s in &mut session.stems {
-            s.non_finite = opts.non_finite.unwrap_or_default();
-        }
-        session.versions = opts
-            .versions
-            .iter()
-            .map(|v| VersionSpec::parse(v))
-            .collect::<Result<_, _>>()?;
-        session.validate()?;
+        let prepared = request.prepare().map_err(|e| e.to_string())?;
+        let (session, known) = (prepared.session, prepared.known);
         (session, Some(known))
     };
     let report = render_session_with(&session, &out_dir, true, known, &progress)

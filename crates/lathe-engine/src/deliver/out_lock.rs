@@ -10,6 +10,8 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
+use crate::error::MasterError;
+
 /// The lock file's name (hidden; the service never lists it).
 pub const LOCK_FILE: &str = ".lathe.lock";
 
@@ -21,8 +23,9 @@ pub struct OutLock {
 }
 
 impl OutLock {
-    /// Takes the lock of `dir` (which must exist), or says who holds it.
-    pub fn take(dir: &Path) -> Result<Self, String> {
+    /// Takes the lock of `dir` (which must exist), or says who holds it (a usage error: the
+    /// other render is the user's); a folder that cannot be locked is an I/O error.
+    pub fn take(dir: &Path) -> Result<Self, MasterError> {
         use std::os::unix::fs::MetadataExt;
         let path = dir.join(LOCK_FILE);
         // The holder removes the file when it is done, so a lock won on a file that is no
@@ -33,28 +36,28 @@ impl OutLock {
                 .truncate(false)
                 .write(true)
                 .open(&path)
-                .map_err(|e| format!("{}: cannot open the lock file: {e}", dir.display()))?;
+                .map_err(|e| MasterError::io(&path, e))?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => {
-                    return Err(format!(
+                    return Err(MasterError::Usage(format!(
                         "{}: another lathe is writing into this folder; wait for it or choose another -o",
                         dir.display()
-                    ))
+                    )))
                 }
                 Err(TryLockError::Error(e)) => {
-                    return Err(format!("{}: cannot lock the folder: {e}", dir.display()))
+                    return Err(MasterError::io(dir, e))
                 }
             }
-            let held = file.metadata().map_err(|e| e.to_string())?;
+            let held = file.metadata().map_err(|e| MasterError::io(&path, e))?;
             let current = std::fs::metadata(&path).ok();
             if current.is_some_and(|c| c.dev() == held.dev() && c.ino() == held.ino()) {
                 return Ok(Self { file, path });
             }
         }
-        Err(format!(
-            "{}: cannot lock the folder (it keeps changing)",
-            dir.display()
+        Err(MasterError::io(
+            dir,
+            std::io::Error::other("cannot lock the folder (it keeps changing)"),
         ))
     }
 }
@@ -99,7 +102,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = OutLock::take(dir.path()).unwrap();
         let err = OutLock::take(dir.path()).unwrap_err();
-        assert!(err.contains("another lathe is writing"), "{err}");
+        assert!(
+            err.to_string().contains("another lathe is writing"),
+            "{err}"
+        );
+        // Another run of the user's is a usage error (exit 2), not a failure of the machine.
+        assert_eq!(err.exit_code(), crate::error::EXIT_BAD_INPUT);
         drop(first);
         assert!(!dir.path().join(LOCK_FILE).exists(), "the lock file stays");
         OutLock::take(dir.path()).unwrap();

@@ -11,7 +11,7 @@ use super::plan::LanePlan;
 use super::reach::reach_target;
 use super::report::{Report, VersionReport};
 use super::verify::{measure_delivered, Verdicts};
-use super::{usage, MasterError};
+use super::MasterError;
 use crate::deliver::DITHER_SEED;
 use crate::matching::reference::MatchReport;
 use crate::progress::Progress;
@@ -143,7 +143,7 @@ pub(super) fn render_lanes_of(
 
 /// The matching plot, beside the report.
 fn write_plot(m: &mut MatchReport, path: &Path) -> Result<(), MasterError> {
-    let svg = crate::matching::plot::match_plot_svg(m).map_err(usage)?;
+    let svg = crate::matching::plot::match_plot_svg(m).map_err(|e| MasterError::encode(path, e))?;
     let part = path.with_extension("svg.part");
     std::fs::write(&part, svg)
         .and_then(|_| std::fs::rename(&part, path))

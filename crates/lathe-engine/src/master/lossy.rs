@@ -127,7 +127,8 @@ pub(super) fn encode_lossy(
             .zip(&parts)
             .map(|(bus, part)| -> Result<Option<f64>, MasterError> {
                 encode_mp3(bus, part, spec, rate_hz)?;
-                Ok(measure_levels(part)?.true_peak_dbtp)
+                let levels = measure_levels(part).map_err(|e| MasterError::encode(part, e))?;
+                Ok(levels.true_peak_dbtp)
             })
             .collect::<Result<_, _>>()?;
         let worst = peaks.iter().flatten().copied().reduce(f64::max);
@@ -159,7 +160,7 @@ pub(super) fn encode_mp3(
     rate_hz: u32,
 ) -> Result<(), MasterError> {
     use lathe_io::mp3_writer::Mp3Writer;
-    let other = |e: String| MasterError::Render(RenderError::Write(std::io::Error::other(e)));
+    let other = |e: String| MasterError::encode(part, e);
     let mut w = Mp3Writer::create(part, rate_hz, spec.bitrate_kbps.unwrap_or(320))
         .map_err(|e| other(e.to_string()))?;
     let mut reader = hound::WavReader::open(bus).map_err(|e| other(e.to_string()))?;

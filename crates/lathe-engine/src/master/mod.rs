@@ -15,7 +15,6 @@
 
 use std::path::Path;
 
-use crate::analyze::AnalyzeError;
 use crate::progress::{Progress, Silent};
 use crate::render::RenderError;
 use crate::spec::session::Session;
@@ -51,15 +50,7 @@ pub(super) fn bounded_gain_db(gain_db: f64) -> f64 {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum MasterError {
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Analyze(#[from] AnalyzeError),
-    #[error(transparent)]
-    Render(#[from] RenderError),
-}
+pub use crate::error::MasterError;
 
 pub(super) fn usage(msg: impl Into<String>) -> MasterError {
     MasterError::Usage(msg.into())
@@ -88,13 +79,8 @@ pub fn render_session_with(
     known: Option<Known>,
     progress: &dyn Progress,
 ) -> Result<Report, MasterError> {
-    std::fs::create_dir_all(out_dir).map_err(|e| {
-        usage(format!(
-            "{}: cannot create output folder: {e}",
-            out_dir.display()
-        ))
-    })?;
-    let _lock = crate::deliver::out_lock::OutLock::take(out_dir).map_err(usage)?;
+    std::fs::create_dir_all(out_dir).map_err(|e| MasterError::io(out_dir, e))?;
+    let _lock = crate::deliver::out_lock::OutLock::take(out_dir)?;
     // What a killed run of this session left (it could not clean up) is stale now that we
     // hold the lock.
     crate::deliver::out_lock::remove_scratch(out_dir, &session.output_name());
@@ -182,6 +168,7 @@ mod lossy;
 mod plan;
 mod reach;
 mod report;
+mod request;
 mod secant;
 mod verify;
 
@@ -190,3 +177,4 @@ use lanes::render_lanes_of;
 
 pub use inputs::{input_loudness, resolve_reference, session_from_preset, Known, ReferenceRequest};
 pub use report::{DeliverableReport, InputReport, LimiterReport, Measured, Report, VersionReport};
+pub use request::{MasterRequest, Prepared};

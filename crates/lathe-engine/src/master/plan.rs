@@ -68,12 +68,7 @@ impl<'a> LanePlan<'a> {
                 at(d)
             )));
         }
-        std::fs::create_dir_all(out_dir).map_err(|e| {
-            usage(format!(
-                "{}: cannot create output folder: {e}",
-                out_dir.display()
-            ))
-        })?;
+        std::fs::create_dir_all(out_dir).map_err(|e| MasterError::io(out_dir, e))?;
         let name = session.output_name();
         let outputs: Vec<Vec<PathBuf>> = labels
             .iter()

@@ -39,7 +39,7 @@ pub(super) fn measure_delivered(
             .par_iter()
             .map(|o| {
                 o.par_iter()
-                    .map(|p| measure_levels(p))
+                    .map(|p| measure_levels(p).map_err(|e| MasterError::encode(p, e)))
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<Vec<Analysis>>, _>>();
