@@ -4,6 +4,7 @@
 
 pub mod decode;
 pub mod flac_writer;
+pub mod format;
 pub mod mp3_writer;
 pub mod resample;
 mod wav_mask;
@@ -11,4 +12,5 @@ mod wav_sizes;
 pub mod wav_writer;
 
 pub use decode::{AudioInfo, DecodeError, Decoder, SpeakerRole};
+pub use format::Format;
 pub use resample::{ResampleError, StreamResampler};

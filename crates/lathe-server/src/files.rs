@@ -3,12 +3,14 @@
 
 use super::*;
 
-/// The content type of an audio file lathe reads, by its extension.
+/// The content type of an audio file lathe reads, by its extension (the formats lathe
+/// delivers say their own).
 fn audio_content_type(name: &str) -> Option<&'static str> {
-    Some(match name.rsplit('.').next().unwrap_or("") {
-        "wav" => "audio/wav",
-        "flac" => "audio/flac",
-        "mp3" => "audio/mpeg",
+    let ext = name.rsplit('.').next().unwrap_or("");
+    if let Some(f) = lathe_io::Format::from_extension(ext) {
+        return Some(f.content_type());
+    }
+    Some(match ext {
         "m4a" | "mp4" | "aac" => "audio/mp4",
         "ogg" | "oga" => "audio/ogg",
         "aif" | "aiff" => "audio/aiff",

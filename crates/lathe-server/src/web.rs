@@ -294,7 +294,10 @@ pub const OPENAPI_JSON: &str = r##"{
       "versions": { "type": "array", "items": { "type": "string" }, "example": ["instrumental:mute=vocals"] },
       "amount": { "type": "number", "minimum": 0, "maximum": 1, "description": "with a reference: EQ, width and dynamics amount" },
       "match": { "type": "string", "example": "eq=0.7,width=0.5,loudness=1,dynamics=0.5", "description": "with a reference: amounts per aspect, as --match" },
-      "title": { "type": "string" }, "artist": { "type": "string" }, "notes": { "type": "string" },
+      "reference_weights": { "type": "array", "items": { "type": "number" }, "description": "with references: one weight each" },
+      "max_boost_db": { "type": "number" }, "max_cut_db": { "type": "number" },
+      "assist": { "type": "boolean", "description": "corrective EQ chosen from the mix's measurements" },
+      "title": { "type": "string" }, "artist": { "type": "string" }, "isrc": { "type": "string" }, "notes": { "type": "string" },
       "non_finite": { "type": "string", "enum": ["refuse", "silence"], "description": "NaN or infinite samples in the uploads: refuse (default) or read as silence" } } },
     "Job": { "type": "object", "properties": {
       "id": { "type": "string" }, "state": { "type": "string", "enum": ["queued", "running", "done", "failed"] },

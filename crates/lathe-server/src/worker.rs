@@ -142,7 +142,7 @@ pub fn run_job(
     let master = report
         .deliverables
         .iter()
-        .find(|d| d.format != "mp3")
+        .find(|d| lathe_io::Format::parse(&d.format).is_ok_and(|f| !f.is_lossy()))
         .map(|d| PathBuf::from(&d.path));
     let curve = |p: &Path| lathe_engine::analyze::loudness_curve(p, 0.5).ok();
     let levels = serde_json::json!({

@@ -494,7 +494,7 @@ fn write_disc(
     let dither = lathe_dsp::dither::DitherKind::TpdfShaped;
     let io = |e: std::io::Error| MasterError::Render(crate::render::RenderError::Write(e));
     cd::write_image(
-        &image,
+        image,
         &layout,
         dither,
         crate::deliver::DITHER_SEED,
@@ -519,7 +519,7 @@ fn write_disc(
         .iter()
         .map(|t| Path::new(&t.folder).join(format!("{}_cd_44k1_16b.wav", safe(&t.title))))
         .collect();
-    cd::cut_tracks(&image, &layout, &cd_files).map_err(io)?;
+    cd::cut_tracks(image, &layout, &cd_files).map_err(io)?;
     let image_name = image
         .file_name()
         .expect("a file")
@@ -534,11 +534,11 @@ fn write_disc(
     );
     let part = cue.with_extension("cue.part");
     std::fs::write(&part, sheet)
-        .and_then(|_| std::fs::rename(&part, &cue))
+        .and_then(|_| std::fs::rename(&part, cue))
         .map_err(io)?;
     crate::album::ddp::write_ddp(
-        &ddp_dir,
-        &image,
+        ddp_dir,
+        image,
         &layout,
         &spec.title,
         spec.artist.as_deref(),

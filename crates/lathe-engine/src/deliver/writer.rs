@@ -9,7 +9,7 @@ use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use lathe_dsp::processor::{Processor, StereoBlock};
 use lathe_io::flac_writer::FlacWriter;
 use lathe_io::wav_writer::{PcmWavWriter, WavSampleFormat};
-use lathe_io::StreamResampler;
+use lathe_io::{Format, StreamResampler};
 
 use crate::spec::deliver::{DeliverSpec, Tags};
 
@@ -26,7 +26,7 @@ pub struct WavWriter {
     part: PathBuf,
     path: PathBuf,
     ints: [Vec<i32>; 2],
-    format: String,
+    format: Format,
     tags: Tags,
 }
 
@@ -100,18 +100,26 @@ impl WavWriter {
         tags: &Tags,
     ) -> std::io::Result<Self> {
         let part = path.with_extension(format!("{}.part", spec.format));
-        let encoder = if spec.format == "flac" {
-            Encoder::Flac(Box::new(
+        let encoder = match spec.format {
+            Format::Flac => Encoder::Flac(Box::new(
                 FlacWriter::create(&part, rate_hz, spec.bits).map_err(io)?,
-            ))
-        } else {
-            let format = match spec.bits {
-                16 => WavSampleFormat::Int16,
-                24 => WavSampleFormat::Int24,
-                32 => WavSampleFormat::Float32,
-                b => return Err(io(format!("WAV at {b} bits is not supported"))),
-            };
-            Encoder::Wav(PcmWavWriter::create(&part, rate_hz, format)?)
+            )),
+            Format::Wav => {
+                let format = match spec.bits {
+                    16 => WavSampleFormat::Int16,
+                    24 => WavSampleFormat::Int24,
+                    32 => WavSampleFormat::Float32,
+                    b => return Err(io(format!("WAV at {b} bits is not supported"))),
+                };
+                Encoder::Wav(PcmWavWriter::create(&part, rate_hz, format)?)
+            }
+            // Lossy formats are encoded from a float bus copy (master/lossy.rs), never here.
+            Format::Mp3 => {
+                return Err(io(format!(
+                    "{} is not written while rendering",
+                    spec.format
+                )))
+            }
         };
         let quantizers = (spec.bits != 32).then(|| {
             [
@@ -126,7 +134,7 @@ impl WavWriter {
             part,
             path: path.to_owned(),
             ints: [Vec::new(), Vec::new()],
-            format: spec.format.clone(),
+            format: spec.format,
             tags: tags.clone(),
         })
     }
@@ -179,7 +187,7 @@ impl WavWriter {
             Encoder::Wav(w) => w.finish()?,
             Encoder::Flac(f) => f.finish().map_err(io)?,
         }
-        self.tags.write_into(&self.part, &self.format)?;
+        self.tags.write_into(&self.part, self.format)?;
         Ok(Unsynced {
             part: self.part,
             path: self.path,
@@ -367,16 +375,16 @@ impl Delivery {
 impl Tags {
     /// Writes the tags into `path` (lofty): ID3v2 (TIT2, TPE1, TSRC) in MP3 and WAV, plus
     /// RIFF INFO (INAM, IART) in WAV; Vorbis comments (TITLE, ARTIST, ISRC) in FLAC.
-    pub fn write_into(&self, path: &Path, format: &str) -> std::io::Result<()> {
+    pub fn write_into(&self, path: &Path, format: Format) -> std::io::Result<()> {
         use lofty::config::WriteOptions;
         use lofty::tag::{Accessor, ItemKey, Tag, TagExt, TagType};
         if self.is_empty() {
             return Ok(());
         }
         let kinds: &[TagType] = match format {
-            "flac" => &[TagType::VorbisComments],
-            "wav" => &[TagType::Id3v2, TagType::RiffInfo],
-            _ => &[TagType::Id3v2],
+            Format::Flac => &[TagType::VorbisComments],
+            Format::Wav => &[TagType::Id3v2, TagType::RiffInfo],
+            Format::Mp3 => &[TagType::Id3v2],
         };
         for &kind in kinds {
             let mut tag = Tag::new(kind);

@@ -15,6 +15,7 @@ use crate::render::{PassResult, RenderError};
 use crate::spec::bus::Bus;
 use crate::spec::deliver::{DeliverSpec, Tags};
 use crate::spec::preset::Target;
+use lathe_io::Format;
 
 /// What a lossy deliverable's bus copies are rendered again from when a decoded file
 /// overshoots: the cached bus, the stages after it, the target, and the gain that reached
@@ -121,12 +122,18 @@ pub(super) fn encode_lossy(
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
     let mut used_ceiling = ceiling;
     for attempt in 1..=MAX_LOSSY_ENCODES {
-        let parts: Vec<PathBuf> = paths.iter().map(|p| p.with_extension("mp3.part")).collect();
+        let part_ext = format!("{}.part", spec.format.extension());
+        let parts: Vec<PathBuf> = paths.iter().map(|p| p.with_extension(&part_ext)).collect();
         let peaks: Vec<Option<f64>> = buses
             .par_iter()
             .zip(&parts)
             .map(|(bus, part)| -> Result<Option<f64>, MasterError> {
-                encode_mp3(bus, part, spec, rate_hz)?;
+                match spec.format {
+                    Format::Mp3 => encode_mp3(bus, part, spec, rate_hz)?,
+                    Format::Wav | Format::Flac => {
+                        unreachable!("lossless formats are written while rendering")
+                    }
+                }
                 let levels = measure_levels(part).map_err(|e| MasterError::encode(part, e))?;
                 Ok(levels.true_peak_dbtp)
             })
@@ -144,7 +151,7 @@ pub(super) fn encode_lossy(
             }
         }
         for (part, path) in parts.iter().zip(paths) {
-            tags.write_into(part, "mp3").map_err(write_err)?;
+            tags.write_into(part, spec.format).map_err(write_err)?;
             std::fs::rename(part, path).map_err(write_err)?;
         }
         return Ok(used_ceiling);

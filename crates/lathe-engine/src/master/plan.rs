@@ -59,10 +59,7 @@ impl<'a> LanePlan<'a> {
         let deliver = session.deliver_specs().map_err(usage)?;
         let rate_hz = session_rate(session)?;
         let at = |d: &DeliverSpec| d.sample_rate_hz.unwrap_or(rate_hz);
-        if let Some(d) = deliver
-            .iter()
-            .find(|d| d.is_lossy() && !lathe_io::mp3_writer::MP3_RATES.contains(&at(d)))
-        {
+        if let Some(d) = deliver.iter().find(|d| !d.format.carries_rate(at(d))) {
             return Err(usage(format!(
                 "MP3 is encoded at 32, 44.1 or 48 kHz; this one would be at {} Hz (add @44100 or @48000)",
                 at(d)

@@ -113,7 +113,7 @@ impl Verdicts<'_> {
                 }
                 deliverables.push(DeliverableReport {
                     path: path.display().to_string(),
-                    format: spec.format.clone(),
+                    format: spec.format.name().into(),
                     bits: spec.bits,
                     sample_rate_hz: a.sample_rate_hz,
                     dither: spec.dither,

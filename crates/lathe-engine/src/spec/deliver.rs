@@ -2,6 +2,7 @@
 //! the tags every delivered file carries.
 
 use lathe_dsp::dither::DitherKind;
+use lathe_io::Format;
 use serde::Serialize;
 
 /// The sample rates lathe renders and delivers at, Hz: from narrow-band speech to 8x 48 kHz.
@@ -25,7 +26,8 @@ pub fn check_rate_hz(what: &str, rate_hz: u32) -> Result<(), String> {
 /// What to deliver.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeliverSpec {
-    pub format: String,
+    #[serde(serialize_with = "format_name")]
+    pub format: Format,
     /// 16, 24, or 32 (32 = 32-bit float).
     pub bits: u32,
     pub sample_rate_hz: Option<u32>,
@@ -38,7 +40,7 @@ pub struct DeliverSpec {
 impl DeliverSpec {
     /// True for formats whose decoded output differs from their input (MP3).
     pub fn is_lossy(&self) -> bool {
-        self.format == "mp3"
+        self.format.is_lossy()
     }
 
     /// Parses `wav:24`, `wav:16@44100`, `wav:32`, `flac:24`, `flac:16@44100`, `mp3:320`.
@@ -69,13 +71,13 @@ impl DeliverSpec {
                     "--deliver {spec}: mp3 bitrates are 128, 160, 192, 224, 256, 320"
                 ));
             }
-            if let Some(r) = rate.filter(|r| !lathe_io::mp3_writer::MP3_RATES.contains(r)) {
+            if let Some(r) = rate.filter(|&r| !Format::Mp3.carries_rate(r)) {
                 return Err(format!(
                     "--deliver {spec}: MP3 is encoded at 32000, 44100 or 48000 Hz, not {r}"
                 ));
             }
             return Ok(Self {
-                format: "mp3".into(),
+                format: Format::Mp3,
                 bits: 0,
                 sample_rate_hz: rate,
                 dither: DitherKind::None,
@@ -90,20 +92,18 @@ impl DeliverSpec {
             ),
             None => (main, 24),
         };
-        match format {
-            "wav" if matches!(bits, 16 | 24 | 32) => {}
-            "wav" => {
-                return Err(format!(
-                    "--deliver {spec}: wav bits must be 16, 24 or 32 (float)"
-                ))
-            }
-            "flac" if matches!(bits, 16 | 24) => {}
-            "flac" => return Err(format!("--deliver {spec}: flac bits must be 16 or 24")),
-            _ => {
-                return Err(format!(
-                    "--deliver {spec}: format '{format}' is not available yet (wav, flac, mp3)"
-                ))
-            }
+        let format = Format::parse(format).map_err(|e| format!("--deliver {spec}: {e}"))?;
+        if format.is_lossy() {
+            return Err(format!(
+                "--deliver {spec}: expected {format} or {format}:KBPS"
+            ));
+        }
+        if !format.bit_depths().contains(&bits) {
+            let depths: Vec<String> = format.bit_depths().iter().map(u32::to_string).collect();
+            return Err(format!(
+                "--deliver {spec}: {format} bits must be {} (32: float)",
+                depths.join(", ")
+            ));
         }
         let dither = if bits == 16 {
             DitherKind::TpdfShaped
@@ -113,7 +113,7 @@ impl DeliverSpec {
             DitherKind::None
         };
         Ok(Self {
-            format: format.into(),
+            format,
             bits,
             sample_rate_hz: rate,
             dither,
@@ -146,6 +146,11 @@ impl DeliverSpec {
         };
         format!("{stem}_{version}_{rate}_{bits}.{}", self.format)
     }
+}
+
+/// Reports and sessions spell a format by its name.
+fn format_name<S: serde::Serializer>(f: &Format, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(f.name())
 }
 
 /// Title, artist and ISRC written into every delivered file.

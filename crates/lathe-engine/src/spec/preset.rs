@@ -85,7 +85,7 @@ impl Preset {
         match self {
             Preset::Cd => vec!["wav:16@44100"],
             Preset::None => vec!["wav:32"],
-            Preset::Streaming if lathe_io::mp3_writer::MP3_RATES.contains(&rate_hz) => {
+            Preset::Streaming if lathe_io::Format::Mp3.carries_rate(rate_hz) => {
                 vec!["wav:24", "mp3:320"]
             }
             Preset::Streaming if rate_hz.is_multiple_of(44_100) => vec!["wav:24", "mp3:320@44100"],

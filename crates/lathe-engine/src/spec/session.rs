@@ -66,7 +66,7 @@ impl DeliverEntry {
     /// The session entry for a parsed deliverable (what `--deliver` specs become).
     pub fn from_spec(d: &DeliverSpec) -> Self {
         Self {
-            format: d.format.clone(),
+            format: d.format.name().into(),
             bits: (!d.is_lossy()).then_some(d.bits),
             sample_rate_hz: d.sample_rate_hz,
             dither: (!d.is_lossy()).then_some(d.dither),
@@ -235,17 +235,14 @@ impl Session {
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                let text = match (d.format.as_str(), d.bitrate_kbps) {
-                    ("mp3", kbps) => format!("mp3:{}", kbps.unwrap_or(320)),
-                    ("wav" | "flac", None) => format!("{}:{}", d.format, d.bits.unwrap_or(24)),
-                    ("wav" | "flac", Some(_)) => {
+                let format =
+                    lathe_io::Format::parse(&d.format).map_err(|e| format!("deliver[{i}].{e}"))?;
+                let text = match (format.is_lossy(), d.bitrate_kbps) {
+                    (true, kbps) => format!("{format}:{}", kbps.unwrap_or(320)),
+                    (false, None) => format!("{format}:{}", d.bits.unwrap_or(24)),
+                    (false, Some(_)) => {
                         return Err(format!(
                             "deliver[{i}].bitrate_kbps applies to lossy formats only"
-                        ))
-                    }
-                    (other, _) => {
-                        return Err(format!(
-                            "deliver[{i}].format '{other}' is not available yet (wav, flac, mp3)"
                         ))
                     }
                 };
