@@ -177,15 +177,88 @@ pub(super) fn render_to_target(
         for w in writers {
             w.discard();
         }
-        // Secant step on loudness(gain); the first step assumes the expected slope.
-        let slope = match previous {
-            Some((g0, i0)) if (res.integrated_lufs - i0).abs() > 1e-6 => {
-                ((res.integrated_lufs - i0) / (gain - g0)).clamp(0.2, 1.5)
-            }
-            _ => first_slope,
-        };
+        let next = secant_step(gain, res.integrated_lufs, err, previous, first_slope);
         previous = Some((gain, res.integrated_lufs));
-        gain = bounded_gain_db(gain + err / slope);
+        gain = next;
     }
     unreachable!("the last attempt always returns")
+}
+
+/// The next gain of the search on loudness(gain): a secant step through this render
+/// (`gain_db` gave `got_lufs`, `err_lu` short of the target) and the `previous` one; the
+/// first step assumes `first_slope`. The slope is held within 0.2…1.5 (a limiter flattens
+/// loudness(gain) below 1, never below 0.2 at sane settings; a slope outside is noise), and
+/// the gain within ±[`MAX_TARGET_GAIN_DB`].
+fn secant_step(
+    gain_db: f64,
+    got_lufs: f64,
+    err_lu: f64,
+    previous: Option<(f64, f64)>,
+    first_slope: f64,
+) -> f64 {
+    let slope = match previous {
+        Some((g0, i0)) if (got_lufs - i0).abs() > 1e-6 => {
+            ((got_lufs - i0) / (gain_db - g0)).clamp(0.2, 1.5)
+        }
+        _ => first_slope,
+    };
+    bounded_gain_db(gain_db + err_lu / slope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the search on a model of loudness(gain) until within `CONVERGED_LU`; returns the
+    /// number of renders.
+    fn renders_to_converge(loudness: impl Fn(f64) -> f64, target: f64, first_slope: f64) -> usize {
+        let (mut gain, mut previous) = (0.0, None);
+        for n in 1..=MAX_RENDERS {
+            let got = loudness(gain);
+            let err = target - got;
+            if err.abs() <= CONVERGED_LU {
+                return n;
+            }
+            let next = secant_step(gain, got, err, previous, first_slope);
+            previous = Some((gain, got));
+            gain = next;
+        }
+        MAX_RENDERS + 1
+    }
+
+    #[test]
+    fn a_linear_loudness_lands_in_one_step() {
+        // No limiting: loudness rises dB for dB with the gain.
+        assert_eq!(renders_to_converge(|g| -20.0 + g, -14.0, 1.0), 2);
+    }
+
+    #[test]
+    fn a_limited_loudness_converges_within_the_render_budget() {
+        // A limiter that gives back 0.6 dB per dB above −16 LUFS: the first step (slope 1)
+        // overshoots the gain, the secant through two renders finds the slope.
+        let limited = |g: f64| {
+            let lin = -20.0 + g;
+            if lin > -16.0 {
+                -16.0 + 0.4 * (lin + 16.0)
+            } else {
+                lin
+            }
+        };
+        let n = renders_to_converge(limited, -14.0, 1.0);
+        assert!(n <= 4, "{n} renders");
+        // Told the slope near the answer (the estimate's), it lands in one step.
+        assert_eq!(renders_to_converge(|g| -17.6 + 0.4 * g, -14.0, 0.4), 2);
+    }
+
+    #[test]
+    fn the_slope_and_the_gain_are_bounded() {
+        // A measured slope of 10 is held at 1.5; one of 0.01 at 0.2.
+        assert!((secant_step(1.0, -10.0, 3.0, Some((0.0, -20.0)), 1.0) - 3.0).abs() < 1e-12);
+        assert!((secant_step(1.0, -20.0, 1.0, Some((0.0, -20.01)), 1.0) - 6.0).abs() < 1e-12);
+        assert_eq!(
+            secant_step(40.0, -90.0, 76.0, None, 1.0),
+            MAX_TARGET_GAIN_DB
+        );
+        assert_eq!(secant_step(0.0, f64::NAN, f64::NAN, None, 1.0), 0.0);
+    }
 }

@@ -166,3 +166,50 @@ impl Tags {
         self.title.is_none() && self.artist.is_none() && self.isrc.is_none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliver_specs_parse_with_their_defaults() {
+        let w = DeliverSpec::parse("wav:16@44100").unwrap();
+        assert_eq!(
+            (w.format, w.bits, w.sample_rate_hz, w.dither),
+            (Format::Wav, 16, Some(44_100), DitherKind::TpdfShaped)
+        );
+        let f = DeliverSpec::parse("flac").unwrap();
+        assert_eq!(
+            (f.format, f.bits, f.dither),
+            (Format::Flac, 24, DitherKind::Tpdf)
+        );
+        let m = DeliverSpec::parse("mp3").unwrap();
+        assert_eq!((m.format, m.bitrate_kbps), (Format::Mp3, Some(320)));
+        assert!(m.is_lossy() && !f.is_lossy());
+        assert_eq!(
+            DeliverSpec::parse("wav:32").unwrap().dither,
+            DitherKind::None
+        );
+        assert_eq!(
+            w.version_file_name("song", "tv", 44_100),
+            "song_tv_44k1_16b.wav"
+        );
+        assert_eq!(m.file_name("song", 48_000), "song_master_48k_320k.mp3");
+    }
+
+    #[test]
+    fn bad_deliver_specs_name_what_is_wrong() {
+        for (spec, says) in [
+            ("ogg:3", "format 'ogg'"),
+            ("wav:20", "wav bits must be 16, 24, 32"),
+            ("flac:32", "flac bits must be 16, 24"),
+            ("mp3:100", "bitrates"),
+            ("mp3:320@96000", "MP3 is encoded at"),
+            ("wav:24@0", "outside"),
+            ("wav:24@x", "bad sample rate"),
+        ] {
+            let e = DeliverSpec::parse(spec).unwrap_err();
+            assert!(e.contains(says), "{spec}: {e}");
+        }
+    }
+}

@@ -387,3 +387,82 @@ fn valid_isrc(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         && b[5..].iter().all(u8::is_ascii_digit)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::chain::{ClipperSpec, CompressorSpec, SaturateSpec};
+
+    fn session(chain: Vec<ProcessorSpec>, target: Option<Target>) -> Session {
+        Session {
+            stems: vec![StemSpec::plain(PathBuf::from("mix.wav"))],
+            master: MasterSpec {
+                chain,
+                target,
+                reference: None,
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_chain_splits_at_the_gain_before_the_clippers_and_the_limiter() {
+        let comp = ProcessorSpec::Compressor(CompressorSpec::default());
+        let clip = ProcessorSpec::Clipper(ClipperSpec::default());
+        let sat = ProcessorSpec::Saturate(SaturateSpec::default());
+        let lim = Session::limiter_spec(&LimiterSettings::default());
+        let target = Some(Target {
+            integrated_lufs: -14.0,
+            true_peak_dbtp: -2.0,
+        });
+        // Clipper and saturation right before the limiter go after the gain.
+        let bus = session(
+            vec![comp.clone(), sat.clone(), clip.clone(), lim.clone()],
+            target,
+        )
+        .bus();
+        assert_eq!(bus.chain, vec![comp.clone()]);
+        assert_eq!(bus.post_gain, vec![sat.clone(), clip.clone()]);
+        // The target's ceiling wins when it is lower than the limiter's.
+        assert_eq!(bus.limiter.unwrap().ceiling_dbtp, -2.0);
+        // A clipper before a compressor stays in the chain.
+        let bus = session(vec![clip.clone(), comp.clone(), lim], None).bus();
+        assert_eq!(bus.chain, vec![clip.clone(), comp.clone()]);
+        assert!(bus.post_gain.is_empty());
+        // No limiter and no target: everything is chain, nothing after the gain.
+        let bus = session(vec![comp.clone(), clip.clone()], None).bus();
+        assert_eq!((bus.chain.len(), bus.post_gain.len()), (2, 0));
+        assert!(bus.limiter.is_none());
+        // A target without a limiter gets one at its ceiling.
+        let bus = session(vec![comp], target).bus();
+        assert_eq!(bus.limiter.unwrap().ceiling_dbtp, -2.0);
+    }
+
+    #[test]
+    fn a_session_survives_its_own_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = session(
+            vec![
+                ProcessorSpec::Compressor(CompressorSpec::default()),
+                Session::limiter_spec(&LimiterSettings::default()),
+            ],
+            Some(Target {
+                integrated_lufs: -11.5,
+                true_peak_dbtp: -1.0,
+            }),
+        );
+        s.stems[0].file = dir.path().join("mix.wav");
+        s.title = Some("Song".into());
+        s.isrc = Some("GBAYE0601498".into());
+        s.deliver = vec![
+            DeliverEntry::from_spec(&DeliverSpec::parse("flac:16@44100").unwrap()),
+            DeliverEntry::from_spec(&DeliverSpec::parse("mp3:256").unwrap()),
+        ];
+        s.versions = vec![VersionSpec::parse("tv:gain=mix=-3").unwrap()];
+        let path = dir.path().join("session.toml");
+        std::fs::write(&path, s.to_toml()).unwrap();
+        let back = Session::load(&path).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.deliver_specs().unwrap(), s.deliver_specs().unwrap());
+    }
+}
