@@ -1,5 +1,5 @@
 //! `[master.reference]`: which references to match and by how much (the matching itself is
-//! [`crate::matching::reference`]).
+//! `matching/reference.rs`, a layer above).
 
 use std::path::PathBuf;
 

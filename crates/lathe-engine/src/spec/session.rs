@@ -43,7 +43,7 @@ pub struct MasterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
     /// Reference matching, resolved into ordinary processors before rendering
-    /// ([`crate::matching::reference`]).
+    /// (`matching/reference.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<ReferenceSpec>,
 }
