@@ -162,10 +162,7 @@ fn absurd_delivery_rates_are_refused_before_any_work() {
         ("wav:24@4000000000", "outside 8000…384000 Hz"),
         ("wav:24@0", "outside 8000…384000 Hz"),
         ("flac:24@7999", "outside 8000…384000 Hz"),
-        (
-            "mp3:320@96000",
-            "MP3 is encoded at 32000, 44100 or 48000 Hz",
-        ),
+        ("mp3:320@96000", "MP3 is encoded at 32000, 44100, 48000 Hz"),
     ] {
         let started = std::time::Instant::now();
         let res = lathe()

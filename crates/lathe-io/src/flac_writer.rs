@@ -72,6 +72,11 @@ impl FlacWriter {
         })
     }
 
+    /// Bits per sample.
+    pub fn bits(&self) -> u32 {
+        self.bits as u32
+    }
+
     /// Adds stereo frames of integer samples.
     pub fn write(&mut self, left: &[i32], right: &[i32]) -> Result<(), FlacError> {
         let bytes_per_sample = self.bits / 8;

@@ -70,12 +70,30 @@ impl Format {
         }
     }
 
-    /// Whether it can carry `rate_hz` (the lossless ones: any rate lathe renders at).
-    pub fn carries_rate(self, rate_hz: u32) -> bool {
+    /// The only rates it can carry (`None`: any rate lathe renders at).
+    pub fn rates_hz(self) -> Option<&'static [u32]> {
         match self {
-            Format::Wav | Format::Flac => true,
-            Format::Mp3 => MP3_RATES.contains(&rate_hz),
+            Format::Wav | Format::Flac => None,
+            Format::Mp3 => Some(&MP3_RATES),
         }
+    }
+
+    /// Whether it can carry `rate_hz`.
+    pub fn carries_rate(self, rate_hz: u32) -> bool {
+        self.rates_hz().is_none_or(|r| r.contains(&rate_hz))
+    }
+
+    /// The bitrates a lossy format is encoded at, kbit/s (none for a lossless one).
+    pub fn bitrates_kbps(self) -> &'static [u32] {
+        match self {
+            Format::Wav | Format::Flac => &[],
+            Format::Mp3 => &[128, 160, 192, 224, 256, 320],
+        }
+    }
+
+    /// The bitrate when none is given, kbit/s (0 for a lossless format).
+    pub fn default_bitrate_kbps(self) -> u32 {
+        self.bitrates_kbps().last().copied().unwrap_or(0)
     }
 }
 
@@ -97,6 +115,7 @@ mod tests {
             assert!(f.content_type().starts_with("audio/"));
             // A lossy format stores no bit depth; a lossless one at least 16 and 24.
             assert_eq!(f.is_lossy(), f.bit_depths().is_empty());
+            assert_eq!(f.is_lossy(), !f.bitrates_kbps().is_empty());
         }
         let e = Format::parse("ogg").unwrap_err();
         assert!(e.contains("wav, flac, mp3"), "{e}");

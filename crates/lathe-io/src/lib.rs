@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
+pub mod encoder;
 pub mod flac_writer;
 pub mod format;
 pub mod mp3_writer;
@@ -12,5 +13,6 @@ mod wav_sizes;
 pub mod wav_writer;
 
 pub use decode::{AudioInfo, DecodeError, Decoder, SpeakerRole};
+pub use encoder::{Encoder, EncoderSettings};
 pub use format::Format;
 pub use resample::{ResampleError, StreamResampler};

@@ -99,6 +99,11 @@ impl PcmWavWriter {
         Ok(())
     }
 
+    /// The sample format it writes.
+    pub fn sample_format(&self) -> WavSampleFormat {
+        self.format
+    }
+
     /// Writes integer frames (values in the format's range; 16 or 24 bits).
     pub fn write_int(&mut self, l: &[i32], r: &[i32]) -> std::io::Result<()> {
         let width = self.format.bytes();

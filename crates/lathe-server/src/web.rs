@@ -2,6 +2,7 @@
 //! OpenAPI document.
 
 use axum::response::Html;
+use lathe_io::Format;
 
 const STYLE: &str = r#"<style>
 body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
@@ -13,7 +14,32 @@ table { border-collapse: collapse; } td, th { padding: .2rem .6rem; border-botto
 progress { width: 100%; } .error { color: #b00; } button { font-size: 1rem; padding: .4rem 1rem; }
 </style>"#;
 
+/// The order form's format boxes, one per format lathe delivers (read from
+/// [`Format::ALL`], so a new format appears here by itself), and a CD-ready WAV: lossless
+/// ones at 24 bits and the session rate, lossy ones at their highest bitrate at 44.1 kHz.
+fn format_choices() -> String {
+    let mut html = String::new();
+    for f in Format::ALL {
+        let name = f.name().to_uppercase();
+        let (value, label) = if f.is_lossy() {
+            let kbps = f.default_bitrate_kbps();
+            (format!("{f}:{kbps}@44100"), format!("{name} {kbps} kbps"))
+        } else {
+            (format!("{f}:24"), format!("{name} 24-bit"))
+        };
+        let checked = if f == Format::Wav { " checked" } else { "" };
+        html += &format!(
+            "<label><input type=\"checkbox\" class=\"fmt\" value=\"{value}\"{checked}> {label}</label>\n"
+        );
+        if f == Format::Wav {
+            html += "<label><input type=\"checkbox\" class=\"fmt\" value=\"wav:16@44100\"> WAV 16-bit / CD (44.1 kHz)</label>\n";
+        }
+    }
+    html
+}
+
 pub async fn upload_page() -> Html<String> {
+    let formats = format_choices();
     Html(format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>lathe: master a mix or stems</title>{STYLE}</head><body>
 <h1>lathe mastering</h1>
@@ -36,11 +62,7 @@ loudness <input id="m_loudness" class="match" type="number" min="0" max="1" step
 <label>Notes <textarea id="notes" rows="2" cols="50"></textarea></label>
 </fieldset>
 <fieldset><legend>Distribution and extra formats</legend>
-<label><input type="checkbox" class="fmt" value="wav:24" checked> WAV 24-bit</label>
-<label><input type="checkbox" class="fmt" value="wav:16@44100"> WAV 16-bit / CD (44.1 kHz)</label>
-<label><input type="checkbox" class="fmt" value="flac:24"> FLAC 24-bit</label>
-<label><input type="checkbox" class="fmt" value="mp3:320@44100"> MP3 320 kbps</label>
-<p>Versions (stems only): lead vocal stem <input id="lead" placeholder="vocals">
+{formats}<p>Versions (stems only): lead vocal stem <input id="lead" placeholder="vocals">
 backing vocal stems <input id="backing" placeholder="backing, choir"></p>
 <label><input type="checkbox" class="ver" value="instrumental"> Instrumental (every vocal out)</label>
 <label><input type="checkbox" class="ver" value="acappella"> A cappella (vocals only)</label>

@@ -308,7 +308,7 @@ fn prepare(
 /// The 32-bit float 44.1 kHz master the CD image is made from.
 fn cd_feed() -> DeliverEntry {
     DeliverEntry {
-        format: "wav".into(),
+        format: lathe_io::Format::Wav.name().into(),
         bits: Some(32),
         sample_rate_hz: Some(cd::CD_RATE_HZ),
         dither: None,

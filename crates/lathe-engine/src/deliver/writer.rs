@@ -1,5 +1,6 @@
-//! Deliverables: WAV (hound) and FLAC (flacenc, streaming) files, written under a temporary
-//! name and renamed when complete.
+//! Deliverables written while rendering (the lossless formats, and the float bus copies the
+//! lossy encoders read): dithered and quantised for the format, handed to its
+//! [`lathe_io::Encoder`] under a temporary name, tagged, and renamed when complete.
 
 use std::path::{Path, PathBuf};
 
@@ -7,20 +8,14 @@ use lathe_dsp::dither::Quantizer;
 use lathe_dsp::lanes::LaneProcessor;
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use lathe_dsp::processor::{Processor, StereoBlock};
-use lathe_io::flac_writer::FlacWriter;
-use lathe_io::wav_writer::{PcmWavWriter, WavSampleFormat};
+use lathe_io::encoder::{self, Encoder, EncoderSettings, Input};
 use lathe_io::{Format, StreamResampler};
 
 use crate::spec::deliver::{DeliverSpec, Tags};
 
-enum Encoder {
-    Wav(PcmWavWriter),
-    Flac(Box<FlacWriter>),
-}
-
 /// A deliverable being written under `<final>.part`.
-pub struct WavWriter {
-    encoder: Encoder,
+pub struct FileWriter {
+    encoder: Box<dyn Encoder>,
     quantizers: Option<[Quantizer; 2]>,
     bits: u32,
     part: PathBuf,
@@ -92,7 +87,7 @@ impl Drop for Unsynced {
     }
 }
 
-impl WavWriter {
+impl FileWriter {
     pub fn create(
         path: &Path,
         spec: &DeliverSpec,
@@ -100,28 +95,18 @@ impl WavWriter {
         tags: &Tags,
     ) -> std::io::Result<Self> {
         let part = path.with_extension(format!("{}.part", spec.format));
-        let encoder = match spec.format {
-            Format::Flac => Encoder::Flac(Box::new(
-                FlacWriter::create(&part, rate_hz, spec.bits).map_err(io)?,
-            )),
-            Format::Wav => {
-                let format = match spec.bits {
-                    16 => WavSampleFormat::Int16,
-                    24 => WavSampleFormat::Int24,
-                    32 => WavSampleFormat::Float32,
-                    b => return Err(io(format!("WAV at {b} bits is not supported"))),
-                };
-                Encoder::Wav(PcmWavWriter::create(&part, rate_hz, format)?)
-            }
-            // Lossy formats are encoded from a float bus copy (master/lossy.rs), never here.
-            Format::Mp3 => {
-                return Err(io(format!(
-                    "{} is not written while rendering",
-                    spec.format
-                )))
-            }
-        };
-        let quantizers = (spec.bits != 32).then(|| {
+        let encoder = encoder::open(
+            &part,
+            EncoderSettings {
+                format: spec.format,
+                sample_rate_hz: rate_hz,
+                bits: spec.bits,
+                bitrate_kbps: spec.bitrate_kbps,
+            },
+        )?;
+        // Integer formats are dithered here; float ones (32-bit WAV, the lossy encoders'
+        // input) get the samples as they are.
+        let quantizers = matches!(encoder.input(), Input::Int { .. }).then(|| {
             [
                 Quantizer::new(spec.bits, spec.dither, DITHER_SEED),
                 Quantizer::new(spec.bits, spec.dither, DITHER_SEED ^ 0x5555),
@@ -153,10 +138,7 @@ impl WavWriter {
             ));
         }
         let Some([ql, qr]) = &mut self.quantizers else {
-            let Encoder::Wav(w) = &mut self.encoder else {
-                unreachable!("32-bit float is WAV only")
-            };
-            return w.write_float(l, r);
+            return self.encoder.write_float(l, r);
         };
         let scale = 2f64.powi(self.bits as i32 - 1);
         let [il, ir] = &mut self.ints;
@@ -168,11 +150,7 @@ impl WavWriter {
             il.push((ql.tick(a) * scale) as i32);
             ir.push((qr.tick(b) * scale) as i32);
         }
-        match &mut self.encoder {
-            Encoder::Wav(w) => w.write_int(il, ir)?,
-            Encoder::Flac(f) => f.write(il, ir).map_err(io)?,
-        }
-        Ok(())
+        self.encoder.write_int(il, ir)
     }
 
     /// Finishes the file, makes it durable and renames it to its final name.
@@ -183,10 +161,7 @@ impl WavWriter {
     /// Finishes the file (complete and tagged) under its temporary name; [`Unsynced::commit`]
     /// makes it durable and renames it.
     pub fn finish_unsynced(self) -> std::io::Result<Unsynced> {
-        match self.encoder {
-            Encoder::Wav(w) => w.finish()?,
-            Encoder::Flac(f) => f.finish().map_err(io)?,
-        }
+        self.encoder.finish()?;
         self.tags.write_into(&self.part, self.format)?;
         Ok(Unsynced {
             part: self.part,
@@ -203,7 +178,7 @@ impl WavWriter {
 
 /// A deliverable made from the master bus: resampled when its rate differs from the session's,
 /// then — because resampling can create new inter-sample peaks — a true-peak safety limiter at
-/// the delivery rate (when there is a ceiling), then dither and the encoder ([`WavWriter`]).
+/// the delivery rate (when there is a ceiling), then dither and the encoder ([`FileWriter`]).
 /// At the session rate the bus goes straight to the writer: the master limiter already holds
 /// the ceiling there.
 ///
@@ -219,7 +194,7 @@ pub struct Delivery {
 /// One lane's resampler, its output and its file.
 struct LaneOut {
     resampler: Option<StreamResampler>,
-    writer: WavWriter,
+    writer: FileWriter,
     out: [Vec<f64>; 2],
 }
 
@@ -248,7 +223,7 @@ impl Delivery {
             let resampler = resampled
                 .then(|| StreamResampler::new(session_rate_hz, rate, 2).map_err(io))
                 .transpose()?;
-            let writer = match WavWriter::create(path, spec, rate, tags) {
+            let writer = match FileWriter::create(path, spec, rate, tags) {
                 Ok(w) => w,
                 Err(e) => {
                     lanes.into_iter().for_each(|l: LaneOut| l.writer.discard());

@@ -15,7 +15,7 @@ use crate::render::{PassResult, RenderError};
 use crate::spec::bus::Bus;
 use crate::spec::deliver::{DeliverSpec, Tags};
 use crate::spec::preset::Target;
-use lathe_io::Format;
+use lathe_io::encoder::{self, EncoderSettings};
 
 /// What a lossy deliverable's bus copies are rendered again from when a decoded file
 /// overshoots: the cached bus, the stages after it, the target, and the gain that reached
@@ -38,8 +38,15 @@ pub(super) fn encode_lossy_deliverables(
     passes: &mut Vec<PassResult>,
     progress: &dyn Progress,
 ) -> Result<Vec<Option<Option<f64>>>, MasterError> {
-    if !plan.lossy_rates.is_empty() {
-        progress.stage("encoding and checking MP3", None);
+    let mut lossy: Vec<String> = plan
+        .deliver
+        .iter()
+        .filter(|d| d.is_lossy())
+        .map(|d| d.format.name().to_uppercase())
+        .collect();
+    lossy.dedup();
+    if !lossy.is_empty() {
+        progress.stage(&format!("encoding and checking {}", lossy.join(", ")), None);
     }
     let mut trims = vec![None; plan.deliver.len()];
     for (i, spec) in plan.deliver.iter().enumerate() {
@@ -128,12 +135,7 @@ pub(super) fn encode_lossy(
             .par_iter()
             .zip(&parts)
             .map(|(bus, part)| -> Result<Option<f64>, MasterError> {
-                match spec.format {
-                    Format::Mp3 => encode_mp3(bus, part, spec, rate_hz)?,
-                    Format::Wav | Format::Flac => {
-                        unreachable!("lossless formats are written while rendering")
-                    }
-                }
+                encode_from_bus(bus, part, spec, rate_hz)?;
                 let levels = measure_levels(part).map_err(|e| MasterError::encode(part, e))?;
                 Ok(levels.true_peak_dbtp)
             })
@@ -159,18 +161,22 @@ pub(super) fn encode_lossy(
     unreachable!("the last attempt always returns")
 }
 
-/// Encodes the 32-bit float WAV `bus` as MP3 into `part`.
-pub(super) fn encode_mp3(
+/// Encodes the 32-bit float WAV `bus` into `part` with the deliverable's encoder.
+pub(super) fn encode_from_bus(
     bus: &Path,
     part: &Path,
     spec: &DeliverSpec,
     rate_hz: u32,
 ) -> Result<(), MasterError> {
-    use lathe_io::mp3_writer::Mp3Writer;
-    let other = |e: String| MasterError::encode(part, e);
-    let mut w = Mp3Writer::create(part, rate_hz, spec.bitrate_kbps.unwrap_or(320))
-        .map_err(|e| other(e.to_string()))?;
-    let mut reader = hound::WavReader::open(bus).map_err(|e| other(e.to_string()))?;
+    let fail = |e: String| MasterError::encode(part, e);
+    let settings = EncoderSettings {
+        format: spec.format,
+        sample_rate_hz: rate_hz,
+        bits: spec.bits,
+        bitrate_kbps: spec.bitrate_kbps,
+    };
+    let mut w = encoder::open(part, settings).map_err(|e| fail(e.to_string()))?;
+    let mut reader = hound::WavReader::open(bus).map_err(|e| fail(e.to_string()))?;
     let (mut l, mut r) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
     let mut samples = reader.samples::<f32>();
     loop {
@@ -179,8 +185,8 @@ pub(super) fn encode_mp3(
         while l.len() < 4096 {
             match (samples.next(), samples.next()) {
                 (Some(a), Some(b)) => {
-                    l.push(a.map_err(|e| other(e.to_string()))? as f64);
-                    r.push(b.map_err(|e| other(e.to_string()))? as f64);
+                    l.push(a.map_err(|e| fail(e.to_string()))? as f64);
+                    r.push(b.map_err(|e| fail(e.to_string()))? as f64);
                 }
                 _ => break,
             }
@@ -188,8 +194,7 @@ pub(super) fn encode_mp3(
         if l.is_empty() {
             break;
         }
-        w.write(&l, &r).map_err(|e| other(e.to_string()))?;
+        w.write_float(&l, &r).map_err(|e| fail(e.to_string()))?;
     }
-    w.finish().map_err(|e| other(e.to_string()))?;
-    Ok(())
+    w.finish().map_err(|e| fail(e.to_string()))
 }

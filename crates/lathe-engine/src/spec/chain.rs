@@ -390,7 +390,34 @@ impl ProcessorSpec {
     /// Whether the stage shapes each signal by its own level (so a locked version through it
     /// is not "the main minus the muted stems").
     pub fn is_nonlinear(&self) -> bool {
-        matches!(self, ProcessorSpec::Saturate(_) | ProcessorSpec::Clipper(_))
+        match self {
+            ProcessorSpec::Saturate(_) | ProcessorSpec::Clipper(_) => true,
+            ProcessorSpec::Gain(_)
+            | ProcessorSpec::Trim(_)
+            | ProcessorSpec::Eq(_)
+            | ProcessorSpec::MatchEq(_)
+            | ProcessorSpec::Compressor(_)
+            | ProcessorSpec::Multiband(_)
+            | ProcessorSpec::Stereo(_)
+            | ProcessorSpec::Limiter(_) => false,
+        }
+    }
+
+    /// Whether the stage, standing at the end of the chain right before the limiter, goes
+    /// after the targeting gain: waveshapers that shave what the gain pushed over (the loud
+    /// presets' clipper). Everything else stays before the gain, where the bus is cached.
+    pub fn goes_after_gain(&self) -> bool {
+        match self {
+            ProcessorSpec::Clipper(_) | ProcessorSpec::Saturate(_) => true,
+            ProcessorSpec::Gain(_)
+            | ProcessorSpec::Trim(_)
+            | ProcessorSpec::Eq(_)
+            | ProcessorSpec::MatchEq(_)
+            | ProcessorSpec::Compressor(_)
+            | ProcessorSpec::Multiband(_)
+            | ProcessorSpec::Stereo(_)
+            | ProcessorSpec::Limiter(_) => false,
+        }
     }
 }
 

@@ -58,51 +58,49 @@ impl DeliverSpec {
         if let Some(r) = rate {
             check_rate_hz(&format!("--deliver {spec}"), r)?;
         }
-        if let Some(kbps) = main.strip_prefix("mp3") {
-            let kbps = match kbps.strip_prefix(':') {
+        let (name, param) = match main.split_once(':') {
+            Some((f, p)) => (f, Some(p)),
+            None => (main, None),
+        };
+        let format = Format::parse(name).map_err(|e| format!("--deliver {spec}: {e}"))?;
+        if let Some(r) = rate.filter(|&r| !format.carries_rate(r)) {
+            return Err(format!(
+                "--deliver {spec}: {} is encoded at {} Hz, not {r}",
+                format.name().to_uppercase(),
+                list(format.rates_hz().unwrap_or_default())
+            ));
+        }
+        if format.is_lossy() {
+            let kbps = match param {
                 Some(k) => k
                     .parse::<u32>()
                     .map_err(|_| format!("--deliver {spec}: bad bitrate '{k}'"))?,
-                None if kbps.is_empty() => 320,
-                None => return Err(format!("--deliver {spec}: expected mp3 or mp3:KBPS")),
+                None => format.default_bitrate_kbps(),
             };
-            if !matches!(kbps, 128 | 160 | 192 | 224 | 256 | 320) {
+            if !format.bitrates_kbps().contains(&kbps) {
                 return Err(format!(
-                    "--deliver {spec}: mp3 bitrates are 128, 160, 192, 224, 256, 320"
-                ));
-            }
-            if let Some(r) = rate.filter(|&r| !Format::Mp3.carries_rate(r)) {
-                return Err(format!(
-                    "--deliver {spec}: MP3 is encoded at 32000, 44100 or 48000 Hz, not {r}"
+                    "--deliver {spec}: {format} bitrates are {}",
+                    list(format.bitrates_kbps())
                 ));
             }
             return Ok(Self {
-                format: Format::Mp3,
+                format,
                 bits: 0,
                 sample_rate_hz: rate,
                 dither: DitherKind::None,
                 bitrate_kbps: Some(kbps),
             });
         }
-        let (format, bits) = match main.split_once(':') {
-            Some((f, b)) => (
-                f,
-                b.parse::<u32>()
-                    .map_err(|_| format!("--deliver {spec}: bad bit depth '{b}'"))?,
-            ),
-            None => (main, 24),
+        let bits = match param {
+            Some(b) => b
+                .parse::<u32>()
+                .map_err(|_| format!("--deliver {spec}: bad bit depth '{b}'"))?,
+            None => 24,
         };
-        let format = Format::parse(format).map_err(|e| format!("--deliver {spec}: {e}"))?;
-        if format.is_lossy() {
-            return Err(format!(
-                "--deliver {spec}: expected {format} or {format}:KBPS"
-            ));
-        }
         if !format.bit_depths().contains(&bits) {
-            let depths: Vec<String> = format.bit_depths().iter().map(u32::to_string).collect();
             return Err(format!(
                 "--deliver {spec}: {format} bits must be {} (32: float)",
-                depths.join(", ")
+                list(format.bit_depths())
             ));
         }
         let dither = if bits == 16 {
@@ -146,6 +144,11 @@ impl DeliverSpec {
         };
         format!("{stem}_{version}_{rate}_{bits}.{}", self.format)
     }
+}
+
+fn list(values: &[u32]) -> String {
+    let v: Vec<String> = values.iter().map(u32::to_string).collect();
+    v.join(", ")
 }
 
 /// Reports and sessions spell a format by its name.

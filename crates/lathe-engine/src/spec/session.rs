@@ -287,9 +287,7 @@ impl Session {
                 - chain
                     .iter()
                     .rev()
-                    .take_while(|p| {
-                        matches!(p, ProcessorSpec::Clipper(_) | ProcessorSpec::Saturate(_))
-                    })
+                    .take_while(|p| p.goes_after_gain())
                     .count()
         } else {
             chain.len()
