@@ -309,12 +309,17 @@ pub(super) fn sum_is_the_file<'a>(
     (plain && a.channels == 2 && a.sample_rate_hz == rate_hz).then_some(a)
 }
 
-/// The processing rate: the session's, else the first stem's.
+/// The processing rate: the session's, else the first stem's. This is the one place the
+/// rate is decided; everything else asks it.
 pub(super) fn session_rate(session: &Session) -> Result<u32, MasterError> {
-    if let Some(r) = session.sample_rate_hz {
-        return Ok(r);
+    match session.sample_rate_hz {
+        Some(r) => Ok(r),
+        None => first_input_rate(&session.stems[0].file),
     }
-    let d = lathe_io::Decoder::open(&session.stems[0].file)
-        .map_err(|e| MasterError::Analyze(e.into()))?;
+}
+
+/// The rate of the first input, which a session without `sample_rate_hz` renders at.
+pub(super) fn first_input_rate(file: &std::path::Path) -> Result<u32, MasterError> {
+    let d = lathe_io::Decoder::open(file).map_err(|e| MasterError::Analyze(e.into()))?;
     Ok(d.info().sample_rate_hz)
 }

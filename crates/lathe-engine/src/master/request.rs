@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::inputs::{session_from_preset, Known, ReferenceRequest};
+use super::inputs::{first_input_rate, session_from_preset, Known, ReferenceRequest};
 use super::MasterError;
 use crate::spec::deliver::DeliverSpec;
 use crate::spec::preset::Preset;
@@ -174,11 +174,8 @@ impl MasterRequest {
     /// The deliverables asked for, or the preset's (whose MP3 needs the first input's rate).
     fn deliver_specs(&self, preset: Preset) -> Result<Vec<DeliverSpec>, MasterError> {
         let specs: Result<Vec<DeliverSpec>, String> = if self.deliver.is_empty() {
-            let rate = self
-                .files
-                .first()
-                .and_then(|f| lathe_io::Decoder::open(f).ok())
-                .map_or(0, |d| d.info().sample_rate_hz);
+            // The session will render at its first input's rate (no sample_rate_hz is set).
+            let rate = first_input_rate(&self.files[0])?;
             preset
                 .default_deliverables(rate)
                 .iter()
