@@ -46,6 +46,9 @@ pub enum MasterError {
     /// An input file could not be analysed.
     #[error(transparent)]
     Analyze(#[from] AnalyzeError),
+    /// A reference file could not be analysed.
+    #[error("reference {}: {source}", path.display())]
+    Reference { path: PathBuf, source: AnalyzeError },
     /// A render pass failed: reading an input, or writing an output.
     #[error(transparent)]
     Render(#[from] RenderError),
@@ -64,7 +67,7 @@ impl MasterError {
     pub fn category(&self) -> Category {
         match self {
             MasterError::Usage(_) => Category::Usage,
-            MasterError::Analyze(_) => Category::Decode,
+            MasterError::Analyze(_) | MasterError::Reference { .. } => Category::Decode,
             MasterError::Render(RenderError::Source(_)) => Category::Decode,
             MasterError::Render(RenderError::Write(_)) | MasterError::Io { .. } => Category::Io,
             MasterError::Encode { .. } => Category::Encode,

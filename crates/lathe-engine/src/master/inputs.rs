@@ -183,7 +183,7 @@ pub(super) fn measure_input(
             || analyze_stems(session),
             || measure_stem_sum(session, rate_hz),
         );
-        Ok((a?, sum.map_err(usage)?))
+        Ok((a?, sum?))
     }
 }
 
@@ -202,7 +202,7 @@ pub(super) fn match_session(
         || measure_input(session, rate_hz),
         || analyze_references(spec),
     );
-    let ((analyses, input), refs) = (input?, refs.map_err(usage)?);
+    let ((analyses, input), refs) = (input?, refs?);
     let plan = plan(spec, &input, &refs, set_target).map_err(usage)?;
     // The limiter estimate is centred on the loudness the bus will have after the match EQ.
     let eq_change_db = plan

@@ -28,7 +28,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analyze::{analyze_for_matching, MatchAnalysis};
-use crate::render::{render_stems, Metering};
+use crate::error::MasterError;
+use crate::render::{render_stems, Metering, RenderError};
 use crate::spec::bus::Bus;
 use crate::spec::chain::{CompressorSpec, MatchEqSpec, ProcessorSpec};
 use crate::spec::reference::{Amounts, ReferenceSpec, LARGE_BOOST_DB};
@@ -227,7 +228,7 @@ pub fn bus_is_one_file(session: &Session) -> Option<&Path> {
 }
 
 /// Measures the stem sum (stem chains applied) as the master bus receives it, at `rate_hz`.
-pub fn measure_stem_sum(session: &Session, rate_hz: u32) -> Result<BusInput, String> {
+pub fn measure_stem_sum(session: &Session, rate_hz: u32) -> Result<BusInput, RenderError> {
     use lathe_dsp::loudness::{ChannelRole, LoudnessMeter};
     let fs = rate_hz as f64;
     let mut loudness = LoudnessMeter::new(fs, &ChannelRole::default_layout(2));
@@ -246,8 +247,7 @@ pub fn measure_stem_sum(session: &Session, rate_hz: u32) -> Result<BusInput, Str
             peak = l.iter().chain(r).fold(peak, |p, v| p.max(v.abs()));
             Ok(())
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let lufs = loudness.integrated_lufs();
     let p10 = loudness.short_term_percentile_lufs(0.10);
     Ok(BusInput {
@@ -260,11 +260,14 @@ pub fn measure_stem_sum(session: &Session, rate_hz: u32) -> Result<BusInput, Str
 }
 
 /// Analyses every reference (in parallel).
-pub fn analyze_references(spec: &ReferenceSpec) -> Result<Vec<MatchAnalysis>, String> {
+pub fn analyze_references(spec: &ReferenceSpec) -> Result<Vec<MatchAnalysis>, MasterError> {
     spec.files
         .par_iter()
         .map(|f| {
-            analyze_for_matching(f, false).map_err(|e| format!("reference {}: {e}", f.display()))
+            analyze_for_matching(f, false).map_err(|source| MasterError::Reference {
+                path: f.clone(),
+                source,
+            })
         })
         .collect()
 }
