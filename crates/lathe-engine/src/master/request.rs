@@ -109,7 +109,12 @@ impl MasterRequest {
         // The reference's own checks, on a stand-in file when none is given yet (a service
         // job's options are checked before its reference arrives).
         let mut probe = self.clone();
-        if probe.references.is_empty() && (self.match_amounts.is_some() || self.amount.is_some()) {
+        let reference_options = self.match_amounts.is_some()
+            || self.amount.is_some()
+            || self.max_boost_db.is_some()
+            || self.max_cut_db.is_some()
+            || !self.reference_weights.is_empty();
+        if probe.references.is_empty() && reference_options {
             probe.references = vec![PathBuf::from("reference")];
         }
         probe.reference_spec()?;
@@ -203,9 +208,21 @@ impl MasterRequest {
             spec.set_amounts(m).map_err(MasterError::Usage)?;
         }
         spec.validate()
-            .map_err(|e| MasterError::Usage(e.replace("reference.", "--")))?;
+            .map_err(|e| MasterError::Usage(request_key(&e)))?;
         Ok(Some(spec))
     }
+}
+
+/// A reference spec's error in the request's words: the amounts per aspect are `match`'s, the
+/// weights `reference_weights`, the rest the keys of the same name.
+fn request_key(e: &str) -> String {
+    for aspect in ["eq", "width", "dynamics", "loudness"] {
+        if let Some(rest) = e.strip_prefix(&format!("reference.{aspect} ")) {
+            return format!("match: {aspect} {rest}");
+        }
+    }
+    e.replacen("reference.weights", "reference_weights", 1)
+        .replacen("reference.", "", 1)
 }
 
 #[cfg(test)]
@@ -237,7 +254,8 @@ mod tests {
             (r#"{"amount":2}"#, "amount"),
             (r#"{"preset":"nope"}"#, "preset"),
             (r#"{"deliver":["ogg:3"]}"#, "ogg"),
-            (r#"{"match":"eq=3"}"#, "eq"),
+            (r#"{"match":"eq=3"}"#, "match: eq must be within 0…1"),
+            (r#"{"max_boost_db":99}"#, "max_boost_db must be within"),
             (r#"{"isrc":"X"}"#, "isrc"),
         ];
         for (json, key) in cases {
