@@ -11,7 +11,9 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::render::{BlockSource, Lane, RenderError};
+use crate::render::block::Lane;
+use crate::render::block_source::BlockSource;
+use crate::render::pass::RenderError;
 
 /// Bytes per stereo frame.
 const FRAME_BYTES: usize = 8;

@@ -3,176 +3,20 @@
 
 use lathe_dsp::lanes::LaneProcessor;
 use lathe_dsp::limiter::{ExtraReduction, TruePeakLimiter};
-use lathe_dsp::loudness::{ChannelRole, LoudnessMeter};
 use lathe_dsp::processor::{Processor, StereoBlock};
-use lathe_dsp::true_peak::TruePeakMeter;
 
 use crate::progress::Progress;
+use crate::render::block::{Lane, BLOCK};
+use crate::render::block_source::{BlockSource, ReportedStemMix};
+use crate::render::pass::{
+    ExtraReductionReport, LaneLevels, Levels, Metering, PassResult, RenderError,
+};
 use crate::render::pipeline::{pipelined, BlockSend};
-use crate::render::source::SourceError;
 use crate::render::stem_mix::StemMix;
+use crate::render::stereo_meter::StereoMeter;
 use crate::spec::bus::Bus;
 use crate::spec::stem::StemSpec;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Frames per processing block.
-pub const BLOCK: usize = 4096;
-
-/// One lane's stereo buffers (the main mix, or a locked version).
-pub type Lane = [Vec<f64>; 2];
-
-/// What a pass measured on its output.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct PassResult {
-    pub gain_db: f64,
-    pub integrated_lufs: f64,
-    /// Measured only when the pass was asked to ([`Metering::output_true_peak`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub true_peak_dbtp: Option<f64>,
-    pub lra_lu: f64,
-    pub frames: u64,
-    /// Deepest gain reduction of the limiter, dB (0 without a limiter).
-    pub limiter_max_reduction_db: f64,
-    /// Wall time of the pass, s.
-    pub elapsed_s: f64,
-    /// The source before the chain, when the pass was asked to measure it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<Levels>,
-    /// Locked versions rendered in the same pass: each one's output, in session order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub versions: Vec<LaneLevels>,
-    /// Locked versions: the limiter reduction the main master got beyond its own need, because
-    /// a version needed it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub locked_extra_reduction: Option<ExtraReductionReport>,
-}
-
-/// Loudness and peak of a signal.
-#[derive(Clone, Copy, Debug, serde::Serialize)]
-pub struct Levels {
-    pub integrated_lufs: f64,
-    pub true_peak_dbtp: f64,
-    pub lra_lu: f64,
-}
-
-/// A lane's output levels (the true peak when metered).
-#[derive(Clone, Copy, Debug, serde::Serialize)]
-pub struct LaneLevels {
-    pub integrated_lufs: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub true_peak_dbtp: Option<f64>,
-    pub lra_lu: f64,
-}
-
-/// Extra limiter gain reduction on the main master for the sake of locked versions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
-pub struct ExtraReductionReport {
-    /// Deepest extra reduction, dB.
-    pub max_db: f64,
-    /// Time with more than 0.001 dB of extra reduction, s.
-    pub duration_s: f64,
-    /// Extra reduction integrated over time, dB·s.
-    pub total_db_s: f64,
-}
-
-impl ExtraReductionReport {
-    fn new(e: ExtraReduction, fs: f64) -> Self {
-        Self {
-            max_db: e.max_db,
-            duration_s: e.frames as f64 / fs,
-            total_db_s: e.sum_db_frames / fs,
-        }
-    }
-}
-
-/// What a pass measures besides its output's loudness (each meter costs time).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Metering {
-    /// Loudness and true peak of the source, before the chain.
-    pub input: bool,
-    /// True peak of the output.
-    pub output_true_peak: bool,
-}
-
-/// Where a pass reads its frames from: the stem mixer, or a cached copy of the bus.
-pub trait BlockSource {
-    /// Lanes the source produces: the main mix first, then each locked version.
-    fn lanes(&self) -> usize {
-        1
-    }
-
-    /// Fills the start of every lane's buffers with the next frames (at most `len`); returns
-    /// how many (0 at the end; fewer than asked only at the end).
-    fn read(&mut self, lanes: &mut [Lane], len: usize) -> Result<usize, RenderError>;
-}
-
-impl BlockSource for StemMix {
-    fn lanes(&self) -> usize {
-        StemMix::lanes(self)
-    }
-
-    fn read(&mut self, lanes: &mut [Lane], len: usize) -> Result<usize, RenderError> {
-        Ok(self.read_lanes(lanes, len)?)
-    }
-}
-
-/// A [`StemMix`] that reports each stem's progress.
-struct ReportedStemMix<'a> {
-    mix: StemMix,
-    progress: &'a dyn Progress,
-}
-
-impl BlockSource for ReportedStemMix<'_> {
-    fn lanes(&self) -> usize {
-        self.mix.lanes()
-    }
-
-    fn read(&mut self, lanes: &mut [Lane], len: usize) -> Result<usize, RenderError> {
-        let n = self.mix.read_lanes(lanes, len)?;
-        for (i, &frames) in self.mix.last_read().iter().enumerate() {
-            if frames > 0 {
-                self.progress.stem_advance(i, frames as u64);
-            }
-        }
-        Ok(n)
-    }
-}
-
-/// Two-channel loudness and true-peak metering.
-struct StereoMeter {
-    loudness: LoudnessMeter,
-    peak: Option<[TruePeakMeter; 2]>,
-}
-
-impl StereoMeter {
-    fn new(fs: f64, true_peak: bool) -> Self {
-        Self {
-            loudness: LoudnessMeter::new(fs, &ChannelRole::default_layout(2)),
-            peak: true_peak.then(|| [TruePeakMeter::new(), TruePeakMeter::new()]),
-        }
-    }
-
-    fn process(&mut self, l: &[f64], r: &[f64]) {
-        self.loudness.process(&[l, r]);
-        if let Some([a, b]) = &mut self.peak {
-            a.process(l);
-            b.process(r);
-        }
-    }
-
-    fn true_peak_dbtp(&mut self) -> Option<f64> {
-        let [a, b] = self.peak.as_mut()?;
-        Some(lathe_dsp::lin_to_db(a.finish().max(b.finish())))
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    #[error("cannot write output: {0}")]
-    Write(#[from] std::io::Error),
-}
 
 /// Renders the sum of `stems` at `rate_hz` through the bus with a static `gain_db`, calling
 /// `sink` with each output block.

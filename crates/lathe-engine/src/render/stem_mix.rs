@@ -9,8 +9,8 @@
 use lathe_dsp::processor::{Processor, StereoBlock};
 use rayon::prelude::*;
 
+use crate::render::block::BLOCK;
 use crate::render::source::{SourceError, StereoSource};
-use crate::render::BLOCK;
 use crate::spec::stem::StemSpec;
 
 /// One stem being rendered: its aligned output is buffered in a small FIFO.
