@@ -60,8 +60,13 @@ impl<'a> LanePlan<'a> {
         let rate_hz = session_rate(session)?;
         let at = |d: &DeliverSpec| d.sample_rate_hz.unwrap_or(rate_hz);
         if let Some(d) = deliver.iter().find(|d| !d.format.carries_rate(at(d))) {
+            let rates: Vec<String> = (d.format.rates_hz().unwrap_or_default().iter())
+                .map(u32::to_string)
+                .collect();
             return Err(usage(format!(
-                "MP3 is encoded at 32, 44.1 or 48 kHz; this one would be at {} Hz (add @44100 or @48000)",
+                "{} is encoded at {} Hz; this one would be at {} Hz (add @RATE to its --deliver)",
+                d.format.name().to_uppercase(),
+                rates.join(", "),
                 at(d)
             )));
         }
