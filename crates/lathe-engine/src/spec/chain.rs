@@ -407,17 +407,8 @@ impl ProcessorSpec {
     /// after the targeting gain: waveshapers that shave what the gain pushed over (the loud
     /// presets' clipper). Everything else stays before the gain, where the bus is cached.
     pub fn goes_after_gain(&self) -> bool {
-        match self {
-            ProcessorSpec::Clipper(_) | ProcessorSpec::Saturate(_) => true,
-            ProcessorSpec::Gain(_)
-            | ProcessorSpec::Trim(_)
-            | ProcessorSpec::Eq(_)
-            | ProcessorSpec::MatchEq(_)
-            | ProcessorSpec::Compressor(_)
-            | ProcessorSpec::Multiband(_)
-            | ProcessorSpec::Stereo(_)
-            | ProcessorSpec::Limiter(_) => false,
-        }
+        // The same stages as `is_nonlinear` (its match names every kind).
+        self.is_nonlinear()
     }
 }
 
