@@ -28,6 +28,8 @@ ensure_apt_tools() {
   command -v flac >/dev/null || missing+=(flac)
   command -v shnsplit >/dev/null || missing+=(shntool)
   [ -x /usr/bin/time ] || missing+=(time)
+  # Spoken vocals for the stem assistant's tests.
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
     as_root apt-get update -qq
@@ -38,10 +40,11 @@ ensure_apt_tools() {
 # A Python venv with the reference meters (libebur128 via pyebur128, pyloudnorm).
 ensure_venv() {
   local venv="$LATHE_CACHE/venv"
-  if ! "$venv/bin/python" -c "import pyebur128, pyloudnorm, soundfile, numpy, scipy" 2>/dev/null; then
+  if ! "$venv/bin/python" -c "import pyebur128, pyloudnorm, soundfile, numpy, scipy, pystoi" 2>/dev/null; then
     echo "== creating $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q pyebur128 pyloudnorm soundfile numpy scipy
+    # pystoi: an independent intelligibility measure (STOI) for the stem assistant's tests.
+    "$venv/bin/pip" install -q pyebur128 pyloudnorm soundfile numpy scipy pystoi
   fi
   export LATHE_REF_PYTHON="$venv/bin/python"
 }

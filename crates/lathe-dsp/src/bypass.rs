@@ -1,7 +1,7 @@
 //! Bit-exact, latency-compensated bypass for any processor.
 
 use crate::delay::DelayLine;
-use crate::processor::{Processor, StereoBlock};
+use crate::processor::{KeyBlock, Processor, StereoBlock};
 
 /// Wraps a processor. When bypassed, the input passes through a pure delay equal to the
 /// processor's latency, so a chain keeps its alignment and the output is the input, bit for bit.
@@ -38,6 +38,14 @@ impl<P: Processor> Processor for Bypass<P> {
             self.delay[1].process(block.right);
         } else {
             self.inner.process(block);
+        }
+    }
+
+    fn process_keyed(&mut self, block: &mut StereoBlock<'_>, key: &KeyBlock<'_>) {
+        if self.bypassed {
+            self.process(block);
+        } else {
+            self.inner.process_keyed(block, key);
         }
     }
 

@@ -15,6 +15,7 @@ pub mod crossover;
 pub mod crossover_tree;
 pub mod delay;
 pub mod dither;
+pub mod dynamic_eq;
 pub mod eq;
 pub mod fast_math;
 pub mod gain;

@@ -215,6 +215,19 @@ contract_tests!(
     linear_impulse_level: 0.01
 );
 contract_tests!(clipper, Clipper::new(ClipperSettings::default()), linear_impulse_level: 0.5);
+contract_tests!(
+    dynamic_eq,
+    lathe_dsp::dynamic_eq::DynamicEq::new(vec![
+        lathe_dsp::dynamic_eq::DynamicBand { threshold_db: -30.0, ..Default::default() },
+        lathe_dsp::dynamic_eq::DynamicBand {
+            shape: lathe_dsp::dynamic_eq::DynamicShape::LowShelf,
+            freq_hz: 150.0,
+            mode: lathe_dsp::dynamic_eq::DynamicMode::Below,
+            ..Default::default()
+        },
+    ]),
+    linear_impulse_level: 0.05
+);
 
 // ---------------------------------------------------------------------------------------------
 // Locked lanes (lathe_dsp::lanes): the main master and its versions through one dynamics stage.
