@@ -13,6 +13,7 @@ pub mod bypass;
 pub mod compressor;
 pub mod crossover;
 pub mod crossover_tree;
+pub mod deesser;
 pub mod delay;
 pub mod dither;
 pub mod dynamic_eq;

@@ -216,6 +216,11 @@ contract_tests!(
 );
 contract_tests!(clipper, Clipper::new(ClipperSettings::default()), linear_impulse_level: 0.5);
 contract_tests!(
+    deesser,
+    lathe_dsp::deesser::DeEsser::new(lathe_dsp::deesser::DeEsserSettings::default()),
+    linear_impulse_level: 0.5
+);
+contract_tests!(
     dynamic_eq,
     lathe_dsp::dynamic_eq::DynamicEq::new(vec![
         lathe_dsp::dynamic_eq::DynamicBand { threshold_db: -30.0, ..Default::default() },
