@@ -39,6 +39,7 @@ pub mod smoothing;
 pub mod spectrum;
 pub mod stereo;
 pub mod tonal_match;
+pub mod transient_shaper;
 pub mod true_peak;
 pub mod window;
 

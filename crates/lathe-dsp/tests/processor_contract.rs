@@ -216,6 +216,15 @@ contract_tests!(
 );
 contract_tests!(clipper, Clipper::new(ClipperSettings::default()), linear_impulse_level: 0.5);
 contract_tests!(
+    transient_shaper,
+    lathe_dsp::transient_shaper::TransientShaper::new(lathe_dsp::transient_shaper::TransientSettings {
+        attack_db: 4.0,
+        sustain_db: -3.0,
+        ..Default::default()
+    }),
+    linear_impulse_level: 0.5
+);
+contract_tests!(
     deesser,
     lathe_dsp::deesser::DeEsser::new(lathe_dsp::deesser::DeEsserSettings::default()),
     linear_impulse_level: 0.5
