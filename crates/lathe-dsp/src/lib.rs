@@ -32,6 +32,7 @@ pub mod mid_side_spectrum;
 pub mod multiband;
 pub mod oversample;
 pub mod processor;
+pub mod resonance;
 pub mod saturate;
 pub mod signal_stats;
 pub mod simd;

@@ -225,6 +225,11 @@ contract_tests!(
     linear_impulse_level: 0.5
 );
 contract_tests!(
+    resonance,
+    lathe_dsp::resonance::ResonanceSuppressor::new(lathe_dsp::resonance::ResonanceSettings::default()),
+    linear_impulse_level: 0.5
+);
+contract_tests!(
     deesser,
     lathe_dsp::deesser::DeEsser::new(lathe_dsp::deesser::DeEsserSettings::default()),
     linear_impulse_level: 0.5
