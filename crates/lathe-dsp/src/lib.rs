@@ -8,6 +8,7 @@
 // Audited `unsafe` calls: the AVX2/FMA dispatch in `simd` and `oversample::simd`.
 #![deny(unsafe_code)]
 
+pub mod band_imager;
 pub mod biquad;
 pub mod bypass;
 pub mod compressor;

@@ -230,6 +230,14 @@ contract_tests!(
     linear_impulse_level: 0.5
 );
 contract_tests!(
+    band_imager,
+    lathe_dsp::band_imager::BandImager::new(lathe_dsp::band_imager::ImagerSettings {
+        crossovers_hz: vec![120.0, 2500.0],
+        widths: vec![0.0, 1.2, 1.5],
+    }),
+    linear_impulse_level: 0.5
+);
+contract_tests!(
     deesser,
     lathe_dsp::deesser::DeEsser::new(lathe_dsp::deesser::DeEsserSettings::default()),
     linear_impulse_level: 0.5
