@@ -9,6 +9,7 @@ pub mod pass;
 pub mod pipeline;
 pub mod source;
 pub mod stem_mix;
+mod stem_reader;
 pub mod stereo_meter;
 
 pub use block::{Lane, BLOCK};

@@ -6,139 +6,38 @@
 //!
 //! Pan is a balance: pan p ∈ [−1, 1] scales left by min(1, 1 − p) and right by min(1, 1 + p).
 
-use lathe_dsp::processor::{Processor, StereoBlock};
 use rayon::prelude::*;
 
 use crate::render::block::BLOCK;
-use crate::render::source::{SourceError, StereoSource};
+use crate::render::source::SourceError;
+use crate::render::stem_reader::{KeyOut, StemReader};
 use crate::spec::stem::StemSpec;
-
-/// One stem being rendered: its aligned output is buffered in a small FIFO.
-struct StemReader {
-    source: StereoSource,
-    procs: Vec<Box<dyn Processor>>,
-    latency: usize,
-    to_skip: usize,
-    gains: (f64, f64),
-    input_frames: u64,
-    input_done: bool,
-    flushed: usize,
-    emitted: u64,
-    fifo: [Vec<f64>; 2],
-    fifo_pos: usize,
-    work: [Vec<f64>; 2],
-    /// This block's output, zero beyond the stem's end.
-    out: [Vec<f64>; 2],
-}
-
-impl StemReader {
-    fn open(stem: &StemSpec, rate_hz: u32) -> Result<Self, SourceError> {
-        let source = StereoSource::open(&stem.file, rate_hz, stem.non_finite)?;
-        let mut procs: Vec<Box<dyn Processor>> = stem.chain.iter().map(|p| p.build()).collect();
-        for p in &mut procs {
-            p.prepare(rate_hz as f64, BLOCK);
-        }
-        let latency = procs.iter().map(|p| p.latency_samples()).sum();
-        let g = lathe_dsp::db_to_lin(stem.gain_db);
-        Ok(Self {
-            source,
-            procs,
-            latency,
-            to_skip: latency,
-            gains: (g * (1.0 - stem.pan).min(1.0), g * (1.0 + stem.pan).min(1.0)),
-            input_frames: 0,
-            input_done: false,
-            flushed: 0,
-            emitted: 0,
-            fifo: [Vec::new(), Vec::new()],
-            fifo_pos: 0,
-            work: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
-            out: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
-        })
-    }
-
-    /// Processes one more input block into the FIFO. Returns false when nothing is left.
-    fn produce(&mut self) -> Result<bool, SourceError> {
-        if self.input_done && self.flushed >= self.latency {
-            return Ok(false);
-        }
-        let [l, r] = &mut self.work;
-        let n_in = if self.input_done {
-            0
-        } else {
-            self.source.read(l, r)?
-        };
-        self.input_done |= n_in < BLOCK;
-        self.input_frames += n_in as u64;
-        let pad = if self.input_done {
-            (BLOCK - n_in).min(self.latency - self.flushed)
-        } else {
-            0
-        };
-        l[n_in..n_in + pad].fill(0.0);
-        r[n_in..n_in + pad].fill(0.0);
-        self.flushed += pad;
-        let n = n_in + pad;
-        let mut block = StereoBlock {
-            left: &mut l[..n],
-            right: &mut r[..n],
-        };
-        for p in &mut self.procs {
-            p.process(&mut block);
-        }
-        let skip = self.to_skip.min(n);
-        self.to_skip -= skip;
-        let take = ((n - skip) as u64).min(self.input_frames - self.emitted) as usize;
-        for (fifo, ch, g) in [(0, &*l, self.gains.0), (1, &*r, self.gains.1)] {
-            self.fifo[fifo].extend(ch[skip..skip + take].iter().map(|v| v * g));
-        }
-        self.emitted += take as u64;
-        Ok(true)
-    }
-
-    /// Fills `self.out[..len]`; returns how many of those frames are real (the rest is silence).
-    fn fill(&mut self, len: usize) -> Result<usize, SourceError> {
-        let mut written = 0;
-        while written < len {
-            if self.fifo_pos >= self.fifo[0].len() {
-                for f in &mut self.fifo {
-                    f.clear();
-                }
-                self.fifo_pos = 0;
-                if !self.produce()? {
-                    break;
-                }
-                continue;
-            }
-            let n = (self.fifo[0].len() - self.fifo_pos).min(len - written);
-            for ch in 0..2 {
-                self.out[ch][written..written + n]
-                    .copy_from_slice(&self.fifo[ch][self.fifo_pos..self.fifo_pos + n]);
-            }
-            self.fifo_pos += n;
-            written += n;
-        }
-        for ch in &mut self.out {
-            ch[written..len].fill(0.0);
-        }
-        Ok(written)
-    }
-}
 
 /// The sum of the audible stems, aligned; with versions, one sum per lane (the main mix and
 /// each locked version), from the same processed stems.
+///
+/// Every stem advances one input block per step, in lockstep, so that a stem keyed on another
+/// hears that stem's same block. Stems run in waves: those keyed on nothing first (in
+/// parallel), then those keyed only on the first wave, and so on.
 pub struct StemMix {
+    /// In wave order.
     readers: Vec<StemReader>,
+    /// Each reader's output of the current step, for the stems keyed on it.
+    key_outs: Vec<KeyOut>,
+    /// Start of each wave in `readers`, and the end.
+    waves: Vec<usize>,
+    /// The audible readers, in session order.
+    audible: Vec<usize>,
     names: Vec<String>,
-    /// Per lane, per reader: the factor on that stem's output in that lane's sum.
+    /// Per lane, per audible stem: the factor on that stem's output in that lane's sum.
     lane_gains: Vec<Vec<f64>>,
-    /// Frames of its own audio each stem produced in the last read.
+    /// Frames of its own audio each audible stem produced in the last read.
     last_read: Vec<usize>,
 }
 
 impl StemMix {
     /// Opens every audible stem (muted stems, and all but the soloed ones when any is soloed,
-    /// are left out).
+    /// are left out, unless another stem is keyed on them).
     pub fn open(stems: &[StemSpec], rate_hz: u32) -> Result<Self, SourceError> {
         Self::open_lanes(
             stems,
@@ -148,26 +47,71 @@ impl StemMix {
     }
 
     /// Opens the stems for several lanes: `lanes[k][i]` is stem `i`'s factor in lane `k`'s sum
-    /// (0: not in it). Stems in no lane are not opened.
+    /// (0: not in it). Stems in no lane are opened only as keys of stems that are.
     pub fn open_lanes(
         stems: &[StemSpec],
         lanes: &[Vec<f64>],
         rate_hz: u32,
     ) -> Result<Self, SourceError> {
-        let used: Vec<usize> = (0..stems.len())
+        let audible: Vec<usize> = (0..stems.len())
             .filter(|&i| lanes.iter().any(|l| l[i] != 0.0))
             .collect();
-        let readers: Vec<StemReader> = used
-            .iter()
-            .map(|&i| StemReader::open(&stems[i], rate_hz))
-            .collect::<Result<_, _>>()?;
+        // The session was validated: keys name stems and form no cycle.
+        let keys = crate::spec::keys::keys_of(stems).unwrap_or_default();
+        let mut needed = vec![false; stems.len()];
+        let mut todo = audible.clone();
+        while let Some(i) = todo.pop() {
+            if !std::mem::replace(&mut needed[i], true) {
+                todo.extend(keys.get(i).into_iter().flatten().copied());
+            }
+        }
+        let order =
+            crate::spec::keys::key_order(stems).unwrap_or_else(|_| (0..stems.len()).collect());
+        // Wave of each stem: one past the latest wave of its keys.
+        let mut wave = vec![0usize; stems.len()];
+        for &i in &order {
+            wave[i] = keys[i].iter().map(|&k| wave[k] + 1).max().unwrap_or(0);
+        }
+        let mut sorted: Vec<usize> = order.into_iter().filter(|&i| needed[i]).collect();
+        sorted.sort_by_key(|&i| wave[i]);
+        let mut readers: Vec<StemReader> = Vec::with_capacity(sorted.len());
+        for &i in &sorted {
+            let position = |name: &str| {
+                sorted
+                    .iter()
+                    .position(|&k| stems[k].name == name)
+                    .expect("key stems are opened first")
+            };
+            let latencies: Vec<usize> = readers.iter().map(StemReader::latency).collect();
+            let r = StemReader::open(
+                &stems[i],
+                rate_hz,
+                audible.contains(&i),
+                &latencies,
+                position,
+            )?;
+            readers.push(r);
+        }
+        let mut waves: Vec<usize> = (0..sorted.len())
+            .filter(|&k| k == 0 || wave[sorted[k]] != wave[sorted[k - 1]])
+            .collect();
+        waves.push(sorted.len());
+        let at = |i: usize| {
+            sorted
+                .iter()
+                .position(|&k| k == i)
+                .expect("audible stems are opened")
+        };
         Ok(Self {
-            last_read: vec![0; readers.len()],
-            names: used.iter().map(|&i| stems[i].name.clone()).collect(),
+            last_read: vec![0; audible.len()],
+            names: audible.iter().map(|&i| stems[i].name.clone()).collect(),
             lane_gains: lanes
                 .iter()
-                .map(|l| used.iter().map(|&i| l[i]).collect())
+                .map(|l| audible.iter().map(|&i| l[i]).collect())
                 .collect(),
+            audible: audible.iter().map(|&i| at(i)).collect(),
+            waves,
+            key_outs: readers.iter().map(|_| KeyOut::new()).collect(),
             readers,
         })
     }
@@ -189,10 +133,21 @@ impl StemMix {
 
     /// Warnings of every stem's decoder.
     pub fn warnings(&self) -> Vec<String> {
-        self.readers
-            .iter()
-            .flat_map(|r| r.source.warnings())
-            .collect()
+        self.readers.iter().flat_map(|r| r.warnings()).collect()
+    }
+
+    /// Every stem processes its next input block: wave by wave, each wave in parallel.
+    fn step(&mut self) -> Result<(), SourceError> {
+        for w in self.waves.windows(2) {
+            let (done, now) = self.key_outs.split_at_mut(w[0]);
+            let done: &[KeyOut] = done;
+            self.readers[w[0]..w[1]]
+                .par_iter_mut()
+                .zip(now[..w[1] - w[0]].par_iter_mut())
+                .map(|(r, out)| r.produce(out, done))
+                .collect::<Result<Vec<()>, _>>()?;
+        }
+        Ok(())
     }
 
     /// Fills the start of every lane's buffers with its sum's next frames (at most `len`, at
@@ -203,22 +158,27 @@ impl StemMix {
         len: usize,
     ) -> Result<usize, SourceError> {
         let len = len.min(BLOCK);
-        // Stems are decoded and processed in parallel.
-        let real: Vec<usize> = self
-            .readers
-            .par_iter_mut()
-            .map(|s| s.fill(len))
-            .collect::<Result<_, _>>()?;
-        let n = real.iter().copied().max().unwrap_or(0);
-        self.last_read = real;
+        while self
+            .audible
+            .iter()
+            .map(|&k| &self.readers[k])
+            .any(|r| !r.finished && r.available() < len)
+        {
+            self.step()?;
+        }
+        for (slot, &k) in self.audible.iter().enumerate() {
+            self.last_read[slot] = self.readers[k].take(len);
+        }
+        let n = self.last_read.iter().copied().max().unwrap_or(0);
         for (lane, gains) in lanes.iter_mut().zip(&self.lane_gains) {
             let [l, r] = lane;
             l[..n].fill(0.0);
             r[..n].fill(0.0);
-            for (s, &g) in self.readers.iter().zip(gains) {
+            for (&k, &g) in self.audible.iter().zip(gains) {
                 if g == 0.0 {
                     continue;
                 }
+                let s = &self.readers[k];
                 for (o, v) in l[..n].iter_mut().zip(&s.out[0][..n]) {
                     *o += g * v;
                 }

@@ -6,7 +6,10 @@
 //! the line); out-of-range values are errors that name the key's path, e.g.
 //! `chain[2].compressor.ratio must be within 1…100, got 0.5`.
 
+use lathe_dsp::band_imager::{BandImager, ImagerSettings};
 use lathe_dsp::compressor::{Compressor, CompressorSettings};
+use lathe_dsp::deesser::{DeEsser, DeEsserSettings};
+use lathe_dsp::dynamic_eq::{DynamicBand, DynamicEq};
 use lathe_dsp::eq::{BandKind, Eq, EqBand, PassFamily};
 use lathe_dsp::gain::{Gain, GainSettings};
 use lathe_dsp::gain_curve::GainCurve;
@@ -15,10 +18,12 @@ use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use lathe_dsp::linear_phase_eq::LinearPhaseEq;
 use lathe_dsp::multiband::{BandSettings, Multiband, MultibandSettings};
 use lathe_dsp::processor::Processor;
+use lathe_dsp::resonance::{ResonanceSettings, ResonanceSuppressor};
 use lathe_dsp::saturate::{
     Clipper, ClipperSettings, Saturation, SaturationKind, SaturationSettings,
 };
 use lathe_dsp::stereo::{Stereo, StereoSettings};
+use lathe_dsp::transient_shaper::{TransientSettings, TransientShaper};
 use serde::{Deserialize, Serialize};
 
 /// One entry of a chain.
@@ -35,6 +40,22 @@ pub enum ProcessorSpec {
     Stereo(StereoSpec),
     Clipper(ClipperSpec),
     Limiter(LimiterSpec),
+    DynamicEq(DynamicEqSpec),
+    Deesser(DeEsserSettings),
+    Transient(TransientSettings),
+    Resonance(ResonanceSettings),
+    Imager(ImagerSettings),
+}
+
+/// A dynamic EQ: bands whose gain follows their level (`lathe_dsp::dynamic_eq`), detected on
+/// the stem itself or on another stem named by `key` (stem chains only: that stem's chain
+/// runs first, and its processed signal, before its gain and pan, is the detector's input).
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DynamicEqSpec {
+    pub bands: Vec<DynamicBand>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
@@ -240,6 +261,11 @@ impl ProcessorSpec {
             ProcessorSpec::Stereo(_) => "stereo",
             ProcessorSpec::Clipper(_) => "clipper",
             ProcessorSpec::Limiter(_) => "limiter",
+            ProcessorSpec::DynamicEq(_) => "dynamic_eq",
+            ProcessorSpec::Deesser(_) => "deesser",
+            ProcessorSpec::Transient(_) => "transient",
+            ProcessorSpec::Resonance(_) => "resonance",
+            ProcessorSpec::Imager(_) => "imager",
         }
     }
 
@@ -325,6 +351,19 @@ impl ProcessorSpec {
                 .and(in_range("release_ms", l.release_ms, 1.0, 2000.0))
                 .and(in_range("lookahead_ms", l.lookahead_ms, 0.1, 20.0))
                 .and(in_range("hold_ms", l.hold_ms, 0.0, 500.0)),
+            ProcessorSpec::DynamicEq(d) if d.bands.len() > MAX_EQ_BANDS => Err(format!(
+                "bands: at most {MAX_EQ_BANDS}, got {}",
+                d.bands.len()
+            )),
+            ProcessorSpec::DynamicEq(d) => d
+                .bands
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, b)| b.validate().map_err(|m| format!("bands[{i}].{m}"))),
+            ProcessorSpec::Deesser(d) => d.validate(),
+            ProcessorSpec::Transient(t) => t.validate(),
+            ProcessorSpec::Resonance(r) => r.validate(),
+            ProcessorSpec::Imager(i) => i.validate(),
         };
         r.map_err(|m| format!("{name}.{m}"))
     }
@@ -361,12 +400,27 @@ impl ProcessorSpec {
                 oversampling: c.oversampling,
             })),
             ProcessorSpec::Limiter(l) => Box::new(TruePeakLimiter::new(l.settings())),
+            ProcessorSpec::DynamicEq(d) => Box::new(DynamicEq::new(d.bands.clone())),
+            ProcessorSpec::Deesser(d) => Box::new(DeEsser::new(*d)),
+            ProcessorSpec::Transient(t) => Box::new(TransientShaper::new(*t)),
+            ProcessorSpec::Resonance(r) => Box::new(ResonanceSuppressor::new(*r)),
+            ProcessorSpec::Imager(i) => Box::new(BandImager::new(i.clone())),
+        }
+    }
+
+    /// The stem this processor is keyed on, if any.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ProcessorSpec::DynamicEq(d) => d.key.as_deref(),
+            _ => None,
         }
     }
 
     /// Builds the processor for locked lanes ([`lathe_dsp::lanes`]): the dynamics stages
     /// (compressor, multiband, limiter) share one gain across lanes; every other stage runs
-    /// one instance per lane. Every kind is named here, so that a new processor cannot fall
+    /// one instance per lane. The corrective tools (dynamic EQ, de-esser, transient shaper,
+    /// resonance suppressor) belong on stems, whose processing every lane shares; in a master
+    /// chain with versions each lane detects on its own. Every kind is named here, so that a new processor cannot fall
     /// into the per-lane case unnoticed (a new dynamics stage there would stop locked versions
     /// following the main master's gain moves).
     pub fn build_lanes(&self) -> Box<dyn LaneProcessor> {
@@ -380,16 +434,23 @@ impl ProcessorSpec {
             | ProcessorSpec::MatchEq(_)
             | ProcessorSpec::Saturate(_)
             | ProcessorSpec::Stereo(_)
-            | ProcessorSpec::Clipper(_) => {
+            | ProcessorSpec::Clipper(_)
+            | ProcessorSpec::DynamicEq(_)
+            | ProcessorSpec::Deesser(_)
+            | ProcessorSpec::Transient(_)
+            | ProcessorSpec::Resonance(_)
+            | ProcessorSpec::Imager(_) => {
                 let spec = self.clone();
                 Box::new(PerLane::new(move || spec.build()))
             }
         }
     }
 
-    /// Whether the stage shapes each signal by its own level (so a locked version through it
-    /// is not "the main minus the muted stems").
-    pub fn is_nonlinear(&self) -> bool {
+    /// Whether the stage, standing at the end of the chain right before the limiter, goes
+    /// after the targeting gain: waveshapers that shave what the gain pushed over (the loud
+    /// presets' clipper). Everything else stays before the gain, where the bus is cached.
+    /// Every kind is named, so that a new processor is placed on purpose.
+    pub fn goes_after_gain(&self) -> bool {
         match self {
             ProcessorSpec::Saturate(_) | ProcessorSpec::Clipper(_) => true,
             ProcessorSpec::Gain(_)
@@ -399,16 +460,13 @@ impl ProcessorSpec {
             | ProcessorSpec::Compressor(_)
             | ProcessorSpec::Multiband(_)
             | ProcessorSpec::Stereo(_)
-            | ProcessorSpec::Limiter(_) => false,
+            | ProcessorSpec::Limiter(_)
+            | ProcessorSpec::DynamicEq(_)
+            | ProcessorSpec::Deesser(_)
+            | ProcessorSpec::Transient(_)
+            | ProcessorSpec::Resonance(_)
+            | ProcessorSpec::Imager(_) => false,
         }
-    }
-
-    /// Whether the stage, standing at the end of the chain right before the limiter, goes
-    /// after the targeting gain: waveshapers that shave what the gain pushed over (the loud
-    /// presets' clipper). Everything else stays before the gain, where the bus is cached.
-    pub fn goes_after_gain(&self) -> bool {
-        // The same stages as `is_nonlinear` (its match names every kind).
-        self.is_nonlinear()
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod bus;
 pub mod chain;
 pub mod deliver;
+pub mod keys;
 pub mod preset;
 pub mod reference;
 pub mod session;

@@ -185,6 +185,19 @@ impl Session {
             validate_chain(&s.chain).map_err(|e| format!("stem[{i}].{e}"))?;
         }
         validate_chain(&self.master.chain).map_err(|e| format!("master.{e}"))?;
+        crate::spec::keys::key_order(&self.stems)?;
+        if let Some((j, p)) = self
+            .master
+            .chain
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.key().is_some())
+        {
+            return Err(format!(
+                "master.chain[{j}].{}.key: only a stem's processors can be keyed on another stem",
+                p.name()
+            ));
+        }
         if let Some(r) = &self.master.reference {
             r.validate().map_err(|e| format!("master.{e}"))?;
         }
