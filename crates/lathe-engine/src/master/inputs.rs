@@ -8,11 +8,13 @@ use rayon::prelude::*;
 use super::report::finite;
 use super::{usage, MasterError, LOUD_MATCH_LUFS};
 use crate::analyze::{analyze_file, analyze_for_matching, Analysis};
-use crate::matching::assistant::{self, AssistReport, MixFacts};
+use crate::matching::assistant::{self, AssistReport, Choice, MixFacts};
 use crate::matching::reference::{
     analyze_references, bus_is_one_file, loudness_change_db, measure_stem_sum, plan, BusInput,
     MatchPlan, MatchReport,
 };
+use crate::matching::stem_assistant;
+use crate::matching::stem_facts::measure_stems;
 use crate::progress::Silent;
 use crate::render::{render_stems, Metering};
 use crate::spec::bus::Bus;
@@ -92,13 +94,17 @@ pub fn session_from_preset(
         };
         let mut chain = Vec::new();
         if assist {
+            let stem_choices = assist_stems(&mut session, rate)?;
             let facts = MixFacts {
                 spectrum: &input.mid_side,
                 integrated_lufs: input.integrated_lufs.unwrap_or(-70.0),
                 peak_db: input.peak_db,
             };
-            let (assisted, report) = assistant::assist(&facts, plan.is_none());
+            let (assisted, mut report) = assistant::assist(&facts, plan.is_none(), false);
             chain.extend(assisted);
+            let mut choices = stem_choices;
+            choices.append(&mut report.choices);
+            report.choices = choices;
             known.assisted = Some(report);
         }
         let target_lufs = plan.as_ref().and_then(|p| p.target_lufs);
@@ -153,6 +159,17 @@ pub fn session_from_preset(
             assisted: None,
         },
     ))
+}
+
+/// Writes each stem's corrective chain (the stem assistant); returns its choices.
+fn assist_stems(session: &mut Session, rate_hz: u32) -> Result<Vec<Choice>, MasterError> {
+    let facts = measure_stems(&session.stems, rate_hz)
+        .map_err(|e| MasterError::Render(crate::render::RenderError::Source(e)))?;
+    let plan = stem_assistant::assist_stems(&session.stems, &facts);
+    for (stem, chain) in session.stems.iter_mut().zip(plan.chains) {
+        stem.chain = chain;
+    }
+    Ok(plan.choices)
 }
 
 /// What is known about a session's inputs before rendering it.

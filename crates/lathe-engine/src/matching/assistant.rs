@@ -35,10 +35,15 @@ pub const MAX_RESONANCES: usize = 3;
 /// 200–500 Hz this far above the spectrum's straight-line fit is mud, dB.
 pub const MUD_EXCESS_DB: f64 = 2.0;
 
-/// One choice and why.
+/// One choice and why: the stem it is on (none: the master chain), what was done, what was
+/// measured, and the reason.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Choice {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stem: Option<String>,
     pub processor: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<String>,
     pub reason: String,
 }
 
@@ -57,9 +62,17 @@ pub struct MixFacts<'a> {
 }
 
 /// The chain (before the gain) and the reasons. `tonal_and_glue`: false when a reference
-/// match decides tonal balance and density.
-pub fn assist(facts: &MixFacts<'_>, tonal_and_glue: bool) -> (Vec<ProcessorSpec>, AssistReport) {
+/// match decides tonal balance and density. `corrective`: whether the master chain also
+/// takes resonance and mud cuts (false when the stem assistant corrects them on the stems
+/// that have them).
+pub fn assist(
+    facts: &MixFacts<'_>,
+    tonal_and_glue: bool,
+    corrective: bool,
+) -> (Vec<ProcessorSpec>, AssistReport) {
     let mut choices = vec![Choice {
+        stem: None,
+        measured: None,
         processor: "eq: high-pass 20 Hz, 12 dB/oct".into(),
         reason: "rumble and DC below the audible range".into(),
     }];
@@ -71,9 +84,16 @@ pub fn assist(facts: &MixFacts<'_>, tonal_and_glue: bool) -> (Vec<ProcessorSpec>
         ..Default::default()
     }];
     let fine = fine_levels_db(facts.spectrum);
-    for (f, excess) in resonances(&fine) {
+    let found = if corrective {
+        resonances(&fine)
+    } else {
+        Vec::new()
+    };
+    for (f, excess) in found {
         let cut = (excess / 2.0).min(MAX_RESONANCE_CUT_DB);
         choices.push(Choice {
+            stem: None,
+            measured: None,
             processor: format!("eq: bell {f:.0} Hz, {:.1} dB, Q {RESONANCE_Q}", -cut),
             reason: format!(
                 "a resonance: the long-term spectrum stands {excess:.1} dB above its octave at {f:.0} Hz"
@@ -82,10 +102,12 @@ pub fn assist(facts: &MixFacts<'_>, tonal_and_glue: bool) -> (Vec<ProcessorSpec>
         bands.push(bell(f, -cut, RESONANCE_Q));
     }
     let mut chain = Vec::new();
-    if tonal_and_glue {
+    if tonal_and_glue && corrective {
         if let Some((f, excess)) = mud(facts.spectrum) {
             let cut = (excess / 2.0).min(3.0);
             choices.push(Choice {
+                stem: None,
+                measured: None,
                 processor: format!("eq: bell {f:.0} Hz, {:.1} dB, Q 1", -cut),
                 reason: format!(
                     "mud: 200–500 Hz stand {excess:.1} dB above the spectrum's overall slope"
@@ -110,6 +132,8 @@ pub fn assist(facts: &MixFacts<'_>, tonal_and_glue: bool) -> (Vec<ProcessorSpec>
             Some(ratio) => {
                 let threshold = (facts.integrated_lufs + 2.0).clamp(-60.0, -1.0);
                 choices.push(Choice {
+            stem: None,
+            measured: None,
                     processor: format!(
                         "compressor: {ratio}:1 RMS, threshold {threshold:.1} dB, attack 30 ms, release 250 ms"
                     ),
@@ -128,12 +152,16 @@ pub fn assist(facts: &MixFacts<'_>, tonal_and_glue: bool) -> (Vec<ProcessorSpec>
                 }));
             }
             None => choices.push(Choice {
+                stem: None,
+                measured: None,
                 processor: "no compressor".into(),
                 reason: format!("the mix is already dense (PLR {plr_text})"),
             }),
         }
     } else {
         choices.push(Choice {
+            stem: None,
+            measured: None,
             processor: "no mud cut, no glue compressor".into(),
             reason: "the reference match sets tonal balance and density".into(),
         });

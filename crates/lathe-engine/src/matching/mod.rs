@@ -4,3 +4,6 @@
 pub mod assistant;
 pub mod plot;
 pub mod reference;
+pub mod roles;
+pub mod stem_assistant;
+pub mod stem_facts;
