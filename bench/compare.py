@@ -244,8 +244,10 @@ def matching_job(rounds, quick):
         out = WORK / "match_out" / target
         mg_out = WORK / f"matchering_{target}.wav"
         tools = {
+            # The wide limits: matchering matches fully, and so does lathe with these flags
+            # (its defaults stop at 12 dB of boost and 24 dB of cut).
             "lathe": [LATHE, "master", str(t), "--reference", str(r), "-o", str(out), "--deliver", "wav:24",
-                      "--force"],
+                      "--max-boost-db", "36", "--max-cut-db", "48", "--force"],
             "matchering": [PY, str(ROOT / "bench/peers/matchering_master.py"), str(t), str(r), str(mg_out)],
         }
         res = bench(tools, rounds)
@@ -404,8 +406,9 @@ def main():
     w("")
     mrows = matching_job(1 if a.quick else 3, a.quick)
     w("Each corpus mix is matched to the next one (a ring; m03 is 48 kHz, the others 44.1 kHz).")
-    w("lathe: `lathe master TARGET --reference REF --deliver wav:24` (amount 1, default limits: boost")
-    w("36 dB, cut 48 dB; loudness target = the reference's, ceiling −1 dBTP). matchering 2.0.6:")
+    w("lathe: `lathe master TARGET --reference REF --deliver wav:24 --max-boost-db 36 --max-cut-db 48`")
+    w("(amount 1, the wide limits: matchering matches fully; lathe's defaults stop at 12 and 24 dB;")
+    w("loudness target = the reference's, ceiling −1 dBTP). matchering 2.0.6:")
     w("`bench/peers/matchering_master.py TARGET REF OUT.wav` (24-bit). Spectral distance: mean |difference|")
     w("of the mid and side 1/3-octave spectra, 31.5 Hz–16 kHz, after one common offset, measured by")
     w("`tools/spectral_distance.py` (numpy, whole file). Loudness and true peak by `tools/reference_meter.py`.")
@@ -503,7 +506,7 @@ def main():
         "lathe master": f"lathe master {t3.name} -o OUT --deliver wav:24 --force",
         "ffmpeg master": f"bench/peers/ffmpeg_master.sh {t3.name} OUT.wav THRESHOLD_DB",
         "matchering master": f"bench/peers/matchering_master.py {t3.name} m04.wav OUT.wav",
-        "lathe match": "lathe master TARGET --reference REF -o OUT --deliver wav:24 --force",
+        "lathe match": "lathe master TARGET --reference REF -o OUT --deliver wav:24 --max-boost-db 36 --max-cut-db 48 --force",
         "matchering match": "bench/peers/matchering_master.py TARGET REF OUT.wav",
         "spectral distance": "tools/spectral_distance.py A B",
         "sox master": f"bench/peers/sox_master.py {t3.name} OUT.wav THRESHOLD_DB",

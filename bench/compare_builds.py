@@ -39,7 +39,8 @@ def main():
                                         "--version", "acappella:only=synth_lead"],
     }
     for a, b in [("m01", "m03"), ("m02", "m01"), ("m03", "m04"), ("m04", "m05"), ("m05", "m02")]:
-        jobs[f"match {a} → {b}"] = ["master", m[a], "--reference", m[b], "--deliver", "wav:24"]
+        jobs[f"match {a} → {b}"] = ["master", m[a], "--reference", m[b], "--deliver", "wav:24",
+                                      "--max-boost-db", "36", "--max-cut-db", "48"]
     times = {(j, w): [] for j in jobs for w in ("old", "new")}
     for r in range(rounds + 1):
         for j, args in jobs.items():

@@ -85,10 +85,10 @@ enum Command {
         /// Each choice is explained in the report; --save-session keeps it editable.
         #[arg(long)]
         assist: bool,
-        /// Largest boost of the match EQ, dB (default 36; boosts over 12 dB are reported).
+        /// Largest boost of the match EQ, dB (default 12, a musically safe move; up to 48).
         #[arg(long, requires = "reference")]
         max_boost_db: Option<f64>,
-        /// Largest cut of the match EQ, dB (default 48).
+        /// Largest cut of the match EQ, dB (default 24; up to 48).
         #[arg(long, requires = "reference")]
         max_cut_db: Option<f64>,
         /// Integrated loudness target, LUFS (overrides the preset's).
@@ -446,6 +446,18 @@ fn render(
     }
     for w in &report.warnings {
         eprintln!("lathe: warning: {w}");
+    }
+    for c in report.assistant.iter().flat_map(|a| &a.choices) {
+        let measured = c
+            .measured
+            .as_deref()
+            .map_or(String::new(), |m| format!(" ({m})"));
+        eprintln!(
+            "assist: {}: {}: {}{measured}",
+            c.stem.as_deref().unwrap_or("master"),
+            c.processor,
+            c.reason
+        );
     }
     eprintln!(
         "input {} LUFS, {} dBTP",

@@ -67,10 +67,11 @@ fn has_limited_point(report: &serde_json::Value, max_boost: f64, max_cut: f64) -
     })
 }
 
-/// Amount 1 and the default limits on every pair: loudness within 0.1 LU of the reference
-/// (libebur128 on both), true peak at or under −1 dBTP (16x), and the spectral distance to the
-/// reference ≤ 1.0 dB (independent numpy meter). A match EQ that boosts more than 12 dB says so
-/// in the report's warnings.
+/// Amount 1 and the wide limits (`--max-boost-db 36 --max-cut-db 48`: "as the reference",
+/// behind flags since the defaults stop at musically safe moves) on every pair: loudness
+/// within 0.1 LU of the reference (libebur128 on both), true peak at or under −1 dBTP (16x),
+/// and the spectral distance to the reference ≤ 1.0 dB (independent numpy meter). A match EQ
+/// that boosts more than 12 dB says so in the report's warnings.
 #[test]
 fn corpus_pairs_take_the_reference_s_balance_loudness_and_ceiling() {
     let (Some(corpus), Some(py)) = (corpus("corpus_pairs"), reference_python("corpus_pairs"))
@@ -82,7 +83,15 @@ fn corpus_pairs_take_the_reference_s_balance_loudness_and_ceiling() {
     for (i, (t, r)) in PAIRS.iter().enumerate() {
         let (target, reference) = (mix(&corpus, t), mix(&corpus, r));
         let out = dir.path().join(format!("p{i}"));
-        let (master, report) = matched(&out, &target, &[&reference], &["--deliver", "wav:24"]);
+        let wide = [
+            "--deliver",
+            "wav:24",
+            "--max-boost-db",
+            "36",
+            "--max-cut-db",
+            "48",
+        ];
+        let (master, report) = matched(&out, &target, &[&reference], &wide);
         rows.push((target, reference, master, report));
     }
     let pairs: Vec<(PathBuf, PathBuf)> = rows
@@ -130,6 +139,49 @@ fn corpus_pairs_take_the_reference_s_balance_loudness_and_ceiling() {
             report["warnings"]
         );
     }
+}
+
+/// The default limits are musically safe: on the pair that needs the largest boosts (a nearly
+/// mono mix matched to a wide one), no point of the match EQ boosts more than 12 dB or cuts
+/// more than 24 dB, the report says where the match stopped at its limit, and how close it got
+/// (the distance to the reference before and after, reported and smaller than before).
+#[test]
+fn default_limits_stop_at_safe_moves_and_say_so() {
+    let Some(corpus) = corpus("default_limits") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (t, r) = PAIRS[1];
+    let (_, report) = matched(
+        &dir.path().join("out"),
+        &mix(&corpus, t),
+        &[&mix(&corpus, r)],
+        &["--deliver", "wav:24"],
+    );
+    let m = &report["reference"];
+    let points: Vec<f64> = ["eq_mid_db", "eq_side_db"]
+        .iter()
+        .flat_map(|k| m[*k].as_array().unwrap())
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let (most, least) = points
+        .iter()
+        .fold((f64::MIN, f64::MAX), |(a, b), &v| (a.max(v), b.min(v)));
+    let warnings = report["warnings"].to_string();
+    let (before, after) = (
+        m["input_distance_db"].as_f64().unwrap(),
+        m["result_distance_db"].as_f64().unwrap(),
+    );
+    eprintln!("defaults: EQ from {least:.1} to {most:.1} dB; distance {before:.2} → {after:.2} dB; {warnings}");
+    assert!(
+        most <= 12.0 + 1e-9 && least >= -24.0 - 1e-9,
+        "{most} / {least}"
+    );
+    assert!(warnings.contains("boost limit"), "{warnings}");
+    assert!(
+        after < before,
+        "the match got no closer: {before} → {after}"
+    );
 }
 
 /// Amount 0 changes nothing but loudness: a loud mix matched to a quieter reference (the
@@ -308,6 +360,8 @@ fn stems_are_matched_on_the_bus_and_the_saved_session_renders_the_same() {
         .args(&stems)
         .arg("--reference")
         .arg(&reference)
+        // The wide limits: the distance asserted below is "as the reference".
+        .args(["--max-boost-db", "36", "--max-cut-db", "48"])
         .args(["--deliver", "wav:24", "--title", "runnin", "-o"])
         .arg(dir.path().join("first"))
         .arg("--save-session")

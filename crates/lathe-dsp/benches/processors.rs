@@ -177,6 +177,45 @@ fn processors(c: &mut Criterion) {
         "dither_16_shaped",
         Box::new(Dither::new(16, DitherKind::TpdfShaped, 1)),
     );
+    // The corrective tools, set as the stem assistant sets them (acting on the noise).
+    bench_one(
+        &mut g,
+        "dynamic_eq_1_band",
+        Box::new(lathe_dsp::dynamic_eq::DynamicEq::new(vec![
+            lathe_dsp::dynamic_eq::DynamicBand {
+                threshold_db: -30.0,
+                ..Default::default()
+            },
+        ])),
+    );
+    bench_one(
+        &mut g,
+        "deesser",
+        Box::new(lathe_dsp::deesser::DeEsser::new(Default::default())),
+    );
+    bench_one(
+        &mut g,
+        "transient_shaper",
+        Box::new(lathe_dsp::transient_shaper::TransientShaper::new(
+            lathe_dsp::transient_shaper::TransientSettings {
+                attack_db: 3.0,
+                sustain_db: -2.0,
+                ..Default::default()
+            },
+        )),
+    );
+    bench_one(
+        &mut g,
+        "resonance_suppressor",
+        Box::new(lathe_dsp::resonance::ResonanceSuppressor::new(
+            Default::default(),
+        )),
+    );
+    bench_one(
+        &mut g,
+        "band_imager_3_bands",
+        Box::new(lathe_dsp::band_imager::BandImager::new(Default::default())),
+    );
     {
         // Not a processor: the loudness-target search's one-pass prediction at three gains.
         let (l0, r0) = (noise(1), noise(2));

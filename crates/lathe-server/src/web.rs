@@ -60,6 +60,7 @@ width <input id="m_width" class="match" type="number" min="0" max="1" step="0.05
 dynamics <input id="m_dynamics" class="match" type="number" min="0" max="1" step="0.05" value="1" size="4">
 loudness <input id="m_loudness" class="match" type="number" min="0" max="1" step="0.05" value="1" size="4"></label>
 <label>Notes <textarea id="notes" rows="2" cols="50"></textarea></label>
+<label><input type="checkbox" id="assist"> Correct the stems (the assistant finds resonances, sibilance, masking of the vocal, mud and more on the stem that has them, and says why)</label>
 </fieldset>
 <fieldset><legend>Distribution and extra formats</legend>
 {formats}<p>Versions (stems only): lead vocal stem <input id="lead" placeholder="vocals">
@@ -116,6 +117,7 @@ document.getElementById('job').onsubmit = async e => {{
   if (num('ceiling') !== undefined) opts.ceiling_dbtp = num('ceiling');
   if (ref) opts.match = ['eq', 'width', 'dynamics', 'loudness'].map(k => `${{k}}=${{num('m_' + k)}}`).join(',');
   const notes = document.getElementById('notes').value; if (notes) opts.notes = notes;
+  if (document.getElementById('assist').checked) opts.assist = true;
   const lead = document.getElementById('lead').value.trim();
   const backing = document.getElementById('backing').value.split(',').map(x => x.trim()).filter(x => x);
   const vocals = [lead, ...backing].filter(x => x).join(',');
@@ -143,6 +145,7 @@ pub fn job_page(id: &str) -> String {
 <p id="state">…</p><progress id="bar" max="1" value="0"></progress>
 <div id="result" hidden>
 <h2>Report</h2><table id="levels"></table>
+<div id="assistant" hidden><h2>Corrections: each stem's choices and why</h2><table id="choices"></table></div>
 <h2>Loudness over time (short-term, LUFS)</h2><svg id="loud" width="800" height="220"></svg>
 <h2>Spectrum, 1/3 octave (dB)</h2><svg id="spec" width="800" height="220"></svg>
 <p><span style="color:#888">■ original</span> &nbsp; <span style="color:#06c">■ master</span></p>
@@ -156,6 +159,17 @@ pub fn job_page(id: &str) -> String {
 const id = '{id}';
 const fmt = v => v === null || v === undefined ? '–' : Number(v).toFixed(2);
 let ctx, gO, gM, showingMaster = true;
+// The assistant's choices, one row each (text only: names come from the client's files).
+function choices(rep) {{
+  const a = rep.assistant; if (!a || !a.choices) return;
+  const t = document.getElementById('choices');
+  t.innerHTML = '<tr><th>stem</th><th>what was done</th><th>what was measured</th><th>why</th></tr>';
+  for (const c of a.choices) {{
+    const x = t.insertRow();
+    [c.stem || 'master', c.processor, c.measured || '', c.reason].forEach(v => x.insertCell().textContent = v);
+  }}
+  document.getElementById('assistant').hidden = false;
+}}
 function levels(rep) {{
   const t = document.getElementById('levels');
   t.innerHTML = '<tr><th></th><th>LUFS</th><th>dBTP</th><th>LRA LU</th></tr>';
@@ -242,7 +256,7 @@ async function poll() {{
   if (j.state === 'failed') {{ document.getElementById('error').textContent = j.error; return; }}
   if (j.state !== 'done') {{ setTimeout(poll, 500); return; }}
   document.getElementById('result').hidden = false;
-  if (j.report) levels(j.report);
+  if (j.report) {{ levels(j.report); choices(j.report); }}
   const ul = document.getElementById('files');
   for (const f of j.files) {{ const li = document.createElement('li'); const a = document.createElement('a');
     a.href = f.url; a.textContent = f.name + ' (' + (f.bytes / 1e6).toFixed(1) + ' MB)'; a.download = f.name; li.appendChild(a); ul.appendChild(li); }}
@@ -318,7 +332,7 @@ pub const OPENAPI_JSON: &str = r##"{
       "match": { "type": "string", "example": "eq=0.7,width=0.5,loudness=1,dynamics=0.5", "description": "with a reference: amounts per aspect, as --match" },
       "reference_weights": { "type": "array", "items": { "type": "number" }, "description": "with references: one weight each" },
       "max_boost_db": { "type": "number" }, "max_cut_db": { "type": "number" },
-      "assist": { "type": "boolean", "description": "corrective EQ chosen from the mix's measurements" },
+      "assist": { "type": "boolean", "description": "the assistant: each stem's corrective chain (resonances, sibilance, masking of the vocal keyed on it, kick and bass, mud, harshness, rumble, dynamics) and the master's high-pass and glue, chosen from measurements; the report's assistant.choices say why" },
       "title": { "type": "string" }, "artist": { "type": "string" }, "isrc": { "type": "string" }, "notes": { "type": "string" },
       "non_finite": { "type": "string", "enum": ["refuse", "silence"], "description": "NaN or infinite samples in the uploads: refuse (default) or read as silence" } } },
     "Job": { "type": "object", "properties": {

@@ -32,7 +32,7 @@ use crate::error::MasterError;
 use crate::render::{render_stems, Metering, RenderError};
 use crate::spec::bus::Bus;
 use crate::spec::chain::{CompressorSpec, MatchEqSpec, ProcessorSpec};
-use crate::spec::reference::{Amounts, ReferenceSpec, LARGE_BOOST_DB};
+use crate::spec::reference::{Amounts, ReferenceSpec, LARGE_BOOST_DB, MAX_LIMIT_DB};
 use crate::spec::session::Session;
 
 /// Highest ratio the density match chooses.
@@ -281,10 +281,12 @@ pub struct MatchPlan {
     pub report: MatchReport,
 }
 
-/// A warning per lane whose match EQ boosts more than [`LARGE_BOOST_DB`] somewhere.
+/// A warning per lane whose match EQ boosts more than [`LARGE_BOOST_DB`] somewhere, or
+/// stopped at the boost limit.
 fn large_boosts(
     mid: &lathe_dsp::gain_curve::GainCurve,
     side: &lathe_dsp::gain_curve::GainCurve,
+    max_boost_db: f64,
 ) -> Vec<String> {
     [
         ("mid", mid, "--match eq=…"),
@@ -297,12 +299,20 @@ fn large_boosts(
             .iter()
             .zip(&c.gains_db)
             .max_by(|a, b| a.1.total_cmp(b.1))?;
-        (*g > LARGE_BOOST_DB).then(|| {
-            format!(
-                "the match EQ boosts {lane} by {g:.1} dB at {f} Hz: the mix has far less \
+        if *g >= max_boost_db - 0.05 {
+            Some(format!(
+                "the match EQ stopped at its {max_boost_db} dB boost limit in {lane} at {f} Hz: \
+                 the mix has far less there than the reference; the match gets no closer \
+                 there (--max-boost-db, up to {MAX_LIMIT_DB}, allows more)"
+            ))
+        } else {
+            (*g > LARGE_BOOST_DB).then(|| {
+                format!(
+                    "the match EQ boosts {lane} by {g:.1} dB at {f} Hz: the mix has far less \
                      there than the reference; {flag} or --max-boost-db lowers it"
-            )
-        })
+                )
+            })
+        }
     })
     .collect()
 }
@@ -430,7 +440,7 @@ pub fn plan(
         eq_side_db: round_all(&side.gains_db),
         density,
         plot: None,
-        warnings: large_boosts(&mid, &side),
+        warnings: large_boosts(&mid, &side, spec.max_boost_db),
     };
     Ok(MatchPlan {
         chain,

@@ -8,15 +8,18 @@ use serde::{Deserialize, Serialize};
 fn one() -> f64 {
     1.0
 }
-/// Default limits of the match EQ, dB. Amount 1 means "as the reference", and corpus pairs
-/// need up to 34 dB of side boost where a mix is nearly mono and 36 dB of cut where it has
-/// far more sub-bass (BENCHMARKS §3c); a boost over [`LARGE_BOOST_DB`] is reported as a
-/// warning so that the engineer can lower it (`--match width=…`, `--max-boost-db`).
+/// Default limits of the match EQ, dB: musically safe moves. Amount 1 means "as the
+/// reference", and corpus pairs would need up to 34 dB of side boost where a mix is nearly
+/// mono and 36 dB of cut where it has far more sub-bass (BENCHMARKS §3c): no engineer would
+/// apply that to a client's mix, so the match stops at 12 dB of boost and 24 dB of cut, says
+/// in the report's warnings where it stopped, and reports how close it got
+/// (`input_distance_db`, `result_distance_db`). `--max-boost-db` / `--max-cut-db` (up to
+/// [`MAX_LIMIT_DB`]) allow the wide range.
 fn default_max_boost_db() -> f64 {
-    36.0
+    12.0
 }
 fn default_max_cut_db() -> f64 {
-    48.0
+    24.0
 }
 
 /// Largest limit a session may set, dB (the match EQ's own range).
