@@ -47,6 +47,18 @@ pub struct Choice {
     pub reason: String,
 }
 
+impl Choice {
+    /// A choice on a stem, with what was measured.
+    pub fn on(stem: &str, processor: String, measured: String, reason: &str) -> Self {
+        Self {
+            stem: Some(stem.to_string()),
+            processor,
+            measured: Some(measured),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// What the assistant chose (the report's `assistant`).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct AssistReport {

@@ -7,3 +7,4 @@ pub mod reference;
 pub mod roles;
 pub mod stem_assistant;
 pub mod stem_facts;
+mod stem_tonal;

@@ -21,7 +21,7 @@
 //! - **Kick and bass**: where the drums' low peak (40–100 Hz) hits and the bass is about as
 //!   strong there (within ±6 dB) → a dynamic bell on the bass keyed by the drums, at most 3 dB.
 //! - **Mud and harshness** (judged on the sum, corrected on a stem): the sum's 200–500 Hz or
-//!   2–5 kHz standing more than [`TONAL_EXCESS_DB`] over a straight line fitted to its
+//!   2–5 kHz standing more than [`super::stem_tonal::TONAL_EXCESS_DB`] over a straight line fitted to its
 //!   spectrum (dB over log frequency, 50 Hz–10 kHz) → a bell on the non-bass stem whose own
 //!   sound is most concentrated there (among those holding a tenth of the range in the sum),
 //!   just deep enough to bring the sum back were the range all its (1–6 dB).
@@ -41,7 +41,7 @@ use lathe_dsp::transient_shaper::TransientSettings;
 
 use super::assistant::Choice;
 use super::roles::{role_of, Role};
-use super::stem_facts::{third_index, FineBand, StemFacts, THIRDS};
+use super::stem_facts::{db, round1, third_index, FineBand, StemFacts, THIRDS};
 use crate::spec::chain::{
     CompressorSpec, DynamicEqSpec, EqBandSpec, EqSpec, GainSpec, ProcessorSpec,
 };
@@ -58,7 +58,6 @@ pub const SIB_LIMIT_DB: f64 = -8.0;
 /// Where the de-esser brings them: the middle of speech's usual range, dB.
 pub const SIB_AIM_DB: f64 = -12.0;
 pub const MASK_MARGIN_DB: f64 = 3.0;
-pub const TONAL_EXCESS_DB: f64 = 2.0;
 pub const SPREAD_LIMIT_DB: f64 = 24.0;
 pub const CREST_FLOOR_DB: f64 = 9.0;
 pub const MAX_OVERALL_DB: f64 = 1.0;
@@ -68,27 +67,6 @@ pub const MAX_OVERALL_DB: f64 = 1.0;
 pub struct StemPlan {
     pub chains: Vec<Vec<ProcessorSpec>>,
     pub choices: Vec<Choice>,
-}
-
-fn db(p: f64) -> f64 {
-    if p > 0.0 {
-        10.0 * p.log10()
-    } else {
-        -200.0
-    }
-}
-
-fn round1(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
-}
-
-fn choice(stem: &str, processor: String, measured: String, reason: &str) -> Choice {
-    Choice {
-        stem: Some(stem.to_string()),
-        processor,
-        measured: Some(measured),
-        reason: reason.to_string(),
-    }
 }
 
 /// Plans every stem's chain.
@@ -117,7 +95,7 @@ pub fn assist_stems(stems: &[StemSpec], facts: &[StemFacts]) -> StemPlan {
             }
         }
     }
-    for (i, p, c) in tonal(stems, facts, &roles) {
+    for (i, p, c) in super::stem_tonal::tonal(stems, facts, &roles) {
         add(i, p, c);
     }
     if let Some(v) = roles.iter().position(|r| *r == Role::Vocal) {
@@ -182,7 +160,7 @@ fn rumble(name: &str, f: &StemFacts) -> Option<(ProcessorSpec, Choice)> {
     });
     Some((
         spec,
-        choice(
+        Choice::on(
             name,
             format!("eq: high-pass {corner} Hz, 12 dB/oct"),
             format!("content under 40 Hz {rel:.1} dB relative to the stem"),
@@ -244,7 +222,7 @@ fn resonance(name: &str, f: &StemFacts) -> Vec<(ProcessorSpec, Choice)> {
             };
             (
                 ProcessorSpec::Resonance(s),
-                choice(
+                Choice::on(
                     name,
                     format!("resonance suppressor: {:.0}–{:.0} Hz, depth {depth} dB", s.low_hz, s.high_hz),
                     format!(
@@ -302,7 +280,7 @@ fn sibilance(name: &str, f: &StemFacts) -> Option<(ProcessorSpec, Choice)> {
     };
     Some((
         ProcessorSpec::Deesser(s),
-        choice(
+        Choice::on(
             name,
             format!("de-esser: above {} Hz, depth {depth} dB", s.freq_hz),
             format!(
@@ -412,7 +390,7 @@ fn masking(
             bands: vec![band],
             key: Some(vocal.to_string()),
         }),
-        choice(
+        Choice::on(
             name,
             format!("dynamic EQ keyed by {vocal}: bell {freq} Hz, Q {q}, up to −{cut} dB while {vocal} sings"),
             format!(
@@ -470,7 +448,7 @@ fn kick_bass(
             bands: vec![band],
             key: Some(drums.to_string()),
         }),
-        choice(
+        Choice::on(
             bass,
             format!("dynamic EQ keyed by {drums}: bell {freq} Hz, Q 1.4, up to −3 dB on each hit"),
             format!(
@@ -480,127 +458,6 @@ fn kick_bass(
             "low-end conflict: the bass gives way to the kick",
         ),
     ))
-}
-
-/// A straight-line fit of the sum's third-octave levels, 50 Hz – 10 kHz: the excess of the
-/// mean of bands `lo..=hi` over it.
-fn sum_excess(sum_db: &[f64; THIRDS], lo: usize, hi: usize) -> f64 {
-    let pts: Vec<(f64, f64)> = (third_index(50.0)..=third_index(10000.0))
-        .filter(|&b| sum_db[b] > -150.0)
-        .map(|b| (BAND_NOMINAL_HZ[b].log2(), sum_db[b]))
-        .collect();
-    if pts.len() < 8 {
-        return 0.0;
-    }
-    let n = pts.len() as f64;
-    let (mx, my) = (
-        pts.iter().map(|p| p.0).sum::<f64>() / n,
-        pts.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let line = |b: usize| my + sxy / sxx * (BAND_NOMINAL_HZ[b].log2() - mx);
-    (lo..=hi).map(|b| sum_db[b] - line(b)).sum::<f64>() / (hi - lo + 1) as f64
-}
-
-fn tonal(
-    stems: &[StemSpec],
-    facts: &[StemFacts],
-    roles: &[Role],
-) -> Vec<(usize, ProcessorSpec, Choice)> {
-    let mut sum = [0.0f64; THIRDS];
-    for f in facts {
-        for (s, l) in sum.iter_mut().zip(&f.thirds_db) {
-            *s += 10f64.powf(l / 10.0);
-        }
-    }
-    let sum_db = sum.map(db);
-    let mut out = Vec::new();
-    for (what, lo_hz, hi_hz, q) in [
-        ("mud", 200.0, 500.0, 1.0),
-        ("harshness", 2000.0, 5000.0, 1.4),
-    ] {
-        let (lo, hi) = (third_index(lo_hz), third_index(hi_hz));
-        let excess = sum_excess(&sum_db, lo, hi);
-        if excess <= TONAL_EXCESS_DB {
-            continue;
-        }
-        let share = |f: &StemFacts| {
-            (lo..=hi)
-                .map(|b| 10f64.powf(f.thirds_db[b] / 10.0))
-                .sum::<f64>()
-        };
-        let all = |f: &StemFacts| {
-            f.thirds_db
-                .iter()
-                .map(|l| 10f64.powf(l / 10.0))
-                .sum::<f64>()
-        };
-        let region: f64 = (lo..=hi).map(|b| sum[b]).sum();
-        // The stem whose own sound is most concentrated in the range, among those holding at
-        // least a tenth of it in the sum.
-        let Some(i) = (0..stems.len())
-            .filter(|&i| roles[i] != Role::Bass && (what != "harshness" || roles[i] != Role::Vocal))
-            .filter(|&i| share(&facts[i]) >= 0.1 * region)
-            .max_by(|&a, &b| {
-                (share(&facts[a]) / all(&facts[a])).total_cmp(&(share(&facts[b]) / all(&facts[b])))
-            })
-        else {
-            continue;
-        };
-        if std::env::var("LATHE_DEBUG").is_ok() {
-            for (k, f) in facts.iter().enumerate() {
-                let all: f64 = f.thirds_db.iter().map(|l| 10f64.powf(l / 10.0)).sum();
-                eprintln!(
-                    "{what} {excess:.1}: {} share {:.2} concentration {:.2}",
-                    stems[k].name,
-                    share(f) / region,
-                    share(f) / all
-                );
-            }
-        }
-        let own = share(&facts[i]);
-        // The cut that brings the sum's range back to the limit, were it all this stem's.
-        let want = region * (1.0 - 10f64.powf(-(excess - TONAL_EXCESS_DB) / 10.0));
-        let cut = if want >= own {
-            6.0
-        } else {
-            -db(1.0 - want / own)
-        };
-        let cut = round1(cut.clamp(1.0, 6.0));
-        let at = (lo..=hi)
-            .max_by(|&a, &b| facts[i].thirds_db[a].total_cmp(&facts[i].thirds_db[b]))
-            .unwrap_or(lo);
-        let freq = BAND_NOMINAL_HZ[at];
-        let spec = ProcessorSpec::Eq(EqSpec {
-            bands: vec![EqBandSpec {
-                kind: BandKind::Bell,
-                freq_hz: freq,
-                gain_db: -cut,
-                q,
-                ..Default::default()
-            }],
-            ..Default::default()
-        });
-        out.push((
-            i,
-            spec,
-            choice(
-                &stems[i].name,
-                format!("eq: bell {freq} Hz, −{cut} dB, Q {q}"),
-                format!(
-                    "the stems' sum stands {excess:.1} dB above its overall slope at {lo_hz:.0}–{hi_hz:.0} Hz; this stem holds {:.0} % of it",
-                    100.0 * own / region
-                ),
-                if what == "mud" {
-                    "mud, cut on the stem that carries most of it"
-                } else {
-                    "harshness, cut on the stem that carries most of it"
-                },
-            ),
-        ));
-    }
-    out
 }
 
 fn dynamics(name: &str, f: &StemFacts, role: Role) -> Option<(ProcessorSpec, Choice)> {
@@ -632,7 +489,7 @@ fn dynamics(name: &str, f: &StemFacts, role: Role) -> Option<(ProcessorSpec, Cho
             };
             Some((
                 ProcessorSpec::Compressor(c),
-                choice(
+                Choice::on(
                     name,
                     format!("compressor: 2.5:1 RMS, threshold {threshold} dB, attack 10 ms, release 120 ms"),
                     format!("the voice's level spreads over {spread:.1} dB (10th to 95th percentile)"),
@@ -651,7 +508,7 @@ fn dynamics(name: &str, f: &StemFacts, role: Role) -> Option<(ProcessorSpec, Cho
             };
             Some((
                 ProcessorSpec::Transient(t),
-                choice(
+                Choice::on(
                     name,
                     "transient shaper: attack +3 dB".into(),
                     format!("crest factor {crest:.1} dB"),
@@ -705,7 +562,7 @@ fn keep_level(
             gain_db: trim,
             ..Default::default()
         }),
-        choice(
+        Choice::on(
             name,
             format!("trim +{trim} dB"),
             format!("the cuts above lower the stem by {:.1} dB", -change),

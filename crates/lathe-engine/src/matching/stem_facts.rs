@@ -92,12 +92,18 @@ pub fn third_index(freq_hz: f64) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
-fn db(p: f64) -> f64 {
+/// Power to dB (−200 for none).
+pub fn db(p: f64) -> f64 {
     if p > 0.0 {
         10.0 * p.log10()
     } else {
         -200.0
     }
+}
+
+/// Rounded to 0.1 (what the report and the saved session show).
+pub fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
 }
 
 /// Reads a stem's mid signal at the session rate, and its sample peak.
