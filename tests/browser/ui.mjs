@@ -1,9 +1,10 @@
 // The web UI in a real browser (Debian's Chromium, driven by playwright-core): upload a mix
-// through the page, wait for the results, press the A/B switch, download a file, and save a
-// screenshot of the results page.
+// through the page with "correct the stems" ticked, wait for the results, read the table of
+// the assistant's choices, press the A/B switch, download a file, and save a screenshot of the
+// results page.
 //
 // Usage: node ui.mjs BASE_URL MIX_FILE DOWNLOAD_DIR SCREENSHOT_PNG
-// Prints one JSON line: { "job": ..., "downloaded": ..., "ab": [...] }.
+// Prints one JSON line: { "job": ..., "downloaded": ..., "ab": [...], "choices": [[...]] }.
 import { chromium } from 'playwright-core';
 
 const [base, mix, downloads, screenshot] = process.argv.slice(2);
@@ -18,6 +19,7 @@ try {
   await page.setInputFiles('#files', mix);
   await page.check('input.fmt[value="wav:24"]');
   await page.check('input.fmt[value="mp3:320@44100"]');
+  await page.check('#assist');
   // The project's needs: every match amount and the TV version are on the page.
   for (const id of ['#m_eq', '#m_width', '#m_dynamics', '#m_loudness', '#lead', '#backing', 'input.ver[value="tv"]'])
     if (!(await page.$(id))) throw new Error('missing on the upload page: ' + id);
@@ -29,6 +31,9 @@ try {
   // The plots: loudness over time and spectrum, original and master (two lines each).
   await page.waitForFunction(() => document.querySelectorAll('#loud path, #spec path').length >= 4);
   const plotted = await page.$$eval('#loud path, #spec path', ps => ps.length);
+  // The assistant's choices as the page shows them: stem, what was done, measured, why.
+  await page.waitForSelector('#assistant:not([hidden])');
+  const choices = await page.$$eval('#choices tr', rows => rows.slice(1).map(r => [...r.cells].map(c => c.textContent)));
   // A/B: play both, switch to the original and back; the switch reports what is playing.
   await page.click('#play');
   const ab = [await page.getAttribute('#ab', 'data-playing')];
@@ -42,7 +47,7 @@ try {
   const name = download.suggestedFilename();
   await download.saveAs(downloads + '/' + name);
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ job, downloaded: name, ab, gains, plotted }));
+  console.log(JSON.stringify({ job, downloaded: name, ab, gains, plotted, choices }));
 } finally {
   await browser.close();
 }

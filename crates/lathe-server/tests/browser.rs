@@ -1,6 +1,7 @@
 //! The web UI in headless Chromium (Debian's `chromium`, driven by playwright-core from
-//! `tests/browser/ui.mjs`): a corpus mix is uploaded through the page, the results appear, the
-//! A/B switch toggles between master and original at equal loudness, a file downloads, and a
+//! `tests/browser/ui.mjs`): a corpus mix is uploaded through the page with "correct the stems"
+//! ticked, the results appear with a row per assistant choice (the report's, with its reason),
+//! the A/B switch toggles between master and original at equal loudness, a file downloads, and a
 //! screenshot of the results page is saved as `target/lathe-ui-results.png` (a CI artifact).
 //! Skipped, with a SKIPPED line, when the corpus, Node, Chromium or playwright-core is missing
 //! (`.ci/run` installs them all).
@@ -72,6 +73,16 @@ fn the_web_ui_works_in_a_real_browser() {
     let report_path = data.path().join("jobs").join(job).join("out/report.json");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report_path).unwrap()).unwrap();
+    // One row per choice of the report, in order: stem (or master), what was done, why.
+    let wanted = report["assistant"]["choices"].as_array().expect("the assistant ran");
+    let shown = r["choices"].as_array().unwrap();
+    assert_eq!(shown.len(), wanted.len(), "{shown:?}");
+    for (row, c) in shown.iter().zip(wanted) {
+        assert_eq!(row[0], c["stem"].as_str().unwrap_or("master"));
+        assert_eq!(row[1], c["processor"]);
+        assert_eq!(row[3], c["reason"]);
+        assert!(!row[3].as_str().unwrap().is_empty());
+    }
     let input = report["input"]["integrated_lufs"].as_f64().unwrap();
     let master = report["deliverables"][0]["measured"]["integrated_lufs"]
         .as_f64()
