@@ -74,7 +74,9 @@ fn the_web_ui_works_in_a_real_browser() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report_path).unwrap()).unwrap();
     // One row per choice of the report, in order: stem (or master), what was done, why.
-    let wanted = report["assistant"]["choices"].as_array().expect("the assistant ran");
+    let wanted = report["assistant"]["choices"]
+        .as_array()
+        .expect("the assistant ran");
     let shown = r["choices"].as_array().unwrap();
     assert_eq!(shown.len(), wanted.len(), "{shown:?}");
     for (row, c) in shown.iter().zip(wanted) {
