@@ -9,6 +9,7 @@ use lathe_engine::master::{MasterRequest, Prepared};
 mod album_cmd;
 mod analyze_cmd;
 mod progress;
+mod serve_admin;
 
 use album_cmd::{album_cmd, ddp_verify};
 use analyze_cmd::analyze;
@@ -143,9 +144,12 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
-        /// Jobs, their files and the queue database live here.
-        #[arg(long, default_value = "lathe-data")]
+        /// Jobs, their files, the queue and the accounts live here.
+        #[arg(long, default_value = "lathe-data", global = true)]
         data: PathBuf,
+        /// Accounts (without one: start the service).
+        #[command(subcommand)]
+        admin: Option<serve_admin::ServeAdmin>,
         /// Jobs mastered at once (the rest wait in the queue).
         #[arg(long, default_value_t = 1)]
         workers: usize,
@@ -300,6 +304,12 @@ fn main() -> ExitCode {
             json,
         } => album_cmd(&album, &out, force, json),
         Command::Serve {
+            admin: Some(admin),
+            data,
+            ..
+        } => serve_admin::run(&admin, &data),
+        Command::Serve {
+            admin: None,
             addr,
             data,
             workers,

@@ -2,6 +2,9 @@
 //! audio), and the zip of everything, made once and streamed.
 
 use super::*;
+use crate::auth::Caller;
+use crate::jobs::visible;
+use axum::Extension;
 
 /// The content type of an audio file lathe reads, by its extension (the formats lathe
 /// delivers say their own).
@@ -70,10 +73,14 @@ async fn send_file(path: PathBuf, name: &str, kind: &'static str, attachment: bo
 
 pub(crate) async fn get_file(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     UrlPath((id, name)): UrlPath<(String, String)>,
 ) -> Response {
+    if visible(&st, &caller, &id).is_err() {
+        return error(StatusCode::NOT_FOUND, "no such file");
+    }
     // Only a name the job's own listing holds is served: a path never comes from the URL.
-    if !valid_id(&id) || !st.store.list_outputs(&id).iter().any(|(n, _)| *n == name) {
+    if !st.store.list_outputs(&id).iter().any(|(n, _)| *n == name) {
         return error(StatusCode::NOT_FOUND, "no such file");
     }
     let Ok(dir) = st.store.outputs(&id, false) else {
@@ -86,10 +93,11 @@ pub(crate) async fn get_file(
 /// The uploaded mix (for the A/B player).
 pub(crate) async fn get_input(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    if !valid_id(&id) || !matches!(st.queue.get(&id), Ok(Some(_))) {
-        return error(StatusCode::NOT_FOUND, "no such job");
+    if let Err(r) = visible(&st, &caller, &id) {
+        return r;
     }
     let Ok(dir) = st.store.inputs(&id, false) else {
         return error(StatusCode::NOT_FOUND, "no such job");
@@ -113,9 +121,12 @@ pub(crate) async fn get_input(
     }
 }
 
-pub(crate) async fn get_zip(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
-    if !valid_id(&id) || !matches!(st.queue.get(&id), Ok(Some(j)) if j.state == queue::State::Done)
-    {
+pub(crate) async fn get_zip(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    if !matches!(visible(&st, &caller, &id), Ok(j) if j.state == queue::State::Done) {
         return error(StatusCode::NOT_FOUND, "no finished job with this id");
     }
     let files = st.store.list_outputs(&id);

@@ -8,9 +8,13 @@
 //! `DELETE /api/jobs/{id}`. Web pages: `/` (upload) and `/jobs/{id}` (progress, report, A/B
 //! player, downloads).
 
+pub mod accounts;
+pub mod auth;
 pub mod child;
 mod files;
 mod guard;
+mod jobs;
+pub mod login;
 pub mod queue;
 pub mod storage;
 mod upload;
@@ -26,7 +30,7 @@ use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -129,6 +133,8 @@ pub fn public_message(msg: &str, data_dir: &Path) -> String {
 
 #[derive(Clone)]
 struct AppState {
+    accounts: Arc<accounts::Accounts>,
+    throttle: Arc<login::Throttle>,
     queue: Arc<SqliteQueue>,
     store: Arc<LocalStore>,
     max_upload: u64,
@@ -141,6 +147,15 @@ struct AppState {
     upload_idle: std::time::Duration,
     /// Jobs whose upload is still coming in (their folders are not orphans).
     receiving: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl axum::extract::FromRef<AppState> for login::LoginState {
+    fn from_ref(st: &AppState) -> Self {
+        login::LoginState {
+            accounts: st.accounts.clone(),
+            throttle: st.throttle.clone(),
+        }
+    }
 }
 
 /// A running server.
@@ -174,6 +189,16 @@ pub fn start(config: Config) -> Result<Running, String> {
         .canonicalize()
         .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
     let queue = Arc::new(SqliteQueue::open(&data_dir)?);
+    let accounts = Arc::new(accounts::Accounts::open(&data_dir).map_err(|e| e.to_string())?);
+    if !config.addr.ip().is_loopback() && !accounts.any().map_err(|e| e.to_string())? {
+        return Err(format!(
+            "no user exists, so the service would be open to anyone who reaches {}: add one first \
+             (lathe serve --data {} user add NAME --role admin --password-stdin), or listen on \
+             a loopback address (127.0.0.1)",
+            config.addr,
+            config.data_dir.display()
+        ));
+    }
     let (requeued, failed) = queue.requeue_running(config.max_attempts)?;
     if requeued > 0 {
         eprintln!("lathe serve: {requeued} job(s) interrupted by the last stop are queued again");
@@ -209,6 +234,8 @@ pub fn start(config: Config) -> Result<Running, String> {
         stop.clone(),
     ));
     let state = AppState {
+        accounts,
+        throttle: Arc::new(login::Throttle::default()),
         queue,
         store,
         max_upload: config.max_upload_bytes,
@@ -241,7 +268,8 @@ pub fn start(config: Config) -> Result<Running, String> {
             .expect("a tokio runtime");
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
-            let _ = axum::serve(listener, router(state, policy))
+            let app = router(state, policy).into_make_service_with_connect_info::<SocketAddr>();
+            let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
                 })
@@ -293,15 +321,29 @@ fn janitor(
 fn router(state: AppState, policy: guard::HostPolicy) -> Router {
     Router::new()
         .route("/", get(web::upload_page))
-        .route("/jobs/{id}", get(job_page))
+        .route("/login", get(login::login_page).post(login::login))
+        .route("/logout", axum::routing::post(login::logout))
+        .route("/jobs/{id}", get(jobs::job_page))
         .route("/api/openapi.json", get(openapi))
-        .route("/api/jobs", axum::routing::post(upload::post_job))
-        .route("/api/jobs/{id}", get(get_job).delete(delete_job))
+        .route("/api/me", get(jobs::me))
+        .route(
+            "/api/jobs",
+            axum::routing::post(upload::post_job).get(jobs::list_jobs),
+        )
+        .route(
+            "/api/jobs/{id}",
+            get(jobs::get_job).delete(jobs::delete_job),
+        )
         .route("/api/jobs/{id}/files/{name}", get(files::get_file))
         .route("/api/jobs/{id}/input", get(files::get_input))
         .route("/api/jobs/{id}/zip", get(files::get_zip))
         // Uploads are counted while they stream in (413 past the limit), not buffered.
         .layer(DefaultBodyLimit::disable())
+        // Inside the Host and Origin guard: who is asking, for every route.
+        .layer(axum::middleware::from_fn_with_state(
+            state.accounts.clone(),
+            auth::authenticate,
+        ))
         .layer(axum::middleware::from_fn_with_state(policy, guard::guard))
         .with_state(state)
 }
@@ -327,76 +369,6 @@ fn valid_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-}
-
-async fn get_job(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
-    if !valid_id(&id) {
-        return error(StatusCode::NOT_FOUND, "no such job");
-    }
-    let job = match st.queue.get(&id) {
-        Ok(Some(j)) => j,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "no such job"),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    };
-    let out = st.store.outputs(&id, false).ok();
-    let report: Option<serde_json::Value> = out
-        .as_ref()
-        .filter(|_| job.state == queue::State::Done)
-        .and_then(|d| std::fs::read(d.join("report.json")).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let files: Vec<serde_json::Value> = if job.state == queue::State::Done {
-        st.store
-            .list_outputs(&id)
-            .into_iter()
-            .map(|(name, size)| {
-                serde_json::json!({ "name": name, "bytes": size, "url": format!("/api/jobs/{id}/files/{name}") })
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Json(serde_json::json!({
-        "id": job.id,
-        "state": job.state,
-        "progress": job.progress,
-        "stage": job.stage,
-        "error": job.error,
-        "kind": job.kind,
-        "options": serde_json::from_str::<serde_json::Value>(&job.options).unwrap_or_default(),
-        "report": report,
-        "files": files,
-    }))
-    .into_response()
-}
-
-async fn delete_job(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
-    if !valid_id(&id) {
-        return error(StatusCode::NOT_FOUND, "no such job");
-    }
-    match st.queue.get(&id) {
-        Ok(Some(j)) if j.state == queue::State::Running => error(
-            StatusCode::CONFLICT,
-            "the job is running; delete it when it has finished",
-        ),
-        Ok(Some(_)) => match st
-            .store
-            .remove(&id)
-            .map_err(|e| e.to_string())
-            .and_then(|_| st.queue.remove(&id))
-        {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-        },
-        Ok(None) => error(StatusCode::NOT_FOUND, "no such job"),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    }
-}
-
-async fn job_page(UrlPath(id): UrlPath<String>) -> Response {
-    if !valid_id(&id) {
-        return error(StatusCode::NOT_FOUND, "no such job");
-    }
-    Html(web::job_page(&id)).into_response()
 }
 
 async fn openapi() -> Response {

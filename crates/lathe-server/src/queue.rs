@@ -55,14 +55,18 @@ pub struct Job {
     pub finished_s: Option<i64>,
     /// Times a worker has taken it (a crashed attempt goes back to the queue, up to a limit).
     pub attempts: u32,
+    /// The account that ordered it (`None`: ordered while the service had no accounts).
+    pub owner: Option<String>,
 }
 
 pub type QueueResult<T> = Result<T, String>;
 
 /// What the server needs of a job queue.
 pub trait Queue: Send + Sync {
-    fn add(&self, id: &str, kind: &str, options: &str) -> QueueResult<()>;
+    fn add(&self, id: &str, kind: &str, options: &str, owner: Option<&str>) -> QueueResult<()>;
     fn get(&self, id: &str) -> QueueResult<Option<Job>>;
+    /// Every job, newest first.
+    fn list(&self) -> QueueResult<Vec<Job>>;
     /// Takes the oldest queued job, marks it running and counts the attempt.
     fn claim(&self) -> QueueResult<Option<Job>>;
     /// Puts a running job back in the queue (its attempt crashed; the count stays).
@@ -124,6 +128,11 @@ impl SqliteQueue {
             conn.execute_batch("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
                 .map_err(err)?;
         }
+        // …and before accounts, the owner (none: every caller of the open service).
+        if conn.prepare("SELECT owner FROM jobs LIMIT 0").is_err() {
+            conn.execute_batch("ALTER TABLE jobs ADD COLUMN owner TEXT")
+                .map_err(err)?;
+        }
         Ok(Self {
             conn: std::sync::Mutex::new(conn),
         })
@@ -147,20 +156,31 @@ fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
         created_s: r.get(7)?,
         finished_s: r.get(8)?,
         attempts: r.get(9)?,
+        owner: r.get(10)?,
     })
 }
 
 const COLUMNS: &str =
-    "id, state, progress, stage, error, kind, options, created_s, finished_s, attempts";
+    "id, state, progress, stage, error, kind, options, created_s, finished_s, attempts, owner";
 
 impl Queue for SqliteQueue {
-    fn add(&self, id: &str, kind: &str, options: &str) -> QueueResult<()> {
+    fn add(&self, id: &str, kind: &str, options: &str, owner: Option<&str>) -> QueueResult<()> {
         self.with(|c| {
             c.execute(
-                "INSERT INTO jobs (id, state, kind, options, created_s) VALUES (?1, 'queued', ?2, ?3, ?4)",
-                params![id, kind, options, now_s()],
+                "INSERT INTO jobs (id, state, kind, options, created_s, owner) VALUES (?1, 'queued', ?2, ?3, ?4, ?5)",
+                params![id, kind, options, now_s(), owner],
             )
             .map(|_| ())
+        })
+    }
+
+    fn list(&self) -> QueueResult<Vec<Job>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM jobs ORDER BY created_s DESC, rowid DESC"
+            ))?;
+            let rows = st.query_map([], row_to_job)?;
+            rows.collect()
         })
     }
 

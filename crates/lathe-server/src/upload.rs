@@ -3,6 +3,8 @@
 //! the uploaded stems; a refused upload leaves nothing behind.
 
 use super::*;
+use crate::auth::Caller;
+use axum::Extension;
 
 /// A name from an upload, reduced to letters, digits, `-` and `_` (never a path).
 fn clean(name: &str, max: usize) -> String {
@@ -45,6 +47,7 @@ enum Refused {
 
 pub(crate) async fn post_job(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let multipart = match multipart {
@@ -78,7 +81,7 @@ pub(crate) async fn post_job(
         .insert(id.clone());
     let received = receive(&st, &id, multipart).await;
     let answer = match received {
-        Ok((kind, options)) => match st.queue.add(&id, &kind, &options) {
+        Ok((kind, options)) => match st.queue.add(&id, &kind, &options, caller.name()) {
             Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response(),
             Err(e) => {
                 let _ = st.store.remove(&id);

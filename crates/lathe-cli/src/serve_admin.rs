@@ -1,0 +1,106 @@
+//! `lathe serve user add|list` and `lathe serve token create`: the studio's accounts, kept in
+//! the service's data folder (the service may be running: SQLite takes both).
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use lathe_engine::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
+use lathe_server::accounts::{AccountError, Accounts, Role};
+
+#[derive(Subcommand)]
+pub enum ServeAdmin {
+    /// Accounts: who may log in, and as what.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens for scripts (`Authorization: Bearer TOKEN`).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password is read from the first line of standard input.
+    Add {
+        name: String,
+        /// client (sees its own projects), engineer (all projects), admin.
+        #[arg(long)]
+        role: String,
+        /// Read the password from standard input (the only way: never on the command line,
+        /// where other users of the machine could see it).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List the users and their roles.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for user NAME; it is printed once (only its hash is kept).
+    Create { name: String },
+}
+
+fn open(data: &Path) -> Result<Accounts, String> {
+    std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
+    Accounts::open(data).map_err(|e| e.to_string())
+}
+
+fn code(e: &AccountError) -> ExitCode {
+    match e {
+        AccountError::Database(_) | AccountError::Secret(_) => ExitCode::from(EXIT_FAILURE),
+        _ => ExitCode::from(EXIT_BAD_INPUT),
+    }
+}
+
+pub fn run(admin: &ServeAdmin, data: &Path) -> ExitCode {
+    let accounts = match open(data) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("lathe: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let done = match admin {
+        ServeAdmin::User {
+            command: UserCommand::Add { name, role, .. },
+        } => add_user(&accounts, name, role),
+        ServeAdmin::User {
+            command: UserCommand::List,
+        } => accounts.users().map(|users| {
+            for u in users {
+                println!("{}\t{}", u.name, u.role.as_str());
+            }
+        }),
+        ServeAdmin::Token {
+            command: TokenCommand::Create { name },
+        } => accounts.create_token(name).map(|t| println!("{t}")),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lathe: {e}");
+            code(&e)
+        }
+    }
+}
+
+fn add_user(accounts: &Accounts, name: &str, role: &str) -> Result<(), AccountError> {
+    let Some(role) = Role::parse(role) else {
+        return Err(AccountError::BadRole(role.to_string()));
+    };
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| AccountError::Secret(format!("cannot read the password: {e}")))?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    let user = accounts.add_user(name, role, password)?;
+    eprintln!("lathe: added {} ({})", user.name, user.role.as_str());
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! The job API and the job page, as each caller sees them: a client only its own jobs (any
+//! other is 404, as if it did not exist), engineers and admins every job ([`visible`]).
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Json};
+
+use crate::auth::Caller;
+use crate::queue::{self, Job, Queue};
+use crate::storage::Store;
+use crate::{error, valid_id, web, AppState};
+
+/// The job `id` if the caller may see it; otherwise the answer to give (404 for a job that is
+/// not there and for one that is someone else's alike).
+pub(crate) fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<Job, Response> {
+    if !valid_id(id) {
+        return Err(error(StatusCode::NOT_FOUND, "no such job"));
+    }
+    match st.queue.get(id) {
+        Ok(Some(j)) if caller.may_see(j.owner.as_deref()) => Ok(j),
+        Ok(_) => Err(error(StatusCode::NOT_FOUND, "no such job")),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
+/// `GET /api/me`: who the service takes the caller for.
+pub(crate) async fn me(Extension(caller): Extension<Caller>) -> Response {
+    match caller {
+        Caller::Open => Json(serde_json::json!({ "name": null, "role": null, "open": true })),
+        Caller::User(u) => {
+            Json(serde_json::json!({ "name": u.name, "role": u.role, "open": false }))
+        }
+    }
+    .into_response()
+}
+
+/// `GET /api/jobs`: the jobs the caller may see, newest first.
+pub(crate) async fn list_jobs(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    match st.queue.list() {
+        Ok(jobs) => Json(serde_json::json!({
+            "jobs": jobs
+                .iter()
+                .filter(|j| caller.may_see(j.owner.as_deref()))
+                .map(|j| serde_json::json!({
+                    "id": j.id,
+                    "state": j.state,
+                    "kind": j.kind,
+                    "owner": j.owner,
+                    "created_s": j.created_s,
+                    "url": format!("/api/jobs/{}", j.id),
+                }))
+                .collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+pub(crate) async fn get_job(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    let job = match visible(&st, &caller, &id) {
+        Ok(j) => j,
+        Err(r) => return r,
+    };
+    let out = st.store.outputs(&id, false).ok();
+    let report: Option<serde_json::Value> = out
+        .as_ref()
+        .filter(|_| job.state == queue::State::Done)
+        .and_then(|d| std::fs::read(d.join("report.json")).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let files: Vec<serde_json::Value> = if job.state == queue::State::Done {
+        st.store
+            .list_outputs(&id)
+            .into_iter()
+            .map(|(name, size)| {
+                serde_json::json!({ "name": name, "bytes": size, "url": format!("/api/jobs/{id}/files/{name}") })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Json(serde_json::json!({
+        "id": job.id,
+        "state": job.state,
+        "progress": job.progress,
+        "stage": job.stage,
+        "error": job.error,
+        "kind": job.kind,
+        "owner": job.owner,
+        "options": serde_json::from_str::<serde_json::Value>(&job.options).unwrap_or_default(),
+        "report": report,
+        "files": files,
+    }))
+    .into_response()
+}
+
+pub(crate) async fn delete_job(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    match visible(&st, &caller, &id) {
+        Ok(j) if j.state == queue::State::Running => error(
+            StatusCode::CONFLICT,
+            "the job is running; delete it when it has finished",
+        ),
+        Ok(_) => match st
+            .store
+            .remove(&id)
+            .map_err(|e| e.to_string())
+            .and_then(|_| st.queue.remove(&id))
+        {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        },
+        Err(r) => r,
+    }
+}
+
+pub(crate) async fn job_page(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    match visible(&st, &caller, &id) {
+        Ok(_) => Html(web::job_page(&id)).into_response(),
+        Err(r) => r,
+    }
+}
