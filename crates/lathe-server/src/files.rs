@@ -97,7 +97,7 @@ pub(crate) async fn get_input(
     UrlPath(id): UrlPath<String>,
 ) -> Response {
     if let Err(r) = visible(&st, &caller, &id) {
-        return r;
+        return r.into_response();
     }
     let Ok(dir) = st.store.inputs(&id, false) else {
         return error(StatusCode::NOT_FOUND, "no such job");

@@ -11,16 +11,32 @@ use crate::queue::{self, Job, Queue};
 use crate::storage::Store;
 use crate::{error, valid_id, web, AppState};
 
-/// The job `id` if the caller may see it; otherwise the answer to give (404 for a job that is
-/// not there and for one that is someone else's alike).
-pub(crate) fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<Job, Response> {
+/// Why a job is not shown.
+pub(crate) enum Hidden {
+    /// Not there, or someone else's: the same answer for both.
+    NotFound,
+    Database(String),
+}
+
+impl IntoResponse for Hidden {
+    fn into_response(self) -> Response {
+        match self {
+            Hidden::NotFound => error(StatusCode::NOT_FOUND, "no such job"),
+            Hidden::Database(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    }
+}
+
+/// The job `id` if the caller may see it (404 for a job that is not there and for one that is
+/// someone else's alike).
+pub(crate) fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<Job, Hidden> {
     if !valid_id(id) {
-        return Err(error(StatusCode::NOT_FOUND, "no such job"));
+        return Err(Hidden::NotFound);
     }
     match st.queue.get(id) {
         Ok(Some(j)) if caller.may_see(j.owner.as_deref()) => Ok(j),
-        Ok(_) => Err(error(StatusCode::NOT_FOUND, "no such job")),
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e)),
+        Ok(_) => Err(Hidden::NotFound),
+        Err(e) => Err(Hidden::Database(e)),
     }
 }
 
@@ -67,7 +83,7 @@ pub(crate) async fn get_job(
 ) -> Response {
     let job = match visible(&st, &caller, &id) {
         Ok(j) => j,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let out = st.store.outputs(&id, false).ok();
     let report: Option<serde_json::Value> = out
@@ -120,7 +136,7 @@ pub(crate) async fn delete_job(
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
         },
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -131,6 +147,6 @@ pub(crate) async fn job_page(
 ) -> Response {
     match visible(&st, &caller, &id) {
         Ok(_) => Html(web::job_page(&id)).into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
