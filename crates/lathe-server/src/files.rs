@@ -71,23 +71,69 @@ async fn send_file(path: PathBuf, name: &str, kind: &'static str, attachment: bo
     }
 }
 
+/// Serves output `name` of revision `rev`: only a name its own listing holds (a path never
+/// comes from the URL).
+async fn serve_output(st: &AppState, id: &str, rev: u32, name: &str) -> Response {
+    if !st
+        .store
+        .list_outputs(id, rev)
+        .iter()
+        .any(|(n, _)| n == name)
+    {
+        return error(StatusCode::NOT_FOUND, "no such file");
+    }
+    let Ok(dir) = st.store.outputs(id, rev, false) else {
+        return error(StatusCode::NOT_FOUND, "no such file");
+    };
+    let inline = name.ends_with(".svg") || name.ends_with(".json");
+    send_file(dir.join(name), name, content_type(name), !inline).await
+}
+
+/// The revision whose files a job's own paths serve: the newest rendered (`approved`: the
+/// approved one when there is one).
+fn served_revision(st: &AppState, job: &queue::Job, approved: bool) -> Option<u32> {
+    if approved && job.approved.is_some() {
+        return job.approved;
+    }
+    crate::revisions::revisions_of(st, job)
+        .ok()
+        .and_then(|r| crate::revisions::latest_done(&r))
+}
+
+/// `GET /api/jobs/{id}/files/{name}`: the newest rendered revision's file.
 pub(crate) async fn get_file(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
     UrlPath((id, name)): UrlPath<(String, String)>,
 ) -> Response {
-    if visible(&st, &caller, &id).is_err() {
-        return error(StatusCode::NOT_FOUND, "no such file");
-    }
-    // Only a name the job's own listing holds is served: a path never comes from the URL.
-    if !st.store.list_outputs(&id).iter().any(|(n, _)| *n == name) {
-        return error(StatusCode::NOT_FOUND, "no such file");
-    }
-    let Ok(dir) = st.store.outputs(&id, false) else {
+    let Ok(job) = visible(&st, &caller, &id) else {
         return error(StatusCode::NOT_FOUND, "no such file");
     };
-    let inline = name.ends_with(".svg") || name.ends_with(".json");
-    send_file(dir.join(&name), &name, content_type(&name), !inline).await
+    match served_revision(&st, &job, false) {
+        Some(rev) => serve_output(&st, &id, rev, &name).await,
+        None => error(StatusCode::NOT_FOUND, "no such file"),
+    }
+}
+
+/// `GET /api/jobs/{id}/revisions/{n}/files/{name}`.
+pub(crate) async fn get_revision_file(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    UrlPath((id, rev, name)): UrlPath<(String, u32, String)>,
+) -> Response {
+    let Ok(job) = visible(&st, &caller, &id) else {
+        return error(StatusCode::NOT_FOUND, "no such file");
+    };
+    let done = crate::revisions::revisions_of(&st, &job)
+        .ok()
+        .is_some_and(|r| {
+            r.iter()
+                .any(|r| r.n == rev && r.state == Some(queue::State::Done))
+        });
+    if !done {
+        return error(StatusCode::NOT_FOUND, "no such file");
+    }
+    serve_output(&st, &id, rev, &name).await
 }
 
 /// The uploaded mix (for the A/B player).
@@ -126,11 +172,15 @@ pub(crate) async fn get_zip(
     Extension(caller): Extension<Caller>,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    if !matches!(visible(&st, &caller, &id), Ok(j) if j.state == queue::State::Done) {
+    // The approved revision's files, else the newest rendered ones.
+    let Some(rev) = visible(&st, &caller, &id)
+        .ok()
+        .and_then(|j| served_revision(&st, &j, true))
+    else {
         return error(StatusCode::NOT_FOUND, "no finished job with this id");
-    }
-    let files = st.store.list_outputs(&id);
-    let Ok(dir) = st.store.outputs(&id, false) else {
+    };
+    let files = st.store.list_outputs(&id, rev);
+    let Ok(dir) = st.store.outputs(&id, rev, false) else {
         return error(StatusCode::NOT_FOUND, "no such job");
     };
     // Made once on disk (hidden from the listing), then streamed.
@@ -162,7 +212,10 @@ pub(crate) async fn get_zip(
     })
     .await;
     match made {
-        Ok(Ok(())) => send_file(bundle, &format!("lathe-{id}.zip"), "application/zip", true).await,
+        Ok(Ok(())) => {
+            let name = format!("lathe-{id}-revision-{rev}.zip");
+            send_file(bundle, &name, "application/zip", true).await
+        }
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

@@ -85,23 +85,21 @@ pub(crate) async fn get_job(
         Ok(j) => j,
         Err(r) => return r.into_response(),
     };
-    let out = st.store.outputs(&id, false).ok();
-    let report: Option<serde_json::Value> = out
-        .as_ref()
-        .filter(|_| job.state == queue::State::Done)
-        .and_then(|d| std::fs::read(d.join("report.json")).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let files: Vec<serde_json::Value> = if job.state == queue::State::Done {
-        st.store
-            .list_outputs(&id)
-            .into_iter()
-            .map(|(name, size)| {
-                serde_json::json!({ "name": name, "bytes": size, "url": format!("/api/jobs/{id}/files/{name}") })
-            })
-            .collect()
-    } else {
-        Vec::new()
+    let revs = match crate::revisions::revisions_of(&st, &job) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
+    let in_dir = st.store.inputs(&id, false).ok();
+    let shown: Vec<serde_json::Value> = revs
+        .iter()
+        .map(|r| revision_json(&st, &job, r, in_dir.as_deref()))
+        .collect();
+    // The top level shows the newest rendered revision, as before revisions existed.
+    let latest = crate::revisions::latest_done(&revs)
+        .and_then(|n| shown.iter().find(|r| r["n"] == n))
+        .cloned()
+        .unwrap_or_default();
+    let events = st.queue.events(&id).unwrap_or_default();
     Json(serde_json::json!({
         "id": job.id,
         "state": job.state,
@@ -111,10 +109,63 @@ pub(crate) async fn get_job(
         "kind": job.kind,
         "owner": job.owner,
         "options": serde_json::from_str::<serde_json::Value>(&job.options).unwrap_or_default(),
-        "report": report,
-        "files": files,
+        "report": latest.get("report").cloned().unwrap_or_default(),
+        "files": latest.get("files").cloned().unwrap_or(serde_json::json!([])),
+        "revision": job.revision,
+        "approved_revision": job.approved,
+        "revisions": shown,
+        "events": events,
     }))
     .into_response()
+}
+
+/// One revision as `GET /api/jobs/{id}` lists it: its state, note, the session that rendered
+/// it (files named as the uploads), and once rendered its report and files.
+fn revision_json(
+    st: &AppState,
+    job: &Job,
+    r: &crate::queue::Revision,
+    in_dir: Option<&std::path::Path>,
+) -> serde_json::Value {
+    let done = r.state == Some(queue::State::Done);
+    let out = st.store.outputs(&job.id, r.n, false).ok();
+    let read = |name: &str| out.as_ref().and_then(|d| std::fs::read(d.join(name)).ok());
+    let report: Option<serde_json::Value> = read("report.json")
+        .filter(|_| done)
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let session_text = read("session.toml")
+        .filter(|_| done)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .or_else(|| r.session.clone());
+    let session = session_text
+        .zip(in_dir)
+        .and_then(|(t, d)| crate::revisions::public_session(&t, d));
+    let files: Vec<serde_json::Value> = if done {
+        st.store
+            .list_outputs(&job.id, r.n)
+            .into_iter()
+            .map(|(name, size)| {
+                serde_json::json!({
+                    "name": name,
+                    "bytes": size,
+                    "url": format!("/api/jobs/{}/revisions/{}/files/{name}", job.id, r.n),
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    serde_json::json!({
+        "n": r.n,
+        "state": r.state,
+        "error": r.error,
+        "note": r.note,
+        "author": r.author,
+        "created_s": r.created_s,
+        "session": session,
+        "report": report,
+        "files": files,
+    })
 }
 
 pub(crate) async fn delete_job(

@@ -16,6 +16,7 @@ mod guard;
 mod jobs;
 pub mod login;
 pub mod queue;
+pub mod revisions;
 pub mod storage;
 mod upload;
 mod web;
@@ -335,6 +336,22 @@ fn router(state: AppState, policy: guard::HostPolicy) -> Router {
             get(jobs::get_job).delete(jobs::delete_job),
         )
         .route("/api/jobs/{id}/files/{name}", get(files::get_file))
+        .route(
+            "/api/jobs/{id}/revisions",
+            axum::routing::post(revisions::post_revision),
+        )
+        .route(
+            "/api/jobs/{id}/revisions/{n}/files/{name}",
+            get(files::get_revision_file),
+        )
+        .route(
+            "/api/jobs/{id}/approve",
+            axum::routing::post(revisions::approve),
+        )
+        .route(
+            "/api/jobs/{id}/changes",
+            axum::routing::post(revisions::changes),
+        )
         .route("/api/jobs/{id}/input", get(files::get_input))
         .route("/api/jobs/{id}/zip", get(files::get_zip))
         // Uploads are counted while they stream in (413 past the limit), not buffered.

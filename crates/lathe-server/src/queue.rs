@@ -57,6 +57,37 @@ pub struct Job {
     pub attempts: u32,
     /// The account that ordered it (`None`: ordered while the service had no accounts).
     pub owner: Option<String>,
+    /// The revision being rendered, or the last one rendered (1: the automatic master); the
+    /// job's state is this revision's.
+    pub revision: u32,
+    /// The revision the client approved.
+    pub approved: Option<u32>,
+}
+
+/// One revision of a job.
+#[derive(Clone, Debug, Serialize)]
+pub struct Revision {
+    pub n: u32,
+    pub note: String,
+    pub author: Option<String>,
+    pub created_s: i64,
+    /// How its render ended (`None` while it is the job's current revision in the queue).
+    pub state: Option<State>,
+    pub error: Option<String>,
+    /// The session an engineer posted (its files resolved to the job's uploads); `None` for
+    /// revision 1, which the order's options made.
+    pub session: Option<String>,
+}
+
+/// Something that happened to a job, for its history (and the audit log).
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    pub at_s: i64,
+    pub who: Option<String>,
+    /// `ordered`, `revision`, `approved`, `changes`.
+    pub what: String,
+    pub revision: Option<u32>,
+    pub comment: String,
 }
 
 pub type QueueResult<T> = Result<T, String>;
@@ -67,6 +98,21 @@ pub trait Queue: Send + Sync {
     fn get(&self, id: &str) -> QueueResult<Option<Job>>;
     /// Every job, newest first.
     fn list(&self) -> QueueResult<Vec<Job>>;
+    /// Queues revision n + 1 of a finished job, rendering `session` (`None`: a revision is
+    /// queued or rendering).
+    fn add_revision(
+        &self,
+        id: &str,
+        session: &str,
+        note: &str,
+        author: Option<&str>,
+    ) -> QueueResult<Option<u32>>;
+    fn revisions(&self, id: &str) -> QueueResult<Vec<Revision>>;
+    /// Records the client's approval of revision `n`.
+    fn approve(&self, id: &str, n: u32, who: Option<&str>, comment: &str) -> QueueResult<()>;
+    /// Records an event in the job's history.
+    fn record(&self, id: &str, e: &Event) -> QueueResult<()>;
+    fn events(&self, id: &str) -> QueueResult<Vec<Event>>;
     /// Takes the oldest queued job, marks it running and counts the attempt.
     fn claim(&self) -> QueueResult<Option<Job>>;
     /// Puts a running job back in the queue (its attempt crashed; the count stays).
@@ -128,11 +174,39 @@ impl SqliteQueue {
             conn.execute_batch("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
                 .map_err(err)?;
         }
-        // …and before accounts, the owner (none: every caller of the open service).
+        // …and before accounts and revisions, the owner (none: every caller of the open
+        // service), the current and the approved revision.
         if conn.prepare("SELECT owner FROM jobs LIMIT 0").is_err() {
-            conn.execute_batch("ALTER TABLE jobs ADD COLUMN owner TEXT")
-                .map_err(err)?;
+            conn.execute_batch(
+                "ALTER TABLE jobs ADD COLUMN owner TEXT;
+                 ALTER TABLE jobs ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+                 ALTER TABLE jobs ADD COLUMN approved INTEGER;",
+            )
+            .map_err(err)?;
         }
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS revisions (
+                job TEXT NOT NULL,
+                n INTEGER NOT NULL,
+                note TEXT NOT NULL,
+                author TEXT,
+                created_s INTEGER NOT NULL,
+                state TEXT,
+                error TEXT,
+                session TEXT,
+                PRIMARY KEY (job, n)
+            );
+            CREATE TABLE IF NOT EXISTS events (
+                job TEXT NOT NULL,
+                at_s INTEGER NOT NULL,
+                who TEXT,
+                what TEXT NOT NULL,
+                revision INTEGER,
+                comment TEXT NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS events_job ON events (job, at_s);",
+        )
+        .map_err(err)?;
         Ok(Self {
             conn: std::sync::Mutex::new(conn),
         })
@@ -157,20 +231,128 @@ fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
         finished_s: r.get(8)?,
         attempts: r.get(9)?,
         owner: r.get(10)?,
+        revision: r.get(11)?,
+        approved: r.get(12)?,
     })
 }
 
 const COLUMNS: &str =
-    "id, state, progress, stage, error, kind, options, created_s, finished_s, attempts, owner";
+    "id, state, progress, stage, error, kind, options, created_s, finished_s, attempts, owner, revision, approved";
 
 impl Queue for SqliteQueue {
     fn add(&self, id: &str, kind: &str, options: &str, owner: Option<&str>) -> QueueResult<()> {
         self.with(|c| {
-            c.execute(
+            let tx = c.unchecked_transaction()?;
+            let now = now_s();
+            tx.execute(
                 "INSERT INTO jobs (id, state, kind, options, created_s, owner) VALUES (?1, 'queued', ?2, ?3, ?4, ?5)",
-                params![id, kind, options, now_s(), owner],
+                params![id, kind, options, now, owner],
+            )?;
+            tx.execute(
+                "INSERT INTO revisions (job, n, note, author, created_s) VALUES (?1, 1, 'the automatic master', NULL, ?2)",
+                params![id, now],
+            )?;
+            tx.execute(
+                "INSERT INTO events (job, at_s, who, what, revision, comment) VALUES (?1, ?2, ?3, 'ordered', 1, '')",
+                params![id, now, owner],
+            )?;
+            tx.commit()
+        })
+    }
+
+    fn add_revision(
+        &self,
+        id: &str,
+        session: &str,
+        note: &str,
+        author: Option<&str>,
+    ) -> QueueResult<Option<u32>> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            let (state, last): (String, u32) = tx.query_row(
+                "SELECT state, revision FROM jobs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if matches!(State::parse(&state), State::Queued | State::Running) {
+                return Ok(None);
+            }
+            let n = last + 1;
+            let now = now_s();
+            tx.execute(
+                "UPDATE jobs SET state = 'queued', revision = ?2, progress = 0, stage = '', error = NULL, finished_s = NULL, attempts = 0 WHERE id = ?1",
+                params![id, n],
+            )?;
+            tx.execute(
+                "INSERT INTO revisions (job, n, note, author, created_s, session) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, n, note, author, now, session],
+            )?;
+            tx.execute(
+                "INSERT INTO events (job, at_s, who, what, revision, comment) VALUES (?1, ?2, ?3, 'revision', ?4, ?5)",
+                params![id, now, author, n, note],
+            )?;
+            tx.commit()?;
+            Ok(Some(n))
+        })
+    }
+
+    fn revisions(&self, id: &str) -> QueueResult<Vec<Revision>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT n, note, author, created_s, state, error, session FROM revisions WHERE job = ?1 ORDER BY n",
+            )?;
+            let rows = st.query_map([id], |r| {
+                Ok(Revision {
+                    n: r.get(0)?,
+                    note: r.get(1)?,
+                    author: r.get(2)?,
+                    created_s: r.get(3)?,
+                    state: r.get::<_, Option<String>>(4)?.map(|s| State::parse(&s)),
+                    error: r.get(5)?,
+                    session: r.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn approve(&self, id: &str, n: u32, who: Option<&str>, comment: &str) -> QueueResult<()> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            tx.execute("UPDATE jobs SET approved = ?2 WHERE id = ?1", params![id, n])?;
+            tx.execute(
+                "INSERT INTO events (job, at_s, who, what, revision, comment) VALUES (?1, ?2, ?3, 'approved', ?4, ?5)",
+                params![id, now_s(), who, n, comment],
+            )?;
+            tx.commit()
+        })
+    }
+
+    fn record(&self, id: &str, e: &Event) -> QueueResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO events (job, at_s, who, what, revision, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, e.at_s, e.who, e.what, e.revision, e.comment],
             )
             .map(|_| ())
+        })
+    }
+
+    fn events(&self, id: &str) -> QueueResult<Vec<Event>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT at_s, who, what, revision, comment FROM events WHERE job = ?1 ORDER BY at_s, rowid",
+            )?;
+            let rows = st.query_map([id], |r| {
+                Ok(Event {
+                    at_s: r.get(0)?,
+                    who: r.get(1)?,
+                    what: r.get(2)?,
+                    revision: r.get(3)?,
+                    comment: r.get(4)?,
+                })
+            })?;
+            rows.collect()
         })
     }
 
@@ -239,18 +421,26 @@ impl Queue for SqliteQueue {
             State::Done
         };
         self.with(|c| {
-            c.execute(
+            let tx = c.unchecked_transaction()?;
+            tx.execute(
                 "UPDATE jobs SET state = ?2, progress = CASE WHEN ?3 IS NULL THEN 1 ELSE progress END, error = ?3, finished_s = ?4, stage = '' WHERE id = ?1",
                 params![id, state.as_str(), error, now_s()],
-            )
-            .map(|_| ())
+            )?;
+            tx.execute(
+                "UPDATE revisions SET state = ?2, error = ?3 WHERE job = ?1 AND n = (SELECT revision FROM jobs WHERE id = ?1)",
+                params![id, state.as_str(), error],
+            )?;
+            tx.commit()
         })
     }
 
     fn remove(&self, id: &str) -> QueueResult<()> {
         self.with(|c| {
-            c.execute("DELETE FROM jobs WHERE id = ?1", [id])
-                .map(|_| ())
+            let tx = c.unchecked_transaction()?;
+            tx.execute("DELETE FROM revisions WHERE job = ?1", [id])?;
+            tx.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+            // The events stay: the audit log outlives the files.
+            tx.commit()
         })
     }
 
@@ -267,13 +457,15 @@ impl Queue for SqliteQueue {
     fn requeue_running(&self, max_attempts: u32) -> QueueResult<(usize, usize)> {
         self.with(|c| {
             let tx = c.unchecked_transaction()?;
+            let why = format!("the service stopped during each of its {max_attempts} attempts (it may have crashed it); not tried again");
+            tx.execute(
+                "UPDATE revisions SET state = 'failed', error = ?2 WHERE (job, n) IN
+                 (SELECT id, revision FROM jobs WHERE state = 'running' AND attempts >= ?1)",
+                params![max_attempts, why],
+            )?;
             let failed = tx.execute(
                 "UPDATE jobs SET state = 'failed', finished_s = ?2, stage = '', error = ?3 WHERE state = 'running' AND attempts >= ?1",
-                params![
-                    max_attempts,
-                    now_s(),
-                    format!("the service stopped during each of its {max_attempts} attempts (it may have crashed it); not tried again")
-                ],
+                params![max_attempts, now_s(), why],
             )?;
             let requeued = tx.execute(
                 "UPDATE jobs SET state = 'queued', progress = 0, stage = 'restarted' WHERE state = 'running'",

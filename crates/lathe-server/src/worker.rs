@@ -104,23 +104,39 @@ fn inputs(dir: &Path) -> (Vec<PathBuf>, Option<PathBuf>, Option<PathBuf>) {
     (files, reference, session)
 }
 
-/// Masters one job into its output folder.
+/// Renders revision `rev` of a job into its output folder: revision 1 masters the uploads
+/// with the order's options (or its uploaded session), a later one renders the session an
+/// engineer posted for it.
 pub fn run_job(
     store: &dyn Store,
     queue: &dyn Queue,
     id: &str,
     options: &str,
+    rev: u32,
 ) -> Result<(), String> {
     let opts: JobOptions = serde_json::from_str(options).map_err(|e| format!("options: {e}"))?;
     let in_dir = store.inputs(id, false).map_err(|e| e.to_string())?;
-    let out_dir = store.outputs(id, true).map_err(|e| e.to_string())?;
+    let out_dir = store.outputs(id, rev, true).map_err(|e| e.to_string())?;
     let progress = QueueProgress {
         queue,
         id,
         state: std::sync::Mutex::new((0, String::new(), 0, 0, std::time::Instant::now())),
     };
     let (files, reference, session_file) = inputs(&in_dir);
-    let (session, known) = if let Some(path) = session_file {
+    let posted = if rev > 1 {
+        let text = queue
+            .revisions(id)?
+            .into_iter()
+            .find(|r| r.n == rev)
+            .and_then(|r| r.session)
+            .ok_or_else(|| format!("revision {rev} has no session"))?;
+        Some(revision_session(&text)?)
+    } else {
+        None
+    };
+    let (session, known) = if let Some(s) = posted {
+        (s, None)
+    } else if let Some(path) = session_file {
         (Session::load(&path)?, None)
     } else {
         if files.is_empty() {
@@ -136,7 +152,11 @@ pub fn run_job(
     };
     let report = render_session_with(&session, &out_dir, true, known, &progress)
         .map_err(|e| e.to_string())?;
-    let _ = std::fs::write(out_dir.join("session.toml"), report.session.to_toml());
+    // The session that rendered it, its files named inside the job's input folder (the
+    // server's paths stay on the server; a revision posts it back as it is).
+    let rendered = report.session.to_toml();
+    let public = crate::revisions::public_session(&rendered, &in_dir).unwrap_or(rendered);
+    let _ = std::fs::write(out_dir.join("session.toml"), public);
     // What the results page plots: loudness over time and the spectrum, before and after.
     progress.stage("measuring for the plots", None);
     let master = report
@@ -155,6 +175,14 @@ pub fn run_job(
         let _ = queue.progress(id, 1.0, "a deliverable missed its target (see the report)");
     }
     Ok(())
+}
+
+/// A revision's session as the server stored it (its files already resolved to the uploads).
+fn revision_session(text: &str) -> Result<Session, String> {
+    let s: Session =
+        toml::from_str(text).map_err(|e| format!("session: {}", e.to_string().trim_end()))?;
+    s.validate().map_err(|e| format!("session: {e}"))?;
+    Ok(s)
 }
 
 /// What the workers need besides the queue and the store.
@@ -281,11 +309,11 @@ pub fn job_main(args: &[std::ffi::OsString]) -> i32 {
     };
     let store = crate::storage::LocalStore::new(&data);
     // An attempt starts from an empty output folder: nothing of a crashed one is kept.
-    if let Ok(out) = store.outputs(&id, false) {
+    if let Ok(out) = store.outputs(&id, job.revision, false) {
         let _ = std::fs::remove_dir_all(out);
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_job(&store, &queue, &id, &job.options)
+        run_job(&store, &queue, &id, &job.options, job.revision)
     }));
     match result {
         Ok(Ok(())) => 0,
