@@ -136,7 +136,7 @@ pub(crate) async fn get_revision_file(
     serve_output(&st, &id, rev, &name).await
 }
 
-/// The uploaded mix (for the A/B player).
+/// The uploaded mix, or a stem job's preview of its sum (the A/B players' original).
 pub(crate) async fn get_input(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -163,8 +163,24 @@ pub(crate) async fn get_input(
                 None => send_file(e.path(), &name, "application/octet-stream", true).await,
             }
         }
-        None => error(StatusCode::NOT_FOUND, "this job has stems, not a mix"),
+        None => match preview_file(&st, &id) {
+            Some(p) => send_file(p, "original.wav", "audio/wav", false).await,
+            None => error(
+                StatusCode::NOT_FOUND,
+                "this job has stems, and their sum's preview is not ready",
+            ),
+        },
     }
+}
+
+/// A stem job's preview of its unprocessed sum, once made.
+pub(crate) fn preview_file(st: &AppState, id: &str) -> Option<PathBuf> {
+    let dir = st.store.preview(id, false).ok()?;
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "wav"))
 }
 
 pub(crate) async fn get_zip(

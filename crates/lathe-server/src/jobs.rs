@@ -100,6 +100,22 @@ pub(crate) async fn get_job(
         .cloned()
         .unwrap_or_default();
     let events = st.queue.events(&id).unwrap_or_default();
+    // The original the A/B compares with, at its loudness: a mix's upload (measured in the
+    // first revision's report), a stem job's preview of its sum.
+    let original_lufs = if job.kind == "mix" {
+        shown
+            .first()
+            .map(|r| r["report"]["input"]["integrated_lufs"].clone())
+    } else {
+        crate::files::preview_file(&st, &id)
+            .and_then(|p| std::fs::read(p.with_file_name("report.json")).ok())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map(|r| r["deliverables"][0]["measured"]["integrated_lufs"].clone())
+    }
+    .filter(|v| v.is_number());
+    let original = original_lufs.map(
+        |l| serde_json::json!({ "url": format!("/api/jobs/{id}/input"), "integrated_lufs": l }),
+    );
     Json(serde_json::json!({
         "id": job.id,
         "state": job.state,
@@ -114,6 +130,7 @@ pub(crate) async fn get_job(
         "revision": job.revision,
         "approved_revision": job.approved,
         "revisions": shown,
+        "original": original,
         "events": events,
     }))
     .into_response()
@@ -137,9 +154,14 @@ fn revision_json(
         .filter(|_| done)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .or_else(|| r.session.clone());
-    let session = session_text
-        .zip(in_dir)
-        .and_then(|(t, d)| crate::revisions::public_session(&t, d));
+    let public = |f: fn(&str, &std::path::Path) -> Option<serde_json::Value>| {
+        session_text
+            .as_deref()
+            .zip(in_dir)
+            .and_then(|(t, d)| f(t, d))
+    };
+    let session = public(|t, d| crate::revisions::public_session(t, d).map(Into::into));
+    let session_json = public(crate::revisions::public_session_json);
     let files: Vec<serde_json::Value> = if done {
         st.store
             .list_outputs(&job.id, r.n)
@@ -163,6 +185,7 @@ fn revision_json(
         "author": r.author,
         "created_s": r.created_s,
         "session": session,
+        "session_json": session_json,
         "report": report,
         "files": files,
     })

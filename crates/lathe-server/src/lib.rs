@@ -20,6 +20,7 @@ pub mod revisions;
 pub mod storage;
 mod upload;
 mod web;
+mod web_studio;
 pub mod worker;
 
 use std::net::SocketAddr;

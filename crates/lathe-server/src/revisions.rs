@@ -105,11 +105,15 @@ pub fn public_session(text: &str, in_dir: &Path) -> Option<String> {
     Some(s.to_toml())
 }
 
+/// The same, as JSON (what the engineer's form edits).
+pub fn public_session_json(text: &str, in_dir: &Path) -> Option<serde_json::Value> {
+    let s: Session = toml::from_str(&public_session(text, in_dir)?).ok()?;
+    serde_json::to_value(s).ok()
+}
+
 /// A posted session with its files pointed at the job's uploads, checked as `lathe render`
 /// would; the error names what is wrong.
-fn resolve_posted(text: &str, in_dir: &Path) -> Result<String, String> {
-    let mut s: Session =
-        toml::from_str(text).map_err(|e| format!("session: {}", e.to_string().trim_end()))?;
+fn resolve_posted(mut s: Session, in_dir: &Path) -> Result<String, String> {
     let known = uploads(in_dir);
     let find = |p: &Path, what: &str| -> Result<PathBuf, String> {
         let want = p.to_string_lossy().replace('\\', "/");
@@ -151,11 +155,28 @@ fn resolve_posted(text: &str, in_dir: &Path) -> Result<String, String> {
     Ok(s.to_toml())
 }
 
+/// A revision's request: the session as TOML (`session`) or as the JSON the job lists
+/// (`session_json`, what the engineer's form sends), and a note for the client.
 #[derive(Deserialize)]
 pub(crate) struct PostRevision {
-    session: String,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    session_json: Option<serde_json::Value>,
     #[serde(default)]
     note: String,
+}
+
+impl PostRevision {
+    fn session(self) -> Result<Session, String> {
+        match (self.session, self.session_json) {
+            (Some(t), None) => {
+                toml::from_str(&t).map_err(|e| format!("session: {}", e.to_string().trim_end()))
+            }
+            (None, Some(j)) => serde_json::from_value(j).map_err(|e| format!("session_json: {e}")),
+            _ => Err("give the session as 'session' (TOML) or 'session_json', one of them".into()),
+        }
+    }
 }
 
 fn engineer(caller: &Caller) -> bool {
@@ -197,11 +218,11 @@ pub(crate) async fn post_revision(
     let Ok(in_dir) = st.store.inputs(&job.id, false) else {
         return error(StatusCode::NOT_FOUND, "no such job");
     };
-    let session = match resolve_posted(&posted.session, &in_dir) {
+    let note: String = posted.note.chars().take(2000).collect();
+    let session = match posted.session().and_then(|s| resolve_posted(s, &in_dir)) {
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let note: String = posted.note.chars().take(2000).collect();
     match st
         .queue
         .add_revision(&job.id, &session, &note, caller.name())

@@ -12,6 +12,8 @@ pub trait Store: Send + Sync {
     fn inputs(&self, id: &str, create: bool) -> std::io::Result<PathBuf>;
     /// The output folder of the job's revision `rev` (`create`: made if missing).
     fn outputs(&self, id: &str, rev: u32, create: bool) -> std::io::Result<PathBuf>;
+    /// The folder of a stem job's preview of the unprocessed stem sum (`create`: made).
+    fn preview(&self, id: &str, create: bool) -> std::io::Result<PathBuf>;
     /// Output file names and sizes of revision `rev`, sorted.
     fn list_outputs(&self, id: &str, rev: u32) -> Vec<(String, u64)>;
 
@@ -64,6 +66,14 @@ impl Store for LocalStore {
 
     fn outputs(&self, id: &str, rev: u32, create: bool) -> std::io::Result<PathBuf> {
         let p = self.out_dir(id, rev);
+        if create {
+            std::fs::create_dir_all(&p)?;
+        }
+        Ok(p)
+    }
+
+    fn preview(&self, id: &str, create: bool) -> std::io::Result<PathBuf> {
+        let p = self.job(id).join("preview");
         if create {
             std::fs::create_dir_all(&p)?;
         }

@@ -43,6 +43,7 @@ pub async fn upload_page() -> Html<String> {
     Html(format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>lathe: master a mix or stems</title>{STYLE}</head><body>
 <h1>lathe mastering</h1>
+{account_html}
 <form id="job">
 <fieldset><legend>Audio</legend>
 <label><input type="radio" name="kind" value="mix" checked> Stereo mix</label>
@@ -133,7 +134,10 @@ document.getElementById('job').onsubmit = async e => {{
   if (r.status === 201) location.href = '/jobs/' + j.id;
   else {{ msg.textContent = j.error || ('upload refused: ' + r.status); document.getElementById('go').disabled = false; }}
 }};
-</script></body></html>"#
+{account_js}
+</script></body></html>"#,
+        account_html = crate::web_studio::ACCOUNT_HTML,
+        account_js = crate::web_studio::ACCOUNT_JS,
     ))
 }
 
@@ -154,6 +158,7 @@ pub fn job_page(id: &str) -> String {
 <audio id="orig" preload="auto" crossorigin="anonymous"></audio><audio id="mast" preload="auto" crossorigin="anonymous"></audio>
 <h2>Downloads</h2><ul id="files"></ul><p><a id="zip" href="/api/jobs/{id}/zip">Everything as a zip</a></p>
 </div>
+{studio_html}
 <p id="error" class="error"></p>
 <script>
 const id = '{id}';
@@ -216,10 +221,11 @@ async function plots(job) {{
 function player(job) {{
   const rep = job.report;
   const wav = job.files.find(f => f.name.endsWith('.wav') && f.name.includes('_master_'));
-  if (!wav || job.kind !== 'mix') {{ document.getElementById('ab').textContent = 'A/B needs a stereo mix job'; return; }}
+  // The original: a mix's upload, or a stem job's preview of its unprocessed sum.
+  if (!wav || !job.original) {{ document.getElementById('ab').textContent = 'the original is not ready yet'; return; }}
   const orig = document.getElementById('orig'), mast = document.getElementById('mast');
-  orig.src = '/api/jobs/' + id + '/input'; mast.src = wav.url;
-  const mastLufs = rep.deliverables[0].measured.integrated_lufs, inLufs = rep.input.integrated_lufs;
+  orig.src = job.original.url; mast.src = wav.url;
+  const mastLufs = rep.deliverables[0].measured.integrated_lufs, inLufs = job.original.integrated_lufs;
   const ab = document.getElementById('ab'), play = document.getElementById('play');
   ab.disabled = false; play.disabled = false;
   play.onclick = async () => {{
@@ -251,20 +257,26 @@ async function poll() {{
   const r = await fetch('/api/jobs/' + id);
   if (r.status !== 200) {{ document.getElementById('error').textContent = 'no such job'; return; }}
   const j = await r.json();
-  document.getElementById('state').textContent = j.state + (j.stage ? ': ' + j.stage : '');
+  const rev = (j.revisions || []).length > 1 ? ' (revision ' + j.revision + ')' : '';
+  document.getElementById('state').textContent = j.state + rev + (j.stage ? ': ' + j.stage : '');
   document.getElementById('bar').value = j.progress;
+  studio(j);
   if (j.state === 'failed') {{ document.getElementById('error').textContent = j.error; return; }}
   if (j.state !== 'done') {{ setTimeout(poll, 500); return; }}
+  document.getElementById('error').textContent = '';
   document.getElementById('result').hidden = false;
   if (j.report) {{ levels(j.report); choices(j.report); }}
-  const ul = document.getElementById('files');
+  const ul = document.getElementById('files'); ul.innerHTML = '';
   for (const f of j.files) {{ const li = document.createElement('li'); const a = document.createElement('a');
     a.href = f.url; a.textContent = f.name + ' (' + (f.bytes / 1e6).toFixed(1) + ' MB)'; a.download = f.name; li.appendChild(a); ul.appendChild(li); }}
   player(j);
   plots(j);
 }}
+{studio_js}
 poll();
-</script></body></html>"#
+</script></body></html>"#,
+        studio_html = crate::web_studio::STUDIO_HTML,
+        studio_js = crate::web_studio::STUDIO_JS,
     )
 }
 

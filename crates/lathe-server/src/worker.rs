@@ -170,11 +170,45 @@ pub fn run_job(
         "master": master.as_deref().and_then(curve),
     });
     let _ = std::fs::write(out_dir.join("levels.json"), levels.to_string());
+    if rev == 1 && session.stems.len() > 1 {
+        progress.stage("a preview of the stems' sum", None);
+        if let Err(e) = stem_sum_preview(store, id, &session) {
+            // The master is there; only the A/B's "original" is missing.
+            eprintln!("lathe serve: job {id}: no preview of the stem sum: {e}");
+        }
+    }
     if !report.all_pass() {
         // Delivered, but say so: the report has the figures.
         let _ = queue.progress(id, 1.0, "a deliverable missed its target (see the report)");
     }
     Ok(())
+}
+
+/// The stems summed as they came (their gains, pans and mutes; no chains, no master chain,
+/// no target), as 32-bit float WAV so that a sum over full scale is not clipped: the
+/// "original" the client compares revisions with.
+fn stem_sum_preview(store: &dyn Store, id: &str, session: &Session) -> Result<(), String> {
+    let mut plain = session.clone();
+    for stem in &mut plain.stems {
+        stem.chain.clear();
+    }
+    plain.master.chain.clear();
+    plain.master.target = None;
+    plain.master.reference = None;
+    plain.versions.clear();
+    plain.title = Some("original".into());
+    plain.deliver = vec![lathe_engine::spec::session::DeliverEntry {
+        format: "wav".into(),
+        bits: Some(32),
+        sample_rate_hz: None,
+        dither: None,
+        bitrate_kbps: None,
+    }];
+    let dir = store.preview(id, true).map_err(|e| e.to_string())?;
+    // The engine writes the preview's report.json (its loudness) beside it.
+    render_session_with(&plain, &dir, true, None, &lathe_engine::progress::Silent)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// A revision's session as the server stored it (its files already resolved to the uploads).

@@ -11,12 +11,13 @@ use std::process::Command;
 
 use lathe_server::{start, Config};
 
-fn skip(why: &str) {
-    eprintln!("SKIPPED the_web_ui_works_in_a_real_browser: {why}");
-}
-
-#[test]
-fn the_web_ui_works_in_a_real_browser() {
+/// What the browser tests need: the repository root, the corpus and Chromium; `None` (with a
+/// SKIPPED line naming the test) when something is missing.
+fn browser_env(test: &str) -> Option<(PathBuf, PathBuf, String)> {
+    let skip = |why: &str| {
+        eprintln!("SKIPPED {test}: {why}");
+        None
+    };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let Some(corpus) = std::env::var_os("LATHE_CORPUS")
         .map(PathBuf::from)
@@ -28,13 +29,24 @@ fn the_web_ui_works_in_a_real_browser() {
     if !Path::new(&chromium).exists() {
         return skip("no Chromium (apt-get install chromium)");
     }
-    let script_dir = root.join("tests/browser");
-    if !script_dir.join("node_modules/playwright-core").is_dir() {
+    if !root
+        .join("tests/browser/node_modules/playwright-core")
+        .is_dir()
+    {
         return skip("playwright-core not installed (npm ci in tests/browser)");
     }
     if Command::new("node").arg("--version").output().is_err() {
         return skip("no Node.js");
     }
+    Some((root, corpus, chromium))
+}
+
+#[test]
+fn the_web_ui_works_in_a_real_browser() {
+    let Some((root, corpus, chromium)) = browser_env("the_web_ui_works_in_a_real_browser") else {
+        return;
+    };
+    let script_dir = root.join("tests/browser");
     let data = tempfile::tempdir().unwrap();
     let mut config = Config::new(
         "127.0.0.1:0".parse().unwrap(),
@@ -108,5 +120,114 @@ fn the_web_ui_works_in_a_real_browser() {
         std::fs::metadata(&shot).unwrap().len() > 10_000,
         "no screenshot"
     );
+    server.stop();
+}
+
+/// The studio's loop in Chromium (`tests/browser/studio.mjs`): client ana orders a stem master
+/// through the login and order pages, engineer eve adds a -3 dB bell at 200 Hz to the bass in
+/// the session form and renders revision 2, ana compares the original and both revisions at
+/// equal loudness, approves revision 2 and downloads the zip, and client bo sees none of it.
+/// Screenshots: `target/lathe-studio-engineer.png` and `target/lathe-studio-client.png`.
+#[test]
+fn the_studio_works_in_a_real_browser() {
+    let Some((root, corpus, chromium)) = browser_env("the_studio_works_in_a_real_browser") else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let accounts = lathe_server::accounts::Accounts::open(data.path()).unwrap();
+    use lathe_server::accounts::Role;
+    accounts
+        .add_user("ana", Role::Client, "ana-password")
+        .unwrap();
+    accounts
+        .add_user("bo", Role::Client, "bo-password")
+        .unwrap();
+    accounts
+        .add_user("eve", Role::Engineer, "eve-password")
+        .unwrap();
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        data.path().to_path_buf(),
+        vec![env!("CARGO_BIN_EXE_lathe-job").into()],
+    );
+    config.max_upload_bytes = 500_000_000;
+    let server = start(config).unwrap();
+    let downloads = tempfile::tempdir().unwrap();
+    let shots = root.join("target/lathe-studio");
+    let set = corpus.join("public/stems/s02_freedoom_d_doom2");
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/studio.mjs"))
+        .arg(format!("http://{}", server.addr))
+        .arg(downloads.path())
+        .arg(&shots)
+        .arg(set.join("bass.wav"))
+        .arg(set.join("drums.wav"))
+        .env("CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser run failed: {stderr}");
+    let line = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value =
+        serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line} {stderr}"));
+    eprintln!("studio: {r}");
+    assert!(r["ana_who"].as_str().unwrap().contains("ana (client)"));
+    assert_eq!(
+        r["eve_projects"], 1,
+        "the engineer sees the client's project"
+    );
+    assert_eq!(r["bo_projects"], 0, "another client sees no project");
+    assert_eq!(r["bo_job_status"], 404);
+    assert_eq!(
+        r["compare_options"],
+        serde_json::json!(["original", "revision 1", "revision 2"])
+    );
+
+    // What the server recorded, read from its database and folders.
+    let job = r["job"].as_str().unwrap();
+    let queue = lathe_server::queue::SqliteQueue::open(data.path()).unwrap();
+    use lathe_server::queue::Queue;
+    let j = queue.get(job).unwrap().unwrap();
+    assert_eq!(j.owner.as_deref(), Some("ana"));
+    assert_eq!(j.approved, Some(2));
+    let revs = queue.revisions(job).unwrap();
+    assert_eq!(revs[1].note, "less boom on the bass");
+    assert_eq!(revs[1].author.as_deref(), Some("eve"));
+    let s: lathe_engine::spec::session::Session =
+        toml::from_str(revs[1].session.as_deref().unwrap()).unwrap();
+    let bass = s.stems.iter().find(|s| s.name == "bass").unwrap();
+    let band = match bass.chain.last() {
+        Some(lathe_engine::spec::chain::ProcessorSpec::Eq(eq)) => eq.bands[0].clone(),
+        other => panic!("the bass chain ends with {other:?}"),
+    };
+    assert_eq!((band.freq_hz, band.gain_db), (200.0, -3.0));
+    assert_eq!(bass.gain_db, 0.0, "the stem's own gain is untouched");
+
+    // The A/B: each pair at the quieter one's loudness (the loudness the page was given,
+    // times its gain).
+    for h in r["heard"].as_array().unwrap() {
+        let g = &h["gains"];
+        let a = g["a_lufs"].as_f64().unwrap() + 20.0 * g["a"].as_f64().unwrap().log10();
+        let b = g["b_lufs"].as_f64().unwrap() + 20.0 * g["b"].as_f64().unwrap().log10();
+        assert!((a - b).abs() < 0.01, "A/B at {a:.2} and {b:.2} LUFS");
+        assert_ne!(h["playing"][0], h["playing"][1]);
+    }
+    // The zip holds revision 2's master, byte for byte.
+    let zip_path = downloads.path().join(r["zip"].as_str().unwrap());
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(zip_path).unwrap()).unwrap();
+    let rev2 = data.path().join("jobs").join(job).join("rev/2");
+    let master = std::fs::read_dir(&rev2)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with("_24b.wav"))
+        .unwrap();
+    let mut zipped = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name(&master).unwrap(), &mut zipped).unwrap();
+    assert!(zipped == std::fs::read(rev2.join(&master)).unwrap());
+    for shot in ["engineer", "client"] {
+        let p = root.join(format!("target/lathe-studio-{shot}.png"));
+        assert!(std::fs::metadata(&p).unwrap().len() > 10_000, "{p:?}");
+    }
     server.stop();
 }
