@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
@@ -14,6 +14,15 @@ use crate::accounts::{Accounts, User};
 
 /// The browser session's cookie.
 pub const SESSION_COOKIE: &str = "lathe_session";
+/// The header a page sends its CSRF token in with every change it asks for.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The CSRF token of a browser session: derived from the session's cookie, which another site
+/// can neither read (HttpOnly) nor guess, so a request carrying it came from our own page.
+/// Pages learn it from `GET /api/me`.
+pub fn csrf_token(cookie: &str) -> String {
+    crate::accounts::secret::digest(&format!("csrf:{cookie}"))
+}
 
 /// The one who sent a request.
 #[derive(Clone, Debug)]
@@ -54,6 +63,10 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// A browser session's CSRF token, for `GET /api/me` to hand to the page.
+#[derive(Clone, Debug)]
+pub struct Csrf(pub String);
+
 /// Paths anyone may reach: the login page and its form, and logging out.
 fn public(path: &str) -> bool {
     matches!(path, "/login" | "/logout")
@@ -61,6 +74,8 @@ fn public(path: &str) -> bool {
 
 enum Found {
     Caller(Caller),
+    /// Through the session cookie: changes need the CSRF token.
+    Browser(Caller, String),
     /// Credentials were required and are missing or wrong.
     Refused(&'static str),
 }
@@ -85,7 +100,7 @@ fn find_caller(accounts: &Accounts, headers: &HeaderMap) -> Result<Found, String
     }
     if let Some(c) = cookie(headers, SESSION_COOKIE) {
         if let Some(u) = accounts.user_by_session(c).map_err(|e| e.to_string())? {
-            return Ok(Found::Caller(Caller::User(u)));
+            return Ok(Found::Browser(Caller::User(u), csrf_token(c)));
         }
     }
     Ok(Found::Refused(
@@ -104,7 +119,24 @@ pub async fn authenticate(
         Ok(f) => f,
         Err(e) => return crate::error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     match found {
+        Found::Browser(_, want)
+            if changes
+                && path != "/login"
+                && req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok())
+                    != Some(want.as_str()) =>
+        {
+            crate::error(
+                StatusCode::FORBIDDEN,
+                "this change needs the page's CSRF token (header X-CSRF-Token, from GET /api/me)",
+            )
+        }
+        Found::Browser(c, token) => {
+            req.extensions_mut().insert(c);
+            req.extensions_mut().insert(Csrf(token));
+            next.run(req).await
+        }
         Found::Caller(c) => {
             req.extensions_mut().insert(c);
             next.run(req).await

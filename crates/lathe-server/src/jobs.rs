@@ -40,14 +40,23 @@ pub(crate) fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<Job, H
     }
 }
 
-/// `GET /api/me`: who the service takes the caller for.
-pub(crate) async fn me(Extension(caller): Extension<Caller>) -> Response {
-    match caller {
-        Caller::Open => Json(serde_json::json!({ "name": null, "role": null, "open": true })),
-        Caller::User(u) => {
-            Json(serde_json::json!({ "name": u.name, "role": u.role, "open": false }))
-        }
-    }
+/// `GET /api/me`: who the service takes the caller for, and (for a browser session) the
+/// CSRF token its pages send with every change.
+pub(crate) async fn me(
+    Extension(caller): Extension<Caller>,
+    csrf: Option<Extension<crate::auth::Csrf>>,
+) -> Response {
+    let csrf = csrf.map(|Extension(c)| c.0);
+    let (name, role) = match &caller {
+        Caller::Open => (None, None),
+        Caller::User(u) => (Some(u.name.clone()), Some(u.role)),
+    };
+    Json(serde_json::json!({
+        "name": name,
+        "role": role,
+        "open": matches!(caller, Caller::Open),
+        "csrf": csrf,
+    }))
     .into_response()
 }
 

@@ -129,7 +129,7 @@ document.getElementById('job').onsubmit = async e => {{
   }}
   fd.append('options', new Blob([JSON.stringify(opts)], {{ type: 'application/json' }}));
   document.getElementById('go').disabled = true; msg.textContent = 'uploading…';
-  const r = await fetch('/api/jobs', {{ method: 'POST', body: fd }});
+  const r = await fetch('/api/jobs', {{ method: 'POST', body: fd, headers: {{ 'X-CSRF-Token': window.csrf || '' }} }});
   const j = await r.json();
   if (r.status === 201) location.href = '/jobs/' + j.id;
   else {{ msg.textContent = j.error || ('upload refused: ' + r.status); document.getElementById('go').disabled = false; }}

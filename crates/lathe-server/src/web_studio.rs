@@ -136,7 +136,7 @@ async function studio(job) {
 }
 document.getElementById('raw').oninput = () => rawDirty = true;
 async function post(path, body) {
-  const r = await fetch('/api/jobs/' + id + path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch('/api/jobs/' + id + path, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf || '' }, body: JSON.stringify(body) });
   return [r.status, await r.json()];
 }
 document.getElementById('render').onclick = async () => {
@@ -207,11 +207,14 @@ pub const ACCOUNT_HTML: &str = r#"<p id="who"></p><div id="projects" hidden><h2>
 pub const ACCOUNT_JS: &str = r#"
 (async () => {
   const me = await (await fetch('/api/me')).json();
+  // Every change this page asks for carries the session's CSRF token.
+  window.csrf = me.csrf || '';
   const who = document.getElementById('who');
   if (!me.open) {
     who.textContent = 'Logged in as ' + me.name + ' (' + me.role + ') ';
-    const f = document.createElement('form'); f.method = 'post'; f.action = '/logout'; f.style.display = 'inline';
-    const b = document.createElement('button'); b.id = 'logout'; b.textContent = 'Log out'; f.appendChild(b); who.appendChild(f);
+    const b = document.createElement('button'); b.id = 'logout'; b.textContent = 'Log out';
+    b.onclick = async () => { await fetch('/logout', { method: 'POST', headers: { 'X-CSRF-Token': window.csrf } }); location.href = '/login'; };
+    who.appendChild(b);
   }
   const jobs = (await (await fetch('/api/jobs')).json()).jobs || [];
   if (!jobs.length) return;

@@ -119,6 +119,10 @@ fn every_request_needs_credentials_once_a_user_exists() {
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["name"], "eve");
     assert_eq!(me.json()["role"], "engineer");
+    assert!(
+        me.json()["csrf"].is_null(),
+        "a bearer token needs no CSRF token"
+    );
     server.stop();
 }
 
@@ -157,7 +161,33 @@ fn login_sets_a_session_cookie_that_logout_ends() {
     );
     assert!(tls.head.contains("; secure"), "{}", tls.head);
 
-    let out = request_with(addr, "POST", "/logout", &[("Cookie", &cookie)], b"");
+    // Changes through the cookie need the page's CSRF token (from /api/me); a bearer token
+    // needs none.
+    let csrf = me.json()["csrf"].as_str().unwrap().to_string();
+    assert_eq!(csrf.len(), 64);
+    let wav = tiny_wav();
+    let (ct, body) = multipart(&[("mix", Some("a.wav"), &wav)]);
+    let upload = |extra: &[(&str, &str)]| {
+        let mut h = vec![("Content-Type", ct.as_str()), ("Cookie", cookie.as_str())];
+        h.extend_from_slice(extra);
+        request_with(addr, "POST", "/api/jobs", &h, &body)
+    };
+    assert_eq!(upload(&[]).status, 403);
+    assert_eq!(
+        upload(&[("X-CSRF-Token", "0".repeat(64).as_str())]).status,
+        403
+    );
+    assert_eq!(upload(&[("X-CSRF-Token", csrf.as_str())]).status, 201);
+    let refused = request_with(addr, "POST", "/logout", &[("Cookie", &cookie)], b"");
+    assert_eq!(refused.status, 403);
+    assert_eq!(get(addr, "/api/me", &[("Cookie", &cookie)]).status, 200);
+    let out = request_with(
+        addr,
+        "POST",
+        "/logout",
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        b"",
+    );
     assert_eq!(out.status, 303);
     assert!(out.head.contains("max-age=0"), "{}", out.head);
     assert_eq!(get(addr, "/api/me", &[("Cookie", &cookie)]).status, 401);
