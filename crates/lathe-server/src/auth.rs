@@ -152,7 +152,7 @@ pub async fn authenticate(
         }
         Found::Refused(_) => (
             StatusCode::UNAUTHORIZED,
-            Html(crate::login::page(&path, None)),
+            Html(crate::login_page::page(&path, None)),
         )
             .into_response(),
     }

@@ -2,8 +2,8 @@
 //! audio), and the zip of everything, made once and streamed.
 
 use super::*;
+use crate::access::visible;
 use crate::auth::Caller;
-use crate::jobs::visible;
 use axum::Extension;
 
 /// The content type of an audio file lathe reads, by its extension (the formats lathe
@@ -163,7 +163,7 @@ pub(crate) async fn get_input(
                 None => send_file(e.path(), &name, "application/octet-stream", true).await,
             }
         }
-        None => match preview_file(&st, &id) {
+        None => match st.store.preview_wav(&id) {
             Some(p) => send_file(p, "original.wav", "audio/wav", false).await,
             None => error(
                 StatusCode::NOT_FOUND,
@@ -171,16 +171,6 @@ pub(crate) async fn get_input(
             ),
         },
     }
-}
-
-/// A stem job's preview of its unprocessed sum, once made.
-pub(crate) fn preview_file(st: &AppState, id: &str) -> Option<PathBuf> {
-    let dir = st.store.preview(id, false).ok()?;
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "wav"))
 }
 
 pub(crate) async fn get_zip(

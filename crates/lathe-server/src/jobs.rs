@@ -6,39 +6,11 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
 
+use crate::access::visible;
 use crate::auth::Caller;
 use crate::queue::{self, Job, Queue};
 use crate::storage::Store;
-use crate::{error, valid_id, web, AppState};
-
-/// Why a job is not shown.
-pub(crate) enum Hidden {
-    /// Not there, or someone else's: the same answer for both.
-    NotFound,
-    Database(String),
-}
-
-impl IntoResponse for Hidden {
-    fn into_response(self) -> Response {
-        match self {
-            Hidden::NotFound => error(StatusCode::NOT_FOUND, "no such job"),
-            Hidden::Database(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-        }
-    }
-}
-
-/// The job `id` if the caller may see it (404 for a job that is not there and for one that is
-/// someone else's alike).
-pub(crate) fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<Job, Hidden> {
-    if !valid_id(id) {
-        return Err(Hidden::NotFound);
-    }
-    match st.queue.get(id) {
-        Ok(Some(j)) if caller.may_see(j.owner.as_deref()) => Ok(j),
-        Ok(_) => Err(Hidden::NotFound),
-        Err(e) => Err(Hidden::Database(e)),
-    }
-}
+use crate::{error, web, AppState};
 
 /// `GET /api/me`: who the service takes the caller for, and (for a browser session) the
 /// CSRF token its pages send with every change.
@@ -116,7 +88,8 @@ pub(crate) async fn get_job(
             .first()
             .map(|r| r["report"]["input"]["integrated_lufs"].clone())
     } else {
-        crate::files::preview_file(&st, &id)
+        st.store
+            .preview_wav(&id)
             .and_then(|p| std::fs::read(p.with_file_name("report.json")).ok())
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .map(|r| r["deliverables"][0]["measured"]["integrated_lufs"].clone())

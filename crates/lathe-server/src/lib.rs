@@ -8,6 +8,7 @@
 //! `DELETE /api/jobs/{id}`. Web pages: `/` (upload) and `/jobs/{id}` (progress, report, A/B
 //! player, downloads).
 
+mod access;
 pub mod accounts;
 pub mod auth;
 pub mod child;
@@ -15,6 +16,7 @@ mod files;
 mod guard;
 mod jobs;
 pub mod login;
+mod login_page;
 pub mod queue;
 pub mod revisions;
 pub mod storage;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::accounts::{Accounts, SESSION_S};
 use crate::auth::{cookie, SESSION_COOKIE};
+use crate::login_page::{page, safe_next};
 
 /// Wrong passwords allowed for one name or one address within [`THROTTLE_WINDOW`]…
 pub const MAX_FAILURES: u32 = 10;
@@ -66,42 +67,6 @@ impl Throttle {
 pub struct LoginState {
     pub accounts: Arc<Accounts>,
     pub throttle: Arc<Throttle>,
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// Where to go after logging in: a path of this service, never another site.
-fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next
-    } else {
-        "/"
-    }
-}
-
-/// The login page; `next` is where the form leads after logging in.
-pub fn page(next: &str, message: Option<&str>) -> String {
-    let msg = message
-        .map(|m| format!("<p class=\"error\" id=\"message\">{}</p>", escape(m)))
-        .unwrap_or_default();
-    format!(
-        r#"<!doctype html><html><head><meta charset="utf-8"><title>lathe: log in</title>
-<style>body {{ font-family: system-ui, sans-serif; max-width: 24rem; margin: 4rem auto; padding: 0 1rem; }}
-label {{ display: block; margin: .6rem 0; }} input {{ width: 100%; font-size: 1rem; }} .error {{ color: #b00; }}</style></head><body>
-<h1>lathe mastering</h1>{msg}
-<form method="post" action="/login" id="login">
-<input type="hidden" name="next" value="{}">
-<label>Name <input name="username" id="username" autocomplete="username" required></label>
-<label>Password <input name="password" id="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Log in</button>
-</form></body></html>"#,
-        escape(safe_next(next))
-    )
 }
 
 pub async fn login_page() -> Html<String> {

@@ -15,8 +15,8 @@ use axum::{Extension, Json};
 use lathe_engine::spec::session::Session;
 use serde::Deserialize;
 
+use crate::access::visible;
 use crate::auth::Caller;
-use crate::jobs::visible;
 use crate::queue::{self, Event, Job, Queue, Revision};
 use crate::storage::Store;
 use crate::{error, AppState};

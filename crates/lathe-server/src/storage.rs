@@ -14,6 +14,15 @@ pub trait Store: Send + Sync {
     fn outputs(&self, id: &str, rev: u32, create: bool) -> std::io::Result<PathBuf>;
     /// The folder of a stem job's preview of the unprocessed stem sum (`create`: made).
     fn preview(&self, id: &str, create: bool) -> std::io::Result<PathBuf>;
+    /// A stem job's preview WAV of its unprocessed sum, once made.
+    fn preview_wav(&self, id: &str) -> Option<PathBuf> {
+        let dir = self.preview(id, false).ok()?;
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "wav"))
+    }
     /// Output file names and sizes of revision `rev`, sorted.
     fn list_outputs(&self, id: &str, rev: u32) -> Vec<(String, u64)>;
 

@@ -331,7 +331,29 @@ pub const OPENAPI_JSON: &str = r##"{
     },
     "/api/jobs/{id}/input": {
       "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-      "get": { "summary": "The uploaded mix (for the A/B player)", "responses": { "200": { "description": "the mix" }, "404": { "description": "no mix" } } }
+      "get": { "summary": "The uploaded mix, or a stem job's preview of its unprocessed sum (the A/B's original)", "responses": { "200": { "description": "audio" }, "404": { "description": "not there (yet)" } } }
+    },
+    "/api/me": {
+      "get": { "summary": "Who the service takes the caller for: name, role, open (no accounts), csrf (a browser session's token for X-CSRF-Token)", "responses": { "200": { "description": "the caller" } } }
+    },
+    "/api/jobs/{id}/revisions": {
+      "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
+      "post": { "summary": "Render a new revision (engineers): JSON {session: TOML | session_json: object, note}; files named as the job's uploads",
+        "responses": { "201": { "description": "{revision}" }, "400": { "description": "the session is refused (the message names why)" }, "403": { "description": "a client" }, "409": { "description": "a revision is queued or rendering" } } }
+    },
+    "/api/jobs/{id}/revisions/{n}/files/{name}": {
+      "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
+                      { "name": "n", "in": "path", "required": true, "schema": { "type": "integer" } },
+                      { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } } ],
+      "get": { "summary": "One file of a rendered revision", "responses": { "200": { "description": "the file" }, "404": { "description": "no such file" } } }
+    },
+    "/api/jobs/{id}/approve": {
+      "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
+      "post": { "summary": "The owning client approves a rendered revision: JSON {revision, comment}", "responses": { "200": { "description": "{approved_revision}" }, "403": { "description": "not the owner" }, "409": { "description": "not rendered" } } }
+    },
+    "/api/jobs/{id}/changes": {
+      "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
+      "post": { "summary": "The owning client asks for another revision: JSON {comment}", "responses": { "200": { "description": "recorded" }, "403": { "description": "not the owner" } } }
     }
   },
   "components": { "schemas": {

@@ -121,19 +121,15 @@ fn an_engineer_renders_a_revision_and_the_client_approves_one() {
     let session = rev1["session"].as_str().unwrap().to_string();
     assert!(session.contains("file = \"mix.wav\""), "{session}");
     assert!(!session.contains(&data_path), "no server path: {session}");
-    let session_file = get(
-        addr,
-        &rev1["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["name"] == "session.toml")
-            .unwrap()["url"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-        &p.ana,
-    );
+    let session_url = rev1["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "session.toml")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap();
+    let session_file = get(addr, session_url, &p.ana);
     assert!(!String::from_utf8_lossy(&session_file.body).contains(&data_path));
 
     // Revision 2: the same session, 2 LU quieter.
