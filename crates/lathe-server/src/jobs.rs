@@ -183,12 +183,23 @@ pub(crate) async fn delete_job(
             StatusCode::CONFLICT,
             "the job is running; delete it when it has finished",
         ),
-        Ok(_) => match st
+        Ok(j) => match st
             .store
             .remove(&id)
             .map_err(|e| e.to_string())
             .and_then(|_| st.queue.remove(&id))
-        {
+            .and_then(|_| {
+                st.queue.record(
+                    &id,
+                    &crate::queue::Event {
+                        at_s: queue::now_s(),
+                        who: caller.name().map(str::to_string),
+                        what: "deleted".into(),
+                        revision: Some(j.revision),
+                        comment: String::new(),
+                    },
+                )
+            }) {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
         },
@@ -204,5 +215,39 @@ pub(crate) async fn job_page(
     match visible(&st, &caller, &id) {
         Ok(_) => Html(web::job_page(&id)).into_response(),
         Err(r) => r.into_response(),
+    }
+}
+
+/// `GET /api/audit?limit=N`: who did what to which job, newest first (admins, and the open
+/// service's one user); deleted jobs stay in it.
+pub(crate) async fn audit(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let admin = match &caller {
+        Caller::Open => true,
+        Caller::User(u) => u.role == crate::accounts::Role::Admin,
+    };
+    if !admin {
+        return error(StatusCode::FORBIDDEN, "the audit log is for admins");
+    }
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<u32>().ok())
+        .unwrap_or(500)
+        .min(10_000);
+    match st.queue.audit(limit) {
+        Ok(events) => Json(serde_json::json!({
+            "events": events
+                .into_iter()
+                .map(|(job, e)| serde_json::json!({
+                    "job": job, "at_s": e.at_s, "who": e.who, "what": e.what,
+                    "revision": e.revision, "comment": e.comment,
+                }))
+                .collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }

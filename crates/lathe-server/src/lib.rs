@@ -330,6 +330,7 @@ fn router(state: AppState, policy: guard::HostPolicy) -> Router {
         .route("/jobs/{id}", get(jobs::job_page))
         .route("/api/openapi.json", get(openapi))
         .route("/api/me", get(jobs::me))
+        .route("/api/audit", get(jobs::audit))
         .route(
             "/api/jobs",
             axum::routing::post(upload::post_job).get(jobs::list_jobs),

@@ -84,7 +84,7 @@ pub struct Revision {
 pub struct Event {
     pub at_s: i64,
     pub who: Option<String>,
-    /// `ordered`, `revision`, `approved`, `changes`.
+    /// `ordered`, `revision`, `approved`, `changes`, `deleted`.
     pub what: String,
     pub revision: Option<u32>,
     pub comment: String,
@@ -113,6 +113,9 @@ pub trait Queue: Send + Sync {
     /// Records an event in the job's history.
     fn record(&self, id: &str, e: &Event) -> QueueResult<()>;
     fn events(&self, id: &str) -> QueueResult<Vec<Event>>;
+    /// The newest `limit` events of every job, newest first, with their job ids (the audit
+    /// log; it outlives deleted jobs).
+    fn audit(&self, limit: u32) -> QueueResult<Vec<(String, Event)>>;
     /// Takes the oldest queued job, marks it running and counts the attempt.
     fn claim(&self) -> QueueResult<Option<Job>>;
     /// Puts a running job back in the queue (its attempt crashed; the count stays).
@@ -335,6 +338,27 @@ impl Queue for SqliteQueue {
                 params![id, e.at_s, e.who, e.what, e.revision, e.comment],
             )
             .map(|_| ())
+        })
+    }
+
+    fn audit(&self, limit: u32) -> QueueResult<Vec<(String, Event)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT job, at_s, who, what, revision, comment FROM events ORDER BY at_s DESC, rowid DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit], |r| {
+                Ok((
+                    r.get(0)?,
+                    Event {
+                        at_s: r.get(1)?,
+                        who: r.get(2)?,
+                        what: r.get(3)?,
+                        revision: r.get(4)?,
+                        comment: r.get(5)?,
+                    },
+                ))
+            })?;
+            rows.collect()
         })
     }
 

@@ -336,6 +336,39 @@ fn a_client_sees_only_its_own_jobs_and_an_engineer_all() {
     );
     assert_eq!(del(&p.ana), 204);
     assert!(listed(&p.eve).is_empty());
+
+    // The audit log: admins only; the deleted job's history stays in it.
+    let a = Accounts::open(dir.path()).unwrap();
+    a.add_user("root", Role::Admin, "root-password").unwrap();
+    let root = bearer(&a.create_token("root").unwrap());
+    assert_eq!(
+        get(addr, "/api/audit", &[("Authorization", &p.eve)]).status,
+        403
+    );
+    assert_eq!(
+        get(addr, "/api/audit", &[("Authorization", &p.ana)]).status,
+        403
+    );
+    let log = get(addr, "/api/audit", &[("Authorization", &root)]).json();
+    let mine: Vec<(String, String)> = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["job"] == id.as_str())
+        .map(|e| {
+            (
+                e["what"].as_str().unwrap().to_string(),
+                e["who"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            ("deleted".into(), "ana".into()),
+            ("ordered".into(), "ana".into())
+        ]
+    );
     server.stop();
 }
 
