@@ -17,6 +17,7 @@ mod guard;
 mod jobs;
 pub mod login;
 mod login_page;
+mod qc_report;
 pub mod queue;
 pub mod revisions;
 pub mod storage;
@@ -114,7 +115,16 @@ pub fn public_message(msg: &str, data_dir: &Path) -> String {
         let tail_start = after
             .strip_prefix("/jobs/")
             .and_then(|t| t.get(32..))
-            .and_then(|t| t.strip_prefix("/in/").or_else(|| t.strip_prefix("/out/")));
+            .and_then(|t| {
+                t.strip_prefix("/in/")
+                    .or_else(|| t.strip_prefix("/out/"))
+                    .or_else(|| t.strip_prefix("/preview/"))
+                    // `rev/<n>/x.wav` → `x.wav`
+                    .or_else(|| {
+                        t.strip_prefix("/rev/")
+                            .and_then(|r| r.split_once('/').map(|p| p.1))
+                    })
+            });
         match tail_start {
             Some(t) => {
                 let t = t
@@ -347,6 +357,10 @@ fn router(state: AppState, policy: guard::HostPolicy) -> Router {
         .route(
             "/api/jobs/{id}/revisions/{n}/files/{name}",
             get(files::get_revision_file),
+        )
+        .route(
+            "/api/jobs/{id}/revisions/{n}/report.html",
+            get(qc_report::qc_report),
         )
         .route(
             "/api/jobs/{id}/approve",

@@ -109,6 +109,8 @@ async function studio(job) {
     const x = t.insertRow(); x.id = 'rev' + r.n;
     [String(r.n), r.state + (r.error ? ': ' + r.error : ''), r.author || '', r.note].forEach(v => x.insertCell().textContent = v);
     const c = x.insertCell();
+    if (r.state === 'done') { const q = document.createElement('a'); q.href = '/api/jobs/' + id + '/revisions/' + r.n + '/report.html';
+      q.textContent = 'QC report'; q.className = 'qc'; q.target = '_blank'; c.append(q, ' '); }
     for (const f of r.files) { const a = document.createElement('a'); a.href = f.url; a.download = f.name; a.textContent = f.name; c.append(a, ' '); }
   }
   document.getElementById('approved').textContent = job.approved_revision ? 'Approved: revision ' + job.approved_revision + ' (the zip holds its files)' : 'Not approved yet.';

@@ -152,6 +152,7 @@ pub fn run_job(
     };
     let report = render_session_with(&session, &out_dir, true, known, &progress)
         .map_err(|e| e.to_string())?;
+    scrub_report(&out_dir.join("report.json"), &in_dir);
     // The session that rendered it, its files named inside the job's input folder (the
     // server's paths stay on the server; a revision posts it back as it is).
     let rendered = report.session.to_toml();
@@ -182,6 +183,36 @@ pub fn run_job(
         let _ = queue.progress(id, 1.0, "a deliverable missed its target (see the report)");
     }
     Ok(())
+}
+
+/// The report as clients read it: every server path in it (the deliverables', the inputs')
+/// shortened to the job's own file names, as error messages are.
+fn scrub_report(path: &Path, in_dir: &Path) {
+    fn walk(v: &mut serde_json::Value, data: &Path) {
+        match v {
+            serde_json::Value::String(s) if s.starts_with('/') => {
+                *s = crate::public_message(s, data);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, data)),
+            serde_json::Value::Object(o) => o.values_mut().for_each(|x| walk(x, data)),
+            _ => {}
+        }
+    }
+    // DATA/jobs/<id>/in
+    let Some(data) = in_dir.ancestors().nth(3) else {
+        return;
+    };
+    let Some(mut report) = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    else {
+        return;
+    };
+    walk(&mut report, data);
+    let part = path.with_extension("json.part");
+    if std::fs::write(&part, report.to_string()).is_ok() {
+        let _ = std::fs::rename(&part, path);
+    }
 }
 
 /// The stems summed as they came (their gains, pans and mutes; no chains, no master chain,

@@ -185,6 +185,33 @@ fn an_engineer_renders_a_revision_and_the_client_approves_one() {
     );
     assert_eq!(get(addr, &master_url(&revs[1]), &p.bo).status, 404);
 
+    // The printable QC report of each revision: the report's own figures, both plots.
+    for rev in revs {
+        let n = rev["n"].as_u64().unwrap();
+        let url = format!("/api/jobs/{id}/revisions/{n}/report.html");
+        let page = get(addr, &url, &p.ana);
+        assert_eq!(page.status, 200);
+        assert!(page.head.contains("content-type: text/html"));
+        let html = String::from_utf8_lossy(&page.body);
+        for d in rev["report"]["deliverables"].as_array().unwrap() {
+            let name = d["path"].as_str().unwrap();
+            assert!(
+                !name.contains(&data_path),
+                "the report shows no server path: {name}"
+            );
+            let lufs = format!("{:.2}", d["measured"]["integrated_lufs"].as_f64().unwrap());
+            assert!(html.contains(name) && html.contains(&lufs), "{name} {lufs}");
+        }
+        assert_eq!(html.matches("<svg").count(), 2);
+        assert_eq!(
+            html.matches("<path").count(),
+            4,
+            "original and master, twice"
+        );
+        assert!(!html.contains("<script"));
+        assert_eq!(get(addr, &url, &p.bo).status, 404);
+    }
+
     // Approval: the owner only, of a rendered revision.
     let approve = format!("/api/jobs/{id}/approve");
     let one = serde_json::json!({ "revision": 1, "comment": "the first was right" });
