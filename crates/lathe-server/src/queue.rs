@@ -239,6 +239,17 @@ fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     })
 }
 
+/// An event from the columns `at_s, who, what, revision, comment` starting at `first`.
+fn row_to_event(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Event> {
+    Ok(Event {
+        at_s: r.get(first)?,
+        who: r.get(first + 1)?,
+        what: r.get(first + 2)?,
+        revision: r.get(first + 3)?,
+        comment: r.get(first + 4)?,
+    })
+}
+
 const COLUMNS: &str =
     "id, state, progress, stage, error, kind, options, created_s, finished_s, attempts, owner, revision, approved";
 
@@ -346,18 +357,7 @@ impl Queue for SqliteQueue {
             let mut st = c.prepare(
                 "SELECT job, at_s, who, what, revision, comment FROM events ORDER BY at_s DESC, rowid DESC LIMIT ?1",
             )?;
-            let rows = st.query_map([limit], |r| {
-                Ok((
-                    r.get(0)?,
-                    Event {
-                        at_s: r.get(1)?,
-                        who: r.get(2)?,
-                        what: r.get(3)?,
-                        revision: r.get(4)?,
-                        comment: r.get(5)?,
-                    },
-                ))
-            })?;
+            let rows = st.query_map([limit], |r| Ok((r.get(0)?, row_to_event(r, 1)?)))?;
             rows.collect()
         })
     }
@@ -367,15 +367,7 @@ impl Queue for SqliteQueue {
             let mut st = c.prepare(
                 "SELECT at_s, who, what, revision, comment FROM events WHERE job = ?1 ORDER BY at_s, rowid",
             )?;
-            let rows = st.query_map([id], |r| {
-                Ok(Event {
-                    at_s: r.get(0)?,
-                    who: r.get(1)?,
-                    what: r.get(2)?,
-                    revision: r.get(3)?,
-                    comment: r.get(4)?,
-                })
-            })?;
+            let rows = st.query_map([id], |r| row_to_event(r, 0))?;
             rows.collect()
         })
     }

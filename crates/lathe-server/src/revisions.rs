@@ -249,6 +249,32 @@ fn owner(caller: &Caller, job: &Job) -> bool {
     }
 }
 
+/// The job and the request's JSON body, when the caller owns the job (`doing` completes the
+/// refusal: "only the client who ordered the master …"); `shape` shows the expected JSON.
+fn owners_request<T: serde::de::DeserializeOwned>(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: &[u8],
+    doing: &str,
+    shape: &str,
+) -> Result<(Job, T), Box<Response>> {
+    let job = visible(st, caller, id).map_err(|h| Box::new(h.into_response()))?;
+    if !owner(caller, &job) {
+        return Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            format!("only the client who ordered the master {doing}"),
+        )));
+    }
+    let parsed = serde_json::from_slice(body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("expected JSON {shape}: {e}"),
+        ))
+    })?;
+    Ok((job, parsed))
+}
+
 #[derive(Deserialize)]
 pub(crate) struct Approve {
     revision: u32,
@@ -263,24 +289,16 @@ pub(crate) async fn approve(
     UrlPath(id): UrlPath<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let job = match visible(&st, &caller, &id) {
-        Ok(j) => j,
-        Err(r) => return r.into_response(),
-    };
-    if !owner(&caller, &job) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "only the client who ordered the master approves it",
-        );
-    }
-    let a: Approve = match serde_json::from_slice(&body) {
-        Ok(a) => a,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("expected JSON {{\"revision\": n, \"comment\": text}}: {e}"),
-            )
-        }
+    let (job, a): (Job, Approve) = match owners_request(
+        &st,
+        &caller,
+        &id,
+        &body,
+        "approves it",
+        "{\"revision\": n, \"comment\": text}",
+    ) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let revs = match revisions_of(&st, &job) {
         Ok(r) => r,
@@ -320,24 +338,16 @@ pub(crate) async fn changes(
     UrlPath(id): UrlPath<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let job = match visible(&st, &caller, &id) {
-        Ok(j) => j,
-        Err(r) => return r.into_response(),
-    };
-    if !owner(&caller, &job) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "only the client who ordered the master asks for changes",
-        );
-    }
-    let c: Changes = match serde_json::from_slice(&body) {
-        Ok(c) => c,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("expected JSON {{\"comment\": text}}: {e}"),
-            )
-        }
+    let (job, c): (Job, Changes) = match owners_request(
+        &st,
+        &caller,
+        &id,
+        &body,
+        "asks for changes",
+        "{\"comment\": text}",
+    ) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     if c.comment.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "say what should change");
