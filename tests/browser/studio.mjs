@@ -1,9 +1,9 @@
 // The studio in a real browser (Debian's Chromium, driven by playwright-core), three people
 // in three browser contexts (separate cookies):
-// 1. client ana logs in on the login page, uploads stems ticking "correct the stems" and two
-//    formats, and waits for revision 1;
-// 2. engineer eve logs in, adds an EQ bell to the bass stem in the session form, sets it to
-//    200 Hz and -3 dB, and renders revision 2 with a note;
+// 1. client ana logs in on the login page, sets her webhook, uploads stems ticking the needs
+//    streaming, CD and vinyl, "correct the stems" and two formats, and waits for revision 1;
+// 2. engineer eve logs in, reads the order, adds a compressor to the bass stem and removes it,
+//    adds an EQ bell, sets it to 200 Hz and -3 dB, and renders revision 2 with a note;
 // 3. ana compares revision 1, revision 2 and the original (the stems' sum) at equal loudness,
 //    approves revision 2, and downloads the zip;
 // 4. client bo logs in and sees no project, and the job page is 404 for him.
@@ -40,6 +40,17 @@ try {
   out.ana_who = await ana.textContent('#who');
   await ana.check('input[name=kind][value=stems]');
   await ana.setInputFiles('#files', stems);
+  // Her webhook, set on the page (nothing listens there: only the answer is checked).
+  await ana.click('#notify summary');
+  await ana.fill('#hook_url', 'http://127.0.0.1:9/lathe-hook');
+  await ana.click('#hook_save');
+  await ana.waitForFunction(() => document.getElementById('hook_msg').textContent.includes('whsec_'));
+  out.hook_msg = await ana.textContent('#hook_msg');
+  // Needs: streaming (ticked already), CD (which ticks the CD WAV) and vinyl.
+  await ana.check('input.need[value=cd]');
+  await ana.check('input.need[value=vinyl]');
+  out.cd_format_ticked = await ana.isChecked('input.fmt[value="wav:16@44100"]');
+  out.need_hint = await ana.textContent('#need_hint');
   await ana.check('#assist');
   await ana.check('input.fmt[value="wav:24"]');
   await ana.check('input.fmt[value="mp3:320@44100"]');
@@ -55,8 +66,17 @@ try {
   out.eve_projects = await eve.$$eval('#project_list tr', rows => rows.length - 1);
   await eve.goto(base + '/jobs/' + job);
   await eve.waitForSelector('#engineer:not([hidden])', { timeout: 60000 });
-  // The bass stem's fieldset: add a bell, then set its frequency and gain.
+  // The order as the client ticked it.
+  out.eve_order = await eve.$$eval('#order tr', rows => Object.fromEntries(rows.map(r => [r.cells[0].textContent, r.cells[1].textContent])));
+  // The bass stem's fieldset: a compressor added and taken out again, then a bell added and
+  // its frequency and gain set.
   const bass = eve.locator('#editor fieldset[data-stem="bass"]');
+  const processors = () => eve.locator('#editor fieldset[data-stem="bass"] fieldset[data-chain] > fieldset').count();
+  const before = await processors();
+  await bass.locator('select.add').selectOption('compressor');
+  const added = await processors();
+  await eve.locator('#editor fieldset[data-stem="bass"] fieldset[data-chain] > fieldset').last().locator('button.remove').first().click();
+  out.eve_chain_counts = [before, added, await processors()];
   await bass.locator('select.add').selectOption('EQ bell');
   for (const [key, value] of [['freq_hz', '200'], ['gain_db', '-3']]) {
     const input = eve.locator(`#editor fieldset[data-stem="bass"] fieldset[data-chain] input[data-key="${key}"]`).last();

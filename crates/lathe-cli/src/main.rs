@@ -294,6 +294,7 @@ fn main() -> ExitCode {
                 isrc,
                 non_finite: Some(non_finite.into()),
                 notes: None,
+                needs: Vec::new(),
             };
             master(&request, &out, save_session.as_deref(), force, json)
         }

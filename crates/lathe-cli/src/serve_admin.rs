@@ -38,6 +38,18 @@ pub enum UserCommand {
     },
     /// List the users and their roles.
     List,
+    /// Set user NAME's webhook URL (the signing secret is printed once), or remove it with
+    /// --off. The service POSTs there when a revision is rendered or fails and when a client
+    /// approves or asks for changes, on every project NAME may see.
+    Webhook {
+        name: String,
+        /// http:// or https:// URL.
+        #[arg(required_unless_present = "off", conflicts_with = "off")]
+        url: Option<String>,
+        /// Remove the webhook.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,6 +89,9 @@ pub fn run(admin: &ServeAdmin, data: &Path) -> ExitCode {
                 println!("{}\t{}", u.name, u.role.as_str());
             }
         }),
+        ServeAdmin::User {
+            command: UserCommand::Webhook { name, url, off },
+        } => webhook(&accounts, name, url.as_deref(), *off),
         ServeAdmin::Token {
             command: TokenCommand::Create { name },
         } => accounts.create_token(name).map(|t| println!("{t}")),
@@ -103,4 +118,28 @@ fn add_user(accounts: &Accounts, name: &str, role: &str) -> Result<(), AccountEr
     let user = accounts.add_user(name, role, password)?;
     eprintln!("lathe: added {} ({})", user.name, user.role.as_str());
     Ok(())
+}
+
+fn webhook(
+    accounts: &Accounts,
+    name: &str,
+    url: Option<&str>,
+    off: bool,
+) -> Result<(), AccountError> {
+    match (url, off) {
+        (Some(url), false) => {
+            let secret = accounts.set_webhook(name, url)?;
+            eprintln!("lathe: webhook of {name} set; its signing secret (shown once):");
+            println!("{secret}");
+            Ok(())
+        }
+        _ => {
+            if accounts.clear_webhook(name)? {
+                eprintln!("lathe: webhook of {name} removed");
+            } else {
+                eprintln!("lathe: {name} had no webhook");
+            }
+            Ok(())
+        }
+    }
 }

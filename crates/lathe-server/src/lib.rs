@@ -17,6 +17,7 @@ mod guard;
 mod jobs;
 pub mod login;
 mod login_page;
+pub mod notify;
 mod qc_report;
 pub mod queue;
 pub mod revisions;
@@ -24,6 +25,7 @@ pub mod storage;
 mod upload;
 mod web;
 mod web_studio;
+mod webhooks;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -70,6 +72,8 @@ pub struct Config {
     pub max_concurrent_uploads: usize,
     /// An upload that sends nothing for this long, seconds, is dropped.
     pub upload_idle_s: u64,
+    /// How webhooks are retried.
+    pub notify: notify::NotifyConfig,
 }
 
 impl Config {
@@ -89,6 +93,7 @@ impl Config {
             allowed_hosts: Vec::new(),
             max_concurrent_uploads: 64,
             upload_idle_s: 30,
+            notify: notify::NotifyConfig::default(),
         }
     }
 }
@@ -148,6 +153,7 @@ pub fn public_message(msg: &str, data_dir: &Path) -> String {
 #[derive(Clone)]
 struct AppState {
     accounts: Arc<accounts::Accounts>,
+    outbox: Arc<notify::outbox::Outbox>,
     throttle: Arc<login::Throttle>,
     queue: Arc<SqliteQueue>,
     store: Arc<LocalStore>,
@@ -247,8 +253,17 @@ pub fn start(config: Config) -> Result<Running, String> {
         config.retention_days,
         stop.clone(),
     ));
+    let outbox = Arc::new(notify::outbox::Outbox::open(&data_dir)?);
+    let notifier = notify::run(
+        outbox.clone(),
+        queue.clone(),
+        accounts.clone(),
+        config.notify.clone(),
+        stop.clone(),
+    );
     let state = AppState {
         accounts,
+        outbox,
         throttle: Arc::new(login::Throttle::default()),
         queue,
         store,
@@ -281,6 +296,7 @@ pub fn start(config: Config) -> Result<Running, String> {
             .build()
             .expect("a tokio runtime");
         rt.block_on(async move {
+            tokio::spawn(notifier);
             let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
             let app = router(state, policy).into_make_service_with_connect_info::<SocketAddr>();
             let _ = axum::serve(listener, app)
@@ -340,6 +356,12 @@ fn router(state: AppState, policy: guard::HostPolicy) -> Router {
         .route("/jobs/{id}", get(jobs::job_page))
         .route("/api/openapi.json", get(openapi))
         .route("/api/me", get(jobs::me))
+        .route(
+            "/api/me/webhook",
+            get(webhooks::get_webhook)
+                .put(webhooks::put_webhook)
+                .delete(webhooks::delete_webhook),
+        )
         .route("/api/audit", get(jobs::audit))
         .route(
             "/api/jobs",

@@ -84,7 +84,8 @@ pub struct Revision {
 pub struct Event {
     pub at_s: i64,
     pub who: Option<String>,
-    /// `ordered`, `revision`, `approved`, `changes`, `deleted`.
+    /// `ordered`, `revision` (an engineer asked for one), `rendered`, `failed` (how a
+    /// revision's render ended), `approved`, `changes`, `deleted`.
     pub what: String,
     pub revision: Option<u32>,
     pub comment: String,
@@ -116,6 +117,11 @@ pub trait Queue: Send + Sync {
     /// The newest `limit` events of every job, newest first, with their job ids (the audit
     /// log; it outlives deleted jobs).
     fn audit(&self, limit: u32) -> QueueResult<Vec<(String, Event)>>;
+    /// Up to `limit` events recorded after event number `after`, oldest first, each with its
+    /// number and job id (what the notifier has not seen yet).
+    fn events_after(&self, after: i64, limit: u32) -> QueueResult<Vec<(i64, String, Event)>>;
+    /// The number of the newest event (0: none).
+    fn last_event(&self) -> QueueResult<i64>;
     /// Takes the oldest queued job, marks it running and counts the attempt.
     fn claim(&self) -> QueueResult<Option<Job>>;
     /// Puts a running job back in the queue (its attempt crashed; the count stays).
@@ -352,6 +358,27 @@ impl Queue for SqliteQueue {
         })
     }
 
+    fn events_after(&self, after: i64, limit: u32) -> QueueResult<Vec<(i64, String, Event)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT rowid, job, at_s, who, what, revision, comment FROM events
+                 WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![after, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, row_to_event(r, 2)?))
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn last_event(&self) -> QueueResult<i64> {
+        self.with(|c| {
+            c.query_row("SELECT COALESCE(MAX(rowid), 0) FROM events", [], |r| {
+                r.get(0)
+            })
+        })
+    }
+
     fn audit(&self, limit: u32) -> QueueResult<Vec<(String, Event)>> {
         self.with(|c| {
             let mut st = c.prepare(
@@ -446,6 +473,12 @@ impl Queue for SqliteQueue {
                 "UPDATE revisions SET state = ?2, error = ?3 WHERE job = ?1 AND n = (SELECT revision FROM jobs WHERE id = ?1)",
                 params![id, state.as_str(), error],
             )?;
+            let what = if error.is_some() { "failed" } else { "rendered" };
+            tx.execute(
+                "INSERT INTO events (job, at_s, who, what, revision, comment)
+                 SELECT id, ?2, NULL, ?3, revision, COALESCE(?4, '') FROM jobs WHERE id = ?1",
+                params![id, now_s(), what, error],
+            )?;
             tx.commit()
         })
     }
@@ -478,6 +511,12 @@ impl Queue for SqliteQueue {
                 "UPDATE revisions SET state = 'failed', error = ?2 WHERE (job, n) IN
                  (SELECT id, revision FROM jobs WHERE state = 'running' AND attempts >= ?1)",
                 params![max_attempts, why],
+            )?;
+            tx.execute(
+                "INSERT INTO events (job, at_s, who, what, revision, comment)
+                 SELECT id, ?2, NULL, 'failed', revision, ?3 FROM jobs
+                 WHERE state = 'running' AND attempts >= ?1",
+                params![max_attempts, now_s(), why],
             )?;
             let failed = tx.execute(
                 "UPDATE jobs SET state = 'failed', finished_s = ?2, stage = '', error = ?3 WHERE state = 'running' AND attempts >= ?1",

@@ -52,6 +52,12 @@ pub async fn upload_page() -> Html<String> {
 <table id="list"></table>
 </fieldset>
 <fieldset><legend>Project needs</legend>
+<p>Mastering for:
+<label><input type="checkbox" class="need" value="streaming" checked> Streaming (Spotify, Apple Music, YouTube: −14 LUFS, −1 dBTP)</label>
+<label><input type="checkbox" class="need" value="cd"> CD (adds the 16-bit 44.1 kHz WAV, dithered)</label>
+<label><input type="checkbox" class="need" value="vinyl"> Vinyl (the engineer prepares the premaster for the cutting lathe)</label>
+<label><input type="checkbox" class="need" value="club"> Club / DJ (loud: −7 LUFS, −0.3 dBTP)</label>
+<span id="need_hint"></span></p>
 <label>Preset <select id="preset"><option>streaming</option><option>apple</option><option>loud</option><option>club</option><option>cd</option><option>broadcast</option></select></label>
 <label>Target loudness (LUFS, optional) <input id="target" type="number" step="0.1"></label>
 <label>True-peak ceiling (dBTP, optional) <input id="ceiling" type="number" step="0.1"></label>
@@ -99,6 +105,22 @@ drop.ondragover = e => {{ e.preventDefault(); drop.classList.add('over'); }};
 drop.ondragleave = () => drop.classList.remove('over');
 drop.ondrop = e => {{ e.preventDefault(); drop.classList.remove('over'); add(e.dataTransfer.files); }};
 document.querySelectorAll('input[name=kind]').forEach(r => r.onchange = show);
+// What the ticked needs mean for the master, shown before the order is sent: one master per
+// order, streaming's unless only the club master is asked for; CD adds the CD-ready WAV.
+function needs() {{
+  const ticked = [...document.querySelectorAll('.need:checked')].map(c => c.value);
+  const preset = document.getElementById('preset');
+  preset.value = ticked.includes('club') && !ticked.includes('streaming') ? 'club' : 'streaming';
+  const cd = document.querySelector('input.fmt[value="wav:16@44100"]');
+  if (cd && ticked.includes('cd')) cd.checked = true;
+  const hint = [];
+  if (ticked.includes('club') && ticked.includes('streaming'))
+    hint.push('one master per order: the streaming master comes first, the engineer renders the club master as a revision');
+  if (ticked.includes('vinyl')) hint.push('the engineer prepares the vinyl premaster as a revision');
+  document.getElementById('need_hint').textContent = hint.length ? '(' + hint.join('; ') + ')' : '';
+  return ticked;
+}}
+document.querySelectorAll('.need').forEach(c => c.onchange = needs);
 document.getElementById('job').onsubmit = async e => {{
   e.preventDefault();
   const msg = document.getElementById('msg'); msg.textContent = '';
@@ -119,6 +141,8 @@ document.getElementById('job').onsubmit = async e => {{
   if (ref) opts.match = ['eq', 'width', 'dynamics', 'loudness'].map(k => `${{k}}=${{num('m_' + k)}}`).join(',');
   const notes = document.getElementById('notes').value; if (notes) opts.notes = notes;
   if (document.getElementById('assist').checked) opts.assist = true;
+  const ticked = [...document.querySelectorAll('.need:checked')].map(c => c.value);
+  if (ticked.length) opts.needs = ticked;
   const lead = document.getElementById('lead').value.trim();
   const backing = document.getElementById('backing').value.split(',').map(x => x.trim()).filter(x => x);
   const vocals = [lead, ...backing].filter(x => x).join(',');
@@ -333,6 +357,11 @@ pub const OPENAPI_JSON: &str = r##"{
       "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } } ],
       "get": { "summary": "The uploaded mix, or a stem job's preview of its unprocessed sum (the A/B's original)", "responses": { "200": { "description": "audio" }, "404": { "description": "not there (yet)" } } }
     },
+    "/api/me/webhook": {
+      "get": { "summary": "The caller's webhook URL and its newest deliveries (event, state, attempts, last_status, last_error)", "responses": { "200": { "description": "{url, created_s, deliveries}" }, "404": { "description": "the service has no accounts" } } },
+      "put": { "summary": "Set the caller's webhook: JSON {url}; answers the signing secret once. Events: revision.rendered, revision.failed, job.approved, job.changes_requested, on every project the caller may see; body signed in X-Lathe-Signature: sha256=hex(HMAC-SHA256(secret, body)); retried with exponential backoff", "responses": { "200": { "description": "{url, secret}" }, "400": { "description": "not an http(s) URL" } } },
+      "delete": { "summary": "Turn the caller's webhook off", "responses": { "204": { "description": "off" }, "404": { "description": "none was set" } } }
+    },
     "/api/me": {
       "get": { "summary": "Who the service takes the caller for: name, role, open (no accounts), csrf (a browser session's token for X-CSRF-Token)", "responses": { "200": { "description": "the caller" } } }
     },
@@ -368,6 +397,7 @@ pub const OPENAPI_JSON: &str = r##"{
       "max_boost_db": { "type": "number" }, "max_cut_db": { "type": "number" },
       "assist": { "type": "boolean", "description": "the assistant: each stem's corrective chain (resonances, sibilance, masking of the vocal keyed on it, kick and bass, mud, harshness, rumble, dynamics) and the master's high-pass and glue, chosen from measurements; the report's assistant.choices say why" },
       "title": { "type": "string" }, "artist": { "type": "string" }, "isrc": { "type": "string" }, "notes": { "type": "string" },
+      "needs": { "type": "array", "items": { "type": "string", "enum": ["streaming", "cd", "vinyl", "club"] }, "description": "what the master is for, as ticked on the order form; kept for the engineer" },
       "non_finite": { "type": "string", "enum": ["refuse", "silence"], "description": "NaN or infinite samples in the uploads: refuse (default) or read as silence" } } },
     "Job": { "type": "object", "properties": {
       "id": { "type": "string" }, "state": { "type": "string", "enum": ["queued", "running", "done", "failed"] },

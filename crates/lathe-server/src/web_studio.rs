@@ -6,6 +6,8 @@
 
 /// The section's markup.
 pub const STUDIO_HTML: &str = r#"<div id="studio" hidden>
+<h2>Order</h2>
+<table id="order"></table>
 <h2>Revisions</h2>
 <table id="revisions"></table>
 <p id="approved"></p>
@@ -69,6 +71,13 @@ function fields(box, obj, path) {
       fields(fs, v, p);
       if (k === 'chain') fs.dataset.chain = '';
       if (path.length === 2 && path[0] === 'stem' && k === 'chain') addMenu(fs, p);
+      // A processor of a chain, or a band of an EQ, can be taken out.
+      if (Array.isArray(obj) && ['chain', 'bands'].includes(path[path.length - 1])) {
+        const rm = document.createElement('button'); rm.type = 'button'; rm.className = 'remove';
+        rm.textContent = 'remove'; rm.onclick = () => { let o = draft; for (const q of path) o = o[q];
+          o.splice(Number(k), 1); drawEditor(); };
+        lg.append(' ', rm);
+      }
       box.appendChild(fs); continue;
     }
     const label = document.createElement('label');
@@ -102,6 +111,7 @@ async function studio(job) {
   const engineer = me.open || me.role !== 'client';
   const owner = me.open || me.name === job.owner;
   document.getElementById('studio').hidden = false;
+  drawOrder(job);
   const revs = job.revisions || [];
   const t = document.getElementById('revisions');
   t.innerHTML = '<tr><th>revision</th><th>state</th><th>by</th><th>note</th><th>files</th></tr>';
@@ -116,7 +126,7 @@ async function studio(job) {
   document.getElementById('approved').textContent = job.approved_revision ? 'Approved: revision ' + job.approved_revision + ' (the zip holds its files)' : 'Not approved yet.';
   const h = document.getElementById('history'); h.innerHTML = '';
   for (const e of job.events || []) { const li = document.createElement('li');
-    li.textContent = new Date(e.at_s * 1000).toLocaleString() + ': ' + (e.who || 'someone') + ' ' + e.what + (e.revision ? ' (revision ' + e.revision + ')' : '') + (e.comment ? ': ' + e.comment : '');
+    li.textContent = new Date(e.at_s * 1000).toLocaleString() + ': ' + (e.who || 'lathe') + ' ' + e.what + (e.revision ? ' (revision ' + e.revision + ')' : '') + (e.comment ? ': ' + e.comment : '');
     h.appendChild(li); }
   const done = revs.filter(r => r.state === 'done');
   const key = revs.map(r => r.n + r.state).join() + job.approved_revision + !!job.original;
@@ -135,6 +145,21 @@ async function studio(job) {
     drawEditor();
     document.getElementById('raw').value = latest.session; rawDirty = false;
   } else document.getElementById('engineer').hidden = true;
+}
+// What the client ordered, as the order form sent it (text only: it comes from the client).
+function drawOrder(job) {
+  const o = job.options || {}, rows = [['audio', job.kind === 'stems' ? 'stems' : 'stereo mix']];
+  if (o.needs) rows.push(['mastering for', o.needs.join(', ')]);
+  rows.push(['preset', o.preset || 'streaming']);
+  if (o.target_lufs !== undefined) rows.push(['target', o.target_lufs + ' LUFS']);
+  if (o.ceiling_dbtp !== undefined) rows.push(['ceiling', o.ceiling_dbtp + ' dBTP']);
+  rows.push(['formats', (o.deliver || []).join(', ') || "the preset's"]);
+  if (o.versions && o.versions.length) rows.push(['versions', o.versions.join(', ')]);
+  if (o.assist) rows.push(['corrective stem work', 'yes']);
+  if (o.match) rows.push(['reference match', o.match]);
+  if (o.notes) rows.push(['notes', o.notes]);
+  const t = document.getElementById('order'); t.innerHTML = '';
+  for (const [k, v] of rows) { const r = t.insertRow(); r.insertCell().textContent = k; r.insertCell().textContent = v; }
 }
 document.getElementById('raw').oninput = () => rawDirty = true;
 async function post(path, body) {
@@ -204,7 +229,15 @@ document.getElementById('cmp_play').onclick = async () => {
 
 /// The upload page's account bar and project list: who is logged in (with a log-out button),
 /// and the projects this account may see, newest first.
-pub const ACCOUNT_HTML: &str = r#"<p id="who"></p><div id="projects" hidden><h2>Projects</h2><table id="project_list"></table></div>"#;
+pub const ACCOUNT_HTML: &str = r#"<p id="who"></p>
+<details id="notify" hidden><summary>Notifications (webhook)</summary>
+<p>When a revision of one of your projects is rendered or fails, or a client approves or asks for
+changes, lathe POSTs a JSON body to this URL, signed: header X-Lathe-Signature =
+sha256=hex(HMAC-SHA256(secret, raw body)). Failed deliveries are retried with growing waits.</p>
+<label>URL <input id="hook_url" type="url" size="50" placeholder="the http(s) URL lathe POSTs to"></label>
+<button id="hook_save" type="button">Save</button> <button id="hook_off" type="button">Turn off</button>
+<p id="hook_msg"></p><table id="hook_log"></table></details>
+<div id="projects" hidden><h2>Projects</h2><table id="project_list"></table></div>"#;
 
 pub const ACCOUNT_JS: &str = r#"
 (async () => {
@@ -217,6 +250,7 @@ pub const ACCOUNT_JS: &str = r#"
     const b = document.createElement('button'); b.id = 'logout'; b.textContent = 'Log out';
     b.onclick = async () => { await fetch('/logout', { method: 'POST', headers: { 'X-CSRF-Token': window.csrf } }); location.href = '/login'; };
     who.appendChild(b);
+    webhook();
   }
   const jobs = (await (await fetch('/api/jobs')).json()).jobs || [];
   if (!jobs.length) return;
@@ -229,4 +263,34 @@ pub const ACCOUNT_JS: &str = r#"
   }
   document.getElementById('projects').hidden = false;
 })();
+// The caller's webhook: its URL, the last deliveries, save (the secret is shown once) and off.
+async function webhook() {
+  const msg = document.getElementById('hook_msg');
+  const draw = async () => {
+    const w = await (await fetch('/api/me/webhook')).json();
+    document.getElementById('hook_url').value = w.url || '';
+    const t = document.getElementById('hook_log');
+    t.innerHTML = '<tr><th>event</th><th>state</th><th>attempts</th><th>last error</th></tr>';
+    for (const d of w.deliveries || []) {
+      const r = t.insertRow();
+      [d.event, d.state, d.attempts, d.last_error || ''].forEach(v => r.insertCell().textContent = v);
+    }
+  };
+  const send = async (method, body) => {
+    const r = await fetch('/api/me/webhook', { method, body, headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': window.csrf } });
+    return [r.status, r.status === 204 ? {} : await r.json()];
+  };
+  document.getElementById('hook_save').onclick = async () => {
+    const [status, j] = await send('PUT', JSON.stringify({ url: document.getElementById('hook_url').value.trim() }));
+    msg.textContent = status === 200 ? 'Saved. Signing secret (copy it now, it is not shown again): ' + j.secret : (j.error || status);
+    draw();
+  };
+  document.getElementById('hook_off').onclick = async () => {
+    const [status, j] = await send('DELETE');
+    msg.textContent = status === 204 ? 'Webhook off.' : (j.error || status);
+    draw();
+  };
+  document.getElementById('notify').hidden = false;
+  draw();
+}
 "#;

@@ -10,7 +10,6 @@ mod common;
 use common::*;
 use lathe_server::accounts::{Accounts, Role};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
@@ -19,25 +18,6 @@ fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
 
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
-}
-
-/// The accounts of a test: ana and bo (clients), eve (engineer), each with a token.
-struct People {
-    ana: String,
-    bo: String,
-    eve: String,
-}
-
-fn people(data: &Path) -> People {
-    let a = Accounts::open(data).unwrap();
-    a.add_user("ana", Role::Client, "ana-password").unwrap();
-    a.add_user("bo", Role::Client, "bo-password").unwrap();
-    a.add_user("eve", Role::Engineer, "eve-password").unwrap();
-    People {
-        ana: bearer(&a.create_token("ana").unwrap()),
-        bo: bearer(&a.create_token("bo").unwrap()),
-        eve: bearer(&a.create_token("eve").unwrap()),
-    }
 }
 
 fn login(addr: SocketAddr, name: &str, password: &str, extra: &[(&str, &str)]) -> Reply {
@@ -354,7 +334,9 @@ fn a_client_sees_only_its_own_jobs_and_an_engineer_all() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["job"] == id.as_str())
+        // People's acts (whether the service rendered the job before it was deleted depends
+        // on timing).
+        .filter(|e| e["job"] == id.as_str() && !e["who"].is_null())
         .map(|e| {
             (
                 e["what"].as_str().unwrap().to_string(),

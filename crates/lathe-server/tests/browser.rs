@@ -124,7 +124,8 @@ fn the_web_ui_works_in_a_real_browser() {
 }
 
 /// The studio's loop in Chromium (`tests/browser/studio.mjs`): client ana orders a stem master
-/// through the login and order pages, engineer eve adds a -3 dB bell at 200 Hz to the bass in
+/// through the login and order pages (needs and formats ticked, a webhook set), engineer eve
+/// reads the order, adds and removes a compressor, adds a -3 dB bell at 200 Hz to the bass in
 /// the session form and renders revision 2, ana compares the original and both revisions at
 /// equal loudness, approves revision 2 and downloads the zip, and client bo sees none of it.
 /// Screenshots: `target/lathe-studio-engineer.png` and `target/lathe-studio-client.png`.
@@ -177,6 +178,20 @@ fn the_studio_works_in_a_real_browser() {
         "the engineer sees the client's project"
     );
     assert_eq!(r["bo_projects"], 0, "another client sees no project");
+    // The order form's needs: CD ticks the CD WAV, vinyl is left to the engineer, who sees
+    // them all in the order; the webhook was set from the page.
+    assert_eq!(r["cd_format_ticked"], true);
+    assert!(r["need_hint"].as_str().unwrap().contains("vinyl"), "{r}");
+    assert_eq!(r["eve_order"]["mastering for"], "streaming, cd, vinyl");
+    assert_eq!(r["eve_order"]["audio"], "stems");
+    assert!(r["eve_order"]["formats"]
+        .as_str()
+        .unwrap()
+        .contains("wav:16@44100"));
+    assert!(r["hook_msg"].as_str().unwrap().contains("whsec_"));
+    let counts: Vec<u64> = serde_json::from_value(r["eve_chain_counts"].clone()).unwrap();
+    assert_eq!(counts[1], counts[0] + 1, "the compressor was added");
+    assert_eq!(counts[2], counts[0], "and removed");
     assert_eq!(r["bo_job_status"], 404);
     assert_eq!(
         r["compare_options"],
@@ -189,6 +204,15 @@ fn the_studio_works_in_a_real_browser() {
     use lathe_server::queue::Queue;
     let j = queue.get(job).unwrap().unwrap();
     assert_eq!(j.owner.as_deref(), Some("ana"));
+    let options: serde_json::Value = serde_json::from_str(&j.options).unwrap();
+    assert_eq!(
+        options["needs"],
+        serde_json::json!(["streaming", "cd", "vinyl"])
+    );
+    assert!(
+        accounts.webhook("ana").unwrap().is_some(),
+        "ana's webhook is stored"
+    );
     assert_eq!(j.approved, Some(2));
     let revs = queue.revisions(job).unwrap();
     assert_eq!(revs[1].note, "less boom on the bass");

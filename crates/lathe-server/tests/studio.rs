@@ -7,30 +7,9 @@
 mod common;
 
 use common::*;
-use lathe_server::accounts::{Accounts, Role};
 use std::io::Read;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-struct People {
-    ana: String,
-    bo: String,
-    eve: String,
-}
-
-fn people(data: &Path) -> People {
-    let a = Accounts::open(data).unwrap();
-    a.add_user("ana", Role::Client, "ana-password").unwrap();
-    a.add_user("bo", Role::Client, "bo-password").unwrap();
-    a.add_user("eve", Role::Engineer, "eve-password").unwrap();
-    let t = |n: &str| format!("Bearer {}", a.create_token(n).unwrap());
-    People {
-        ana: t("ana"),
-        bo: t("bo"),
-        eve: t("eve"),
-    }
-}
 
 fn get(addr: SocketAddr, path: &str, who: &str) -> Reply {
     request_with(addr, "GET", path, &[("Authorization", who)], b"")
@@ -246,10 +225,12 @@ fn an_engineer_renders_a_revision_and_the_client_approves_one() {
         .collect();
     assert_eq!(
         what,
-        ["ordered", "revision", "approved", "approved", "changes"]
+        ["ordered", "rendered", "revision", "rendered", "approved", "approved", "changes"]
     );
-    assert_eq!(job["events"][4]["comment"], "a touch more low end");
-    assert_eq!(job["events"][4]["who"], "ana");
+    assert_eq!(job["events"][3]["revision"], 2);
+    assert!(job["events"][3]["who"].is_null(), "the service rendered it");
+    assert_eq!(job["events"][6]["comment"], "a touch more low end");
+    assert_eq!(job["events"][6]["who"], "ana");
 
     // A revision queued when the service stops renders after the restart.
     let r = post_json(

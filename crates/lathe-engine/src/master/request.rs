@@ -69,7 +69,15 @@ pub struct MasterRequest {
     /// Free text for the engineer, kept with a service job; no effect on the master.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// What the master is for, as ticked on the order form ([`NEEDS`]): kept with a service
+    /// job for the engineer. The form turns them into the preset and deliverables it shows
+    /// before the order is sent; here they change nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
 }
+
+/// The needs an order may tick.
+pub const NEEDS: [&str; 4] = ["streaming", "cd", "vinyl", "club"];
 
 /// A request made ready to render.
 pub struct Prepared {
@@ -105,6 +113,12 @@ impl MasterRequest {
         }
         if let Some(isrc) = &self.isrc {
             check_isrc(isrc).map_err(bad)?;
+        }
+        if let Some(n) = self.needs.iter().find(|n| !NEEDS.contains(&n.as_str())) {
+            return Err(bad(format!(
+                "needs: {n:?} is not one of {}",
+                NEEDS.join(", ")
+            )));
         }
         // The reference's own checks, on a stand-in file when none is given yet (a service
         // job's options are checked before its reference arrives).

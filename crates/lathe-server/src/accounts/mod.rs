@@ -7,6 +7,7 @@
 
 pub mod password;
 pub mod secret;
+pub mod webhook;
 
 use std::path::Path;
 
@@ -76,6 +77,8 @@ pub enum AccountError {
     Database(#[from] rusqlite::Error),
     #[error("{0}")]
     Secret(String),
+    #[error("{0}")]
+    BadWebhook(String),
 }
 
 /// How long a browser session lasts, seconds (two weeks).
@@ -117,6 +120,7 @@ impl Accounts {
                 expires_s INTEGER NOT NULL
             );",
         )?;
+        Self::create_webhook_table(&conn)?;
         Ok(Self {
             conn: std::sync::Mutex::new(conn),
         })
@@ -259,7 +263,7 @@ impl Accounts {
     }
 }
 
-fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+pub(crate) fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(1)?;
     Ok(User {
         name: r.get(0)?,

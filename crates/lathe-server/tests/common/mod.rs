@@ -173,3 +173,25 @@ pub fn hound_spec() -> hound::WavSpec {
         sample_format: hound::SampleFormat::Int,
     }
 }
+
+/// The accounts of a test: ana and bo (clients), eve (engineer), each with a bearer token
+/// (`Bearer …`, ready for the Authorization header).
+pub struct People {
+    pub ana: String,
+    pub bo: String,
+    pub eve: String,
+}
+
+pub fn people(data: &Path) -> People {
+    use lathe_server::accounts::{Accounts, Role};
+    let a = Accounts::open(data).unwrap();
+    a.add_user("ana", Role::Client, "ana-password").unwrap();
+    a.add_user("bo", Role::Client, "bo-password").unwrap();
+    a.add_user("eve", Role::Engineer, "eve-password").unwrap();
+    let t = |n: &str| format!("Bearer {}", a.create_token(n).unwrap());
+    People {
+        ana: t("ana"),
+        bo: t("bo"),
+        eve: t("eve"),
+    }
+}
