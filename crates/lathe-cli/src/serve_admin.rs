@@ -1,5 +1,6 @@
-//! `lathe serve user add|list` and `lathe serve token create`: the studio's accounts, kept in
-//! the service's data folder (the service may be running: SQLite takes both).
+//! `lathe serve user add|list|remove|passwd|webhook` and `lathe serve token create|revoke`: the
+//! studio's accounts, kept in the service's data folder (the service may be running: SQLite
+//! takes both).
 
 use std::io::BufRead;
 use std::path::Path;
@@ -38,6 +39,15 @@ pub enum UserCommand {
     },
     /// List the users and their roles.
     List,
+    /// Remove user NAME with their tokens, sessions and webhook (their projects stay).
+    Remove { name: String },
+    /// Set user NAME's password from the first line of standard input; ends their browser
+    /// sessions.
+    Passwd {
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
     /// Set user NAME's webhook URL (the signing secret is printed once), or remove it with
     /// --off. The service POSTs there when a revision is rendered or fails and when a client
     /// approves or asks for changes, on every project NAME may see.
@@ -56,6 +66,8 @@ pub enum UserCommand {
 pub enum TokenCommand {
     /// Create an API token for user NAME; it is printed once (only its hash is kept).
     Create { name: String },
+    /// Revoke every API token of user NAME.
+    Revoke { name: String },
 }
 
 fn open(data: &Path) -> Result<Accounts, String> {
@@ -92,6 +104,23 @@ pub fn run(admin: &ServeAdmin, data: &Path) -> ExitCode {
         ServeAdmin::User {
             command: UserCommand::Webhook { name, url, off },
         } => webhook(&accounts, name, url.as_deref(), *off),
+        ServeAdmin::User {
+            command: UserCommand::Remove { name },
+        } => accounts
+            .remove_user(name)
+            .map(|()| eprintln!("lathe: removed {name}")),
+        ServeAdmin::User {
+            command: UserCommand::Passwd { name, .. },
+        } => read_password().and_then(|p| {
+            accounts
+                .set_password(name, &p)
+                .map(|()| eprintln!("lathe: new password for {name}; their sessions ended"))
+        }),
+        ServeAdmin::Token {
+            command: TokenCommand::Revoke { name },
+        } => accounts
+            .revoke_tokens(name)
+            .map(|n| eprintln!("lathe: revoked {n} token(s) of {name}")),
         ServeAdmin::Token {
             command: TokenCommand::Create { name },
         } => accounts.create_token(name).map(|t| println!("{t}")),
@@ -109,13 +138,8 @@ fn add_user(accounts: &Accounts, name: &str, role: &str) -> Result<(), AccountEr
     let Some(role) = Role::parse(role) else {
         return Err(AccountError::BadRole(role.to_string()));
     };
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| AccountError::Secret(format!("cannot read the password: {e}")))?;
-    let password = line.trim_end_matches(['\n', '\r']);
-    let user = accounts.add_user(name, role, password)?;
+    let password = read_password()?;
+    let user = accounts.add_user(name, role, &password)?;
     eprintln!("lathe: added {} ({})", user.name, user.role.as_str());
     Ok(())
 }
@@ -142,4 +166,14 @@ fn webhook(
             Ok(())
         }
     }
+}
+
+/// The first line of standard input, without its line end.
+fn read_password() -> Result<String, AccountError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| AccountError::Secret(format!("cannot read the password: {e}")))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }

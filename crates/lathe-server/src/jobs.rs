@@ -218,8 +218,8 @@ pub(crate) async fn job_page(
     }
 }
 
-/// `GET /api/audit?limit=N`: who did what to which job, newest first (admins, and the open
-/// service's one user); deleted jobs stay in it.
+/// `GET /api/audit?limit=N`: who did what to which job, and who logged in (or tried) from
+/// where, newest first (admins, and the open service's one user); deleted jobs stay in it.
 pub(crate) async fn audit(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -237,8 +237,13 @@ pub(crate) async fn audit(
         .and_then(|l| l.parse::<u32>().ok())
         .unwrap_or(500)
         .min(10_000);
+    let logins = match st.accounts.logins(limit) {
+        Ok(l) => l,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
     match st.queue.audit(limit) {
         Ok(events) => Json(serde_json::json!({
+            "logins": logins,
             "events": events
                 .into_iter()
                 .map(|(job, e)| serde_json::json!({

@@ -116,8 +116,18 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let keys = Throttle::keys(&form.username, Some(client_ip(&headers, addr)));
+    let ip = client_ip(&headers, addr);
+    let keys = Throttle::keys(&form.username, Some(ip));
+    let log = |outcome: &str| {
+        if let Err(e) = st
+            .accounts
+            .record_login(&form.username, &ip.to_string(), outcome)
+        {
+            eprintln!("lathe serve: the login log: {e}");
+        }
+    };
     if let Some(wait_s) = st.throttle.blocked_for(&keys) {
+        log("throttled");
         let mut r = (
             StatusCode::TOO_MANY_REQUESTS,
             Html(page(
@@ -140,6 +150,7 @@ pub async fn login(
     .await;
     match checked {
         Ok(Ok(Some(value))) => {
+            log("ok");
             st.throttle.succeeded(&form.username);
             let mut r = (
                 StatusCode::SEE_OTHER,
@@ -153,6 +164,7 @@ pub async fn login(
             r
         }
         Ok(Ok(None)) => {
+            log("wrong");
             st.throttle.failed(&keys);
             (
                 StatusCode::UNAUTHORIZED,

@@ -366,5 +366,38 @@ fn wrong_passwords_are_throttled() {
     let refused = login(addr, "bo", "bo-password", &[]);
     assert_eq!(refused.status, 429, "even the right password, for a while");
     assert!(refused.head.contains("retry-after:"), "{}", refused.head);
+    // Every attempt is in the audit log's logins, with its address and outcome.
+    assert_eq!(
+        login(
+            addr,
+            "ana",
+            "ana-password",
+            &[("X-Forwarded-For", "203.0.113.7")]
+        )
+        .status,
+        303
+    );
+    let a = Accounts::open(dir.path()).unwrap();
+    a.add_user("root", Role::Admin, "root-password").unwrap();
+    let root = bearer(&a.create_token("root").unwrap());
+    let log = get(addr, "/api/audit", &[("Authorization", &root)]).json();
+    let logins = log["logins"].as_array().unwrap();
+    let outcome = |name: &str, what: &str| {
+        logins
+            .iter()
+            .filter(|l| l["name"] == name && l["outcome"] == what)
+            .count()
+    };
+    assert_eq!(
+        outcome("bo", "wrong"),
+        lathe_server::login::MAX_FAILURES as usize
+    );
+    assert_eq!(outcome("bo", "throttled"), 1);
+    assert_eq!(outcome("ana", "ok"), 1);
+    assert_eq!(
+        logins[0]["addr"], "203.0.113.7",
+        "newest first, the client's address"
+    );
+    assert_eq!(logins[1]["addr"], "127.0.0.1");
     server.stop();
 }

@@ -35,7 +35,11 @@ impl Hit {
 /// A receiver on loopback: answers 500 to the first request on `/ana` (to be retried), 200 to
 /// every other, and keeps what it got.
 fn receiver() -> (SocketAddr, Arc<Mutex<Vec<Hit>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    receiver_on("127.0.0.1:0")
+}
+
+fn receiver_on(addr: &str) -> (SocketAddr, Arc<Mutex<Vec<Hit>>>) {
+    let listener = TcpListener::bind(addr).unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(Mutex::new(Vec::<Hit>::new()));
     let log = hits.clone();
@@ -349,5 +353,47 @@ fn everyone_who_may_see_a_project_is_notified_signed_and_retried() {
     let server = lathe_server::start(config(open.path(), 1, 10)).unwrap();
     let r = request(server.addr, "GET", "/api/me/webhook", None, b"");
     assert_eq!(r.status, 404);
+    server.stop();
+}
+
+/// A delivery that could not be made before a stop goes out after the restart, the same
+/// delivery (same id), once the receiver is up.
+#[test]
+fn a_pending_delivery_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = people(dir.path());
+    let later = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut cfg = config(dir.path(), 1, 10);
+    cfg.notify.retry_base_s = 0.2;
+    cfg.notify.retry_max_s = 0.5;
+    cfg.notify.attempts = 1000;
+    let server = lathe_server::start(cfg.clone()).unwrap();
+    let url = format!("{{\"url\": \"http://{later}/late\"}}");
+    assert_eq!(
+        call(server.addr, "PUT", "/api/me/webhook", &p.ana, &url).status,
+        200
+    );
+    order(server.addr, &p.ana, &tiny_wav());
+    let started = Instant::now();
+    let pending = loop {
+        let log = call(server.addr, "GET", "/api/me/webhook", &p.ana, "").json();
+        if let Some(d) = log["deliveries"].as_array().unwrap().first() {
+            if d["attempts"].as_u64().unwrap() >= 1 {
+                assert_eq!(d["state"], "pending", "{d}");
+                break d["id"].as_str().unwrap().to_string();
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    server.stop();
+
+    let (_, hits) = receiver_on(&later.to_string());
+    let server = lathe_server::start(cfg).unwrap();
+    let got = wait_hits(&hits, "/late", "revision.rendered", 1);
+    assert_eq!(got[0].headers["x-lathe-delivery"], pending);
     server.stop();
 }

@@ -5,6 +5,7 @@
 //! on loopback: [`crate::start`] refuses any other address); once a user exists every request
 //! needs a session cookie or a bearer token ([`crate::auth`]).
 
+pub mod manage;
 pub mod password;
 pub mod secret;
 pub mod webhook;
@@ -121,6 +122,7 @@ impl Accounts {
             );",
         )?;
         Self::create_webhook_table(&conn)?;
+        Self::create_login_table(&conn)?;
         Ok(Self {
             conn: std::sync::Mutex::new(conn),
         })
