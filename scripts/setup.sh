@@ -10,12 +10,17 @@ as_root() {
 }
 
 # What building lathe needs beyond Rust and a C compiler: the SQLite headers (lathe serve's
-# job queue links the system SQLite).
+# job queue links the system SQLite), libopus and pkg-config (Opus deliverables link the
+# system libopus).
 ensure_build_deps() {
-  if ! dpkg -s libsqlite3-dev >/dev/null 2>&1; then
-    echo "== installing libsqlite3-dev"
+  local missing=()
+  for p in libsqlite3-dev libopus-dev pkg-config; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]}"
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends libsqlite3-dev >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Formats (through symphonia 0.6): WAV (8/16/24/32-bit PCM, 32/64-bit float, EXTENSIBLE),
 //! AIFF, CAF, FLAC, MP3 (with LAME/Xing encoder delay and padding removed), AAC and ALAC in MP4,
-//! Ogg Vorbis. Opus has no decoder here: it fails with [`DecodeError::Unsupported`].
+//! Ogg Vorbis, and Ogg Opus (mono and stereo, through libopus: `opus_decoder.rs`).
 //!
 //! Damaged files: a packet that fails to decode is skipped and counted; a file that ends before
 //! its header says it should is decoded up to where it ends and [`Decoder::warnings`] reports
@@ -11,15 +11,18 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use symphonia::core::audio::Channels;
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
+use crate::opus_decoder::OpusDecoder;
 use crate::wav_mask::{wav_channels, WavChannels};
 use crate::wav_sizes::{zero_size_fields, PatchedFile};
 
@@ -150,7 +153,7 @@ impl Decoder {
             .and_then(|p| p.audio())
             .ok_or_else(|| malformed(path, "no audio codec parameters"))?
             .clone();
-        let codecs = symphonia::default::get_codecs();
+        let codecs = codecs();
         let decoder = codecs
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
             .map_err(|e| {
@@ -370,6 +373,17 @@ impl Decoder {
         }
         w
     }
+}
+
+/// symphonia's decoders and lathe's Opus decoder.
+fn codecs() -> &'static CodecRegistry {
+    static CODECS: OnceLock<CodecRegistry> = OnceLock::new();
+    CODECS.get_or_init(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        registry.register_audio_decoder::<OpusDecoder>();
+        registry
+    })
 }
 
 fn speaker_roles(channels: &Channels) -> Option<Vec<SpeakerRole>> {

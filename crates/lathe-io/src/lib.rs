@@ -1,12 +1,18 @@
 //! lathe-io: the file layer. Decoding ([`decode`], symphonia), resampling ([`resample`],
 //! rubato). Knows files and formats, nothing about mastering.
-#![forbid(unsafe_code)]
+// Unsafe code only in `fdk_aac.rs` (the AAC encoder's C interface), which allows it.
+#![deny(unsafe_code)]
 
+pub mod aac_writer;
 pub mod decode;
 pub mod encoder;
+mod fdk_aac;
 pub mod flac_writer;
 pub mod format;
 pub mod mp3_writer;
+mod mp4_audio;
+mod opus_decoder;
+pub mod opus_writer;
 pub mod resample;
 mod wav_mask;
 mod wav_sizes;

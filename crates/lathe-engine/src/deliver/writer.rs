@@ -360,6 +360,9 @@ impl Tags {
             Format::Flac => &[TagType::VorbisComments],
             Format::Wav => &[TagType::Id3v2, TagType::RiffInfo],
             Format::Mp3 => &[TagType::Id3v2],
+            // iTunes-style atoms (©nam, ©ART, and ISRC as a freeform iTunes item).
+            Format::Aac => &[TagType::Mp4Ilst],
+            Format::Opus => &[TagType::VorbisComments],
         };
         for &kind in kinds {
             let mut tag = Tag::new(kind);

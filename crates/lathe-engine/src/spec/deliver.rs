@@ -43,7 +43,8 @@ impl DeliverSpec {
         self.format.is_lossy()
     }
 
-    /// Parses `wav:24`, `wav:16@44100`, `wav:32`, `flac:24`, `flac:16@44100`, `mp3:320`.
+    /// Parses `wav:24`, `wav:16@44100`, `wav:32`, `flac:24`, `flac:24@96000`, `mp3:320`,
+    /// `aac:256`, `opus:160` (always at 48 kHz).
     pub fn parse(spec: &str) -> Result<Self, String> {
         let (main, rate) = match spec.split_once('@') {
             Some((m, r)) => (
@@ -70,6 +71,8 @@ impl DeliverSpec {
                 list(format.rates_hz().unwrap_or_default())
             ));
         }
+        // A format made at one rate only (Opus: 48 kHz) is made at it.
+        let rate = rate.or(format.only_rate_hz());
         if format.is_lossy() {
             let kbps = match param {
                 Some(k) => k
@@ -135,14 +138,17 @@ impl DeliverSpec {
             format!("{k}k{tenths}")
         };
         if let Some(kbps) = self.bitrate_kbps {
-            return format!("{stem}_{version}_{rate}_{kbps}k.{}", self.format);
+            return format!(
+                "{stem}_{version}_{rate}_{kbps}k.{}",
+                self.format.extension()
+            );
         }
         let bits = if self.bits == 32 {
             "32f".to_string()
         } else {
             format!("{}b", self.bits)
         };
-        format!("{stem}_{version}_{rate}_{bits}.{}", self.format)
+        format!("{stem}_{version}_{rate}_{bits}.{}", self.format.extension())
     }
 }
 
@@ -198,6 +204,16 @@ mod tests {
             "song_tv_44k1_16b.wav"
         );
         assert_eq!(m.file_name("song", 48_000), "song_master_48k_320k.mp3");
+        let a = DeliverSpec::parse("aac").unwrap();
+        assert_eq!((a.format, a.bitrate_kbps), (Format::Aac, Some(256)));
+        assert_eq!(a.file_name("song", 44_100), "song_master_44k1_256k.m4a");
+        let o = DeliverSpec::parse("opus:128").unwrap();
+        assert_eq!(
+            (o.sample_rate_hz, o.bitrate_kbps),
+            (Some(48_000), Some(128))
+        );
+        let h = DeliverSpec::parse("flac:24@96000").unwrap();
+        assert_eq!(h.file_name("song", 96_000), "song_master_96k_24b.flac");
     }
 
     #[test]
@@ -208,6 +224,10 @@ mod tests {
             ("flac:32", "flac bits must be 16, 24"),
             ("mp3:100", "bitrates"),
             ("mp3:320@96000", "MP3 is encoded at"),
+            ("aac:256@96000", "AAC is encoded at"),
+            ("aac:64", "aac bitrates are 128"),
+            ("opus:320", "opus bitrates are 96"),
+            ("opus:160@44100", "OPUS is encoded at 48000"),
             ("wav:24@0", "outside"),
             ("wav:24@x", "bad sample rate"),
         ] {
