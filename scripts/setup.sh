@@ -45,13 +45,14 @@ ensure_apt_tools() {
 # A Python venv with the reference meters (libebur128 via pyebur128, pyloudnorm).
 ensure_venv() {
   local venv="$LATHE_CACHE/venv"
-  if ! "$venv/bin/python" -c "import pyebur128, pyloudnorm, soundfile, numpy, scipy, pystoi, argon2" 2>/dev/null; then
+  if ! "$venv/bin/python" -c "import pyebur128, pyloudnorm, soundfile, numpy, scipy, pystoi, argon2, mutagen" 2>/dev/null; then
     echo "== creating $venv"
     python3 -m venv "$venv"
     # pystoi: an independent intelligibility measure (STOI) for the stem assistant's tests.
     # argon2-cffi: the reference Argon2 (the C library of its authors) that checks the
-    # service's stored password hashes.
-    "$venv/bin/pip" install -q pyebur128 pyloudnorm soundfile numpy scipy pystoi argon2-cffi
+    # service's stored password hashes. mutagen: an independent reader of the tags lathe
+    # writes into AAC (.m4a) and Opus files.
+    "$venv/bin/pip" install -q pyebur128 pyloudnorm soundfile numpy scipy pystoi argon2-cffi mutagen
   fi
   export LATHE_REF_PYTHON="$venv/bin/python"
 }

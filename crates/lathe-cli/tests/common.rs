@@ -179,3 +179,17 @@ pub fn run_json(command: &str, input: &Path, dir: &Path) -> (PathBuf, serde_json
     eprintln!("{}", String::from_utf8_lossy(&res.stderr));
     (out, serde_json::from_slice(&res.stdout).unwrap())
 }
+
+/// Decodes `file` with ffmpeg (an independent decoder) into a 32-bit float WAV beside it;
+/// `None` when ffmpeg is missing or fails.
+pub fn ffmpeg_decode(file: &Path) -> Option<PathBuf> {
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("audio");
+    let wav = file.with_extension(format!("{ext}.decoded.wav"));
+    let ok = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(file)
+        .args(["-c:a", "pcm_f32le"])
+        .arg(&wav)
+        .status();
+    ok.is_ok_and(|s| s.success()).then_some(wav)
+}

@@ -78,14 +78,7 @@ fn every_corpus_mix_and_stem_set_meets_streaming_apple_and_club_targets() {
                                 match p.extension().and_then(|e| e.to_str()) {
                                     Some("wav") => delivered.push((p, *i, *tp)),
                                     Some("mp3") => {
-                                        let wav = p.with_extension("mp3.decoded.wav");
-                                        let ok = std::process::Command::new("ffmpeg")
-                                            .args(["-v", "error", "-y", "-i"])
-                                            .arg(&p)
-                                            .args(["-c:a", "pcm_f32le"])
-                                            .arg(&wav)
-                                            .status();
-                                        if ok.is_ok_and(|s| s.success()) {
+                                        if let Some(wav) = ffmpeg_decode(&p) {
                                             delivered.push((wav, *i, *tp));
                                         }
                                     }
