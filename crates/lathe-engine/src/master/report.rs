@@ -19,6 +19,9 @@ pub struct Measured {
     pub lra_lu: f64,
     pub sample_peak_dbfs: Option<f64>,
     pub duration_s: f64,
+    /// Phase correlation of left and right over the whole file (+1 mono, 0 unrelated, −1
+    /// out of phase); what a cutting engineer checks first.
+    pub correlation: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -128,6 +128,7 @@ impl Verdicts<'_> {
                         lra_lu: a.lra_lu,
                         sample_peak_dbfs: a.sample_peak_dbfs,
                         duration_s: a.duration_s,
+                        correlation: a.correlation,
                     },
                     target,
                 });

@@ -10,3 +10,4 @@ pub mod reference;
 pub mod session;
 pub mod stem;
 pub mod version;
+pub mod vinyl;

@@ -7,6 +7,7 @@ use lathe_dsp::limiter::LimiterSettings;
 
 use crate::spec::bus::Bus;
 use crate::spec::chain::{ClipperSpec, CompressorSpec, EqBandSpec, EqSpec, ProcessorSpec};
+use crate::spec::vinyl;
 
 /// The loud presets' clipper sits this far above the true-peak ceiling, dB.
 pub const CLIP_ABOVE_CEILING_DB: f64 = 1.5;
@@ -27,17 +28,19 @@ pub enum Preset {
     Club,
     Cd,
     Broadcast,
+    Vinyl,
     None,
 }
 
 impl Preset {
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "streaming",
         "apple",
         "loud",
         "club",
         "cd",
         "broadcast",
+        "vinyl",
         "none",
     ];
 
@@ -49,6 +52,7 @@ impl Preset {
             "club" => Preset::Club,
             "cd" => Preset::Cd,
             "broadcast" => Preset::Broadcast,
+            "vinyl" => Preset::Vinyl,
             "none" => Preset::None,
             other => {
                 return Err(format!(
@@ -74,6 +78,12 @@ impl Preset {
             Preset::Club => t(-7.0, -0.3),
             Preset::Cd => t(-10.0, -0.3),
             Preset::Broadcast => t(-23.0, -1.0),
+            // A premaster for the cutting lathe: the level of the record is set at the
+            // cutting desk, so loudness is not pushed; −14 LUFS leaves typical music 10–13 dB
+            // of crest factor under a ceiling the limiter then rarely touches. The ceiling is
+            // −0.5 dBTP rather than −1: no lossy codec follows, and the cutting chain's
+            // converters need only the half decibel for their own resampling.
+            Preset::Vinyl => t(-14.0, -0.5),
             Preset::None => None,
         }
     }
@@ -90,6 +100,11 @@ impl Preset {
             }
             Preset::Streaming if rate_hz.is_multiple_of(44_100) => vec!["wav:24", "mp3:320@44100"],
             Preset::Streaming => vec!["wav:24", "mp3:320@48000"],
+            // 24 bits at the session rate, up to 96 kHz (what cutting rooms take).
+            Preset::Vinyl if rate_hz > 96_000 && rate_hz.is_multiple_of(44_100) => {
+                vec!["wav:24@88200"]
+            }
+            Preset::Vinyl if rate_hz > 96_000 => vec!["wav:24@96000"],
             _ => vec!["wav:24"],
         }
     }
@@ -101,10 +116,16 @@ impl Preset {
     /// ceiling, with a faster release for the loud presets.
     pub fn bus(self, input_integrated_lufs: f64, target: Option<Target>) -> Bus {
         let loud = matches!(self, Preset::Loud | Preset::Club | Preset::Cd);
+        // The vinyl limiter is a slow safety net (it should rarely act at all).
+        let (release_ms, hold_ms) = match self {
+            _ if loud => (40.0, 10.0),
+            Preset::Vinyl => (150.0, 20.0),
+            _ => (80.0, 20.0),
+        };
         let limiter = target.map(|t| LimiterSettings {
             ceiling_dbtp: t.true_peak_dbtp,
-            release_ms: if loud { 40.0 } else { 80.0 },
-            hold_ms: if loud { 10.0 } else { 20.0 },
+            release_ms,
+            hold_ms,
             ..LimiterSettings::default()
         });
         // Loud presets shave the highest transients with an oversampled hard clipper
@@ -133,7 +154,7 @@ impl Preset {
             return Vec::new();
         }
         let threshold = (input_integrated_lufs + 2.0).clamp(-60.0, -1.0);
-        vec![
+        let mut chain = vec![
             ProcessorSpec::Eq(EqSpec {
                 bands: vec![EqBandSpec {
                     kind: BandKind::HighPass,
@@ -153,6 +174,10 @@ impl Preset {
                 detection: Detection::Rms,
                 ..Default::default()
             }),
-        ]
+        ];
+        if self == Preset::Vinyl {
+            chain.extend(vinyl::stages(input_integrated_lufs));
+        }
+        chain
     }
 }
