@@ -106,6 +106,10 @@ enum Command {
         /// Locked (the default) versions carry the main master's gain moves sample for sample.
         #[arg(long = "version", value_name = "SPEC")]
         versions: Vec<String>,
+        /// With --stems: deliver every stem through the master's chain with the master's gain
+        /// moves as well (TITLE_STEM_RATE_BITS); they sum to the master.
+        #[arg(long)]
+        stem_masters: bool,
         /// Write the session that was used (TOML) to this path, to reproduce or edit it.
         #[arg(long)]
         save_session: Option<PathBuf>,
@@ -267,6 +271,7 @@ fn main() -> ExitCode {
             ceiling_dbtp,
             deliver,
             versions,
+            stem_masters,
             save_session,
             title,
             artist,
@@ -289,6 +294,7 @@ fn main() -> ExitCode {
                 max_boost_db,
                 max_cut_db,
                 assist,
+                stem_masters,
                 title,
                 artist,
                 isrc,
@@ -490,7 +496,7 @@ fn render(
             fmt_opt(d.measured.true_peak_dbtp, 2)
         );
     }
-    for v in &report.versions {
+    for v in report.versions.iter().chain(&report.stem_masters) {
         for d in &v.deliverables {
             let verdict = if d.pass { "ok" } else { "MISSED TARGET" };
             let limit = match (d.target, d.ceiling_dbtp) {
@@ -517,6 +523,13 @@ fn render(
         eprintln!(
             "locked versions cost the master {:.2} dB of extra limiting at most ({:.2} s affected)",
             e.max_db, e.duration_s
+        );
+    }
+    if let Some(sum) = &report.stem_sum {
+        eprintln!(
+            "the stem masters sum to {} within {} dBFS (peak of the difference)",
+            sum.master,
+            fmt_opt(sum.residual_peak_dbfs, 1)
         );
     }
     if json {

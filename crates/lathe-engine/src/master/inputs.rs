@@ -69,6 +69,7 @@ pub fn session_from_preset(
             chain: Vec::new(),
             target,
             reference: reference.as_ref().map(|r| r.spec.clone()),
+            stem_masters: false,
         },
         deliver: deliver.iter().map(DeliverEntry::from_spec).collect(),
         versions: Vec::new(),

@@ -136,6 +136,8 @@ pub(super) fn render_lanes_of(
         reference: matched,
         assistant,
         versions,
+        stem_masters: Vec::new(),
+        stem_sum: None,
         warnings,
         session: rendered_session,
     })

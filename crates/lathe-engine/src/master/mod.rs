@@ -105,6 +105,14 @@ fn render_locked(
         let known = resolve_reference(&mut resolved)?;
         return render_locked(&resolved, out_dir, force, Some(known), progress);
     }
+    let expanded;
+    let session = if session.master.stem_masters && !session.versions.iter().any(|v| v.stem_master)
+    {
+        expanded = stem_masters::expand(session)?;
+        &expanded
+    } else {
+        session
+    };
     let own: Vec<(&VersionSpec, Session)> = session
         .versions
         .iter()
@@ -113,6 +121,7 @@ fn render_locked(
             let mut alone = session.clone();
             alone.stems = v.apply_to(&session.stems);
             alone.versions.clear();
+            alone.master.stem_masters = false;
             (v, alone)
         })
         .collect();
@@ -134,6 +143,10 @@ fn render_locked(
         }
     }
     let mut report = render_lanes_of(session, out_dir, force, known, progress, None)?;
+    if session.master.stem_masters {
+        progress.stage("checking that the stem masters sum to the master", None);
+        stem_masters::finish_report(session, &session.bus(), &mut report);
+    }
     for (v, alone) in &own {
         progress.stage(&format!("version {}: own render", v.name), None);
         let r = render_lanes_of(alone, out_dir, force, None, progress, Some(&v.name))?;
@@ -170,6 +183,7 @@ mod reach;
 mod report;
 mod request;
 mod secant;
+mod stem_masters;
 mod verify;
 
 use inputs::session_rate;

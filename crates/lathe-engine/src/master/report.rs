@@ -109,6 +109,12 @@ pub struct Report {
     /// Alternate versions (`[[version]]`), in session order of rendering (locked, then own).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<VersionReport>,
+    /// Stem masters (`stem_masters`), one per stem, locked to the master.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stem_masters: Vec<VersionReport>,
+    /// How far the stem masters' sum lies from the master.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stem_sum: Option<super::stem_masters::StemSumReport>,
     pub dither_seed: u64,
     /// Reference matching: what was measured and decided, and how close the master came.
     #[serde(skip_serializing_if = "Option::is_none")]

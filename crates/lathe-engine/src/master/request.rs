@@ -54,6 +54,9 @@ pub struct MasterRequest {
     pub max_boost_db: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_cut_db: Option<f64>,
+    /// Deliver stem masters too (every stem through the master's chain and gain moves).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stem_masters: bool,
     /// Let the assistant choose corrective EQ from the mix's measurements.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub assist: bool,
@@ -172,6 +175,7 @@ impl MasterRequest {
         session.artist = self.artist.clone();
         session.isrc = self.isrc.clone();
         session.versions = versions;
+        session.master.stem_masters = self.stem_masters;
         for s in &mut session.stems {
             s.non_finite = self.non_finite.unwrap_or_default();
         }

@@ -46,6 +46,10 @@ pub struct MasterSpec {
     /// (`matching/reference.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<ReferenceSpec>,
+    /// Deliver every stem through the master's chain with the master's gain moves as well
+    /// (`<title>_<stem>_<rate>_<bits>`): stem masters that sum to the master.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stem_masters: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -58,6 +58,9 @@ pub struct VersionSpec {
     pub gain_db: BTreeMap<String, f64>,
     #[serde(default)]
     pub dynamics: VersionDynamics,
+    /// A stem master (one stem, locked), added by `stem_masters`; not a session key.
+    #[serde(skip)]
+    pub stem_master: bool,
 }
 
 /// Names a version may not take (they name the main master's files).
