@@ -95,7 +95,7 @@ pub(super) fn finish_report(session: &Session, bus: &Bus, report: &mut Report) {
     let residual_peak_dbfs = (residual > 0.0).then(|| 20.0 * residual.log10());
     let why = nonlinear_stage(bus).map(|stage| {
         format!(
-            "the master bus has {stage}, which shapes each stem's waveform on its own: the stem masters carry the master's gain moves but not the {stage}'s distortion of the sum"
+            "the master bus has a {stage}, which bends each stem's waveform on its own: the stem masters carry the master's gain moves but not the {stage}'s distortion of the sum (clipping and saturation of the sum are not the sum of those of its parts)"
         )
     });
     if let (Some(db), Some(why)) = (residual_peak_dbfs, &why) {
@@ -118,8 +118,8 @@ fn nonlinear_stage(bus: &Bus) -> Option<&'static str> {
         .iter()
         .chain(&bus.post_gain)
         .find_map(|p| match p {
-            ProcessorSpec::Clipper(_) => Some("a clipper"),
-            ProcessorSpec::Saturate(_) => Some("saturation"),
+            ProcessorSpec::Clipper(_) => Some("clipper"),
+            ProcessorSpec::Saturate(_) => Some("saturation stage"),
             _ => None,
         })
 }
