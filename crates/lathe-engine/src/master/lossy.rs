@@ -128,6 +128,7 @@ pub(super) fn encode_lossy(
 ) -> Result<Option<f64>, MasterError> {
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
     let mut used_ceiling = ceiling;
+    let mut tried: Vec<(f64, f64)> = Vec::new();
     for attempt in 1..=MAX_LOSSY_ENCODES {
         let part_ext = format!("{}.part", spec.format.extension());
         let parts: Vec<PathBuf> = paths.iter().map(|p| p.with_extension(&part_ext)).collect();
@@ -143,7 +144,8 @@ pub(super) fn encode_lossy(
         let worst = peaks.iter().flatten().copied().reduce(f64::max);
         if let (Some(target_ceiling), Some(current), Some(tp)) = (ceiling, used_ceiling, worst) {
             if tp > target_ceiling && attempt < MAX_LOSSY_ENCODES {
-                let lowered = current - (tp - target_ceiling) - 0.05;
+                tried.push((current, tp));
+                let lowered = next_ceiling(&tried, target_ceiling);
                 used_ceiling = Some(lowered);
                 for part in &parts {
                     let _ = std::fs::remove_file(part);
@@ -159,6 +161,24 @@ pub(super) fn encode_lossy(
         return Ok(used_ceiling);
     }
     unreachable!("the last attempt always returns")
+}
+
+/// The limiter ceiling for the next encode, from the (ceiling, decoded true peak) pairs tried
+/// so far, all over `target`: the first step lowers the ceiling by the overshoot (plus
+/// 0.05 dB); later steps follow the secant of the last two tries, because a codec's overshoot
+/// grows as the limiter works harder at the same loudness (measured on Opus at 160 kbps: the
+/// decoded peak fell by only 0.55 dB per dB of ceiling), clamped so that a noisy slope
+/// neither stalls nor overshoots wildly.
+pub(super) fn next_ceiling(tried: &[(f64, f64)], target: f64) -> f64 {
+    let &(current, tp) = tried.last().expect("at least one try");
+    let over = tp - target + 0.05;
+    let slope = match tried {
+        [.., (c0, t0), (c1, t1)] if (c1 - c0).abs() > 1e-6 => {
+            ((t1 - t0) / (c1 - c0)).clamp(0.25, 1.0)
+        }
+        _ => 1.0,
+    };
+    current - over / slope
 }
 
 /// Encodes the 32-bit float WAV `bus` into `part` with the deliverable's encoder.
@@ -197,4 +217,25 @@ pub(super) fn encode_from_bus(
         w.write_float(&l, &r).map_err(|e| fail(e.to_string()))?;
     }
     w.finish().map_err(|e| fail(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_ceiling;
+
+    #[test]
+    fn the_ceiling_steps_by_the_overshoot_then_along_the_secant() {
+        // First try: lowered by the overshoot plus the margin.
+        assert!((next_ceiling(&[(-1.0, -0.6)], -1.0) - (-1.45)).abs() < 1e-9);
+        // The decoded peak fell 0.243 dB for 0.445 dB of ceiling: slope 0.546, so the next
+        // step is (0.152 + 0.05) / 0.546 = 0.37 dB.
+        let next = next_ceiling(&[(-1.0, -0.605), (-1.445, -0.848)], -1.0);
+        assert!(
+            (next - (-1.445 - 0.202 / (0.243 / 0.445))).abs() < 1e-9,
+            "{next}"
+        );
+        // A slope that says the peak does not move at all is clamped (no 100 dB step).
+        let flat = next_ceiling(&[(-1.0, -0.6), (-1.5, -0.6)], -1.0);
+        assert!((flat - (-1.5 - 0.45 / 0.25)).abs() < 1e-9, "{flat}");
+    }
 }

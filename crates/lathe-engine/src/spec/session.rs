@@ -415,6 +415,7 @@ mod tests {
                 chain,
                 target,
                 reference: None,
+                stem_masters: false,
             },
             ..Default::default()
         }
