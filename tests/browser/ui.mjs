@@ -19,6 +19,9 @@ try {
   await page.setInputFiles('#files', mix);
   await page.check('input.fmt[value="wav:24"]');
   await page.check('input.fmt[value="mp3:320@44100"]');
+  // The distribution formats: AAC, Opus (at its 48 kHz) and hi-res FLAC.
+  for (const v of ['aac:256@44100', 'opus:160@48000', 'flac:24@96000'])
+    await page.check(`input.fmt[value="${v}"]`);
   await page.check('#assist');
   // The project's needs: every match amount and the TV version are on the page.
   for (const id of ['#m_eq', '#m_width', '#m_dynamics', '#m_loudness', '#lead', '#backing', 'input.ver[value="tv"]'])
@@ -34,6 +37,8 @@ try {
   // The assistant's choices as the page shows them: stem, what was done, measured, why.
   await page.waitForSelector('#assistant:not([hidden])');
   const choices = await page.$$eval('#choices tr', rows => rows.slice(1).map(r => [...r.cells].map(c => c.textContent)));
+  // Every delivered file with its measured loudness and true peak, as the page lists them.
+  const levels = await page.$$eval('#levels tr', rows => rows.slice(1).map(r => [...r.cells].map(c => c.textContent)));
   // A/B: play both, switch to the original and back; the switch reports what is playing.
   await page.click('#play');
   const ab = [await page.getAttribute('#ab', 'data-playing')];
@@ -47,7 +52,7 @@ try {
   const name = download.suggestedFilename();
   await download.saveAs(downloads + '/' + name);
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ job, downloaded: name, ab, gains, plotted, choices }));
+  console.log(JSON.stringify({ job, downloaded: name, ab, gains, plotted, choices, levels }));
 } finally {
   await browser.close();
 }

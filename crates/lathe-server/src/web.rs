@@ -15,15 +15,17 @@ progress { width: 100%; } .error { color: #b00; } button { font-size: 1rem; padd
 </style>"#;
 
 /// The order form's format boxes, one per format lathe delivers (read from
-/// [`Format::ALL`], so a new format appears here by itself), and a CD-ready WAV: lossless
-/// ones at 24 bits and the session rate, lossy ones at their highest bitrate at 44.1 kHz.
+/// [`Format::ALL`], so a new format appears here by itself), a CD-ready WAV and a hi-res
+/// FLAC: lossless ones at 24 bits and the session rate, lossy ones at their default bitrate
+/// at 44.1 kHz (Opus at its only rate, 48 kHz).
 fn format_choices() -> String {
     let mut html = String::new();
     for f in Format::ALL {
         let name = f.name().to_uppercase();
         let (value, label) = if f.is_lossy() {
             let kbps = f.default_bitrate_kbps();
-            (format!("{f}:{kbps}@44100"), format!("{name} {kbps} kbps"))
+            let rate = f.only_rate_hz().unwrap_or(44_100);
+            (format!("{f}:{kbps}@{rate}"), format!("{name} {kbps} kbps"))
         } else {
             (format!("{f}:24"), format!("{name} 24-bit"))
         };
@@ -33,6 +35,9 @@ fn format_choices() -> String {
         );
         if f == Format::Wav {
             html += "<label><input type=\"checkbox\" class=\"fmt\" value=\"wav:16@44100\"> WAV 16-bit / CD (44.1 kHz)</label>\n";
+        }
+        if f == Format::Flac {
+            html += "<label><input type=\"checkbox\" class=\"fmt\" value=\"flac:24@96000\"> FLAC 24-bit / 96 kHz (hi-res)</label>\n";
         }
     }
     html
@@ -58,7 +63,7 @@ pub async fn upload_page() -> Html<String> {
 <label><input type="checkbox" class="need" value="vinyl"> Vinyl (the engineer prepares the premaster for the cutting lathe)</label>
 <label><input type="checkbox" class="need" value="club"> Club / DJ (loud: −7 LUFS, −0.3 dBTP)</label>
 <span id="need_hint"></span></p>
-<label>Preset <select id="preset"><option>streaming</option><option>apple</option><option>loud</option><option>club</option><option>cd</option><option>broadcast</option></select></label>
+<label>Preset <select id="preset"><option>streaming</option><option>apple</option><option>loud</option><option>club</option><option>cd</option><option>broadcast</option><option>vinyl</option></select></label>
 <label>Target loudness (LUFS, optional) <input id="target" type="number" step="0.1"></label>
 <label>True-peak ceiling (dBTP, optional) <input id="ceiling" type="number" step="0.1"></label>
 <label>Reference track (optional) <input type="file" id="reference" accept="audio/*"></label>
@@ -75,6 +80,7 @@ backing vocal stems <input id="backing" placeholder="backing, choir"></p>
 <label><input type="checkbox" class="ver" value="instrumental"> Instrumental (every vocal out)</label>
 <label><input type="checkbox" class="ver" value="acappella"> A cappella (vocals only)</label>
 <label><input type="checkbox" class="ver" value="tv"> TV mix (lead vocal out, backing vocals in)</label>
+<label><input type="checkbox" id="stem_masters"> Stem masters (stems only: every stem through the master's chain and gain moves; they sum to the master)</label>
 </fieldset>
 <button id="go" type="submit">Master</button> <span id="msg" class="error"></span>
 </form>
@@ -110,13 +116,15 @@ document.querySelectorAll('input[name=kind]').forEach(r => r.onchange = show);
 function needs() {{
   const ticked = [...document.querySelectorAll('.need:checked')].map(c => c.value);
   const preset = document.getElementById('preset');
-  preset.value = ticked.includes('club') && !ticked.includes('streaming') ? 'club' : 'streaming';
+  const only = n => ticked.length === 1 && ticked[0] === n;
+  preset.value = only('vinyl') ? 'vinyl' : ticked.includes('club') && !ticked.includes('streaming') ? 'club' : 'streaming';
   const cd = document.querySelector('input.fmt[value="wav:16@44100"]');
   if (cd && ticked.includes('cd')) cd.checked = true;
   const hint = [];
   if (ticked.includes('club') && ticked.includes('streaming'))
     hint.push('one master per order: the streaming master comes first, the engineer renders the club master as a revision');
-  if (ticked.includes('vinyl')) hint.push('the engineer prepares the vinyl premaster as a revision');
+  if (only('vinyl')) hint.push('the vinyl premaster: 24-bit, −14 LUFS, bass in mono, sibilance and the top octave kept in check for the cutting lathe');
+  else if (ticked.includes('vinyl')) hint.push('the engineer prepares the vinyl premaster as a revision (preset vinyl)');
   document.getElementById('need_hint').textContent = hint.length ? '(' + hint.join('; ') + ')' : '';
   return ticked;
 }}
@@ -141,6 +149,7 @@ document.getElementById('job').onsubmit = async e => {{
   if (ref) opts.match = ['eq', 'width', 'dynamics', 'loudness'].map(k => `${{k}}=${{num('m_' + k)}}`).join(',');
   const notes = document.getElementById('notes').value; if (notes) opts.notes = notes;
   if (document.getElementById('assist').checked) opts.assist = true;
+  if (stems && document.getElementById('stem_masters').checked) opts.stem_masters = true;
   const ticked = [...document.querySelectorAll('.need:checked')].map(c => c.value);
   if (ticked.length) opts.needs = ticked;
   const lead = document.getElementById('lead').value.trim();
@@ -205,7 +214,7 @@ function levels(rep) {{
   const row = (n, l, p, r) => {{ const x = t.insertRow(); [n, fmt(l), fmt(p), fmt(r)].forEach(v => x.insertCell().textContent = v); }};
   row('input', rep.input.integrated_lufs, rep.input.true_peak_dbtp, rep.input.lra_lu);
   for (const d of rep.deliverables) row(d.path.split('/').pop(), d.measured.integrated_lufs, d.measured.true_peak_dbtp, d.measured.lra_lu);
-  for (const v of (rep.versions || [])) for (const d of v.deliverables)
+  for (const v of [...(rep.versions || []), ...(rep.stem_masters || [])]) for (const d of v.deliverables)
     row(d.path.split('/').pop(), d.measured.integrated_lufs, d.measured.true_peak_dbtp, d.measured.lra_lu);
 }}
 // A line plot of series [{{xs, ys, color}}] into an SVG element (log x when asked).

@@ -97,6 +97,28 @@ fn the_web_ui_works_in_a_real_browser() {
         assert_eq!(row[3], c["reason"]);
         assert!(!row[3].as_str().unwrap().is_empty());
     }
+    // Every ticked format was delivered and is listed with its loudness and true peak, as
+    // the report measured it.
+    let rows = r["levels"].as_array().unwrap();
+    for (suffix, d) in ["_256k.m4a", "_48k_160k.opus", "_96k_24b.flac"]
+        .iter()
+        .map(|s| (s, report["deliverables"].as_array().unwrap()))
+    {
+        let row = rows
+            .iter()
+            .find(|row| row[0].as_str().unwrap().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no {suffix} on the page: {rows:?}"));
+        let file = d
+            .iter()
+            .find(|x| x["path"].as_str().unwrap().ends_with(suffix))
+            .unwrap();
+        let lufs = file["measured"]["integrated_lufs"].as_f64().unwrap();
+        let shown: f64 = row[1].as_str().unwrap().parse().unwrap();
+        assert!(
+            (shown - lufs).abs() < 0.06,
+            "{suffix}: page {shown} vs report {lufs}"
+        );
+    }
     let input = report["input"]["integrated_lufs"].as_f64().unwrap();
     let master = report["deliverables"][0]["measured"]["integrated_lufs"]
         .as_f64()
