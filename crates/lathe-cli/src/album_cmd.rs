@@ -43,6 +43,12 @@ pub(crate) fn album_cmd(
         "CD: {} ({}), {}, DDP {}",
         report.cd.image, report.cd.total, report.cd.cue, report.cd.ddp
     );
+    for side in &report.vinyl_sides {
+        eprintln!(
+            "vinyl side {}: {} (tracks {:?})",
+            side.side, side.duration, side.tracks
+        );
+    }
     if json {
         print_json(&report);
     }

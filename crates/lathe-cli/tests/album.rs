@@ -284,6 +284,11 @@ fn albums_that_break_red_book_rules_are_refused() {
             track(&ok, "fade", "crossfade_s = 2.0\n"),
             "track 1 ('fade') is the last",
         ),
+        // 41 minutes fit a CD but not one side of a 12-inch at 33 1/3 (22 minutes).
+        (
+            format!("[vinyl]\n{}", track(&long, "epic", "side = \"A\"\n")),
+            "side A runs 41:00",
+        ),
     ];
     for (body, want) in cases {
         let text = format!("{head}{body}");

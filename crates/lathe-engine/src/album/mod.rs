@@ -26,6 +26,7 @@
 
 pub mod cd;
 pub mod ddp;
+pub mod vinyl;
 
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,8 @@ pub struct TrackSpec {
     /// Crossfade into the next track, s (equal power, whole CD frames; the next track then has
     /// no pregap).
     pub crossfade_s: Option<f64>,
+    /// The vinyl side it is cut on (`[vinyl]` albums; all tracks or none).
+    pub side: Option<String>,
 }
 
 /// An album file.
@@ -84,6 +87,8 @@ pub struct AlbumSpec {
     pub deliver: Vec<DeliverEntry>,
     #[serde(rename = "track")]
     pub tracks: Vec<TrackSpec>,
+    /// A vinyl record too: its sides are planned and checked before rendering.
+    pub vinyl: Option<vinyl::VinylSpec>,
 }
 
 impl AlbumSpec {
@@ -124,6 +129,9 @@ impl AlbumSpec {
                 "target.true_peak_dbtp must be within −12…0, got {}",
                 t.true_peak_dbtp
             ));
+        }
+        if let Some(v) = &self.vinyl {
+            v.validate()?;
         }
         if self.tracks.is_empty() {
             return Err("an album needs at least one [[track]]".into());
@@ -213,6 +221,9 @@ pub struct AlbumReport {
     pub target: Target,
     pub tracks: Vec<AlbumTrackReport>,
     pub cd: CdReport,
+    /// The vinyl sides (`[vinyl]` albums).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vinyl_sides: Vec<vinyl::SideReport>,
     pub warnings: Vec<String>,
 }
 
@@ -368,12 +379,23 @@ pub fn render_album(
         })
         .collect();
     cd::layout(&plans).map_err(usage)?;
+    let mut warnings = Vec::new();
+    let vinyl_sides = match &spec.vinyl {
+        Some(v) => {
+            let lengths: Vec<(Option<&str>, f64)> = (spec.tracks.iter().zip(&prepared))
+                .map(|(t, p)| (t.side.as_deref(), p.cd_samples as f64 / 44_100.0))
+                .collect();
+            let (sides, w) = vinyl::plan_sides(v, &lengths).map_err(usage)?;
+            warnings.extend(w);
+            sides
+        }
+        None => Vec::new(),
+    };
     // Loudness: each track's target.
     let loudest = prepared
         .iter()
         .filter_map(|p| p.input_lufs)
         .fold(f64::NEG_INFINITY, f64::max);
-    let mut warnings = Vec::new();
     let offsets: Vec<f64> = spec
         .tracks
         .iter()
@@ -457,6 +479,7 @@ pub fn render_album(
         target: spec.target,
         tracks,
         cd,
+        vinyl_sides,
         warnings,
     };
     progress.done();
