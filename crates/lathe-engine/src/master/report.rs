@@ -114,7 +114,7 @@ pub struct Report {
     pub stem_masters: Vec<VersionReport>,
     /// How far the stem masters' sum lies from the master.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stem_sum: Option<super::stem_masters::StemSumReport>,
+    pub stem_sum: Option<StemSumReport>,
     pub dither_seed: u64,
     /// Reference matching: what was measured and decided, and how close the master came.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,4 +138,16 @@ impl Report {
 
 pub(super) fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
+}
+
+/// How far the sum of the stem masters lies from the master.
+#[derive(Clone, Debug, Serialize)]
+pub struct StemSumReport {
+    /// The master file compared (the first lossless deliverable).
+    pub master: String,
+    /// Peak of (sum of the stem masters − master), dBFS (`None`: identical).
+    pub residual_peak_dbfs: Option<f64>,
+    /// Why they differ more than rounding, when the chain says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }

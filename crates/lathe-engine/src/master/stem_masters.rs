@@ -8,27 +8,13 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
-use super::report::{Report, VersionReport};
+use super::report::{Report, StemSumReport, VersionReport};
 use super::{usage, MasterError};
 use crate::spec::bus::Bus;
 use crate::spec::chain::ProcessorSpec;
 use crate::spec::session::Session;
 use crate::spec::version::{VersionDynamics, VersionSpec};
 use lathe_io::Decoder;
-
-/// How far the sum of the stem masters lies from the master.
-#[derive(Clone, Debug, Serialize)]
-pub struct StemSumReport {
-    /// The master file compared (the first lossless deliverable).
-    pub master: String,
-    /// Peak of (sum of the stem masters − master), dBFS (`None`: identical).
-    pub residual_peak_dbfs: Option<f64>,
-    /// Why they differ more than rounding, when the chain says so.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
-}
 
 /// The session with one locked `[[version]]` per stem added (named after the stem), or an
 /// error before any work when stem masters cannot be made.
