@@ -136,6 +136,14 @@ pub fn files_in(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     v
 }
 
+/// The stems of a corpus stem set: its WAV files but the reference `mix.wav`, sorted.
+pub fn stems_in(set: &Path) -> Vec<PathBuf> {
+    files_in(set, &["wav"])
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n != "mix.wav"))
+        .collect()
+}
+
 /// Runs `tools/spectral_distance.py` on pairs of files; returns each pair's JSON object
 /// (`distance_db`: mean |difference| of the mid and side 1/3-octave spectra, 31.5 Hz–16 kHz,
 /// after one common offset; the band levels of both files).

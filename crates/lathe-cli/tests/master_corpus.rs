@@ -27,10 +27,7 @@ fn every_corpus_mix_and_stem_set_meets_streaming_apple_and_club_targets() {
         .collect();
     sets.sort();
     for set in &sets {
-        let stems: Vec<PathBuf> = files_in(set, &["wav"])
-            .into_iter()
-            .filter(|f| f.file_name().is_some_and(|n| n != "mix.wav"))
-            .collect();
+        let stems = stems_in(set);
         assert!(stems.len() >= 2, "{}: no stems", set.display());
         inputs.push(stems);
     }

@@ -46,6 +46,10 @@ bits = 32
     s
 }
 
+fn report_in(out: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn stem_masters_sum_to_the_master_and_hold_the_ceiling() {
     let name = "stem_masters_sum_to_the_master_and_hold_the_ceiling";
@@ -53,10 +57,7 @@ fn stem_masters_sum_to_the_master_and_hold_the_ceiling() {
         return;
     };
     let set = corpus.join("stems/s02_freedoom_d_doom2");
-    let stems: Vec<PathBuf> = files_in(&set, &["wav"])
-        .into_iter()
-        .filter(|f| f.file_name().is_some_and(|n| n != "mix.wav"))
-        .collect();
+    let stems = stems_in(&set);
     let tmp = tempfile::tempdir().unwrap();
     let toml = tmp.path().join("session.toml");
     std::fs::write(&toml, session(&stems)).unwrap();
@@ -69,8 +70,7 @@ fn stem_masters_sum_to_the_master_and_hold_the_ceiling() {
         .output()
         .unwrap();
     assert_exit_ok(&res);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report = report_in(&out);
     let master = PathBuf::from(report["deliverables"][0]["path"].as_str().unwrap());
     let parts: Vec<PathBuf> = report["stem_masters"]
         .as_array()
@@ -122,10 +122,7 @@ fn a_clipper_in_the_bus_is_reported_and_a_mix_alone_is_refused() {
         return;
     };
     let set = corpus.join("stems/s01_freedoom_d_runnin");
-    let stems: Vec<PathBuf> = files_in(&set, &["wav"])
-        .into_iter()
-        .filter(|f| f.file_name().is_some_and(|n| n != "mix.wav"))
-        .collect();
+    let stems = stems_in(&set);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("loud");
     let res = lathe()
@@ -144,8 +141,7 @@ fn a_clipper_in_the_bus_is_reported_and_a_mix_alone_is_refused() {
         .output()
         .unwrap();
     assert_exit_ok(&res);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report = report_in(&out);
     let why = report["stem_sum"]["why"].as_str().unwrap_or_default();
     assert!(why.contains("clipper"), "{}", report["stem_sum"]);
     // A single mix: refused before any work.

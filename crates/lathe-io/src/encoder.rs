@@ -70,7 +70,9 @@ pub fn open(path: &Path, settings: EncoderSettings) -> std::io::Result<Box<dyn E
             Box::new(AacWriter::create(path, rate, kbps).map_err(other)?)
         }
         Format::Opus => {
-            let kbps = (settings.bitrate_kbps).unwrap_or(Format::Opus.default_bitrate_kbps());
+            let kbps = settings
+                .bitrate_kbps
+                .unwrap_or(Format::Opus.default_bitrate_kbps());
             Box::new(OpusWriter::create(path, rate, kbps).map_err(other)?)
         }
     })
