@@ -61,7 +61,8 @@ enum Command {
         #[arg(short = 'o', long = "out", default_value = ".")]
         out: PathBuf,
         /// streaming (−14 LUFS, −1 dBTP), apple (−16, −1), loud (−9, −1), club (−7, −0.3),
-        /// cd (−10, −0.3, 16-bit 44.1 kHz), broadcast (−23, −1), none (no processing).
+        /// cd (−10, −0.3, 16-bit 44.1 kHz), broadcast (−23, −1), vinyl (−14, −0.5, bass mono
+        /// below ~150 Hz, sibilance and top octave in check), none (no processing).
         /// Default: streaming (with --reference: streaming's ceiling and deliverables, the
         /// reference's loudness).
         #[arg(long)]
@@ -110,6 +111,13 @@ enum Command {
         /// moves as well (TITLE_STEM_RATE_BITS); they sum to the master.
         #[arg(long)]
         stem_masters: bool,
+        /// A platform bundle, e.g. spotify,apple,youtube,tidal,soundcloud,cd,vinyl,broadcast:
+        /// each platform's loudness, ceiling and files from one analysis (platforms with the
+        /// same loudness share a master, TITLE_MASTER_RATE_BITS), each file verified, a row
+        /// per platform in the report. Instead of --preset, --target-lufs, --ceiling-dbtp
+        /// and --deliver.
+        #[arg(long = "for", value_delimiter = ',', value_name = "PLATFORMS")]
+        platforms: Vec<String>,
         /// Write the session that was used (TOML) to this path, to reproduce or edit it.
         #[arg(long)]
         save_session: Option<PathBuf>,
@@ -272,6 +280,7 @@ fn main() -> ExitCode {
             deliver,
             versions,
             stem_masters,
+            platforms,
             save_session,
             title,
             artist,
@@ -301,6 +310,7 @@ fn main() -> ExitCode {
                 non_finite: Some(non_finite.into()),
                 notes: None,
                 needs: Vec::new(),
+                platforms,
             };
             master(&request, &out, save_session.as_deref(), force, json)
         }
@@ -523,6 +533,16 @@ fn render(
         eprintln!(
             "locked versions cost the master {:.2} dB of extra limiting at most ({:.2} s affected)",
             e.max_db, e.duration_s
+        );
+    }
+    for p in &report.platforms {
+        eprintln!(
+            "{}: {} LUFS, ≤ {} dBTP: {} ({})",
+            p.platform,
+            p.target.integrated_lufs,
+            p.target.true_peak_dbtp,
+            p.files.join(", "),
+            if p.pass { "ok" } else { "MISSED TARGET" }
         );
     }
     if let Some(sum) = &report.stem_sum {

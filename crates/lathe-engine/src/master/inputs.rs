@@ -70,6 +70,7 @@ pub fn session_from_preset(
             target,
             reference: reference.as_ref().map(|r| r.spec.clone()),
             stem_masters: false,
+            platforms: Vec::new(),
         },
         deliver: deliver.iter().map(DeliverEntry::from_spec).collect(),
         versions: Vec::new(),
@@ -126,40 +127,43 @@ pub fn session_from_preset(
         session.master.reference = None;
         return Ok((session, known));
     }
-    // The stem files' analyses, and the loudness of their sum (measured in parallel unless
-    // the sum is the one file).
-    let one = session.stems.len() == 1;
-    let (analyses, sum) = rayon::join(
-        || analyze_stems(&session),
-        || -> Result<Option<f64>, MasterError> {
-            if one {
-                return Ok(None);
-            }
-            stem_sum_lufs(&session, rate)
-        },
-    );
-    let analyses = analyses?;
-    let sum_lufs = match sum? {
-        Some(l) => Some(l),
-        None => sum_is_the_file(&session, rate, &analyses).and_then(|a| a.integrated_lufs),
-    };
+    let known = measure_known(&session)?;
     if preset != Preset::None {
         // The glue compressor's threshold follows the loudness of the (unprocessed) sum.
-        let bus = preset.bus(sum_lufs.unwrap_or(-70.0), target);
+        let bus = preset.bus(known.sum_lufs.unwrap_or(-70.0), target);
         let mut chain = bus.chain;
         chain.extend(bus.post_gain);
         chain.extend(bus.limiter.as_ref().map(Session::limiter_spec));
         session.master.chain = chain;
     }
-    Ok((
-        session,
-        Known {
-            analyses,
-            sum_lufs,
-            matched: None,
-            assisted: None,
+    Ok((session, known))
+}
+
+/// The stem files' analyses, and the loudness of their sum (measured in parallel unless the
+/// sum is the one file).
+pub(super) fn measure_known(session: &Session) -> Result<Known, MasterError> {
+    let rate = session_rate(session)?;
+    let one = session.stems.len() == 1;
+    let (analyses, sum) = rayon::join(
+        || analyze_stems(session),
+        || -> Result<Option<f64>, MasterError> {
+            if one {
+                return Ok(None);
+            }
+            stem_sum_lufs(session, rate)
         },
-    ))
+    );
+    let analyses = analyses?;
+    let sum_lufs = match sum? {
+        Some(l) => Some(l),
+        None => sum_is_the_file(session, rate, &analyses).and_then(|a| a.integrated_lufs),
+    };
+    Ok(Known {
+        analyses,
+        sum_lufs,
+        matched: None,
+        assisted: None,
+    })
 }
 
 /// Writes each stem's corrective chain (the stem assistant); returns its choices.

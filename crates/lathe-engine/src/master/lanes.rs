@@ -138,6 +138,8 @@ pub(super) fn render_lanes_of(
         versions,
         stem_masters: Vec::new(),
         stem_sum: None,
+        platforms: Vec::new(),
+        masters: Vec::new(),
         warnings,
         session: rendered_session,
     })

@@ -105,6 +105,11 @@ fn render_locked(
         let known = resolve_reference(&mut resolved)?;
         return render_locked(&resolved, out_dir, force, Some(known), progress);
     }
+    if !session.master.platforms.is_empty() {
+        let report = bundle::render_bundle(session, out_dir, force, known, progress)?;
+        progress.done();
+        return write_report(out_dir, report);
+    }
     let expanded;
     let session = if session.master.stem_masters && !session.versions.iter().any(|v| v.stem_master)
     {
@@ -165,6 +170,11 @@ fn render_locked(
         });
     }
     progress.done();
+    write_report(out_dir, report)
+}
+
+/// Writes `report.json` into `out_dir` (whole or not at all).
+fn write_report(out_dir: &Path, report: Report) -> Result<Report, MasterError> {
     let report_path = out_dir.join("report.json");
     let part = report_path.with_extension("json.part");
     let text = serde_json::to_string_pretty(&report).expect("report serialises");
@@ -174,6 +184,7 @@ fn render_locked(
     Ok(report)
 }
 
+mod bundle;
 mod first_pass;
 mod inputs;
 mod lanes;
@@ -190,5 +201,8 @@ use inputs::session_rate;
 use lanes::render_lanes_of;
 
 pub use inputs::{input_loudness, resolve_reference, session_from_preset, Known, ReferenceRequest};
-pub use report::{DeliverableReport, InputReport, LimiterReport, Measured, Report, VersionReport};
+pub use report::{
+    BundleMasterReport, DeliverableReport, InputReport, LimiterReport, Measured, PlatformReport,
+    Report, VersionReport,
+};
 pub use request::{MasterRequest, Prepared};

@@ -115,6 +115,14 @@ pub struct Report {
     /// How far the stem masters' sum lies from the master.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stem_sum: Option<StemSumReport>,
+    /// A platform bundle (`for`): a row per platform (its files, target, verdict and where
+    /// the figures come from) ...
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformReport>,
+    /// ... and how each of the bundle's masters landed (the top-level `limiter` and
+    /// `passes` are then empty: each master has its own).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub masters: Vec<BundleMasterReport>,
     pub dither_seed: u64,
     /// Reference matching: what was measured and decided, and how close the master came.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,6 +146,35 @@ impl Report {
 
 pub(super) fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
+}
+
+/// One platform of a bundle, as delivered.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlatformReport {
+    pub platform: String,
+    /// The bundle master that serves it (a `masters[].label`).
+    pub master: String,
+    pub target: Target,
+    /// Its files, as listed in `deliverables`.
+    pub files: Vec<String>,
+    /// Every one of its files met the target.
+    pub pass: bool,
+    /// Where the platform's figures come from.
+    pub source: String,
+}
+
+/// One master of a bundle: the platforms it serves and how it landed.
+#[derive(Clone, Debug, Serialize)]
+pub struct BundleMasterReport {
+    /// Names its files (`<title>_<label>_…`).
+    pub label: String,
+    pub platforms: Vec<String>,
+    pub target: Target,
+    /// Its stages after the gain (the loud presets' clipper).
+    pub post_gain: Vec<ProcessorSpec>,
+    pub limiter: Option<LimiterReport>,
+    pub passes: Vec<PassResult>,
+    pub pass: bool,
 }
 
 /// How far the sum of the stem masters lies from the master.

@@ -77,6 +77,10 @@ pub struct MasterRequest {
     /// before the order is sent; here they change nothing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<String>,
+    /// A platform bundle (`--for spotify,apple,cd`): a master per platform loudness, each
+    /// with the files its platforms take (instead of the preset, target and deliverables).
+    #[serde(rename = "for", skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
 }
 
 /// The needs an order may tick.
@@ -123,6 +127,7 @@ impl MasterRequest {
                 NEEDS.join(", ")
             )));
         }
+        self.check_bundle().map_err(bad)?;
         // The reference's own checks, on a stand-in file when none is given yet (a service
         // job's options are checked before its reference arrives).
         let mut probe = self.clone();
@@ -157,10 +162,14 @@ impl MasterRequest {
                 ))
             })?;
         }
-        let deliver = self.deliver_specs(preset)?;
+        let bundle = !self.platforms.is_empty();
+        let deliver = match bundle {
+            true => Vec::new(),
+            false => self.deliver_specs(preset)?,
+        };
         let reference = self.reference_spec()?.map(|spec| ReferenceRequest {
             spec,
-            set_target: self.preset.is_none() && self.target_lufs.is_none(),
+            set_target: self.preset.is_none() && self.target_lufs.is_none() && !bundle,
         });
         let (mut session, known) = session_from_preset(
             &self.files,
@@ -176,11 +185,45 @@ impl MasterRequest {
         session.isrc = self.isrc.clone();
         session.versions = versions;
         session.master.stem_masters = self.stem_masters;
+        if bundle {
+            // Each platform's master sets its own target, stages after the gain and files.
+            session.master.target = None;
+            session.master.platforms = self
+                .platforms
+                .iter()
+                .map(|p| p.trim().to_ascii_lowercase())
+                .collect();
+        }
         for s in &mut session.stems {
             s.non_finite = self.non_finite.unwrap_or_default();
         }
         session.validate().map_err(MasterError::Usage)?;
         Ok(Prepared { session, known })
+    }
+
+    /// A bundle's platforms are known, and nothing that the bundle sets is set as well.
+    fn check_bundle(&self) -> Result<(), String> {
+        if self.platforms.is_empty() {
+            return Ok(());
+        }
+        crate::spec::platform::parse_all(&self.platforms).map_err(|e| format!("for: {e}"))?;
+        let clash = [
+            (self.preset.is_some(), "preset"),
+            (self.target_lufs.is_some(), "target_lufs"),
+            (self.ceiling_dbtp.is_some(), "ceiling_dbtp"),
+            (!self.deliver.is_empty(), "deliver"),
+            (!self.versions.is_empty(), "versions"),
+            (self.stem_masters, "stem_masters"),
+        ]
+        .into_iter()
+        .find(|(set, _)| *set);
+        match clash {
+            Some((_, key)) => Err(format!(
+                "for: a platform bundle sets each platform's loudness, ceiling and files; \
+                 {key} cannot be set with it (versions and stem masters: a run of their own)"
+            )),
+            None => Ok(()),
+        }
     }
 
     fn preset(&self) -> Result<Preset, String> {
@@ -275,6 +318,16 @@ mod tests {
             (r#"{"match":"eq=3"}"#, "match: eq must be within 0…1"),
             (r#"{"max_boost_db":99}"#, "max_boost_db must be within"),
             (r#"{"isrc":"X"}"#, "isrc"),
+            (r#"{"for":["myspace"]}"#, "for: unknown platform 'myspace'"),
+            (r#"{"for":["cd"],"preset":"loud"}"#, "preset cannot be set"),
+            (
+                r#"{"for":["cd"],"deliver":["wav:24"]}"#,
+                "deliver cannot be set",
+            ),
+            (
+                r#"{"for":["cd"],"stem_masters":true}"#,
+                "stem_masters cannot",
+            ),
         ];
         for (json, key) in cases {
             let r: MasterRequest = serde_json::from_str(json).unwrap();

@@ -5,6 +5,7 @@ pub mod bus;
 pub mod chain;
 pub mod deliver;
 pub mod keys;
+pub mod platform;
 pub mod preset;
 pub mod reference;
 pub mod session;

@@ -50,6 +50,11 @@ pub struct MasterSpec {
     /// (`<title>_<stem>_<rate>_<bits>`): stem masters that sum to the master.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stem_masters: bool,
+    /// A platform bundle (`for = ["spotify", "cd"]`): instead of one master, one per distinct
+    /// platform loudness, each writing the files its platforms take (`spec/platform.rs`).
+    /// Each platform's target, stages after the gain and files replace the session's.
+    #[serde(rename = "for", default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -240,6 +245,7 @@ impl Session {
                 return Err(format!("version[{i}].name '{}' is used twice", v.name));
             }
         }
+        check_bundle(self)?;
         self.deliver_specs().map(|_| ())
     }
 
@@ -255,7 +261,9 @@ impl Session {
                 let format =
                     lathe_io::Format::parse(&d.format).map_err(|e| format!("deliver[{i}].{e}"))?;
                 let text = match (format.is_lossy(), d.bitrate_kbps) {
-                    (true, kbps) => format!("{format}:{}", kbps.unwrap_or(320)),
+                    (true, kbps) => {
+                        format!("{format}:{}", kbps.unwrap_or(format.default_bitrate_kbps()))
+                    }
                     (false, None) => format!("{format}:{}", d.bits.unwrap_or(24)),
                     (false, Some(_)) => {
                         return Err(format!(
@@ -381,6 +389,31 @@ impl Session {
     }
 }
 
+/// Checks a session's bundle (`master.for`): known platforms, none twice; and nothing that
+/// the bundle decides or that would multiply with it.
+fn check_bundle(session: &Session) -> Result<(), String> {
+    let named = &session.master.platforms;
+    if named.is_empty() {
+        return Ok(());
+    }
+    crate::spec::platform::parse_all(named).map_err(|e| format!("master.for: {e}"))?;
+    let clash = if !session.deliver.is_empty() {
+        Some("[[deliver]]: a bundle writes the files its platforms take")
+    } else if session.master.target.is_some() {
+        Some("master.target: each platform sets its own loudness and ceiling")
+    } else if !session.versions.is_empty() {
+        Some("[[version]]: render versions in a run of their own")
+    } else if session.master.stem_masters {
+        Some("master.stem_masters: render stem masters in a run of their own")
+    } else {
+        None
+    };
+    match clash {
+        Some(why) => Err(format!("master.for cannot go with {why}")),
+        None => Ok(()),
+    }
+}
+
 /// Checks ISRC syntax (ISO 3901), with an error that says what is expected.
 pub fn check_isrc(isrc: &str) -> Result<(), String> {
     if valid_isrc(isrc) {
@@ -416,6 +449,7 @@ mod tests {
                 target,
                 reference: None,
                 stem_masters: false,
+                platforms: Vec::new(),
             },
             ..Default::default()
         }
