@@ -23,6 +23,15 @@ try {
   for (const v of ['aac:256@44100', 'opus:160@48000', 'flac:24@96000'])
     await page.check(`input.fmt[value="${v}"]`);
   await page.check('#assist');
+  // A platform bundle greys out what it decides (preset, formats, versions), and unticking it
+  // gives them back; this order is not a bundle.
+  const platforms = await page.$$eval('input.plat', bs => bs.map(b => b.value));
+  await page.check('input.plat[value="tidal"]');
+  const greyed = await page.isDisabled('#preset') && await page.isDisabled('input.fmt[value="wav:24"]')
+    && await page.isDisabled('#stem_masters');
+  await page.uncheck('input.plat[value="tidal"]');
+  const back = await page.isEnabled('#preset') && await page.isEnabled('input.fmt[value="wav:24"]');
+  const bundle = { platforms, greyed, back };
   // The project's needs: every match amount and the TV version are on the page.
   for (const id of ['#m_eq', '#m_width', '#m_dynamics', '#m_loudness', '#lead', '#backing', 'input.ver[value="tv"]'])
     if (!(await page.$(id))) throw new Error('missing on the upload page: ' + id);
@@ -52,7 +61,7 @@ try {
   const name = download.suggestedFilename();
   await download.saveAs(downloads + '/' + name);
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ job, downloaded: name, ab, gains, plotted, choices, levels }));
+  console.log(JSON.stringify({ job, downloaded: name, ab, gains, plotted, choices, levels, bundle }));
 } finally {
   await browser.close();
 }

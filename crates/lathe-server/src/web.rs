@@ -2,6 +2,7 @@
 //! OpenAPI document.
 
 use axum::response::Html;
+use lathe_engine::spec::platform::Platform;
 use lathe_io::Format;
 
 const STYLE: &str = r#"<style>
@@ -43,8 +44,27 @@ fn format_choices() -> String {
     html
 }
 
+/// The platform bundle's boxes, one per platform (read from [`Platform::ALL`]), each saying
+/// what the platform gets.
+fn platform_choices() -> String {
+    let mut html = String::new();
+    for p in Platform::ALL {
+        let t = p.target();
+        let files = p.deliverables(44_100).join(", ");
+        html += &format!(
+            "<label><input type=\"checkbox\" class=\"plat\" value=\"{}\"> {}: {} LUFS, ≤ {} dBTP ({files})</label>\n",
+            p.name(),
+            p.name(),
+            t.integrated_lufs,
+            t.true_peak_dbtp
+        );
+    }
+    html
+}
+
 pub async fn upload_page() -> Html<String> {
     let formats = format_choices();
+    let platforms = platform_choices();
     Html(format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>lathe: master a mix or stems</title>{STYLE}</head><body>
 <h1>lathe mastering</h1>
@@ -81,6 +101,8 @@ backing vocal stems <input id="backing" placeholder="backing, choir"></p>
 <label><input type="checkbox" class="ver" value="acappella"> A cappella (vocals only)</label>
 <label><input type="checkbox" class="ver" value="tv"> TV mix (lead vocal out, backing vocals in)</label>
 <label><input type="checkbox" id="stem_masters"> Stem masters (stems only: every stem through the master's chain and gain moves; they sum to the master)</label>
+<p>Or a platform bundle: each platform's own loudness, ceiling and files from one upload (instead of the preset, target, ceiling and format boxes; platforms with the same loudness share one master):</p>
+{platforms}<span id="plat_hint"></span>
 </fieldset>
 <button id="go" type="submit">Master</button> <span id="msg" class="error"></span>
 </form>
@@ -129,6 +151,17 @@ function needs() {{
   return ticked;
 }}
 document.querySelectorAll('.need').forEach(c => c.onchange = needs);
+// A bundle decides the preset, target, ceiling and files, and renders no versions or stem
+// masters: those controls are greyed out while a platform is ticked.
+function platforms() {{
+  const ticked = [...document.querySelectorAll('.plat:checked')].map(c => c.value);
+  for (const el of document.querySelectorAll('#preset, #target, #ceiling, .fmt, .ver, #stem_masters'))
+    el.disabled = ticked.length > 0;
+  document.getElementById('plat_hint').textContent = ticked.length
+    ? '(a bundle: versions and stem masters are ordered separately)' : '';
+  return ticked;
+}}
+document.querySelectorAll('.plat').forEach(c => c.onchange = platforms);
 document.getElementById('job').onsubmit = async e => {{
   e.preventDefault();
   const msg = document.getElementById('msg'); msg.textContent = '';
@@ -160,6 +193,11 @@ document.getElementById('job').onsubmit = async e => {{
     if (v.value === 'acappella') opts.versions.push(`acappella:only=${{vocals}}`);
     if (v.value === 'tv' && lead) opts.versions.push(`tv:mute=${{lead}}`);
   }}
+  const bundle = platforms();
+  if (bundle.length) {{
+    opts.for = bundle;
+    for (const k of ['preset', 'deliver', 'target_lufs', 'ceiling_dbtp', 'versions', 'stem_masters']) delete opts[k];
+  }}
   fd.append('options', new Blob([JSON.stringify(opts)], {{ type: 'application/json' }}));
   document.getElementById('go').disabled = true; msg.textContent = 'uploading…';
   const r = await fetch('/api/jobs', {{ method: 'POST', body: fd, headers: {{ 'X-CSRF-Token': window.csrf || '' }} }});
@@ -182,6 +220,7 @@ pub fn job_page(id: &str) -> String {
 <p id="state">…</p><progress id="bar" max="1" value="0"></progress>
 <div id="result" hidden>
 <h2>Report</h2><table id="levels"></table>
+<div id="bundle" hidden><h2>Platforms</h2><table id="platforms"></table></div>
 <div id="assistant" hidden><h2>Corrections: each stem's choices and why</h2><table id="choices"></table></div>
 <h2>Loudness over time (short-term, LUFS)</h2><svg id="loud" width="800" height="220"></svg>
 <h2>Spectrum, 1/3 octave (dB)</h2><svg id="spec" width="800" height="220"></svg>
@@ -216,6 +255,15 @@ function levels(rep) {{
   for (const d of rep.deliverables) row(d.path.split('/').pop(), d.measured.integrated_lufs, d.measured.true_peak_dbtp, d.measured.lra_lu);
   for (const v of [...(rep.versions || []), ...(rep.stem_masters || [])]) for (const d of v.deliverables)
     row(d.path.split('/').pop(), d.measured.integrated_lufs, d.measured.true_peak_dbtp, d.measured.lra_lu);
+  if (!rep.platforms || !rep.platforms.length) return;
+  const p = document.getElementById('platforms');
+  p.innerHTML = '<tr><th>platform</th><th>target LUFS</th><th>ceiling dBTP</th><th>files</th><th></th></tr>';
+  for (const r of rep.platforms) {{
+    const x = p.insertRow();
+    [r.platform, r.target.integrated_lufs, r.target.true_peak_dbtp,
+     r.files.map(f => f.split('/').pop()).join(', '), r.pass ? 'ok' : 'missed'].forEach(v => x.insertCell().textContent = v);
+  }}
+  document.getElementById('bundle').hidden = false;
 }}
 // A line plot of series [{{xs, ys, color}}] into an SVG element (log x when asked).
 function plot(svg, series, logx) {{
@@ -396,7 +444,7 @@ pub const OPENAPI_JSON: &str = r##"{
   },
   "components": { "schemas": {
     "Options": { "type": "object", "additionalProperties": false, "properties": {
-      "preset": { "type": "string", "enum": ["streaming", "apple", "loud", "club", "cd", "broadcast", "none"] },
+      "preset": { "type": "string", "enum": ["streaming", "apple", "loud", "club", "cd", "broadcast", "vinyl", "none"] },
       "target_lufs": { "type": "number" }, "ceiling_dbtp": { "type": "number" },
       "deliver": { "type": "array", "items": { "type": "string" }, "example": ["wav:24", "wav:16@44100", "mp3:320"] },
       "versions": { "type": "array", "items": { "type": "string" }, "example": ["instrumental:mute=vocals"] },
@@ -406,6 +454,8 @@ pub const OPENAPI_JSON: &str = r##"{
       "max_boost_db": { "type": "number" }, "max_cut_db": { "type": "number" },
       "assist": { "type": "boolean", "description": "the assistant: each stem's corrective chain (resonances, sibilance, masking of the vocal keyed on it, kick and bass, mud, harshness, rumble, dynamics) and the master's high-pass and glue, chosen from measurements; the report's assistant.choices say why" },
       "title": { "type": "string" }, "artist": { "type": "string" }, "isrc": { "type": "string" }, "notes": { "type": "string" },
+      "for": { "type": "array", "items": { "type": "string", "enum": ["spotify", "apple", "youtube", "tidal", "soundcloud", "cd", "vinyl", "broadcast"] }, "description": "a platform bundle: each platform's loudness, ceiling and files (instead of preset, target_lufs, ceiling_dbtp and deliver); the report's platforms has a row each" },
+      "stem_masters": { "type": "boolean", "description": "with stems: every stem through the master's chain and gain moves as well; they sum to the master" },
       "needs": { "type": "array", "items": { "type": "string", "enum": ["streaming", "cd", "vinyl", "club"] }, "description": "what the master is for, as ticked on the order form; kept for the engineer" },
       "non_finite": { "type": "string", "enum": ["refuse", "silence"], "description": "NaN or infinite samples in the uploads: refuse (default) or read as silence" } } },
     "Job": { "type": "object", "properties": {

@@ -223,9 +223,8 @@ fn stem_sum_preview(store: &dyn Store, id: &str, session: &Session) -> Result<()
     for stem in &mut plain.stems {
         stem.chain.clear();
     }
-    plain.master.chain.clear();
-    plain.master.target = None;
-    plain.master.reference = None;
+    // No chain, target, reference, stem masters or platform bundle.
+    plain.master = Default::default();
     plain.versions.clear();
     plain.title = Some("original".into());
     plain.deliver = vec![lathe_engine::spec::session::DeliverEntry {

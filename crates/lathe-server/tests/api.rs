@@ -151,6 +151,67 @@ fn a_mix_and_a_stem_set_are_mastered_over_http() {
     server.stop();
 }
 
+/// A platform bundle ordered over HTTP (`"for"` in the options): a row per platform in the
+/// report, each platform's files listed and downloadable, each at its platform's loudness
+/// by the reference meter; an unknown platform is refused with the engine's message.
+#[test]
+fn a_platform_bundle_is_ordered_over_http() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(config(data.path(), 1, 500)).unwrap();
+    let addr = server.addr;
+    let bad = post_job(
+        addr,
+        &[
+            ("mix", Some("mix.wav"), &tiny_wav()),
+            ("options", None, br#"{"for":["spotify","myspace"]}"#),
+        ],
+    );
+    assert_eq!(bad.status, 400);
+    let text = String::from_utf8_lossy(&bad.body);
+    assert!(text.contains("unknown platform 'myspace'"), "{text}");
+    let options = br#"{"for":["broadcast","spotify"],"title":"bundle"}"#;
+    let r = post_job(
+        addr,
+        &[
+            ("mix", Some("mix.wav"), &tiny_wav()),
+            ("options", None, options),
+        ],
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let job = wait_done(addr, &id);
+    let rows = job["report"]["platforms"].as_array().unwrap();
+    let named: Vec<&str> = rows
+        .iter()
+        .map(|r| r["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["broadcast", "spotify"]);
+    let dir = tempfile::tempdir().unwrap();
+    for (row, (file, lufs)) in rows.iter().zip([
+        ("bundle_broadcast_48k_24b.wav", -23.0),
+        ("bundle_streaming_44k1_24b.wav", -14.0),
+    ]) {
+        assert_eq!(row["pass"], true, "{row}");
+        assert!(row["files"][0].as_str().unwrap().ends_with(file), "{row}");
+        let got = request(
+            addr,
+            "GET",
+            &format!("/api/jobs/{id}/files/{file}"),
+            None,
+            b"",
+        );
+        assert_eq!(got.status, 200, "{file}");
+        let path = dir.path().join(file);
+        std::fs::write(&path, &got.body).unwrap();
+        if let Some((i, tp)) = reference(&path) {
+            eprintln!("{file}: {i:.3} LUFS, {tp:.3} dBTP");
+            assert!((i - lufs).abs() <= 0.1, "{file}: {i}");
+            assert!(tp <= -1.0, "{file}: {tp}");
+        }
+    }
+    server.stop();
+}
+
 #[test]
 fn bad_uploads_and_requests_are_refused() {
     let data = tempfile::tempdir().unwrap();

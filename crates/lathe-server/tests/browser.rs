@@ -77,6 +77,15 @@ fn the_web_ui_works_in_a_real_browser() {
     eprintln!("browser: {r}");
     assert_eq!(r["ab"], serde_json::json!(["master", "original", "master"]));
     assert_eq!(
+        r["bundle"],
+        serde_json::json!({
+            "platforms": ["spotify", "apple", "youtube", "tidal", "soundcloud", "cd", "vinyl", "broadcast"],
+            "greyed": true,
+            "back": true
+        }),
+        "the platform boxes, and what ticking one greys out"
+    );
+    assert_eq!(
         r["plotted"], 4,
         "loudness and spectrum, original and master"
     );
