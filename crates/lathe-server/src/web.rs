@@ -146,7 +146,8 @@ function needs() {{
   if (ticked.includes('club') && ticked.includes('streaming'))
     hint.push('one master per order: the streaming master comes first, the engineer renders the club master as a revision');
   if (only('vinyl')) hint.push('the vinyl premaster: 24-bit, −14 LUFS, bass in mono, sibilance and the top octave kept in check for the cutting lathe');
-  else if (ticked.includes('vinyl')) hint.push('the engineer prepares the vinyl premaster as a revision (preset vinyl)');
+  else if (ticked.includes('vinyl') || (ticked.includes('cd') && ticked.length > 1))
+    hint.push('for each of them in this order, tick the platforms below (a bundle: one master per platform loudness)');
   document.getElementById('need_hint').textContent = hint.length ? '(' + hint.join('; ') + ')' : '';
   return ticked;
 }}
