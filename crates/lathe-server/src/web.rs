@@ -147,7 +147,7 @@ function needs() {{
     hint.push('one master per order: the streaming master comes first, the engineer renders the club master as a revision');
   if (only('vinyl')) hint.push('the vinyl premaster: 24-bit, −14 LUFS, bass in mono, sibilance and the top octave kept in check for the cutting lathe');
   else if (ticked.includes('vinyl') || (ticked.includes('cd') && ticked.length > 1))
-    hint.push('for each of them in this order, tick the platforms below (a bundle: one master per platform loudness)');
+    hint.push('for ' + ticked.join(', ') + ' in one order, tick their platforms below (a platform bundle: one master per platform loudness)');
   document.getElementById('need_hint').textContent = hint.length ? '(' + hint.join('; ') + ')' : '';
   return ticked;
 }}

@@ -209,10 +209,12 @@ fn the_studio_works_in_a_real_browser() {
         "the engineer sees the client's project"
     );
     assert_eq!(r["bo_projects"], 0, "another client sees no project");
-    // The order form's needs: CD ticks the CD WAV, vinyl is left to the engineer, who sees
-    // them all in the order; the webhook was set from the page.
+    // The order form's needs: CD ticks the CD WAV, vinyl beside streaming points to the
+    // platform bundle; the engineer sees them all in the order; the webhook was set from the
+    // page.
     assert_eq!(r["cd_format_ticked"], true);
-    assert!(r["need_hint"].as_str().unwrap().contains("vinyl"), "{r}");
+    let hint = r["need_hint"].as_str().unwrap();
+    assert!(hint.contains("vinyl") && hint.contains("platform bundle"), "{r}");
     assert_eq!(r["eve_order"]["mastering for"], "streaming, cd, vinyl");
     assert_eq!(r["eve_order"]["audio"], "stems");
     assert!(r["eve_order"]["formats"]
