@@ -214,7 +214,10 @@ fn the_studio_works_in_a_real_browser() {
     // page.
     assert_eq!(r["cd_format_ticked"], true);
     let hint = r["need_hint"].as_str().unwrap();
-    assert!(hint.contains("vinyl") && hint.contains("platform bundle"), "{r}");
+    assert!(
+        hint.contains("vinyl") && hint.contains("platform bundle"),
+        "{r}"
+    );
     assert_eq!(r["eve_order"]["mastering for"], "streaming, cd, vinyl");
     assert_eq!(r["eve_order"]["audio"], "stems");
     assert!(r["eve_order"]["formats"]
