@@ -14,7 +14,7 @@ as_root() {
 # system libopus).
 ensure_build_deps() {
   local missing=()
-  for p in libsqlite3-dev libopus-dev pkg-config; do
+  for p in libsqlite3-dev libopus-dev libflac-dev pkg-config; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then

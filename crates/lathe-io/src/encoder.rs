@@ -6,21 +6,15 @@
 
 use std::path::Path;
 
+pub use crate::encoder_trait::{Encoder, Input};
+
 use crate::aac_writer::AacWriter;
+use crate::background::Background;
 use crate::flac_writer::FlacWriter;
 use crate::format::Format;
 use crate::mp3_writer::Mp3Writer;
 use crate::opus_writer::OpusWriter;
 use crate::wav_writer::{PcmWavWriter, WavSampleFormat};
-
-/// What an encoder is fed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Input {
-    /// Integer samples at this many bits (the caller dithers and quantises).
-    Int { bits: u32 },
-    /// Float samples (−1…1 is full scale); lossy encoders and 32-bit float files.
-    Float,
-}
 
 /// How to encode: the format and what it needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,20 +27,19 @@ pub struct EncoderSettings {
     pub bitrate_kbps: Option<u32>,
 }
 
-/// A file being written, stereo block by block.
-pub trait Encoder: Send {
-    /// What [`Encoder::write_int`] or [`Encoder::write_float`] must be given.
-    fn input(&self) -> Input;
-    /// Writes integer frames (when [`Encoder::input`] is `Int`).
-    fn write_int(&mut self, l: &[i32], r: &[i32]) -> std::io::Result<()>;
-    /// Writes float frames (when [`Encoder::input`] is `Float`).
-    fn write_float(&mut self, l: &[f64], r: &[f64]) -> std::io::Result<()>;
-    /// Completes the file (headers, last frames), flushed to the operating system.
-    fn finish(self: Box<Self>) -> std::io::Result<()>;
+/// Creates `path` and the encoder that writes `settings.format` into it. Every format but
+/// WAV (which only copies samples) encodes on a thread of its own ([`Background`]), beside
+/// whatever feeds it.
+pub fn open(path: &Path, settings: EncoderSettings) -> std::io::Result<Box<dyn Encoder>> {
+    let inner = open_here(path, settings)?;
+    match settings.format {
+        Format::Wav => Ok(inner),
+        _ => Ok(Box::new(Background::spawn(inner)?)),
+    }
 }
 
-/// Creates `path` and the encoder that writes `settings.format` into it.
-pub fn open(path: &Path, settings: EncoderSettings) -> std::io::Result<Box<dyn Encoder>> {
+/// The format's writer itself, on the caller's thread.
+fn open_here(path: &Path, settings: EncoderSettings) -> std::io::Result<Box<dyn Encoder>> {
     let rate = settings.sample_rate_hz;
     Ok(match settings.format {
         Format::Wav => {

@@ -3,7 +3,7 @@
 //! things a mastering deliverable needs: the "afterburner" (analysis by synthesis; FDK's own
 //! documentation recommends it wherever the processing time is affordable, and for a file
 //! rendered once it is) and the end-of-stream flush that empties the encoder's delay line.
-//! Every `unsafe` block of lathe's file layer is in this file.
+//! This file and `libflac.rs` hold every `unsafe` block of lathe's file layer.
 #![allow(unsafe_code)]
 
 use std::mem::MaybeUninit;

@@ -4,11 +4,14 @@
 #![deny(unsafe_code)]
 
 pub mod aac_writer;
+mod background;
 pub mod decode;
 pub mod encoder;
+mod encoder_trait;
 mod fdk_aac;
 pub mod flac_writer;
 pub mod format;
+mod libflac;
 pub mod mp3_writer;
 mod mp4_audio;
 mod opus_decoder;
