@@ -74,6 +74,14 @@ pub fn reference_measure(py: &str, files: &[PathBuf]) -> Vec<serde_json::Value> 
     run_tool(py, "reference_meter.py", files.iter())
 }
 
+/// Runs `tools/low_side.py` on `files`: how far the side lies under the mid below 150 Hz, dB.
+pub fn low_side(py: &str, files: &[PathBuf]) -> Vec<f64> {
+    run_tool(py, "low_side.py", files.iter())
+        .iter()
+        .map(|m| m["side_under_mid_db"].as_f64().unwrap())
+        .collect()
+}
+
 /// Runs a Python script from `tools/` with `args`; returns the JSON array it prints.
 fn run_tool<'a>(
     py: &str,

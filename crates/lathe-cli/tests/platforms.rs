@@ -160,10 +160,7 @@ fn a_bundle_delivers_each_platform_its_loudness_ceiling_and_format() {
             assert!(tp <= *ceiling, "{}: {tp} dBTP", file.display());
         }
         let vinyl = PathBuf::from(rows[6]["files"][0].as_str().unwrap());
-        let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/low_side.py");
-        let out = Command::new(&py).arg(tool).arg(&vinyl).output().unwrap();
-        let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-        let under = v[0]["side_under_mid_db"].as_f64().unwrap();
+        let under = low_side(&py, std::slice::from_ref(&vinyl))[0];
         eprintln!(
             "{}: side below 150 Hz {under:.1} dB under the mid",
             vinyl.display()

@@ -33,25 +33,8 @@ fn vinyl_premasters_have_mono_bass_and_hold_the_ceiling() {
         assert_eq!((spec.bits_per_sample, spec.sample_rate), (24, rate));
         masters.push(files[0].clone());
     }
-    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/low_side.py");
-    let low_side = |files: &[std::path::PathBuf]| -> Vec<f64> {
-        let out = std::process::Command::new(&py)
-            .arg(&tool)
-            .args(files)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-        v.iter()
-            .map(|m| m["side_under_mid_db"].as_f64().unwrap())
-            .collect()
-    };
-    let before = low_side(&mixes);
-    let after = low_side(&masters);
+    let before = low_side(&py, &mixes);
+    let after = low_side(&py, &masters);
     let measured = reference_measure(&py, &masters);
     for (((mix, b), a), m) in mixes.iter().zip(&before).zip(&after).zip(&measured) {
         let i = m["integrated_lufs"].as_f64().unwrap();

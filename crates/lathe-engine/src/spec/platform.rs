@@ -172,7 +172,7 @@ pub fn masters(platforms: &[Platform], rate_hz: u32) -> Vec<PlatformMaster> {
             Some(i) => i,
             None => {
                 out.push(PlatformMaster {
-                    label: preset_label(preset),
+                    label: preset.name(),
                     preset,
                     target: p.target(),
                     platforms: Vec::new(),
@@ -208,26 +208,17 @@ pub fn masters(platforms: &[Platform], rate_hz: u32) -> Vec<PlatformMaster> {
     out
 }
 
-fn preset_label(p: Preset) -> &'static str {
-    let i = [
-        Preset::Streaming,
-        Preset::Apple,
-        Preset::Loud,
-        Preset::Club,
-        Preset::Cd,
-        Preset::Broadcast,
-        Preset::Vinyl,
-        Preset::None,
-    ]
-    .iter()
-    .position(|&q| q == p)
-    .expect("every preset is listed");
-    Preset::NAMES[i]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preset_names_are_the_ones_parse_takes() {
+        assert_eq!(Preset::ALL.map(Preset::name), Preset::NAMES);
+        for p in Preset::ALL {
+            assert_eq!(Preset::parse(p.name()), Ok(p));
+        }
+    }
 
     #[test]
     fn names_parse_and_errors_list_them() {

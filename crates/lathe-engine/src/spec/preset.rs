@@ -33,6 +33,17 @@ pub enum Preset {
 }
 
 impl Preset {
+    pub const ALL: [Preset; 8] = [
+        Preset::Streaming,
+        Preset::Apple,
+        Preset::Loud,
+        Preset::Club,
+        Preset::Cd,
+        Preset::Broadcast,
+        Preset::Vinyl,
+        Preset::None,
+    ];
+
     pub const NAMES: [&'static str; 8] = [
         "streaming",
         "apple",
@@ -44,23 +55,30 @@ impl Preset {
         "none",
     ];
 
+    /// The preset's name, as [`Preset::parse`] takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Streaming => "streaming",
+            Preset::Apple => "apple",
+            Preset::Loud => "loud",
+            Preset::Club => "club",
+            Preset::Cd => "cd",
+            Preset::Broadcast => "broadcast",
+            Preset::Vinyl => "vinyl",
+            Preset::None => "none",
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Self, String> {
-        Ok(match name {
-            "streaming" => Preset::Streaming,
-            "apple" => Preset::Apple,
-            "loud" => Preset::Loud,
-            "club" => Preset::Club,
-            "cd" => Preset::Cd,
-            "broadcast" => Preset::Broadcast,
-            "vinyl" => Preset::Vinyl,
-            "none" => Preset::None,
-            other => {
-                return Err(format!(
-                    "unknown preset '{other}' (one of {})",
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown preset '{name}' (one of {})",
                     Self::NAMES.join(", ")
-                ))
-            }
-        })
+                )
+            })
     }
 
     /// The preset's target; `None` for preset `none`.
