@@ -129,26 +129,32 @@ impl LimitedLoudnessEstimator {
         }
     }
 
-    /// Also measures the limited (and clipped) output of the lowest and the highest candidate:
-    /// with `loudness` its loudness, with `spectra` its mid/side spectrum (non-overlapping
-    /// frames: an estimate; interpolate between them).
+    /// Also measures the limited (and clipped) output of candidates: with `loudness` the
+    /// loudness of every candidate's (a clipper's energy loss bends the loudness curve, so
+    /// each point is measured rather than interpolated), with `spectra` the mid/side spectrum
+    /// of the lowest and the highest (non-overlapping frames: an estimate; interpolate between
+    /// them).
     pub fn with_probes(mut self, sample_rate_hz: f64, loudness: bool, spectra: bool) -> Self {
         let latency = self.latency;
         let last = self.gains_lin.len().saturating_sub(1);
-        self.probed = vec![0, last];
+        self.probed = if loudness {
+            (0..=last).collect()
+        } else {
+            vec![0, last]
+        };
         self.probed.dedup();
         self.probes = self
             .probed
             .iter()
-            .map(|&k| self.gains_lin[k])
-            .map(|gain| Probe {
+            .map(|&k| Probe {
                 delay: [vec![0.0; latency], vec![0.0; latency]],
                 pos: 0,
                 delayed: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
                 limiter_gain: vec![1.0; BLOCK],
-                gain,
+                gain: self.gains_lin[k],
                 clip: self.clip_lin,
-                meter: spectra.then(|| MidSideSpectrumMeter::sparse(sample_rate_hz)),
+                meter: (spectra && (k == 0 || k == last))
+                    .then(|| MidSideSpectrumMeter::sparse(sample_rate_hz)),
                 loudness: loudness
                     .then(|| LoudnessMeter::new(sample_rate_hz, &ChannelRole::default_layout(2))),
             })

@@ -9,7 +9,7 @@ use super::inputs::{analyze_stems, sum_is_the_file};
 use super::plan::LanePlan;
 use super::report::{finite, InputReport};
 use super::secant::open_deliveries;
-use super::{MasterError, ESTIMATE_OFFSETS_DB};
+use super::{MasterError, ESTIMATE_OFFSETS_CLIPPED_DB, ESTIMATE_OFFSETS_DB};
 use crate::analyze::Analysis;
 use crate::progress::Progress;
 use crate::render::bus_cache::{BusCache, BusCacheWriter};
@@ -156,7 +156,11 @@ fn estimator(
         return None;
     };
     let centre = t.integrated_lufs - input_lufs;
-    let gains: Vec<f64> = ESTIMATE_OFFSETS_DB.iter().map(|o| centre + o).collect();
+    let offsets: &[f64] = match clip_db {
+        Some(_) => &ESTIMATE_OFFSETS_CLIPPED_DB,
+        None => &ESTIMATE_OFFSETS_DB,
+    };
+    let gains: Vec<f64> = offsets.iter().map(|o| centre + o).collect();
     let e = LimitedLoudnessEstimator::new(&lim, rate_hz as f64, &gains, clip_db);
     // With a clipper before the limiter, or for reference matching, the lowest and the
     // highest candidate's output is measured too (its loudness; for matching, its spectrum).

@@ -23,6 +23,10 @@ use crate::spec::version::{VersionDynamics, VersionSpec};
 /// Gains, around `target − input loudness`, at which the first pass predicts the limited
 /// loudness, dB (the chain before the gain moves the loudness by about a dB either way).
 pub(super) const ESTIMATE_OFFSETS_DB: [f64; 3] = [-0.5, 0.5, 1.5];
+/// The same with a clipper before the limiter (the loud presets): the clipper and a limiter
+/// pushed harder take more loudness away, so the answer lies higher, up to 2.2 dB above
+/// `target − input` on the corpus under `club`.
+pub(super) const ESTIMATE_OFFSETS_CLIPPED_DB: [f64; 5] = [-0.5, 0.5, 1.5, 2.5, 3.5];
 
 /// A matched target at least this loud (LUFS) gets the `loud` preset's stages after the gain.
 pub const LOUD_MATCH_LUFS: f64 = -12.0;
