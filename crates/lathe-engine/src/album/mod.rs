@@ -30,13 +30,15 @@ pub mod vinyl;
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::analyze_file;
 use crate::master::{
-    input_loudness, render_session_with, session_from_preset, DeliverableReport, Known, MasterError,
+    input_loudness, render_session_with, session_from_preset, DeliverableReport, Known,
+    MasterError, Report,
 };
-use crate::progress::Progress;
+use crate::progress::{Progress, Silent};
 use crate::spec::deliver::DeliverSpec;
 use crate::spec::preset::{Preset, Target};
 use crate::spec::session::{check_isrc, DeliverEntry, Session};
@@ -316,6 +318,69 @@ fn prepare(
     })
 }
 
+/// A track ready to render: its session with the album's target for it, where it goes, and
+/// the CD feed it writes.
+struct TrackJob {
+    session: Session,
+    known: Option<Known>,
+    folder: PathBuf,
+    feed: PathBuf,
+    /// Whether the deliverables asked include the CD feed (else lathe added it).
+    feed_requested: bool,
+    input_lufs: Option<f64>,
+    offset: f64,
+    target: Target,
+}
+
+/// Track `i`'s job: the album's target moved by its offset, the album's deliverables and the
+/// CD feed. Refused (before any render) when the target falls below −40 LUFS.
+fn track_job(
+    spec: &AlbumSpec,
+    deliver: &[DeliverSpec],
+    out_dir: &Path,
+    i: usize,
+    tr: &TrackSpec,
+    p: Prepared,
+    offset: f64,
+) -> Result<TrackJob, MasterError> {
+    let target = Target {
+        integrated_lufs: ((spec.target.integrated_lufs + offset) * 1000.0).round() / 1000.0,
+        true_peak_dbtp: spec.target.true_peak_dbtp,
+    };
+    if target.integrated_lufs < -40.0 {
+        return Err(usage(format!(
+            "track '{}' would be mastered to {} LUFS (its offset {offset:.1} LU): below −40",
+            tr.title, target.integrated_lufs
+        )));
+    }
+    let mut session = p.session;
+    session.master.target = Some(target);
+    session.deliver = deliver.iter().map(DeliverEntry::from_spec).collect();
+    let feed_requested = deliver
+        .iter()
+        .any(|d| !d.is_lossy() && d.bits == 32 && d.sample_rate_hz == Some(cd::CD_RATE_HZ));
+    if !feed_requested {
+        session.deliver.push(cd_feed());
+    }
+    session.validate().map_err(usage)?;
+    let folder = out_dir.join(format!("{:02}_{}", i + 1, safe(&tr.title)));
+    let feed = folder.join(
+        DeliverSpec::parse("wav:32@44100")
+            .expect("valid")
+            .file_name(&session.output_name(), cd::CD_RATE_HZ),
+    );
+    Ok(TrackJob {
+        session,
+        known: p.known,
+        folder,
+        feed,
+        feed_requested,
+        input_lufs: p.input_lufs,
+        offset,
+        target,
+    })
+}
+
 /// The 32-bit float 44.1 kHz master the CD image is made from.
 fn cd_feed() -> DeliverEntry {
     DeliverEntry {
@@ -359,10 +424,14 @@ pub fn render_album(
         }
     }
     progress.stage("analysing the tracks", None);
-    let mut prepared = Vec::new();
-    for tr in &spec.tracks {
-        prepared.push(prepare(spec, tr, &deliver)?);
-    }
+    // Tracks are independent until the disc is assembled: they are analysed and rendered
+    // side by side (rayon's pool, one worker per core), each still using both cores where
+    // it can. In order, so that the first error reported is the first track's.
+    let prepared: Vec<Prepared> = spec
+        .tracks
+        .par_iter()
+        .map(|tr| prepare(spec, tr, &deliver))
+        .collect::<Result<_, _>>()?;
     // The Red Book rules, from the inputs' lengths, before any rendering.
     let plans: Vec<TrackPlan> = spec
         .tracks
@@ -409,40 +478,28 @@ pub fn render_album(
             },
         })
         .collect::<Result<_, _>>()?;
+    let jobs: Vec<TrackJob> = spec
+        .tracks
+        .iter()
+        .zip(prepared)
+        .zip(&offsets)
+        .enumerate()
+        .map(|(i, ((tr, p), &offset))| track_job(spec, &deliver, out_dir, i, tr, p, offset))
+        .collect::<Result<_, _>>()?;
+    progress.stage(
+        &format!("rendering {} tracks, side by side", jobs.len()),
+        None,
+    );
+    let reports: Vec<Report> = jobs
+        .par_iter()
+        .map(|j| render_session_with(&j.session, &j.folder, force, j.known.clone(), &Silent))
+        .collect::<Result<_, _>>()?;
     let mut tracks = Vec::new();
     let mut feeds = Vec::new();
-    for (i, ((tr, p), offset)) in spec.tracks.iter().zip(prepared).zip(&offsets).enumerate() {
-        let target = Target {
-            integrated_lufs: ((spec.target.integrated_lufs + offset) * 1000.0).round() / 1000.0,
-            true_peak_dbtp: spec.target.true_peak_dbtp,
-        };
-        if target.integrated_lufs < -40.0 {
-            return Err(usage(format!(
-                "track '{}' would be mastered to {} LUFS (its offset {offset:.1} LU): below −40",
-                tr.title, target.integrated_lufs
-            )));
-        }
-        let mut session = p.session;
-        session.master.target = Some(target);
-        session.deliver = deliver.iter().map(DeliverEntry::from_spec).collect();
-        let feed_requested = deliver
-            .iter()
-            .any(|d| !d.is_lossy() && d.bits == 32 && d.sample_rate_hz == Some(cd::CD_RATE_HZ));
-        if !feed_requested {
-            session.deliver.push(cd_feed());
-        }
-        session.validate().map_err(usage)?;
-        let folder = out_dir.join(format!("{:02}_{}", i + 1, safe(&tr.title)));
-        progress.stage(&format!("track {}: {}", i + 1, tr.title), None);
-        let report = render_session_with(&session, &folder, force, p.known, progress)?;
-        let feed = folder.join(
-            DeliverSpec::parse("wav:32@44100")
-                .expect("valid")
-                .file_name(&session.output_name(), cd::CD_RATE_HZ),
-        );
+    for (i, (j, report)) in jobs.iter().zip(reports).enumerate() {
         let mut deliverables = report.deliverables.clone();
-        if !feed_requested {
-            deliverables.retain(|d| Path::new(&d.path) != feed);
+        if !j.feed_requested {
+            deliverables.retain(|d| Path::new(&d.path) != j.feed);
         }
         warnings.extend(
             report
@@ -450,14 +507,15 @@ pub fn render_album(
                 .iter()
                 .map(|w| format!("track {}: {w}", i + 1)),
         );
-        feeds.push((feed, !feed_requested));
+        feeds.push((j.feed.clone(), !j.feed_requested));
+        let tr = &spec.tracks[i];
         tracks.push(AlbumTrackReport {
             number: i + 1,
             title: tr.title.clone(),
-            folder: folder.display().to_string(),
-            input_lufs: p.input_lufs,
-            offset_lu: *offset,
-            target,
+            folder: j.folder.display().to_string(),
+            input_lufs: j.input_lufs,
+            offset_lu: j.offset,
+            target: j.target,
             pass: report.all_pass(),
             deliverables,
             cd_file: String::new(),
