@@ -19,6 +19,7 @@ pub mod opus_writer;
 pub mod resample;
 mod wav_mask;
 mod wav_sizes;
+pub mod wav_tags;
 pub mod wav_writer;
 
 pub use decode::{AudioInfo, DecodeError, Decoder, SpeakerRole};

@@ -364,6 +364,7 @@ impl Tags {
             Format::Aac => &[TagType::Mp4Ilst],
             Format::Opus => &[TagType::VorbisComments],
         };
+        let mut wav_chunks = Vec::new();
         for &kind in kinds {
             let mut tag = Tag::new(kind);
             if let Some(t) = &self.title {
@@ -378,12 +379,33 @@ impl Tags {
                     tag.insert_text(ItemKey::Isrc, i.clone());
                 }
             }
+            let cannot = |e: lofty::error::LoftyError| {
+                io(format!("{}: cannot write tags: {e}", path.display()))
+            };
+            if format == Format::Wav {
+                // lofty makes the chunks' bytes; they are appended in place, because its own
+                // writer would read the whole file into memory.
+                let mut bytes = Vec::new();
+                tag.dump_to(&mut bytes, WriteOptions::default())
+                    .map_err(cannot)?;
+                match kind {
+                    TagType::Id3v2 => wav_chunks.extend(lathe_io::wav_tags::chunk(b"ID3 ", &bytes)),
+                    _ => wav_chunks.extend(lathe_io::wav_tags::chunk(
+                        b"LIST",
+                        bytes.get(8..).unwrap_or_default(),
+                    )),
+                }
+                continue;
+            }
             let mut file = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .open(path)?;
             tag.save_to(&mut file, WriteOptions::default())
-                .map_err(|e| io(format!("{}: cannot write tags: {e}", path.display())))?;
+                .map_err(cannot)?;
+        }
+        if !wav_chunks.is_empty() {
+            lathe_io::wav_tags::append_chunks(path, &wav_chunks)?;
         }
         Ok(())
     }
