@@ -57,6 +57,19 @@ def bench(tools, rounds):
     }
 
 
+def hand_sections(path):
+    """The `## ` sections of `path` whose heading says "measured by hand", as lines."""
+    if not path.exists():
+        return []
+    kept, keep = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            keep = "measured by hand" in line
+        if keep:
+            kept.append(line)
+    return kept
+
+
 def make_inputs(quick):
     WORK.mkdir(parents=True, exist_ok=True)
     mixes = CORPUS / "mixes"
@@ -307,7 +320,7 @@ def main():
     w("# Benchmarks")
     w("")
     w("Written by `bench/run.sh` (do not edit by hand). Re-run it to reproduce: it installs the peers,")
-    w("builds the corpus and lathe, and rewrites this file.")
+    w("builds the corpus and lathe, and rewrites this file, keeping the sections measured by hand.")
     w("")
     w(f"- Machine: {os.cpu_count()} cores, {cpu_model}, {platform.system()} {platform.release()}")
     w("- Versions: " + "; ".join(versions.values()))
@@ -476,6 +489,8 @@ def main():
           f"{v['name']} {fmt(v['deliverables'][0]['measured']['integrated_lufs'])} LUFS / "
           f"{fmt(v['deliverables'][0]['measured']['true_peak_dbtp'])} dBTP" for v in vrep["versions"]) + ".")
     w("")
+    # Sections measured by hand (their headings say so) are kept from the file being replaced.
+    lines.extend(hand_sections(Path(a.out)))
     crit = criterion_table(a.criterion)
     if crit:
         w("## 4. Meter and processor micro-benchmarks (criterion, `cargo bench -p lathe-dsp --bench meters --bench processors`)")
