@@ -31,7 +31,24 @@ pub struct EncoderSettings {
 /// WAV (which only copies samples) encodes on a thread of its own ([`Background`]), beside
 /// whatever feeds it.
 pub fn open(path: &Path, settings: EncoderSettings) -> std::io::Result<Box<dyn Encoder>> {
-    let inner = open_here(path, settings)?;
+    open_with_header(path, settings, &[])
+}
+
+/// As [`open`], the file starting with `header` before the audio: an MP3's ID3v2 tag, known
+/// before the first frame, so that tagging never has to move the encoded audio. Other formats
+/// take no header.
+pub fn open_with_header(
+    path: &Path,
+    settings: EncoderSettings,
+    header: &[u8],
+) -> std::io::Result<Box<dyn Encoder>> {
+    if !header.is_empty() && settings.format != Format::Mp3 {
+        return Err(other(format!(
+            "{} files take no header (an internal error of lathe)",
+            settings.format.name()
+        )));
+    }
+    let inner = open_here(path, settings, header)?;
     match settings.format {
         Format::Wav => Ok(inner),
         _ => Ok(Box::new(Background::spawn(inner)?)),
@@ -39,7 +56,11 @@ pub fn open(path: &Path, settings: EncoderSettings) -> std::io::Result<Box<dyn E
 }
 
 /// The format's writer itself, on the caller's thread.
-fn open_here(path: &Path, settings: EncoderSettings) -> std::io::Result<Box<dyn Encoder>> {
+fn open_here(
+    path: &Path,
+    settings: EncoderSettings,
+    header: &[u8],
+) -> std::io::Result<Box<dyn Encoder>> {
     let rate = settings.sample_rate_hz;
     Ok(match settings.format {
         Format::Wav => {
@@ -54,7 +75,7 @@ fn open_here(path: &Path, settings: EncoderSettings) -> std::io::Result<Box<dyn 
         Format::Flac => Box::new(FlacWriter::create(path, rate, settings.bits).map_err(other)?),
         Format::Mp3 => {
             let kbps = settings.bitrate_kbps.unwrap_or(320);
-            Box::new(Mp3Writer::create(path, rate, kbps).map_err(other)?)
+            Box::new(Mp3Writer::create(path, rate, kbps, header).map_err(other)?)
         }
         Format::Aac => {
             let kbps = settings

@@ -51,10 +51,18 @@ pub struct Mp3Writer {
     out: BufWriter<File>,
     encoder: Encoder,
     buf: Vec<u8>,
+    /// Where the first frame (LAME's tag frame, rewritten at the end) starts.
+    audio_start: u64,
 }
 
 impl Mp3Writer {
-    pub fn create(path: &Path, sample_rate_hz: u32, bitrate_kbps: u32) -> Result<Self, Mp3Error> {
+    /// `header`: bytes before the first frame (an ID3v2 tag), or none.
+    pub fn create(
+        path: &Path,
+        sample_rate_hz: u32,
+        bitrate_kbps: u32,
+        header: &[u8],
+    ) -> Result<Self, Mp3Error> {
         if !MP3_RATES.contains(&sample_rate_hz) {
             return Err(Mp3Error::Encoder(format!(
                 "{sample_rate_hz} Hz: MP3 needs 32, 44.1 or 48 kHz"
@@ -69,10 +77,13 @@ impl Mp3Writer {
         b.set_quality(Quality::VeryNice).map_err(enc)?;
         b.set_to_write_vbr_tag(true).map_err(enc)?;
         let encoder = b.build().map_err(enc)?;
+        let mut out = BufWriter::new(File::create(path)?);
+        out.write_all(header)?;
         Ok(Self {
-            out: BufWriter::new(File::create(path)?),
+            out,
             encoder,
             buf: Vec::new(),
+            audio_start: header.len() as u64,
         })
     }
 
@@ -98,7 +109,7 @@ impl Mp3Writer {
         self.out.write_all(&self.buf)?;
         let mut tag = Vec::with_capacity(self.encoder.lame_tag_size());
         if self.encoder.lame_tag_encode_to_vec(&mut tag).is_some() {
-            self.out.seek(SeekFrom::Start(0))?;
+            self.out.seek(SeekFrom::Start(self.audio_start))?;
             self.out.write_all(&tag)?;
         }
         self.out.flush()?;

@@ -95,7 +95,11 @@ impl FileWriter {
         tags: &Tags,
     ) -> std::io::Result<Self> {
         let part = path.with_extension(format!("{}.part", spec.format));
-        let encoder = encoder::open(
+        let header = match spec.format {
+            Format::Mp3 => tags.mp3_header()?,
+            _ => Vec::new(),
+        };
+        let encoder = encoder::open_with_header(
             &part,
             EncoderSettings {
                 format: spec.format,
@@ -103,6 +107,7 @@ impl FileWriter {
                 bits: spec.bits,
                 bitrate_kbps: spec.bitrate_kbps,
             },
+            &header,
         )?;
         // Integer formats are dithered here; float ones (32-bit WAV, the lossy encoders'
         // input) get the samples as they are.
@@ -348,37 +353,60 @@ impl Delivery {
 }
 
 impl Tags {
-    /// Writes the tags into `path` (lofty): ID3v2 (TIT2, TPE1, TSRC) in MP3 and WAV, plus
-    /// RIFF INFO (INAM, IART) in WAV; Vorbis comments (TITLE, ARTIST, ISRC) in FLAC.
+    /// The bytes an MP3 starts with: its ID3v2 tag (TIT2, TPE1, TSRC), made by lofty; empty
+    /// without tags. The writer puts them before the first frame
+    /// ([`lathe_io::encoder::open_with_header`]), so [`Tags::write_into`] leaves MP3 alone.
+    pub fn mp3_header(&self) -> std::io::Result<Vec<u8>> {
+        use lofty::config::WriteOptions;
+        use lofty::tag::{TagExt, TagType};
+        let mut bytes = Vec::new();
+        if !self.is_empty() {
+            self.lofty_tag(TagType::Id3v2)
+                .dump_to(&mut bytes, WriteOptions::default())
+                .map_err(|e| io(format!("cannot make the MP3's tags: {e}")))?;
+        }
+        Ok(bytes)
+    }
+
+    /// The tags as lofty's tag of `kind`.
+    fn lofty_tag(&self, kind: lofty::tag::TagType) -> lofty::tag::Tag {
+        use lofty::tag::{Accessor, ItemKey, Tag, TagType};
+        let mut tag = Tag::new(kind);
+        if let Some(t) = &self.title {
+            tag.set_title(t.clone());
+        }
+        if let Some(a) = &self.artist {
+            tag.set_artist(a.clone());
+        }
+        if let Some(i) = &self.isrc {
+            // RIFF INFO has no ISRC field (its "ISRC" chunk means "source").
+            if kind != TagType::RiffInfo {
+                tag.insert_text(ItemKey::Isrc, i.clone());
+            }
+        }
+        tag
+    }
+
+    /// Writes the tags into `path` (lofty): ID3v2 (TIT2, TPE1, TSRC) and RIFF INFO (INAM,
+    /// IART) in WAV; Vorbis comments (TITLE, ARTIST, ISRC) in FLAC and Opus; iTunes atoms in
+    /// AAC. An MP3 carries them from its first byte ([`Tags::mp3_header`]).
     pub fn write_into(&self, path: &Path, format: Format) -> std::io::Result<()> {
         use lofty::config::WriteOptions;
-        use lofty::tag::{Accessor, ItemKey, Tag, TagExt, TagType};
+        use lofty::tag::{TagExt, TagType};
         if self.is_empty() {
             return Ok(());
         }
         let kinds: &[TagType] = match format {
             Format::Flac => &[TagType::VorbisComments],
             Format::Wav => &[TagType::Id3v2, TagType::RiffInfo],
-            Format::Mp3 => &[TagType::Id3v2],
+            Format::Mp3 => &[],
             // iTunes-style atoms (©nam, ©ART, and ISRC as a freeform iTunes item).
             Format::Aac => &[TagType::Mp4Ilst],
             Format::Opus => &[TagType::VorbisComments],
         };
         let mut wav_chunks = Vec::new();
         for &kind in kinds {
-            let mut tag = Tag::new(kind);
-            if let Some(t) = &self.title {
-                tag.set_title(t.clone());
-            }
-            if let Some(a) = &self.artist {
-                tag.set_artist(a.clone());
-            }
-            if let Some(i) = &self.isrc {
-                // RIFF INFO has no ISRC field (its "ISRC" chunk means "source").
-                if kind != TagType::RiffInfo {
-                    tag.insert_text(ItemKey::Isrc, i.clone());
-                }
-            }
+            let tag = self.lofty_tag(kind);
             let cannot = |e: lofty::error::LoftyError| {
                 io(format!("{}: cannot write tags: {e}", path.display()))
             };

@@ -143,7 +143,7 @@ pub(super) fn encode_lossy(
             .par_iter()
             .zip(&parts)
             .map(|(bus, part)| -> Result<Option<f64>, MasterError> {
-                encode_from_bus(bus, part, spec, rate_hz)?;
+                encode_from_bus(bus, part, spec, rate_hz, tags)?;
                 let levels = measure_levels(part).map_err(|e| MasterError::encode(part, e))?;
                 Ok(levels.true_peak_dbtp)
             })
@@ -189,21 +189,28 @@ pub(super) fn next_ceiling(tried: &[(f64, f64)], target: f64) -> f64 {
     current - over / slope
 }
 
-/// Encodes the 32-bit float WAV `bus` into `part` with the deliverable's encoder.
+/// Encodes the 32-bit float WAV `bus` into `part` with the deliverable's encoder (an MP3 with
+/// its tags in front).
 pub(super) fn encode_from_bus(
     bus: &Path,
     part: &Path,
     spec: &DeliverSpec,
     rate_hz: u32,
+    tags: &Tags,
 ) -> Result<(), MasterError> {
     let fail = |e: String| MasterError::encode(part, e);
+    let header = match spec.format {
+        lathe_io::Format::Mp3 => tags.mp3_header().map_err(|e| fail(e.to_string()))?,
+        _ => Vec::new(),
+    };
     let settings = EncoderSettings {
         format: spec.format,
         sample_rate_hz: rate_hz,
         bits: spec.bits,
         bitrate_kbps: spec.bitrate_kbps,
     };
-    let mut w = encoder::open(part, settings).map_err(|e| fail(e.to_string()))?;
+    let mut w =
+        encoder::open_with_header(part, settings, &header).map_err(|e| fail(e.to_string()))?;
     let mut reader = hound::WavReader::open(bus).map_err(|e| fail(e.to_string()))?;
     let (mut l, mut r) = (Vec::with_capacity(4096), Vec::with_capacity(4096));
     let mut samples = reader.samples::<f32>();
