@@ -31,24 +31,38 @@ pub struct EncoderSettings {
 /// WAV (which only copies samples) encodes on a thread of its own ([`Background`]), beside
 /// whatever feeds it.
 pub fn open(path: &Path, settings: EncoderSettings) -> std::io::Result<Box<dyn Encoder>> {
-    open_with_header(path, settings, &[])
+    open_with_header(path, settings, &HeaderTags::default())
 }
 
-/// As [`open`], the file starting with `header` before the audio: an MP3's ID3v2 tag, known
-/// before the first frame, so that tagging never has to move the encoded audio. Other formats
-/// take no header.
+/// Tags an encoder writes into the file's own header, so that tagging never has to move the
+/// encoded audio afterwards (a WAV's go after the audio: [`crate::wav_tags`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeaderTags {
+    /// An MP3's ID3v2 tag, the bytes before its first frame.
+    pub id3v2: Vec<u8>,
+    /// Vorbis comments (name, value): FLAC's VORBIS_COMMENT block, Opus's comment header.
+    pub comments: Vec<(String, String)>,
+}
+
+/// As [`open`], with `tags` in the file's header. A format that takes none of the kinds given
+/// is refused (tags would be lost).
 pub fn open_with_header(
     path: &Path,
     settings: EncoderSettings,
-    header: &[u8],
+    tags: &HeaderTags,
 ) -> std::io::Result<Box<dyn Encoder>> {
-    if !header.is_empty() && settings.format != Format::Mp3 {
+    let takes = match settings.format {
+        Format::Mp3 => tags.comments.is_empty(),
+        Format::Flac | Format::Opus => tags.id3v2.is_empty(),
+        Format::Wav | Format::Aac => *tags == HeaderTags::default(),
+    };
+    if !takes {
         return Err(other(format!(
-            "{} files take no header (an internal error of lathe)",
+            "{} files do not take these header tags (an internal error of lathe)",
             settings.format.name()
         )));
     }
-    let inner = open_here(path, settings, header)?;
+    let inner = open_here(path, settings, tags)?;
     match settings.format {
         Format::Wav => Ok(inner),
         _ => Ok(Box::new(Background::spawn(inner)?)),
@@ -59,7 +73,7 @@ pub fn open_with_header(
 fn open_here(
     path: &Path,
     settings: EncoderSettings,
-    header: &[u8],
+    tags: &HeaderTags,
 ) -> std::io::Result<Box<dyn Encoder>> {
     let rate = settings.sample_rate_hz;
     Ok(match settings.format {
@@ -72,10 +86,12 @@ fn open_here(
             };
             Box::new(PcmWavWriter::create(path, rate, sample)?)
         }
-        Format::Flac => Box::new(FlacWriter::create(path, rate, settings.bits).map_err(other)?),
+        Format::Flac => {
+            Box::new(FlacWriter::create(path, rate, settings.bits, &tags.comments).map_err(other)?)
+        }
         Format::Mp3 => {
             let kbps = settings.bitrate_kbps.unwrap_or(320);
-            Box::new(Mp3Writer::create(path, rate, kbps, header).map_err(other)?)
+            Box::new(Mp3Writer::create(path, rate, kbps, &tags.id3v2).map_err(other)?)
         }
         Format::Aac => {
             let kbps = settings
@@ -87,7 +103,7 @@ fn open_here(
             let kbps = settings
                 .bitrate_kbps
                 .unwrap_or(Format::Opus.default_bitrate_kbps());
-            Box::new(OpusWriter::create(path, rate, kbps).map_err(other)?)
+            Box::new(OpusWriter::create(path, rate, kbps, &tags.comments).map_err(other)?)
         }
     })
 }

@@ -30,13 +30,20 @@ pub struct FlacWriter {
 }
 
 impl FlacWriter {
-    pub fn create(path: &Path, sample_rate_hz: u32, bits: u32) -> Result<Self, FlacError> {
+    /// `comments`: Vorbis comments (name, value), written in the file's header.
+    pub fn create(
+        path: &Path,
+        sample_rate_hz: u32,
+        bits: u32,
+        comments: &[(String, String)],
+    ) -> Result<Self, FlacError> {
         let settings = LibFlacSettings {
             sample_rate_hz,
             channels: 2,
             bits,
             compression_level: FLAC_COMPRESSION_LEVEL,
             padding_bytes: PADDING_BYTES,
+            comments: comments.to_vec(),
         };
         let encoder = LibFlacEncoder::create(path, &settings).map_err(FlacError::Encoder)?;
         Ok(Self { encoder, bits })

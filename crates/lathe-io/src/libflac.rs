@@ -18,18 +18,21 @@ pub struct LibFlacSettings {
     pub bits: u32,
     /// libFLAC's presets 0–8 (`flac -5` is 5).
     pub compression_level: u32,
-    /// Bytes of PADDING after STREAMINFO, room for tags written afterwards.
+    /// Bytes of PADDING after the tags, room to edit them in place later.
     pub padding_bytes: u32,
+    /// Vorbis comments (name, value), written as a VORBIS_COMMENT block after STREAMINFO.
+    pub comments: Vec<(String, String)>,
 }
 
 /// A libFLAC stream encoder writing one file.
 pub struct LibFlacEncoder {
     encoder: *mut sys::FLAC__StreamEncoder,
-    padding: *mut sys::FLAC__StreamMetadata,
+    /// The metadata blocks after STREAMINFO: the comments (when there are any), the padding.
+    blocks: Vec<*mut sys::FLAC__StreamMetadata>,
     channels: usize,
 }
 
-// SAFETY: the encoder and its metadata block are owned by this value alone and libFLAC keeps
+// SAFETY: the encoder and its metadata blocks are owned by this value alone and libFLAC keeps
 // no thread-local state; moving them to another thread between calls is fine.
 unsafe impl Send for LibFlacEncoder {}
 
@@ -39,28 +42,34 @@ impl LibFlacEncoder {
         let name = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| format!("{}: a NUL byte in the path", path.display()))?;
         // SAFETY: every call gets the encoder `new` returned (checked non-null) while it is
-        // in the state the call needs (set_* before init); `Drop` frees both objects.
+        // in the state the call needs (set_* before init); `Drop` frees every object.
         unsafe {
             let encoder = sys::FLAC__stream_encoder_new();
             if encoder.is_null() {
                 return Err("libFLAC: out of memory".into());
             }
-            let padding = sys::FLAC__metadata_object_new(sys::FLAC__METADATA_TYPE_PADDING);
             let mut me = Self {
                 encoder,
-                padding,
+                blocks: Vec::new(),
                 channels: s.channels as usize,
             };
+            if !s.comments.is_empty() {
+                me.comment_block(&s.comments)?;
+            }
+            let padding = sys::FLAC__metadata_object_new(sys::FLAC__METADATA_TYPE_PADDING);
             if padding.is_null() {
                 return Err("libFLAC: out of memory".into());
             }
+            me.blocks.push(padding);
             (*padding).length = s.padding_bytes;
+            let count = me.blocks.len() as u32;
             let ok = sys::FLAC__stream_encoder_set_channels(encoder, s.channels) != 0
                 && sys::FLAC__stream_encoder_set_bits_per_sample(encoder, s.bits) != 0
                 && sys::FLAC__stream_encoder_set_sample_rate(encoder, s.sample_rate_hz) != 0
                 && sys::FLAC__stream_encoder_set_compression_level(encoder, s.compression_level)
                     != 0
-                && sys::FLAC__stream_encoder_set_metadata(encoder, &mut me.padding, 1) != 0;
+                && sys::FLAC__stream_encoder_set_metadata(encoder, me.blocks.as_mut_ptr(), count)
+                    != 0;
             if !ok {
                 return Err(me.state());
             }
@@ -71,6 +80,36 @@ impl LibFlacEncoder {
                 return Err(format!("libFLAC: {} ({})", text, me.state()));
             }
             Ok(me)
+        }
+    }
+
+    /// Adds a VORBIS_COMMENT block holding `comments` to `blocks` (freed by `Drop`).
+    fn comment_block(&mut self, comments: &[(String, String)]) -> Result<(), String> {
+        let c = |v: &str| CString::new(v).map_err(|_| format!("a NUL byte in the tag {v:?}"));
+        // SAFETY: the block comes from libFLAC's constructor (checked non-null); each entry
+        // is made by libFLAC from two valid C strings and handed over (copy = false), so
+        // the block owns it.
+        unsafe {
+            let block = sys::FLAC__metadata_object_new(sys::FLAC__METADATA_TYPE_VORBIS_COMMENT);
+            if block.is_null() {
+                return Err("libFLAC: out of memory".into());
+            }
+            self.blocks.push(block);
+            for (name, value) in comments {
+                let (name, value) = (c(name)?, c(value)?);
+                let mut entry: sys::FLAC__StreamMetadata_VorbisComment_Entry = std::mem::zeroed();
+                let ok = sys::FLAC__metadata_object_vorbiscomment_entry_from_name_value_pair(
+                    &mut entry,
+                    name.as_ptr(),
+                    value.as_ptr(),
+                ) != 0
+                    && sys::FLAC__metadata_object_vorbiscomment_append_comment(block, entry, 0)
+                        != 0;
+                if !ok {
+                    return Err("libFLAC: cannot store a tag".into());
+                }
+            }
+            Ok(())
         }
     }
 
@@ -137,8 +176,8 @@ impl Drop for LibFlacEncoder {
         // encoder first (it refers to the metadata block until it is finished).
         unsafe {
             sys::FLAC__stream_encoder_delete(self.encoder);
-            if !self.padding.is_null() {
-                sys::FLAC__metadata_object_delete(self.padding);
+            for &block in &self.blocks {
+                sys::FLAC__metadata_object_delete(block);
             }
         }
     }

@@ -44,7 +44,13 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 impl OpusWriter {
-    pub fn create(path: &Path, sample_rate_hz: u32, bitrate_kbps: u32) -> Result<Self, String> {
+    /// `comments`: Vorbis comments (name, value), written in the comment header.
+    pub fn create(
+        path: &Path,
+        sample_rate_hz: u32,
+        bitrate_kbps: u32,
+        comments: &[(String, String)],
+    ) -> Result<Self, String> {
         if sample_rate_hz != OPUS_RATE_HZ {
             return Err(format!("{sample_rate_hz} Hz: Opus is made at 48 kHz"));
         }
@@ -69,7 +75,12 @@ impl OpusWriter {
             )
             .map_err(io)?;
         pages
-            .write_packet(comments(), SERIAL, PacketWriteEndInfo::EndPage, 0)
+            .write_packet(
+                comment_header(comments),
+                SERIAL,
+                PacketWriteEndInfo::EndPage,
+                0,
+            )
             .map_err(io)?;
         Ok(Self {
             pages,
@@ -146,13 +157,17 @@ fn head(pre_skip: u16) -> Vec<u8> {
     h
 }
 
-/// The comment header (RFC 7845 §5.2) with the vendor string and no comments; the tag
-/// writer adds title, artist and ISRC.
-fn comments() -> Vec<u8> {
+/// The comment header (RFC 7845 §5.2): the vendor string and `NAME=value` per comment.
+fn comment_header(comments: &[(String, String)]) -> Vec<u8> {
     let vendor = format!("lathe, {}", opus::version());
     let mut c = b"OpusTags".to_vec();
     c.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
     c.extend_from_slice(vendor.as_bytes());
-    c.extend_from_slice(&0u32.to_le_bytes());
+    c.extend_from_slice(&(comments.len() as u32).to_le_bytes());
+    for (name, value) in comments {
+        let entry = format!("{name}={value}");
+        c.extend_from_slice(&(entry.len() as u32).to_le_bytes());
+        c.extend_from_slice(entry.as_bytes());
+    }
     c
 }

@@ -8,7 +8,7 @@ use lathe_dsp::dither::Quantizer;
 use lathe_dsp::lanes::LaneProcessor;
 use lathe_dsp::limiter::{LimiterSettings, TruePeakLimiter};
 use lathe_dsp::processor::{Processor, StereoBlock};
-use lathe_io::encoder::{self, Encoder, EncoderSettings, Input};
+use lathe_io::encoder::{self, Encoder, EncoderSettings, HeaderTags, Input};
 use lathe_io::{Format, StreamResampler};
 
 use crate::spec::deliver::{DeliverSpec, Tags};
@@ -95,10 +95,7 @@ impl FileWriter {
         tags: &Tags,
     ) -> std::io::Result<Self> {
         let part = path.with_extension(format!("{}.part", spec.format));
-        let header = match spec.format {
-            Format::Mp3 => tags.mp3_header()?,
-            _ => Vec::new(),
-        };
+        let header = tags.header_tags(spec.format)?;
         let encoder = encoder::open_with_header(
             &part,
             EncoderSettings {
@@ -353,19 +350,35 @@ impl Delivery {
 }
 
 impl Tags {
-    /// The bytes an MP3 starts with: its ID3v2 tag (TIT2, TPE1, TSRC), made by lofty; empty
-    /// without tags. The writer puts them before the first frame
-    /// ([`lathe_io::encoder::open_with_header`]), so [`Tags::write_into`] leaves MP3 alone.
-    pub fn mp3_header(&self) -> std::io::Result<Vec<u8>> {
+    /// The tags `format`'s encoder writes into the file's header: an MP3's ID3v2 tag (TIT2,
+    /// TPE1, TSRC, made by lofty), FLAC's and Opus's Vorbis comments (TITLE, ARTIST, ISRC).
+    /// [`Tags::write_into`] then leaves those formats alone.
+    pub fn header_tags(&self, format: Format) -> std::io::Result<HeaderTags> {
         use lofty::config::WriteOptions;
         use lofty::tag::{TagExt, TagType};
-        let mut bytes = Vec::new();
-        if !self.is_empty() {
-            self.lofty_tag(TagType::Id3v2)
-                .dump_to(&mut bytes, WriteOptions::default())
-                .map_err(|e| io(format!("cannot make the MP3's tags: {e}")))?;
+        let mut tags = HeaderTags::default();
+        if self.is_empty() {
+            return Ok(tags);
         }
-        Ok(bytes)
+        match format {
+            Format::Mp3 => self
+                .lofty_tag(TagType::Id3v2)
+                .dump_to(&mut tags.id3v2, WriteOptions::default())
+                .map_err(|e| io(format!("cannot make the MP3's tags: {e}")))?,
+            Format::Flac | Format::Opus => {
+                let fields = [
+                    ("TITLE", &self.title),
+                    ("ARTIST", &self.artist),
+                    ("ISRC", &self.isrc),
+                ];
+                tags.comments = fields
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.to_string(), v.clone()?)))
+                    .collect();
+            }
+            Format::Wav | Format::Aac => {}
+        }
+        Ok(tags)
     }
 
     /// The tags as lofty's tag of `kind`.
@@ -387,9 +400,9 @@ impl Tags {
         tag
     }
 
-    /// Writes the tags into `path` (lofty): ID3v2 (TIT2, TPE1, TSRC) and RIFF INFO (INAM,
-    /// IART) in WAV; Vorbis comments (TITLE, ARTIST, ISRC) in FLAC and Opus; iTunes atoms in
-    /// AAC. An MP3 carries them from its first byte ([`Tags::mp3_header`]).
+    /// Writes the tags into `path`: ID3v2 (TIT2, TPE1, TSRC) and RIFF INFO (INAM, IART)
+    /// chunks appended to a WAV; iTunes atoms in AAC (lofty). MP3, FLAC and Opus carry them in
+    /// their headers from the start ([`Tags::header_tags`]).
     pub fn write_into(&self, path: &Path, format: Format) -> std::io::Result<()> {
         use lofty::config::WriteOptions;
         use lofty::tag::{TagExt, TagType};
@@ -397,12 +410,10 @@ impl Tags {
             return Ok(());
         }
         let kinds: &[TagType] = match format {
-            Format::Flac => &[TagType::VorbisComments],
+            Format::Flac | Format::Opus | Format::Mp3 => &[],
             Format::Wav => &[TagType::Id3v2, TagType::RiffInfo],
-            Format::Mp3 => &[],
             // iTunes-style atoms (©nam, ©ART, and ISRC as a freeform iTunes item).
             Format::Aac => &[TagType::Mp4Ilst],
-            Format::Opus => &[TagType::VorbisComments],
         };
         let mut wav_chunks = Vec::new();
         for &kind in kinds {

@@ -189,8 +189,8 @@ pub(super) fn next_ceiling(tried: &[(f64, f64)], target: f64) -> f64 {
     current - over / slope
 }
 
-/// Encodes the 32-bit float WAV `bus` into `part` with the deliverable's encoder (an MP3 with
-/// its tags in front).
+/// Encodes the 32-bit float WAV `bus` into `part` with the deliverable's encoder, its tags in
+/// the file's header where the format has one.
 pub(super) fn encode_from_bus(
     bus: &Path,
     part: &Path,
@@ -199,10 +199,9 @@ pub(super) fn encode_from_bus(
     tags: &Tags,
 ) -> Result<(), MasterError> {
     let fail = |e: String| MasterError::encode(part, e);
-    let header = match spec.format {
-        lathe_io::Format::Mp3 => tags.mp3_header().map_err(|e| fail(e.to_string()))?,
-        _ => Vec::new(),
-    };
+    let header = tags
+        .header_tags(spec.format)
+        .map_err(|e| fail(e.to_string()))?;
     let settings = EncoderSettings {
         format: spec.format,
         sample_rate_hz: rate_hz,
