@@ -33,10 +33,17 @@ pub struct AacWriter {
     pending: Vec<i16>,
     unit: Vec<u8>,
     dither: Tpdf,
+    tags: Vec<(String, String)>,
 }
 
 impl AacWriter {
-    pub fn create(path: &Path, sample_rate_hz: u32, bitrate_kbps: u32) -> Result<Self, String> {
+    /// `tags`: (name, value) as Vorbis comments name them; they go into the movie box.
+    pub fn create(
+        path: &Path,
+        sample_rate_hz: u32,
+        bitrate_kbps: u32,
+        tags: &[(String, String)],
+    ) -> Result<Self, String> {
         if !AAC_RATES.contains(&sample_rate_hz) {
             return Err(format!(
                 "{sample_rate_hz} Hz: AAC is made at 32, 44.1 or 48 kHz"
@@ -62,6 +69,7 @@ impl AacWriter {
             pending: Vec::new(),
             unit,
             dither: Tpdf::new(),
+            tags: tags.to_vec(),
         })
     }
 
@@ -129,6 +137,7 @@ impl AacWriter {
             frames: self.frames_in,
             data_offset: self.data_offset,
             avg_bitrate_bps: self.bitrate_bps,
+            tags: &self.tags,
         })
         .map_err(|e| e.to_string())?;
         let io = |e: std::io::Error| e.to_string();

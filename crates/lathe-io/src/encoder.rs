@@ -40,7 +40,8 @@ pub fn open(path: &Path, settings: EncoderSettings) -> std::io::Result<Box<dyn E
 pub struct HeaderTags {
     /// An MP3's ID3v2 tag, the bytes before its first frame.
     pub id3v2: Vec<u8>,
-    /// Vorbis comments (name, value): FLAC's VORBIS_COMMENT block, Opus's comment header.
+    /// Vorbis comments (name, value): FLAC's VORBIS_COMMENT block, Opus's comment header,
+    /// AAC's iTunes items in the movie box (TITLE, ARTIST, and others by name).
     pub comments: Vec<(String, String)>,
 }
 
@@ -53,8 +54,8 @@ pub fn open_with_header(
 ) -> std::io::Result<Box<dyn Encoder>> {
     let takes = match settings.format {
         Format::Mp3 => tags.comments.is_empty(),
-        Format::Flac | Format::Opus => tags.id3v2.is_empty(),
-        Format::Wav | Format::Aac => *tags == HeaderTags::default(),
+        Format::Flac | Format::Opus | Format::Aac => tags.id3v2.is_empty(),
+        Format::Wav => *tags == HeaderTags::default(),
     };
     if !takes {
         return Err(other(format!(
@@ -97,7 +98,7 @@ fn open_here(
             let kbps = settings
                 .bitrate_kbps
                 .unwrap_or(Format::Aac.default_bitrate_kbps());
-            Box::new(AacWriter::create(path, rate, kbps).map_err(other)?)
+            Box::new(AacWriter::create(path, rate, kbps, &tags.comments).map_err(other)?)
         }
         Format::Opus => {
             let kbps = settings

@@ -1,7 +1,7 @@
 //! The smallest MPEG-4 file (ISO/IEC 14496-12 and -14) that holds one AAC audio track:
 //! `ftyp`, then `mdat` with every access unit in order, then `moov` describing them. The movie
-//! box goes last because the frame sizes are known only once encoding ends; the tags
-//! (`udta/meta/ilst`) are added into it afterwards by the tag writer.
+//! box goes last because the frame sizes are known only once encoding ends; it carries the
+//! tags too (`udta/meta/ilst`, iTunes-style items), so nothing is rewritten afterwards.
 //!
 //! Gapless playback: the encoder's delay (its priming samples) and the padding after the last
 //! real frame are cut by an edit list (`edts/elst`): the presentation starts `delay` samples
@@ -27,6 +27,9 @@ pub struct TrackFacts<'a> {
     /// Offset of the first access unit in the file.
     pub data_offset: u64,
     pub avg_bitrate_bps: u32,
+    /// Tags (name, value) as Vorbis comments name them: TITLE → `©nam`, ARTIST → `©ART`, any
+    /// other (ISRC) → a `----` item of `com.apple.iTunes` under its own name.
+    pub tags: &'a [(String, String)],
 }
 
 /// Writes `ftyp` and the header of an `mdat` whose size is patched by [`finish_mdat`];
@@ -144,7 +147,7 @@ pub fn moov(t: &TrackFacts<'_>) -> io::Result<Vec<u8>> {
     );
     let mdia = boxed(*b"mdia", &cat(&[&mdhd, &hdlr, &minf]));
     let trak = boxed(*b"trak", &cat(&[&tkhd, &boxed(*b"edts", &elst), &mdia]));
-    Ok(boxed(*b"moov", &cat(&[&mvhd, &trak])))
+    Ok(boxed(*b"moov", &cat(&[&mvhd, &trak, &udta(t.tags)])))
 }
 
 /// The sample table: one chunk holding every access unit, in order.
@@ -226,6 +229,39 @@ const MATRIX: [u8; 36] = {
     m
 };
 
+/// The tags as iTunes-style metadata (`udta/meta` with an `mdir` handler and `ilst`); empty
+/// without tags.
+fn udta(tags: &[(String, String)]) -> Vec<u8> {
+    if tags.is_empty() {
+        return Vec::new();
+    }
+    // A `data` box: type 1 (UTF-8 text), locale 0, the text.
+    let data = |v: &str| {
+        boxed(
+            *b"data",
+            &cat(&[&1u32.to_be_bytes(), &[0u8; 4], v.as_bytes()]),
+        )
+    };
+    let items: Vec<u8> = tags
+        .iter()
+        .flat_map(|(name, value)| match name.as_str() {
+            "TITLE" => boxed([0xA9, b'n', b'a', b'm'], &data(value)),
+            "ARTIST" => boxed([0xA9, b'A', b'R', b'T'], &data(value)),
+            other => boxed(
+                *b"----",
+                &cat(&[
+                    &full(*b"mean", b"com.apple.iTunes"),
+                    &full(*b"name", other.as_bytes()),
+                    &data(value),
+                ]),
+            ),
+        })
+        .collect();
+    let hdlr = full(*b"hdlr", &cat(&[&[0u8; 4], b"mdir", b"appl", &[0u8; 9]]));
+    let meta = full(*b"meta", &cat(&[&hdlr, &boxed(*b"ilst", &items)]));
+    boxed(*b"udta", &meta)
+}
+
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
@@ -294,5 +330,46 @@ mod tests {
             b.len()
         );
         assert_eq!(&b[4..8], b"smhd");
+    }
+
+    /// The children of a box body: (kind, body) per box, by their size fields.
+    fn children(mut body: &[u8]) -> Vec<([u8; 4], &[u8])> {
+        let mut out = Vec::new();
+        while body.len() >= 8 {
+            let size = u32::from_be_bytes(body[..4].try_into().unwrap()) as usize;
+            out.push((body[4..8].try_into().unwrap(), &body[8..size]));
+            body = &body[size..];
+        }
+        out
+    }
+
+    #[test]
+    fn tags_are_itunes_items_under_udta_meta_ilst() {
+        assert!(udta(&[]).is_empty());
+        let tags = [
+            ("TITLE".to_string(), "Ana".to_string()),
+            ("ISRC".to_string(), "GBAYE0601498".to_string()),
+        ];
+        let u = udta(&tags);
+        let top = children(&u);
+        assert_eq!(top.len(), 1);
+        assert_eq!(&top[0].0, b"udta");
+        let meta = children(top[0].1);
+        assert_eq!(&meta[0].0, b"meta");
+        // `meta` is a full box: 4 bytes of version and flags, then hdlr and ilst.
+        let inner = children(&meta[0].1[4..]);
+        assert_eq!(&inner[0].0, b"hdlr");
+        assert_eq!(&inner[0].1[8..12], b"mdir");
+        assert_eq!(&inner[1].0, b"ilst");
+        let items = children(inner[1].1);
+        assert_eq!(items[0].0, [0xA9, b'n', b'a', b'm']);
+        let data = children(items[0].1);
+        assert_eq!(&data[0].0, b"data");
+        assert_eq!(data[0].1, &[0, 0, 0, 1, 0, 0, 0, 0, b'A', b'n', b'a']);
+        assert_eq!(&items[1].0, b"----");
+        let free = children(items[1].1);
+        assert_eq!(&free[0].1[4..], b"com.apple.iTunes");
+        assert_eq!(&free[1].1[4..], b"ISRC");
+        assert_eq!(&free[2].1[8..], b"GBAYE0601498");
     }
 }

@@ -350,9 +350,10 @@ impl Delivery {
 }
 
 impl Tags {
-    /// The tags `format`'s encoder writes into the file's header: an MP3's ID3v2 tag (TIT2,
-    /// TPE1, TSRC, made by lofty), FLAC's and Opus's Vorbis comments (TITLE, ARTIST, ISRC).
-    /// [`Tags::write_into`] then leaves those formats alone.
+    /// The tags `format`'s encoder writes into the file as it makes it: an MP3's ID3v2 tag
+    /// (TIT2, TPE1, TSRC, made by lofty) before the audio; FLAC's and Opus's Vorbis comments
+    /// (TITLE, ARTIST, ISRC) in their headers; AAC's iTunes items (`©nam`, `©ART`, and ISRC
+    /// as `----:com.apple.iTunes:ISRC`) in the movie box. [`Tags::write_into`] does WAV's.
     pub fn header_tags(&self, format: Format) -> std::io::Result<HeaderTags> {
         use lofty::config::WriteOptions;
         use lofty::tag::{TagExt, TagType};
@@ -365,7 +366,7 @@ impl Tags {
                 .lofty_tag(TagType::Id3v2)
                 .dump_to(&mut tags.id3v2, WriteOptions::default())
                 .map_err(|e| io(format!("cannot make the MP3's tags: {e}")))?,
-            Format::Flac | Format::Opus => {
+            Format::Flac | Format::Opus | Format::Aac => {
                 let fields = [
                     ("TITLE", &self.title),
                     ("ARTIST", &self.artist),
@@ -376,7 +377,7 @@ impl Tags {
                     .filter_map(|(k, v)| Some((k.to_string(), v.clone()?)))
                     .collect();
             }
-            Format::Wav | Format::Aac => {}
+            Format::Wav => {}
         }
         Ok(tags)
     }
@@ -400,52 +401,31 @@ impl Tags {
         tag
     }
 
-    /// Writes the tags into `path`: ID3v2 (TIT2, TPE1, TSRC) and RIFF INFO (INAM, IART)
-    /// chunks appended to a WAV; iTunes atoms in AAC (lofty). MP3, FLAC and Opus carry them in
-    /// their headers from the start ([`Tags::header_tags`]).
+    /// Writes the tags into the WAV at `path`: ID3v2 (TIT2, TPE1, TSRC) and RIFF INFO (INAM,
+    /// IART) chunks appended after the audio. The other formats carry them from the start
+    /// ([`Tags::header_tags`]).
     pub fn write_into(&self, path: &Path, format: Format) -> std::io::Result<()> {
         use lofty::config::WriteOptions;
         use lofty::tag::{TagExt, TagType};
-        if self.is_empty() {
+        if self.is_empty() || format != Format::Wav {
             return Ok(());
         }
-        let kinds: &[TagType] = match format {
-            Format::Flac | Format::Opus | Format::Mp3 => &[],
-            Format::Wav => &[TagType::Id3v2, TagType::RiffInfo],
-            // iTunes-style atoms (©nam, ©ART, and ISRC as a freeform iTunes item).
-            Format::Aac => &[TagType::Mp4Ilst],
+        // lofty makes the chunks' bytes (its own writer would read the whole file into
+        // memory); they are appended after the audio in place.
+        let bytes = |kind: TagType| -> std::io::Result<Vec<u8>> {
+            let mut b = Vec::new();
+            self.lofty_tag(kind)
+                .dump_to(&mut b, WriteOptions::default())
+                .map_err(|e| io(format!("{}: cannot write tags: {e}", path.display())))?;
+            Ok(b)
         };
-        let mut wav_chunks = Vec::new();
-        for &kind in kinds {
-            let tag = self.lofty_tag(kind);
-            let cannot = |e: lofty::error::LoftyError| {
-                io(format!("{}: cannot write tags: {e}", path.display()))
-            };
-            if format == Format::Wav {
-                // lofty makes the chunks' bytes; they are appended in place, because its own
-                // writer would read the whole file into memory.
-                let mut bytes = Vec::new();
-                tag.dump_to(&mut bytes, WriteOptions::default())
-                    .map_err(cannot)?;
-                match kind {
-                    TagType::Id3v2 => wav_chunks.extend(lathe_io::wav_tags::chunk(b"ID3 ", &bytes)),
-                    _ => wav_chunks.extend(lathe_io::wav_tags::chunk(
-                        b"LIST",
-                        bytes.get(8..).unwrap_or_default(),
-                    )),
-                }
-                continue;
-            }
-            let mut file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(path)?;
-            tag.save_to(&mut file, WriteOptions::default())
-                .map_err(cannot)?;
+        let mut chunks = lathe_io::wav_tags::chunk(b"ID3 ", &bytes(TagType::Id3v2)?);
+        // lofty's RIFF INFO comes as a whole LIST chunk (none when only the ISRC is set, which
+        // INFO cannot hold); its body follows the 8-byte header.
+        let info = bytes(TagType::RiffInfo)?;
+        if let Some(body) = info.get(8..).filter(|b| !b.is_empty()) {
+            chunks.extend(lathe_io::wav_tags::chunk(b"LIST", body));
         }
-        if !wav_chunks.is_empty() {
-            lathe_io::wav_tags::append_chunks(path, &wav_chunks)?;
-        }
-        Ok(())
+        lathe_io::wav_tags::append_chunks(path, &chunks)
     }
 }
