@@ -101,7 +101,23 @@ impl lathe_engine::progress::Progress for TermProgress {
 /// With `LATHE_STAGE_TIMES` set: each stage's wall time on stderr when the next one begins
 /// (for profiling the engine's passes; no bars).
 pub(crate) struct StageTimes {
-    current: std::sync::Mutex<Option<(String, std::time::Instant)>>,
+    current: std::sync::Mutex<Option<(String, std::time::Instant, f64)>>,
+}
+
+/// CPU seconds this process has used (every thread, user and system), so that a stage's
+/// line shows how busy it kept the cores, not only how long it took.
+fn cpu_s() -> f64 {
+    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a whole rusage into the pointer it is given.
+    #[allow(unsafe_code)]
+    let u = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr()) != 0 {
+            return 0.0;
+        }
+        u.assume_init()
+    };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
+    t(u.ru_utime) + t(u.ru_stime)
 }
 
 impl StageTimes {
@@ -113,10 +129,15 @@ impl StageTimes {
 
     fn switch(&self, next: Option<&str>) {
         let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((name, t0)) = cur.take() {
-            eprintln!("stage {name}: {:.3} s", t0.elapsed().as_secs_f64());
+        let cpu = cpu_s();
+        if let Some((name, t0, cpu0)) = cur.take() {
+            eprintln!(
+                "stage {name}: {:.3} s (cpu {:.3} s)",
+                t0.elapsed().as_secs_f64(),
+                cpu - cpu0
+            );
         }
-        *cur = next.map(|n| (n.to_string(), std::time::Instant::now()));
+        *cur = next.map(|n| (n.to_string(), std::time::Instant::now(), cpu));
     }
 }
 
