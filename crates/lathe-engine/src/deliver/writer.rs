@@ -182,7 +182,8 @@ impl FileWriter {
 /// then — because resampling can create new inter-sample peaks — a true-peak safety limiter at
 /// the delivery rate (when there is a ceiling), then dither and the encoder ([`FileWriter`]).
 /// At the session rate the bus goes straight to the writer: the master limiter already holds
-/// the ceiling there.
+/// the ceiling there. A lossy file encoded during the render has the safety limiter at any
+/// rate, under the ceiling by its codec's headroom ([`DeliverSpec::codec_headroom_db`]).
 ///
 /// With locked versions, one `Delivery` writes the same format for every lane (the main master
 /// and each version, one file each): the safety stage is then one limiter over all lanes
@@ -238,7 +239,13 @@ impl Delivery {
                 out: [Vec::new(), Vec::new()],
             });
         }
-        let safety = ceiling_dbtp.filter(|_| resampled).map(|ceiling_dbtp| {
+        // Resampling makes new inter-sample peaks; a lossy file encoded in the render needs
+        // room for its codec's.
+        let safety_ceiling = match spec.codec_headroom_db() {
+            Some(room) => ceiling_dbtp.map(|c| c - room),
+            None => ceiling_dbtp.filter(|_| resampled),
+        };
+        let safety = safety_ceiling.map(|ceiling_dbtp| {
             let mut limiter = TruePeakLimiter::new(LimiterSettings {
                 ceiling_dbtp,
                 ..LimiterSettings::default()
@@ -257,13 +264,19 @@ impl Delivery {
     /// in lane order before the next block.
     pub fn write(&mut self, lane: usize, l: &[f64], r: &[f64]) -> std::io::Result<()> {
         let lo = &mut self.lanes[lane];
-        let Some(rs) = &mut lo.resampler else {
+        if lo.resampler.is_none() && self.safety.is_none() {
             return lo.writer.write(l, r);
-        };
+        }
         for o in &mut lo.out {
             o.clear();
         }
-        rs.process(&[l, r], &mut lo.out);
+        match &mut lo.resampler {
+            Some(rs) => rs.process(&[l, r], &mut lo.out),
+            None => {
+                lo.out[0].extend_from_slice(l);
+                lo.out[1].extend_from_slice(r);
+            }
+        }
         if lane + 1 == self.lanes.len() {
             self.limit_and_write()?;
         }
@@ -313,7 +326,7 @@ impl Delivery {
 
     /// As [`Delivery::finish`], leaving the files under their temporary names, one per lane.
     pub fn finish_unsynced(mut self) -> std::io::Result<(f64, Vec<Unsynced>)> {
-        if self.lanes[0].resampler.is_some() {
+        if self.lanes[0].resampler.is_some() || self.safety.is_some() {
             let tail = self
                 .safety
                 .as_ref()

@@ -34,7 +34,7 @@ pub(super) fn render_lanes_of(
     let sum_lufs = known.as_ref().and_then(|k| k.sum_lufs);
     let analyses = known.map(|k| k.analyses);
     // Everything that can be refused is refused before any work.
-    let plan = LanePlan::new(session, out_dir, own_version)?;
+    let mut plan = LanePlan::new(session, out_dir, own_version)?;
     plan.refuse_clashes(session, force, matched.is_some(), own_version.is_none())?;
     let target = session.master.target;
     let bus = session.bus();
@@ -53,6 +53,12 @@ pub(super) fn render_lanes_of(
         .iter()
         .flat_map(|a| a.warnings.iter().map(move |w| format!("{}: {w}", a.file)))
         .collect();
+    // MP3 and AAC are encoded in the render when the first render is expected to land: the
+    // estimate predicted it (no clipper it does not model) and no matching correction may
+    // follow its first render.
+    let one_render_expected =
+        first.estimator.is_some() && first.clip_db == Some(None) && matched.is_none();
+    plan.set_inline_lossy(target.is_some() && one_render_expected);
     let mut reached = match target {
         Some(t) => Some(reach_target(
             &plan,
@@ -95,12 +101,13 @@ pub(super) fn render_lanes_of(
         target: t,
         start_gain_db: r.limiter.gain_into_limiter_db,
     });
-    let trims = encode_lossy_deliverables(&plan, again, &tags, &mut passes, progress)?;
+    let lossy =
+        encode_lossy_deliverables(&plan, again, &tags, &mut passes, &mut unsynced, progress)?;
     progress.stage("verifying the delivered files", None);
-    let measured = measure_delivered(&plan, unsynced)?;
+    let measured = measure_delivered(&plan, unsynced, lossy.measured)?;
     let verdicts = Verdicts {
         target,
-        trims: &trims,
+        trims: &lossy.trims,
         safety_db: &safety_db,
     };
     let mut lanes = verdicts.reports(&plan, measured, &mut warnings).into_iter();

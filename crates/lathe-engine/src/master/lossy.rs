@@ -1,6 +1,9 @@
-//! Lossy deliverables, encoded from a float copy of the bus and decoded back; when a decoded
-//! file overshoots the ceiling, the bus is rendered again with a lower ceiling (codec-safe).
+//! Lossy deliverables, decoded back and checked: MP3 and AAC are encoded during the render
+//! when it is expected to be the accepted one (with a codec headroom), the others from a
+//! float copy of the bus afterwards; when a decoded file overshoots the ceiling, the bus is
+//! rendered again with a lower ceiling and encoded from its copy (codec-safe).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -8,7 +11,8 @@ use rayon::prelude::*;
 use super::plan::LanePlan;
 use super::secant::{render_to_target, Outputs};
 use super::MasterError;
-use crate::analyze::measure_levels;
+use crate::analyze::{measure_levels, Analysis};
+use crate::deliver::Unsynced;
 use crate::progress::Progress;
 use crate::render::bus_cache::BusCache;
 use crate::render::{PassResult, RenderError};
@@ -27,17 +31,26 @@ pub(super) struct Rerender<'a> {
     pub start_gain_db: f64,
 }
 
-/// Encodes every lossy deliverable of every lane from the bus copies; the renders again that
-/// codec safety needed are appended to `passes`. Returns, per deliverable, the ceiling a
-/// lossy one was finally rendered with (`Some(None)`: lossy, no target; `None`: lossless).
-/// The bus copies are removed.
+/// What the lossy stage made: per deliverable, the ceiling a lossy one was finally rendered
+/// with (`Some(None)`: lossy, no target; `None`: lossless), and every lossy file as its codec
+/// check measured it, by final path (verification reads these instead of decoding again).
+pub(super) struct LossyDone {
+    pub trims: Vec<Option<Option<f64>>>,
+    pub measured: HashMap<PathBuf, Analysis>,
+}
+
+/// Checks the lossy deliverables encoded during the render (among `unsynced`) and encodes the
+/// others from the bus copies; the renders again that codec safety needed are appended to
+/// `passes`. An inline file whose decoded peak overshoots is dropped from `unsynced` and made
+/// again through the codec-safe loop. The bus copies are removed.
 pub(super) fn encode_lossy_deliverables(
     plan: &LanePlan<'_>,
     again: Option<Rerender<'_>>,
     tags: &Tags,
     passes: &mut Vec<PassResult>,
+    unsynced: &mut Vec<Unsynced>,
     progress: &dyn Progress,
-) -> Result<Vec<Option<Option<f64>>>, MasterError> {
+) -> Result<LossyDone, MasterError> {
     let mut lossy: Vec<String> = plan
         .deliver
         .iter()
@@ -48,12 +61,36 @@ pub(super) fn encode_lossy_deliverables(
     if !lossy.is_empty() {
         progress.stage(&format!("encoding and checking {}", lossy.join(", ")), None);
     }
-    let mut trims = vec![None; plan.deliver.len()];
+    let mut done = LossyDone {
+        trims: vec![None; plan.deliver.len()],
+        measured: HashMap::new(),
+    };
+    let ceiling = again.as_ref().map(|a| a.target.true_peak_dbtp);
     for (i, spec) in plan.deliver.iter().enumerate() {
         if !spec.is_lossy() {
             continue;
         }
         let rate = plan.rate_of(spec);
+        let paths: Vec<PathBuf> = plan.outputs.iter().map(|o| o[i].clone()).collect();
+        let mut tried = Vec::new();
+        if plan.is_inline(spec) {
+            let room = spec.codec_headroom_db().unwrap_or(0.0);
+            let used = ceiling.map(|c| c - room);
+            let levels = check_inline(&paths, unsynced)?;
+            let worst = levels.iter().filter_map(|a| a.true_peak_dbtp).reduce(f64::max);
+            match (ceiling, used, worst) {
+                (Some(c), Some(u), Some(tp)) if tp > c - LOSSY_METER_MARGIN_DB => {
+                    // Over: these files go, and the codec-safe loop starts from this try.
+                    unsynced.retain(|f| !paths.iter().any(|p| p == f.path()));
+                    tried.push((u, tp));
+                }
+                _ => {
+                    done.trims[i] = Some(used);
+                    done.measured.extend(paths.into_iter().zip(levels));
+                    continue;
+                }
+            }
+        }
         let bus_only: Vec<Vec<(DeliverSpec, PathBuf)>> = (0..plan.lanes())
             .map(|k| vec![plan.bus_copy(k, rate)])
             .collect();
@@ -90,23 +127,41 @@ pub(super) fn encode_lossy_deliverables(
             }
             Ok(())
         };
-        let ceiling = again.as_ref().map(|a| a.target.true_peak_dbtp);
         let bus_paths: Vec<PathBuf> = bus_only.iter().map(|b| b[0].1.clone()).collect();
-        let paths: Vec<PathBuf> = plan.outputs.iter().map(|o| o[i].clone()).collect();
-        trims[i] = Some(encode_lossy(
-            &bus_paths,
+        let job = LossyJob {
+            buses: &bus_paths,
             spec,
-            &paths,
-            rate,
+            paths: &paths,
+            rate_hz: rate,
             ceiling,
             tags,
-            &mut rerender,
-        )?);
+        };
+        let (used, levels) = encode_lossy(&job, tried, &mut rerender)?;
+        done.trims[i] = Some(used);
+        done.measured.extend(paths.into_iter().zip(levels));
     }
-    for path in plan.bus_copies() {
-        let _ = std::fs::remove_file(path);
+    // Every copy, also those the codec-safe loop made for an inline deliverable.
+    for spec in plan.deliver.iter().filter(|d| d.is_lossy()) {
+        for lane in 0..plan.lanes() {
+            let _ = std::fs::remove_file(plan.bus_copy(lane, plan.rate_of(spec)).1);
+        }
     }
-    Ok(trims)
+    Ok(done)
+}
+
+/// Decodes and measures the inline-encoded files at `paths` (complete, under their temporary
+/// names among `unsynced`), in parallel.
+fn check_inline(paths: &[PathBuf], unsynced: &[Unsynced]) -> Result<Vec<Analysis>, MasterError> {
+    paths
+        .par_iter()
+        .map(|p| {
+            let part = unsynced
+                .iter()
+                .find(|f| f.path() == p)
+                .map_or(p.as_path(), |f| f.part());
+            measure_levels(part).map_err(|e| MasterError::encode(part, e))
+        })
+        .collect()
 }
 
 /// Tries at most this many encodes of a lossy deliverable.
@@ -119,38 +174,61 @@ pub const MAX_LOSSY_ENCODES: usize = 4;
 /// reading was 0.001 dB over it by the reference's.
 pub const LOSSY_METER_MARGIN_DB: f64 = 0.02;
 
+/// One lossy deliverable of every lane, encoded from the bus copies.
+pub(super) struct LossyJob<'a> {
+    /// Per lane: the 32-bit float bus copy,
+    pub buses: &'a [PathBuf],
+    pub spec: &'a DeliverSpec,
+    /// and the file it becomes.
+    pub paths: &'a [PathBuf],
+    pub rate_hz: u32,
+    /// The target's ceiling (`None` without a target).
+    pub ceiling: Option<f64>,
+    pub tags: &'a Tags,
+}
+
 /// Encodes a lossy deliverable of every lane (the main master and its locked versions) from
 /// its 32-bit float bus copy, the lanes in parallel. When a decoded file's true peak exceeds
 /// the ceiling, `rerender` renders the bus copies again with the limiter's ceiling lowered by
 /// the largest overshoot (plus 0.05 dB) at the same loudness, and every lane is encoded again.
-/// Returns the ceiling the final encodes were rendered with (`None` without a target).
+/// `tried`: (ceiling, decoded true peak) of encodes already made and refused (an inline
+/// encode); the loop then renders again before its first encode. Returns the ceiling the
+/// final encodes were rendered with (`None` without a target) and each lane's file as
+/// measured.
 pub(super) fn encode_lossy(
-    buses: &[PathBuf],
-    spec: &DeliverSpec,
-    paths: &[PathBuf],
-    rate_hz: u32,
-    ceiling: Option<f64>,
-    tags: &Tags,
+    job: &LossyJob<'_>,
+    mut tried: Vec<(f64, f64)>,
     rerender: &mut dyn FnMut(f64) -> Result<(), MasterError>,
-) -> Result<Option<f64>, MasterError> {
+) -> Result<(Option<f64>, Vec<Analysis>), MasterError> {
     let write_err = |e: std::io::Error| MasterError::Render(RenderError::Write(e));
+    let LossyJob {
+        buses,
+        spec,
+        paths,
+        rate_hz,
+        ceiling,
+        tags,
+    } = *job;
+    let limit = ceiling.map(|c| c - LOSSY_METER_MARGIN_DB);
     let mut used_ceiling = ceiling;
-    let mut tried: Vec<(f64, f64)> = Vec::new();
-    for attempt in 1..=MAX_LOSSY_ENCODES {
+    if let (Some(limit), false) = (limit, tried.is_empty()) {
+        let lowered = next_ceiling(&tried, limit);
+        used_ceiling = Some(lowered);
+        rerender(lowered)?;
+    }
+    for attempt in tried.len() + 1..=MAX_LOSSY_ENCODES.max(tried.len() + 1) {
         let part_ext = format!("{}.part", spec.format.extension());
         let parts: Vec<PathBuf> = paths.iter().map(|p| p.with_extension(&part_ext)).collect();
-        let peaks: Vec<Option<f64>> = buses
+        let levels: Vec<Analysis> = buses
             .par_iter()
             .zip(&parts)
-            .map(|(bus, part)| -> Result<Option<f64>, MasterError> {
+            .map(|(bus, part)| -> Result<Analysis, MasterError> {
                 encode_from_bus(bus, part, spec, rate_hz, tags)?;
-                let levels = measure_levels(part).map_err(|e| MasterError::encode(part, e))?;
-                Ok(levels.true_peak_dbtp)
+                measure_levels(part).map_err(|e| MasterError::encode(part, e))
             })
             .collect::<Result<_, _>>()?;
-        let worst = peaks.iter().flatten().copied().reduce(f64::max);
-        if let (Some(target_ceiling), Some(current), Some(tp)) = (ceiling, used_ceiling, worst) {
-            let limit = target_ceiling - LOSSY_METER_MARGIN_DB;
+        let worst = levels.iter().filter_map(|a| a.true_peak_dbtp).reduce(f64::max);
+        if let (Some(limit), Some(current), Some(tp)) = (limit, used_ceiling, worst) {
             if tp > limit && attempt < MAX_LOSSY_ENCODES {
                 tried.push((current, tp));
                 let lowered = next_ceiling(&tried, limit);
@@ -166,7 +244,7 @@ pub(super) fn encode_lossy(
             tags.write_into(part, spec.format).map_err(write_err)?;
             std::fs::rename(part, path).map_err(write_err)?;
         }
-        return Ok(used_ceiling);
+        return Ok((used_ceiling, levels));
     }
     unreachable!("the last attempt always returns")
 }

@@ -27,9 +27,11 @@ pub(super) struct LanePlan<'a> {
     pub name: String,
     /// Per lane, per deliverable: the final path.
     pub outputs: Vec<Vec<PathBuf>>,
-    /// The rates lossy deliverables are encoded at; each lane gets a float copy of its bus at
-    /// each of them.
+    /// The rates of the lossy deliverables encoded after the render; each lane gets a float
+    /// copy of its bus at each of them.
     pub lossy_rates: Vec<u32>,
+    /// Whether lossy formats with a codec headroom are encoded during the render itself.
+    pub inline_lossy: bool,
     /// Per lane: what is written while rendering (lossless deliverables, then bus copies).
     pub direct: Vec<Vec<(DeliverSpec, PathBuf)>>,
     pub report_path: PathBuf,
@@ -81,9 +83,6 @@ impl<'a> LanePlan<'a> {
                     .collect()
             })
             .collect();
-        let mut lossy_rates: Vec<u32> = deliver.iter().filter(|d| d.is_lossy()).map(at).collect();
-        lossy_rates.sort_unstable();
-        lossy_rates.dedup();
         let mut plan = LanePlan {
             labels,
             locked,
@@ -94,18 +93,40 @@ impl<'a> LanePlan<'a> {
             plot_path: out_dir.join(format!("{name}_match.svg")),
             name,
             outputs,
-            lossy_rates,
+            lossy_rates: Vec::new(),
+            inline_lossy: false,
             direct: Vec::new(),
             out_dir: out_dir.to_path_buf(),
         };
-        plan.direct = plan.direct_files();
+        plan.set_inline_lossy(false);
         Ok(plan)
     }
 
-    /// Lossless files are written while rendering; lossy ones are encoded afterwards from a
-    /// temporary 32-bit float copy of the master bus at their rate (converted, with the
-    /// true-peak safety stage, like any deliverable at another rate), so that they can be
-    /// encoded again (codec-safe). One copy per rate.
+    /// Encodes the lossy deliverables that have a codec headroom during the render (`true`),
+    /// or every lossy one afterwards from the bus copies (`false`). Inline encoding pays when
+    /// the first render is expected to be the accepted one: an encoder in a render that the
+    /// search then discards is wasted time (and it slows that render to its own speed).
+    pub fn set_inline_lossy(&mut self, inline: bool) {
+        self.inline_lossy = inline;
+        let mut rates: Vec<u32> = (self.deliver.iter())
+            .filter(|d| d.is_lossy() && !self.is_inline(d))
+            .map(|d| self.rate_of(d))
+            .collect();
+        rates.sort_unstable();
+        rates.dedup();
+        self.lossy_rates = rates;
+        self.direct = self.direct_files();
+    }
+
+    /// Whether deliverable `d` is encoded during the render.
+    pub fn is_inline(&self, d: &DeliverSpec) -> bool {
+        self.inline_lossy && d.codec_headroom_db().is_some()
+    }
+
+    /// Lossless files are written while rendering, and so are inline lossy ones; the other
+    /// lossy ones are encoded afterwards from a temporary 32-bit float copy of the master bus
+    /// at their rate (converted, with the true-peak safety stage, like any deliverable at
+    /// another rate), so that they can be encoded again (codec-safe). One copy per rate.
     fn direct_files(&self) -> Vec<Vec<(DeliverSpec, PathBuf)>> {
         self.outputs
             .iter()
@@ -115,7 +136,7 @@ impl<'a> LanePlan<'a> {
                     .iter()
                     .cloned()
                     .zip(outputs.iter().cloned())
-                    .filter(|(d, _)| !d.is_lossy())
+                    .filter(|(d, _)| !d.is_lossy() || self.is_inline(d))
                     .chain(self.lossy_rates.iter().map(|&r| self.bus_copy(lane, r)))
                     .collect()
             })

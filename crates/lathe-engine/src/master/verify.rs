@@ -16,10 +16,13 @@ use crate::spec::preset::Target;
 
 /// Measures every lane's files in parallel, the uncommitted ones under their temporary names
 /// while a thread of their own syncs them (a wait on the disk); they get their final names
-/// once both are done. The analyses name the files by their final names.
+/// once both are done. `known`: files already decoded and measured as they are now (the
+/// lossy ones, by their codec check), by final path; they are not decoded again. The
+/// analyses name the files by their final names.
 pub(super) fn measure_delivered(
     plan: &LanePlan<'_>,
     unsynced: Vec<Unsynced>,
+    mut known: HashMap<PathBuf, Analysis>,
 ) -> Result<Vec<Vec<Analysis>>, MasterError> {
     let read_from = |p: &PathBuf| -> PathBuf {
         unsynced
@@ -28,18 +31,26 @@ pub(super) fn measure_delivered(
             .map_or(p.as_path(), |f| f.part())
             .to_path_buf()
     };
-    let read_paths: Vec<Vec<PathBuf>> = plan
+    // Per lane, per file: its analysis if known, else where to read it.
+    let to_measure: Vec<Vec<Result<Analysis, PathBuf>>> = plan
         .outputs
         .iter()
-        .map(|o| o.iter().map(read_from).collect())
+        .map(|o| {
+            o.iter()
+                .map(|p| known.remove(p).ok_or_else(|| read_from(p)))
+                .collect()
+        })
         .collect();
     let (measured, committed) = std::thread::scope(|s| {
         let synced = s.spawn(|| unsynced.iter().try_for_each(Unsynced::sync));
-        let measured = read_paths
-            .par_iter()
+        let measured = to_measure
+            .into_par_iter()
             .map(|o| {
-                o.par_iter()
-                    .map(|p| measure_levels(p).map_err(|e| MasterError::encode(p, e)))
+                o.into_par_iter()
+                    .map(|m| match m {
+                        Ok(a) => Ok(a),
+                        Err(p) => measure_levels(&p).map_err(|e| MasterError::encode(&p, e)),
+                    })
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<Vec<Analysis>>, _>>();
