@@ -77,7 +77,10 @@ pub(super) fn encode_lossy_deliverables(
             let room = spec.codec_headroom_db().unwrap_or(0.0);
             let used = ceiling.map(|c| c - room);
             let levels = check_inline(&paths, unsynced)?;
-            let worst = levels.iter().filter_map(|a| a.true_peak_dbtp).reduce(f64::max);
+            let worst = levels
+                .iter()
+                .filter_map(|a| a.true_peak_dbtp)
+                .reduce(f64::max);
             match (ceiling, used, worst) {
                 (Some(c), Some(u), Some(tp)) if tp > c - LOSSY_METER_MARGIN_DB => {
                     // Over: these files go, and the codec-safe loop starts from this try.
@@ -227,7 +230,10 @@ pub(super) fn encode_lossy(
                 measure_levels(part).map_err(|e| MasterError::encode(part, e))
             })
             .collect::<Result<_, _>>()?;
-        let worst = levels.iter().filter_map(|a| a.true_peak_dbtp).reduce(f64::max);
+        let worst = levels
+            .iter()
+            .filter_map(|a| a.true_peak_dbtp)
+            .reduce(f64::max);
         if let (Some(limit), Some(current), Some(tp)) = (limit, used_ceiling, worst) {
             if tp > limit && attempt < MAX_LOSSY_ENCODES {
                 tried.push((current, tp));
