@@ -100,6 +100,7 @@ pub(super) fn encode_lossy_deliverables(
         // When a decoded file overshoots, the bus copies are rendered again to the same
         // loudness with the limiter's ceiling lowered by the overshoot (every lane: they
         // share the limiter's gain).
+        let format = spec.format.name().to_uppercase();
         let mut rerender = |ceiling: f64| -> Result<(), MasterError> {
             let again = again
                 .as_ref()
@@ -121,6 +122,7 @@ pub(super) fn encode_lossy_deliverables(
                     spectrum: false,
                     correct: None,
                     slope: 1.0,
+                    stage: "codec-safe: the bus copy at a lower ceiling",
                 },
             )?;
             passes.extend(extra.passes);
@@ -128,6 +130,7 @@ pub(super) fn encode_lossy_deliverables(
                 f.commit()
                     .map_err(|e| MasterError::Render(RenderError::Write(e)))?;
             }
+            progress.stage(&format!("encoding and checking {format} again"), None);
             Ok(())
         };
         let bus_paths: Vec<PathBuf> = bus_only.iter().map(|b| b[0].1.clone()).collect();

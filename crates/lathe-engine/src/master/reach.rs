@@ -83,6 +83,7 @@ pub(super) fn reach_target(
         spectrum: matched.is_some(),
         correct: (matched.is_some() && aim.early.is_none() && !aim.probed).then_some(&correct as _),
         slope: aim.slope.unwrap_or(1.0),
+        stage: "gain + limiter",
     };
     let caches = first
         .caches

@@ -55,6 +55,8 @@ pub(super) struct Outputs<'a> {
     /// d(loudness)/d(gain) expected near the first gain (the limiter flattens it), for the
     /// first secant step.
     pub slope: f64,
+    /// What the progress display calls these renders.
+    pub stage: &'a str,
 }
 
 /// What [`render_to_target`] made.
@@ -93,6 +95,7 @@ pub(super) fn render_to_target(
         spectrum,
         correct,
         slope: first_slope,
+        stage,
     } = out;
     let mut bus = bus.clone();
     let mut correction = None;
@@ -104,7 +107,7 @@ pub(super) fn render_to_target(
         let mut writers = open_deliveries(files, rate_hz, Some(target.true_peak_dbtp), tags)
             .map_err(write_err)?;
         progress.stage(
-            &format!("gain + limiter, render {attempt}"),
+            &format!("{stage}, render {attempt}"),
             Some(caches[0].frames()),
         );
         let mut source = LaneCacheReader(
