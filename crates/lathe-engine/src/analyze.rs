@@ -144,14 +144,22 @@ impl Meters {
                 }
             },
             || {
-                loudness.process(&planar);
-                if let Some(s) = spectrum {
-                    s.process(&planar);
-                }
-                if let (Some(m), [l, r]) = (mid_side, planar.as_slice()) {
-                    m.process(l, r);
-                }
-                stats.process(&planar);
+                // The spectra are the largest part: on a task of their own, so that the two
+                // cores share the work evenly.
+                rayon::join(
+                    || {
+                        loudness.process(&planar);
+                        stats.process(&planar);
+                    },
+                    || {
+                        if let Some(s) = spectrum {
+                            s.process(&planar);
+                        }
+                        if let (Some(m), [l, r]) = (mid_side, planar.as_slice()) {
+                            m.process(l, r);
+                        }
+                    },
+                )
             },
         );
     }

@@ -144,13 +144,14 @@ impl FileWriter {
         };
         let scale = 2f64.powi(self.bits as i32 - 1);
         let [il, ir] = &mut self.ints;
-        il.clear();
-        ir.clear();
+        il.resize(l.len(), 0);
+        ir.resize(l.len(), 0);
         // Both channels in one loop: their generators' dependency chains then overlap (each
-        // channel still draws its own sequence, as before).
-        for (&a, &b) in l.iter().zip(r) {
-            il.push((ql.tick(a) * scale) as i32);
-            ir.push((qr.tick(b) * scale) as i32);
+        // channel still draws its own sequence, as before). Sized first, written in place: no
+        // capacity check per sample.
+        for (((&a, &b), x), y) in l.iter().zip(r).zip(il.iter_mut()).zip(ir.iter_mut()) {
+            *x = (ql.tick(a) * scale) as i32;
+            *y = (qr.tick(b) * scale) as i32;
         }
         self.encoder.write_int(il, ir)
     }
