@@ -90,8 +90,19 @@ impl Rng {
     /// 32-bit halves of one draw (2⁻³² of resolution is far finer than any dither needs).
     #[inline]
     fn triangular(&mut self) -> f64 {
+        Self::triangular_of(self.next_u64())
+    }
+
+    /// The `n`-th triangular value after state `state` (`n` ≥ 1): the generator is a counter
+    /// through a mixer, so any value can be had without the ones before it.
+    #[inline(always)]
+    fn triangular_at(state: u64, n: u64) -> f64 {
+        Self::triangular_of(Self::mix(state.wrapping_add(Self::GAMMA.wrapping_mul(n))))
+    }
+
+    #[inline(always)]
+    fn triangular_of(z: u64) -> f64 {
         const SCALE: f64 = 1.0 / 4_294_967_296.0;
-        let z = self.next_u64();
         ((z >> 32) as f64 - (z & 0xFFFF_FFFF) as f64) * SCALE
     }
 }
@@ -164,6 +175,41 @@ impl Quantizer {
         self.rng = Rng::new(self.seed);
         self.err = [0.0; 5];
     }
+
+    /// Whether the quantisation error is fed back (noise shaping): each sample then depends
+    /// on the one before.
+    pub fn is_shaped(&self) -> bool {
+        self.shaped
+    }
+
+    /// Quantises a block to integer sample values (`round(x / Δ)` within the format's range):
+    /// exactly what [`Quantizer::tick`] gives sample by sample, times `2^(bits−1)`. Without
+    /// noise shaping, nothing carries from one sample to the next (each dither value is drawn
+    /// by its position, [`Rng::triangular_at`]), so the loop vectorises: it is the writer's
+    /// busiest step otherwise.
+    pub fn quantize_block(&mut self, x: &[f64], out: &mut [i32]) {
+        let inv = self.inv_step;
+        if self.shaped {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = (self.tick(v) * inv) as i32;
+            }
+            return;
+        }
+        let (step, lo, hi) = (self.step, -inv, inv - 1.0);
+        if self.kind == DitherKind::None {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = (round_half_even((v + 0.0) * inv).clamp(lo, hi)) as i32;
+            }
+            return;
+        }
+        let state = self.rng.0;
+        for (n, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            let d = Rng::triangular_at(state, n as u64 + 1) * step;
+            *o = (round_half_even((v + d) * inv).clamp(lo, hi)) as i32;
+        }
+        let used = out.len().min(x.len()) as u64;
+        self.rng.0 = state.wrapping_add(Rng::GAMMA.wrapping_mul(used));
+    }
 }
 
 /// Stereo quantiser as a processor (independent generators per channel).
@@ -203,6 +249,45 @@ impl Processor for Dither {
     fn reset(&mut self) {
         for q in &mut self.q {
             q.reset();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block quantiser is the per-sample one, bit for bit, for every kind, across block
+    /// boundaries, with values past full scale (clamped) and at rounding ties.
+    #[test]
+    fn quantize_block_is_tick_times_full_scale() {
+        let mut gen = Rng::new(7);
+        let x: Vec<f64> = (0..10_000)
+            .map(|i| match i % 97 {
+                0 => 1.5,
+                1 => -1.5,
+                2 => 0.5 / 8_388_608.0,
+                3 => -0.0,
+                _ => gen.triangular() * 1.01,
+            })
+            .collect();
+        for kind in [
+            DitherKind::None,
+            DitherKind::Tpdf,
+            DitherKind::TpdfShaped,
+            DitherKind::TpdfLipshitz,
+        ] {
+            for bits in [16, 24] {
+                let scale = 2f64.powi(bits as i32 - 1);
+                let mut a = Quantizer::new(bits, kind, 42);
+                let want: Vec<i32> = x.iter().map(|&v| (a.tick(v) * scale) as i32).collect();
+                let mut b = Quantizer::new(bits, kind, 42);
+                let mut got = vec![0; x.len()];
+                for (xs, os) in x.chunks(1000).zip(got.chunks_mut(1000)) {
+                    b.quantize_block(xs, os);
+                }
+                assert_eq!(got, want, "{kind:?} {bits} bits");
+            }
         }
     }
 }

@@ -142,16 +142,19 @@ impl FileWriter {
         let Some([ql, qr]) = &mut self.quantizers else {
             return self.encoder.write_float(l, r);
         };
-        let scale = 2f64.powi(self.bits as i32 - 1);
         let [il, ir] = &mut self.ints;
         il.resize(l.len(), 0);
         ir.resize(l.len(), 0);
-        // Both channels in one loop: their generators' dependency chains then overlap (each
-        // channel still draws its own sequence, as before). Sized first, written in place: no
-        // capacity check per sample.
-        for (((&a, &b), x), y) in l.iter().zip(r).zip(il.iter_mut()).zip(ir.iter_mut()) {
-            *x = (ql.tick(a) * scale) as i32;
-            *y = (qr.tick(b) * scale) as i32;
+        if ql.is_shaped() {
+            // Both channels in one loop: their error-feedback chains then overlap.
+            let scale = 2f64.powi(self.bits as i32 - 1);
+            for (((&a, &b), x), y) in l.iter().zip(r).zip(il.iter_mut()).zip(ir.iter_mut()) {
+                *x = (ql.tick(a) * scale) as i32;
+                *y = (qr.tick(b) * scale) as i32;
+            }
+        } else {
+            ql.quantize_block(l, il);
+            qr.quantize_block(r, ir);
         }
         self.encoder.write_int(il, ir)
     }
