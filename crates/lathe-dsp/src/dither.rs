@@ -203,12 +203,43 @@ impl Quantizer {
             return;
         }
         let state = self.rng.0;
-        for (n, (o, &v)) in out.iter_mut().zip(x).enumerate() {
-            let d = Rng::triangular_at(state, n as u64 + 1) * step;
-            *o = (round_half_even((v + d) * inv).clamp(lo, hi)) as i32;
-        }
         let used = out.len().min(x.len()) as u64;
+        crate::simd::run(
+            crate::simd::wide_available(),
+            TpdfKernel {
+                x,
+                out,
+                state,
+                step,
+                inv,
+            },
+        );
         self.rng.0 = state.wrapping_add(Rng::GAMMA.wrapping_mul(used));
+    }
+}
+
+/// The unshaped TPDF quantiser's loop (see [`Quantizer::quantize_block`]), compiled for the
+/// widest vectors the CPU has: the generator's 64-bit multiplies are one instruction each
+/// with AVX-512, several without.
+struct TpdfKernel<'a> {
+    x: &'a [f64],
+    out: &'a mut [i32],
+    state: u64,
+    step: f64,
+    inv: f64,
+}
+
+impl crate::simd::Kernel for TpdfKernel<'_> {
+    type Output = ();
+    const WIDE_512: bool = true;
+
+    #[inline(always)]
+    fn call<M: crate::simd::Mac>(self, _: M) {
+        let (lo, hi) = (-self.inv, self.inv - 1.0);
+        for (n, (o, &v)) in self.out.iter_mut().zip(self.x).enumerate() {
+            let d = Rng::triangular_at(self.state, n as u64 + 1) * self.step;
+            *o = (round_half_even((v + d) * self.inv).clamp(lo, hi)) as i32;
+        }
     }
 }
 
