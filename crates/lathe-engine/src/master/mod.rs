@@ -189,6 +189,7 @@ fn write_report(out_dir: &Path, report: Report) -> Result<Report, MasterError> {
 }
 
 mod bundle;
+mod clip_check;
 mod first_pass;
 mod inputs;
 mod lanes;

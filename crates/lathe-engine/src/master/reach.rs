@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::clip_check::clip_offset_lu;
 use super::first_pass::FirstPass;
 use super::plan::LanePlan;
 use super::report::LimiterReport;
@@ -44,6 +45,8 @@ struct Aim {
     gain_db: f64,
     /// The gain the estimate predicted would reach the target.
     predicted_db: Option<f64>,
+    /// The correction of the prediction from excerpts through the real clipper (LU).
+    clipper_check_lu: Option<f64>,
     /// d(loudness)/d(gain) the estimate predicts near `gain_db`.
     slope: Option<f64>,
     /// A matching correction chosen from the probed spectrum before any render.
@@ -73,7 +76,13 @@ pub(super) fn reach_target(
         chain: Vec::new(),
         ..bus.clone()
     };
-    let aim = aim(first, target, matched.as_ref(), &mut post_bus);
+    let aim = aim(
+        first,
+        target,
+        matched.as_ref(),
+        &mut post_bus,
+        (plan.rate_hz, progress),
+    )?;
     let plan_of_match = matched.clone();
     let correct = |got: &MidSideSpectrum| plan_of_match.as_ref()?.correction_for(got);
     let outputs = Outputs {
@@ -139,6 +148,7 @@ pub(super) fn reach_target(
             auto_hold: limiter.auto_hold,
             gain_into_limiter_db: last.gain_db,
             predicted_gain_into_limiter_db: aim.predicted_db,
+            clipper_check_lu: aim.clipper_check_lu,
             max_gain_reduction_db: last.limiter_max_reduction_db,
             locked_extra_reduction: last.locked_extra_reduction,
         },
@@ -160,7 +170,8 @@ fn aim(
     target: Target,
     matched: Option<&MatchReport>,
     post_bus: &mut Bus,
-) -> Aim {
+    (rate_hz, progress): (u32, &dyn Progress),
+) -> Result<Aim, MasterError> {
     let pre_lufs = first.pass.integrated_lufs;
     // With a clipper before the limiter, the probes (when there are any) measured the
     // clipped output's loudness itself: a better prediction than the estimate's.
@@ -173,9 +184,24 @@ fn aim(
             e.predictions()
         }
     });
-    let predicted_db = predictions
+    let mut clipper_check_lu = None;
+    let mut predicted_db = predictions
         .as_ref()
         .and_then(|p| gain_for_loudness(p, target.integrated_lufs));
+    // With a clipper, excerpts through the real stages correct the prediction (see
+    // clip_check.rs).
+    if let (Some(Some(clip_db)), Some(g), Some(p), Some(cache)) = (
+        first.clip_db,
+        predicted_db,
+        predictions.as_ref(),
+        first.caches.as_ref().and_then(|c| c.first()),
+    ) {
+        progress.stage("checking the clipper on excerpts", None);
+        clipper_check_lu = clip_offset_lu(cache, rate_hz, post_bus, clip_db, g)?;
+        if let Some(offset) = clipper_check_lu {
+            predicted_db = gain_for_loudness(p, target.integrated_lufs - offset).or(Some(g));
+        }
+    }
     let mut gain_db = bounded_gain_db(predicted_db.unwrap_or(target.integrated_lufs - pre_lufs));
     let slope = predictions.as_ref().and_then(|p| slope_near(p, gain_db));
     let probes = first
@@ -200,13 +226,14 @@ fn aim(
         };
         gain_db -= added / slope.unwrap_or(1.0);
     }
-    Aim {
+    Ok(Aim {
         gain_db,
         predicted_db,
+        clipper_check_lu,
         slope,
         early,
         probed: probed.is_some(),
-    }
+    })
 }
 
 /// Records a matching correction in the match report; returns its EQ.

@@ -77,6 +77,11 @@ pub struct LimiterReport {
     /// The gain the first pass predicted would reach the target (when it could predict).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_gain_into_limiter_db: Option<f64>,
+    /// With a clipper before the limiter: how much louder the real clipper and limiter were
+    /// than the prediction's model of them on excerpts of the bus, LU (the prediction above
+    /// includes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clipper_check_lu: Option<f64>,
     pub max_gain_reduction_db: f64,
     /// With locked versions: the reduction the main master got beyond its own need, because a
     /// version needed it at that instant.

@@ -8,7 +8,7 @@
 //! (a 3-minute 44.1 kHz track: 64 MB). The file is removed when the [`BusCache`] is dropped.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::render::block::Lane;
@@ -74,6 +74,7 @@ impl BusCache {
             input: BufReader::with_capacity(1 << 16, File::open(&self.path)?),
             bytes: Vec::new(),
             left: self.frames,
+            frames: self.frames,
         })
     }
 }
@@ -89,9 +90,19 @@ pub struct BusCacheReader {
     input: BufReader<File>,
     bytes: Vec<u8>,
     left: u64,
+    frames: u64,
 }
 
 impl BusCacheReader {
+    /// Moves to frame `frame` (at most the copy's length).
+    pub fn seek_to(&mut self, frame: u64) -> std::io::Result<()> {
+        let frame = frame.min(self.frames);
+        self.input
+            .seek(SeekFrom::Start(frame * FRAME_BYTES as u64))?;
+        self.left = self.frames - frame;
+        Ok(())
+    }
+
     /// Fills the start of `l` and `r` with the next frames; returns how many (0 at the end).
     pub fn read_into(&mut self, l: &mut [f64], r: &mut [f64]) -> std::io::Result<usize> {
         let n = (l.len().min(r.len()) as u64).min(self.left) as usize;

@@ -4,6 +4,7 @@
 pub mod block;
 pub mod block_source;
 pub mod bus_cache;
+pub mod cache_excerpts;
 pub mod lanes;
 pub mod pass;
 pub mod pipeline;
