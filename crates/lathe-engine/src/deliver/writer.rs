@@ -44,6 +44,15 @@ pub struct Unsynced {
 }
 
 impl Unsynced {
+    /// Where the file with the final name `path` is now: its temporary name if it is among
+    /// `files`, else `path` itself.
+    pub fn where_now<'a>(files: &'a [Unsynced], path: &'a Path) -> &'a Path {
+        files
+            .iter()
+            .find(|f| f.path() == path)
+            .map_or(path, |f| f.part())
+    }
+
     /// Where the complete file is now.
     pub fn part(&self) -> &Path {
         &self.part

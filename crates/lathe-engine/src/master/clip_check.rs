@@ -46,17 +46,18 @@ pub(super) fn clip_offset_lu(
     if len_s < SHORTEST_S {
         return Ok(None);
     }
-    let excerpts = || -> Result<CacheExcerpts, MasterError> {
-        let e = CacheExcerpts::spaced(cache, rate_hz, EXCERPTS, len_s)
-            .map_err(|e| MasterError::Render(e.into()))?;
-        Ok(e.expect("long enough for the excerpts"))
+    let io = |e: std::io::Error| MasterError::Render(e.into());
+    let Some(mut for_real) = CacheExcerpts::spaced(cache, rate_hz, EXCERPTS, len_s).map_err(io)?
+    else {
+        return Ok(None);
     };
+    let mut for_model = for_real.again(cache).map_err(io)?;
     // The real stages and the model, side by side.
     let fs = rate_hz as f64;
     let (real, model) = rayon::join(
         || -> Result<f64, MasterError> {
             let pass = render_lanes(
-                &mut excerpts()?,
+                &mut for_real,
                 rate_hz,
                 post_bus,
                 gain_db,
@@ -68,10 +69,9 @@ pub(super) fn clip_offset_lu(
         || -> Result<LimitedLoudnessEstimator, MasterError> {
             let mut model = LimitedLoudnessEstimator::new(&limiter, fs, &[gain_db], Some(clip_db))
                 .with_probes(fs, true, false);
-            let mut source = excerpts()?;
             let mut lanes: Vec<Lane> = vec![[vec![0.0; BLOCK], vec![0.0; BLOCK]]];
             loop {
-                let n = source.read(&mut lanes, BLOCK)?;
+                let n = for_model.read(&mut lanes, BLOCK)?;
                 if n == 0 {
                     return Ok(model);
                 }

@@ -161,10 +161,7 @@ fn check_inline(paths: &[PathBuf], unsynced: &[Unsynced]) -> Result<Vec<Analysis
     paths
         .par_iter()
         .map(|p| {
-            let part = unsynced
-                .iter()
-                .find(|f| f.path() == p)
-                .map_or(p.as_path(), |f| f.part());
+            let part = Unsynced::where_now(unsynced, p);
             measure_levels(part).map_err(|e| MasterError::encode(part, e))
         })
         .collect()

@@ -24,20 +24,17 @@ pub(super) fn measure_delivered(
     unsynced: Vec<Unsynced>,
     mut known: HashMap<PathBuf, Analysis>,
 ) -> Result<Vec<Vec<Analysis>>, MasterError> {
-    let read_from = |p: &PathBuf| -> PathBuf {
-        unsynced
-            .iter()
-            .find(|f| f.path() == p)
-            .map_or(p.as_path(), |f| f.part())
-            .to_path_buf()
-    };
     // Per lane, per file: its analysis if known, else where to read it.
     let to_measure: Vec<Vec<Result<Analysis, PathBuf>>> = plan
         .outputs
         .iter()
         .map(|o| {
             o.iter()
-                .map(|p| known.remove(p).ok_or_else(|| read_from(p)))
+                .map(|p| {
+                    known
+                        .remove(p)
+                        .ok_or_else(|| Unsynced::where_now(&unsynced, p).to_path_buf())
+                })
                 .collect()
         })
         .collect();

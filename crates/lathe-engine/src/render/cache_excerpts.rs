@@ -51,6 +51,17 @@ impl CacheExcerpts {
         }))
     }
 
+    /// The same excerpts of `cache` again, from their start (a second reader).
+    pub fn again(&self, cache: &BusCache) -> std::io::Result<Self> {
+        Ok(Self {
+            reader: cache.reader()?,
+            spans: self.spans.clone(),
+            span: 0,
+            at: 0,
+            fade_frames: self.fade_frames,
+        })
+    }
+
     /// The fade's gain at frame `i` of an excerpt of `len` frames.
     fn fade(&self, i: u64, len: u64) -> f64 {
         let edge = i.min(len - 1 - i);
