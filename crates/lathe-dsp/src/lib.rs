@@ -32,6 +32,7 @@ pub mod matched;
 pub mod mid_side_spectrum;
 pub mod multiband;
 pub mod oversample;
+pub mod probe_loudness;
 pub mod processor;
 pub mod resonance;
 pub mod saturate;

@@ -24,9 +24,10 @@
 
 use crate::biquad::{BiquadCoefficients, StereoBiquadState};
 use crate::limiter::{GainComputer, LimiterSettings, INTERSAMPLE_MARGIN};
-use crate::loudness::{gated_loudness_lufs, k_weighting, ChannelRole, LoudnessMeter};
+use crate::loudness::{gated_loudness_lufs, k_weighting};
 use crate::mid_side_spectrum::{MidSideSpectrum, MidSideSpectrumMeter};
 use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};
+use crate::probe_loudness::ProbeLoudness;
 
 pub struct LimitedLoudnessEstimator {
     gains_db: Vec<f64>,
@@ -47,7 +48,7 @@ pub struct LimitedLoudnessEstimator {
     sub_blocks: Vec<Vec<f64>>,
     /// The candidates probed, and their probes.
     probed: Vec<usize>,
-    probes: Vec<Probe>,
+    probes: Probes,
 }
 
 /// The part of the estimate that does not depend on the candidates: the limiter's 8x detection
@@ -68,23 +69,29 @@ pub struct EstimateFront {
     delay_pos: usize,
 }
 
-/// The limited output of one candidate, measured.
-struct Probe {
-    /// The input delayed by the limiter's latency (ring per channel), so that it meets its gain.
-    delay: [Vec<f64>; 2],
-    pos: usize,
-    /// Per frame of the current block: the delayed input,
-    delayed: [Vec<f64>; 2],
-    /// and the limiter's gain (recorded by the candidate's gain computer).
-    limiter_gain: Vec<f64>,
-    /// The candidate's gain and the clipper's ceiling (linear): the probe clips the gained
-    /// input at the sample rate (the clipper itself is oversampled; close enough for spectra).
-    gain: f64,
+/// The limited output of the probed candidates, measured: the input delayed by the limiter's
+/// latency (one line shared by every probe), then per probe its gain, the clipper, and the gain
+/// its limiter recorded.
+struct Probes {
+    /// The limiter's latency, frames.
+    latency: usize,
+    /// Per channel: the last `latency` input frames, then the current block's.
+    history: [Vec<f64>; 2],
+    /// Per probe: the limiter's gain over the current block (recorded by its gain computer).
+    limiter_gain: Vec<Vec<f64>>,
+    /// Per probe: its gain (linear).
+    gains: Vec<f64>,
+    /// The clipper's ceiling (linear): the probe clips the gained input at the sample rate (the
+    /// clipper itself is oversampled; close enough for spectra and, checked against excerpts
+    /// before the first render, for loudness).
     clip: f64,
-    meter: Option<MidSideSpectrumMeter>,
-    /// The probed output's loudness: with a clipper, a better prediction than the estimate's
+    /// The probed outputs' loudness: with a clipper, a better prediction than the estimate's
     /// (which neglects the energy the clipper removes).
-    loudness: Option<LoudnessMeter>,
+    loudness: Option<ProbeLoudness>,
+    /// Spectrum meters, by probe.
+    meters: Vec<(usize, MidSideSpectrumMeter)>,
+    /// A probe's output over the current block, for its spectrum meter.
+    out: [Vec<f64>; 2],
 }
 
 impl LimitedLoudnessEstimator {
@@ -125,7 +132,7 @@ impl LimitedLoudnessEstimator {
             sums: vec![0.0; gains_db.len()],
             sub_blocks: vec![Vec::new(); gains_db.len()],
             probed: Vec::new(),
-            probes: Vec::new(),
+            probes: Probes::none(latency),
         }
     }
 
@@ -143,42 +150,46 @@ impl LimitedLoudnessEstimator {
             vec![0, last]
         };
         self.probed.dedup();
-        self.probes = self
-            .probed
-            .iter()
-            .map(|&k| Probe {
-                delay: [vec![0.0; latency], vec![0.0; latency]],
-                pos: 0,
-                delayed: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
-                limiter_gain: vec![1.0; BLOCK],
-                gain: self.gains_lin[k],
-                clip: self.clip_lin,
-                meter: (spectra && (k == 0 || k == last))
-                    .then(|| MidSideSpectrumMeter::sparse(sample_rate_hz)),
-                loudness: loudness
-                    .then(|| LoudnessMeter::new(sample_rate_hz, &ChannelRole::default_layout(2))),
-            })
-            .collect();
+        let gains: Vec<f64> = self.probed.iter().map(|&k| self.gains_lin[k]).collect();
+        self.probes = Probes {
+            latency,
+            history: [vec![0.0; latency + BLOCK], vec![0.0; latency + BLOCK]],
+            limiter_gain: vec![vec![1.0; BLOCK]; gains.len()],
+            loudness: loudness.then(|| ProbeLoudness::new(sample_rate_hz, &gains, self.clip_lin)),
+            meters: self
+                .probed
+                .iter()
+                .enumerate()
+                .filter(|&(_, &k)| spectra && (k == 0 || k == last))
+                .map(|(i, _)| (i, MidSideSpectrumMeter::sparse(sample_rate_hz)))
+                .collect(),
+            out: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
+            gains,
+            clip: self.clip_lin,
+        };
         self
     }
 
     /// Each probed candidate's gain (dB) and the measured loudness of its limited (and
     /// clipped) output, LUFS; empty without loudness probes.
     pub fn probe_predictions(&self) -> Vec<(f64, f64)> {
+        let Some(loudness) = self.probes.loudness.as_ref() else {
+            return Vec::new();
+        };
         self.probed
             .iter()
-            .zip(&self.probes)
-            .filter_map(|(&k, p)| Some((self.gains_db[k], p.loudness.as_ref()?.integrated_lufs())))
+            .zip(loudness.integrated_lufs())
+            .map(|(&k, lufs)| (self.gains_db[k], lufs))
             .collect()
     }
 
     /// Each probed candidate's gain (dB) and the spectrum of its limited output (frames beyond
     /// the input's end, still in the delay, are left out); empty without spectrum probes.
     pub fn probe_spectra(&mut self) -> Vec<(f64, MidSideSpectrum)> {
-        self.probed
-            .iter()
-            .zip(&mut self.probes)
-            .filter_map(|(&k, p)| Some((self.gains_db[k], p.meter.as_mut()?.finish())))
+        self.probes
+            .meters
+            .iter_mut()
+            .map(|(i, m)| (self.gains_db[self.probed[*i]], m.finish()))
             .collect()
     }
 
@@ -227,9 +238,7 @@ impl LimitedLoudnessEstimator {
 
     fn candidates_block(&mut self, l: &[f64], r: &[f64], peaks_in: &[f64], energies_in: &[f64]) {
         let n = l.len();
-        for p in &mut self.probes {
-            p.delay_block(l, r);
-        }
+        self.probes.delay_block(l, r);
         // The candidates one after another over the block, split where a 100 ms sub-block
         // ends: each gain computer then runs as one tight loop.
         let mut start = 0;
@@ -249,7 +258,7 @@ impl LimitedLoudnessEstimator {
                     .probed
                     .iter()
                     .position(|&p| p == k)
-                    .map(|i| &mut self.probes[i].limiter_gain[start..end]);
+                    .map(|i| &mut self.probes.limiter_gain[i][start..end]);
                 let mut acc = 0.0;
                 let mut i = 0;
                 while i < peaks.len() {
@@ -292,53 +301,67 @@ impl LimitedLoudnessEstimator {
             }
             start = end;
         }
-        for p in &mut self.probes {
-            p.measure(n);
-        }
+        self.probes.measure(n);
     }
 }
 
-impl Probe {
-    /// Delays a block of input by the limiter's latency into `delayed`.
-    fn delay_block(&mut self, l: &[f64], r: &[f64]) {
-        let len = self.delay[0].len();
-        for (ch, x) in [l, r].into_iter().enumerate() {
-            let mut pos = self.pos;
-            for (d, &v) in self.delayed[ch].iter_mut().zip(x) {
-                if len == 0 {
-                    *d = v;
-                    continue;
-                }
-                *d = std::mem::replace(&mut self.delay[ch][pos], v);
-                pos += 1;
-                if pos == len {
-                    pos = 0;
-                }
-            }
-        }
-        if len > 0 {
-            self.pos = (self.pos + l.len()) % len;
+impl Probes {
+    /// No probes.
+    fn none(latency: usize) -> Self {
+        Self {
+            latency,
+            history: [Vec::new(), Vec::new()],
+            limiter_gain: Vec::new(),
+            gains: Vec::new(),
+            clip: f64::INFINITY,
+            loudness: None,
+            meters: Vec::new(),
+            out: [Vec::new(), Vec::new()],
         }
     }
 
-    /// Applies the recorded gains to the delayed block and measures it.
+    /// Appends a block (at most [`BLOCK`] frames) to the history: its first `l.len()` frames are
+    /// then the block delayed by the limiter's latency.
+    fn delay_block(&mut self, l: &[f64], r: &[f64]) {
+        if self.gains.is_empty() {
+            return;
+        }
+        let d = self.latency;
+        for (h, x) in self.history.iter_mut().zip([l, r]) {
+            h[d..d + x.len()].copy_from_slice(x);
+        }
+    }
+
+    /// Measures the delayed block under each probe's gain, clipper and recorded limiter gain,
+    /// then keeps the last `latency` frames for the next block.
     fn measure(&mut self, n: usize) {
-        let [dl, dr] = &mut self.delayed;
-        let (g, clip) = (self.gain, self.clip);
-        for ((a, b), &limiter) in dl[..n]
-            .iter_mut()
-            .zip(&mut dr[..n])
-            .zip(&self.limiter_gain[..n])
-        {
-            // The gain g, then the clipper, then the limiter's gain.
-            *a = (*a * g).clamp(-clip, clip) * limiter;
-            *b = (*b * g).clamp(-clip, clip) * limiter;
+        if self.gains.is_empty() {
+            return;
         }
-        if let Some(m) = self.meter.as_mut() {
-            m.process(&dl[..n], &dr[..n]);
-        }
+        let [hl, hr] = &self.history;
+        let (dl, dr) = (&hl[..n], &hr[..n]);
         if let Some(m) = self.loudness.as_mut() {
-            m.process(&[&dl[..n], &dr[..n]]);
+            m.process(dl, dr, &self.limiter_gain);
+        }
+        for (i, meter) in &mut self.meters {
+            let (g, clip, limiter) = (self.gains[*i], self.clip, &self.limiter_gain[*i][..n]);
+            let [ol, or] = &mut self.out;
+            for ((((a, b), &x), &y), &lim) in ol
+                .iter_mut()
+                .zip(or.iter_mut())
+                .zip(dl)
+                .zip(dr)
+                .zip(limiter)
+            {
+                // The gain g, then the clipper, then the limiter's gain.
+                *a = (x * g).clamp(-clip, clip) * lim;
+                *b = (y * g).clamp(-clip, clip) * lim;
+            }
+            meter.process(&ol[..n], &or[..n]);
+        }
+        let d = self.latency;
+        for h in &mut self.history {
+            h.copy_within(n..n + d, 0);
         }
     }
 }

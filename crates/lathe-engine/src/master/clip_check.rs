@@ -24,10 +24,11 @@ const EXCERPTS: u64 = 12;
 const LONGEST_S: f64 = 2.5;
 const SHORTEST_S: f64 = 1.0;
 
-/// Loudness of the real stages after the gain minus the estimate's model of them, LU, on
-/// excerpts of `cache` at `gain_db`; `None` when there is nothing to check (no clipper, a
-/// chain after the cache that the model does not run, a file too short for excerpts to be a
-/// small part of it, or excerpts too quiet to measure).
+/// Loudness of the real stages after the cache (`post_bus`: its chain, the gain, the clipper,
+/// the limiter) minus the estimate's model of the gain, clipper and limiter alone, LU, on
+/// excerpts of `cache` at `gain_db`: so the offset also holds what that chain (a matching
+/// correction EQ) adds. `None` when there is nothing to check (no limiter, a file too short for
+/// excerpts to be a small part of it, or excerpts too quiet to measure).
 pub(super) fn clip_offset_lu(
     cache: &BusCache,
     rate_hz: u32,
@@ -38,9 +39,6 @@ pub(super) fn clip_offset_lu(
     let Some(limiter) = post_bus.limiter else {
         return Ok(None);
     };
-    if !post_bus.chain.is_empty() {
-        return Ok(None);
-    }
     let duration_s = cache.frames() as f64 / rate_hz as f64;
     let len_s = (duration_s / (4 * EXCERPTS) as f64).min(LONGEST_S);
     if len_s < SHORTEST_S {

@@ -184,24 +184,9 @@ fn aim(
             e.predictions()
         }
     });
-    let mut clipper_check_lu = None;
     let mut predicted_db = predictions
         .as_ref()
         .and_then(|p| gain_for_loudness(p, target.integrated_lufs));
-    // With a clipper, excerpts through the real stages correct the prediction (see
-    // clip_check.rs).
-    if let (Some(Some(clip_db)), Some(g), Some(p), Some(cache)) = (
-        first.clip_db,
-        predicted_db,
-        predictions.as_ref(),
-        first.caches.as_ref().and_then(|c| c.first()),
-    ) {
-        progress.stage("checking the clipper on excerpts", None);
-        clipper_check_lu = clip_offset_lu(cache, rate_hz, post_bus, clip_db, g)?;
-        if let Some(offset) = clipper_check_lu {
-            predicted_db = gain_for_loudness(p, target.integrated_lufs - offset).or(Some(g));
-        }
-    }
     let mut gain_db = bounded_gain_db(predicted_db.unwrap_or(target.integrated_lufs - pre_lufs));
     let slope = predictions.as_ref().and_then(|p| slope_near(p, gain_db));
     let probes = first
@@ -225,6 +210,24 @@ fn aim(
             _ => fix.loudness_change_db,
         };
         gain_db -= added / slope.unwrap_or(1.0);
+    }
+    // With a clipper, excerpts through the real stages (with the correction EQ, if any)
+    // correct the prediction (see clip_check.rs): the offset then also holds what the
+    // correction adds at the clipper and limiter, which its spectrum alone predicts less well.
+    let mut clipper_check_lu = None;
+    if let (Some(Some(clip_db)), Some(p), Some(cache)) = (
+        first.clip_db,
+        predictions.as_ref(),
+        first.caches.as_ref().and_then(|c| c.first()),
+    ) {
+        progress.stage("checking the clipper on excerpts", None);
+        clipper_check_lu = clip_offset_lu(cache, rate_hz, post_bus, clip_db, gain_db)?;
+        if let Some(offset) = clipper_check_lu {
+            if let Some(g) = gain_for_loudness(p, target.integrated_lufs - offset) {
+                predicted_db = predicted_db.map(|_| g);
+                gain_db = bounded_gain_db(g);
+            }
+        }
     }
     Ok(Aim {
         gain_db,
