@@ -494,23 +494,31 @@ class Chain:
         """Processes the next block of a stream (1 or 2 channels)."""
         if reset:
             self.reset()
-        frames = _as_frames(block)
-        self._native.process(frames.reshape(-1), frames.shape[1], float(_check_rate(sample_rate)))
-        return _shaped_like(frames, block)
+        return self._run(block, _check_rate(sample_rate), 0)
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         rate = _check_rate(sample_rate)
-        delay = self.latency_samples(rate)
+        self.reset()
+        try:
+            return self._run(audio, rate, self.latency_samples(rate))
+        finally:
+            self.reset()
+
+    def _run(self, audio: Any, rate: int, delay: int) -> np.ndarray:
+        """`audio` through the chain into a new array of its dtype (float32 stays float32: no
+        float64 copy of the input is made), `delay` frames of output dropped at the start and
+        as many silent frames read after the end."""
         source = np.asarray(audio)
         _check_shape(source)
-        frames, channels = source.shape[0], (1 if source.ndim == 1 else source.shape[1])
-        # One copy: the input as float64, then the chain's delay of silence to flush it.
-        padded = np.zeros((frames + delay, channels))
-        padded[:frames] = source.reshape(frames, channels)
-        self.reset()
-        self._native.process(padded.reshape(-1), channels, float(rate))
-        self.reset()
-        return _shaped_like(padded[delay:], audio)
+        dtype = np.float32 if source.dtype == np.float32 else np.float64
+        frames = np.ascontiguousarray(source.reshape(source.shape[0], -1), dtype=dtype)
+        if not np.isfinite(frames).all():
+            raise LatheError("the audio holds NaN or infinite samples")
+        out = np.empty_like(frames)
+        self._native.process(
+            frames.reshape(-1), out.reshape(-1), frames.shape[1], float(rate), delay, delay
+        )
+        return out[:, 0] if source.ndim == 1 else out
 
     def __repr__(self) -> str:
         return f"Chain({self.processors!r})"

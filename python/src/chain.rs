@@ -4,17 +4,15 @@
 //! session puts on its deliverables instead.
 
 use lathe_dsp::dither::{Dither, DitherKind};
-use lathe_dsp::processor::{Processor, StereoBlock};
+use lathe_dsp::processor::Processor;
 use lathe_engine::spec::chain::{validate_chain, ProcessorSpec};
-use pyo3::buffer::PyBuffer;
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::prelude::*;
 use serde::Deserialize;
 use std::sync::Mutex;
 
 use crate::error::lathe_error;
-
-/// Frames per processor call (the engine's block).
-const BLOCK: usize = 1024;
+use crate::run::{run, Io, Sample, BLOCK};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,12 +111,21 @@ impl NativeChain {
 
     /// Processes `samples` (interleaved float64, 1 or 2 channels) in place, continuing from the
     /// state the previous call left (after `reset`: from silence).
+    /// Processes `input` (interleaved float32 or float64, 1 or 2 channels) into `output` (the
+    /// same type and length), continuing from the state the previous call left (after `reset`:
+    /// from silence); reads `flush` silent frames after the input and drops the first `skip`
+    /// output frames.
+    #[pyo3(signature = (input, output, channels, sample_rate_hz, skip=0, flush=0))]
+    #[allow(clippy::too_many_arguments)]
     fn process(
         &self,
         py: Python<'_>,
-        samples: PyBuffer<f64>,
+        input: &Bound<'_, PyAny>,
+        output: &Bound<'_, PyAny>,
         channels: usize,
         sample_rate_hz: f64,
+        skip: usize,
+        flush: usize,
     ) -> PyResult<()> {
         check_rate(sample_rate_hz)?;
         if !(1..=2).contains(&channels) {
@@ -126,46 +133,74 @@ impl NativeChain {
                 "processors take 1 or 2 channels, got {channels}"
             )));
         }
-        if samples.readonly() {
-            return Err(lathe_error("the buffer to process is read-only"));
+        if let (Ok(i), Ok(o)) = (
+            input.cast::<PyArray1<f32>>(),
+            output.cast::<PyArray1<f32>>(),
+        ) {
+            return self.run(
+                py,
+                i.try_readonly(),
+                o.try_readwrite(),
+                channels,
+                sample_rate_hz,
+                (skip, flush),
+            );
         }
-        let mut data = samples.to_vec(py)?;
-        // Into one plane per side (mono: the same signal on both), processed without the GIL,
-        // and back into the caller's buffer.
-        py.detach(|| {
-            let (mut left, mut right): (Vec<f64>, Vec<f64>) = match channels {
-                1 => data.iter().map(|&v| (v, v)).unzip(),
-                _ => data.chunks_exact(2).map(|f| (f[0], f[1])).unzip(),
-            };
-            let mut state = self.lock();
-            let state = &mut *state;
-            state.prepare(sample_rate_hz);
-            for (l, r) in left.chunks_mut(BLOCK).zip(right.chunks_mut(BLOCK)) {
-                for p in &mut state.processors {
-                    p.process(&mut StereoBlock { left: l, right: r });
-                }
-            }
-            match channels {
-                // Mono in, mono out: both sides carry it (a stereo stage may part them).
-                1 => {
-                    for ((d, l), r) in data.iter_mut().zip(&left).zip(&right) {
-                        *d = 0.5 * (l + r);
-                    }
-                }
-                _ => {
-                    for ((f, l), r) in data.chunks_exact_mut(2).zip(&left).zip(&right) {
-                        f[0] = *l;
-                        f[1] = *r;
-                    }
-                }
-            }
-        });
-        samples.copy_from_slice(py, &data)?;
-        Ok(())
+        match (
+            input.cast::<PyArray1<f64>>(),
+            output.cast::<PyArray1<f64>>(),
+        ) {
+            (Ok(i), Ok(o)) => self.run(
+                py,
+                i.try_readonly(),
+                o.try_readwrite(),
+                channels,
+                sample_rate_hz,
+                (skip, flush),
+            ),
+            _ => Err(lathe_error(
+                "input and output must be 1-D float32 or float64 arrays of the same type",
+            )),
+        }
     }
 }
 
 impl NativeChain {
+    fn run<S: Sample + numpy::Element>(
+        &self,
+        py: Python<'_>,
+        input: Result<PyReadonlyArray1<'_, S>, numpy::BorrowError>,
+        output: Result<PyReadwriteArray1<'_, S>, numpy::BorrowError>,
+        channels: usize,
+        sample_rate_hz: f64,
+        (skip, flush): (usize, usize),
+    ) -> PyResult<()> {
+        let borrowed = |e: numpy::BorrowError| lathe_error(format!("the arrays: {e}"));
+        let (input, mut output) = (input.map_err(borrowed)?, output.map_err(borrowed)?);
+        let contiguous = || lathe_error("the arrays must be contiguous");
+        let input = input.as_slice().map_err(|_| contiguous())?;
+        let output = output.as_slice_mut().map_err(|_| contiguous())?;
+        if input.len() != output.len() || input.len() % channels != 0 {
+            return Err(lathe_error(
+                "input and output must hold the same whole number of frames",
+            ));
+        }
+        py.detach(|| {
+            let mut state = self.lock();
+            let state = &mut *state;
+            state.prepare(sample_rate_hz);
+            let io = Io {
+                input,
+                output,
+                channels,
+                skip,
+                flush,
+            };
+            run(&mut state.processors, io);
+        });
+        Ok(())
+    }
+
     /// The state; a panic in another call cannot leave it half-processed in a way that
     /// matters more than a reset, so a poisoned lock is taken over.
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

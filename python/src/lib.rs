@@ -3,15 +3,16 @@
 //! processors on blocks of samples. The Python half (`python/lathe/`) gives them their
 //! keyword arguments, numpy arrays and docstrings.
 //!
-//! Audio crosses as flat float64 buffers (Python's buffer protocol, part of the stable ABI
-//! since 3.11), interleaved `(frames, channels)`; every call that processes audio releases the
-//! GIL.
+//! Audio crosses as flat float64 arrays, interleaved `(frames, channels)` (processed in place
+//! by chains; written to and read from files by jobs); every call that processes audio
+//! releases the GIL.
 
 use pyo3::prelude::*;
 
 mod chain;
 mod error;
 mod jobs;
+mod run;
 mod wav;
 
 #[pymodule]

@@ -134,7 +134,9 @@ def test_blocks_of_a_stream_equal_one_call():
             [lathe.HighPass(freq_hz=40), lathe.Compressor(ratio=3, threshold_db=-20), lathe.Limiter(ceiling_dbtp=-1)]
         )
 
+    kept = x.copy()
     whole = chain().process(x, sr)
+    assert np.array_equal(x, kept), "the input was modified"
     streamed = chain()
     rng = np.random.default_rng(5)
     parts, at = [], 0
