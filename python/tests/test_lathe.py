@@ -255,3 +255,50 @@ def test_the_gil_is_released_while_audio_is_processed():
     t.join()
     # With the GIL held for the whole call, this thread would not have run in between.
     assert ticks > 5, ticks
+
+
+def test_every_processor_runs_with_its_defaults():
+    sr = 48000
+    x = music_like(seconds=2.0, sr=sr)
+    processors = [
+        lathe.HighPass(), lathe.LowPass(), lathe.Bell(1000, 3.0), lathe.Shelf(100, 2.0),
+        lathe.LowShelf(100, -2.0), lathe.HighShelf(8000, 1.5), lathe.Notch(3000), lathe.Tilt(1000, 1.0),
+        lathe.EQ([lathe.Bell(200, -2.0), {"kind": "high_pass", "freq_hz": 25.0}]),
+        lathe.Gain(gain_db=-1.0), lathe.Compressor(), lathe.Multiband(), lathe.Saturate(),
+        lathe.Stereo(width=1.2), lathe.Clipper(), lathe.Limiter(), lathe.Dither(),
+        lathe.DynamicEQ(), lathe.DeEsser(), lathe.TransientShaper(), lathe.ResonanceSuppressor(),
+        lathe.Imager(),
+    ]
+    for p in processors:
+        y = p(x, sr)
+        assert y.shape == x.shape and np.isfinite(y).all(), p
+
+
+def test_dither_quantises_to_its_bits():
+    sr = 44100
+    x = 0.3 * music_like(seconds=1.0)
+    for bits in (16, 24):
+        y = lathe.Dither(bits=bits, kind="tpdf", seed=7)(x, sr)
+        steps = y * 2 ** (bits - 1)
+        assert np.max(np.abs(steps - np.round(steps))) < 1e-6, bits
+        # TPDF dither of ±1 LSB: the error stays within 1.5 LSB and averages out.
+        err = (y - x) * 2 ** (bits - 1)
+        assert np.max(np.abs(err)) <= 1.5 + 1e-9 and abs(np.mean(err)) < 0.05
+
+
+@pytest.mark.skipif(lathe_cli() is None, reason="no lathe binary (cargo build --release -p lathe-cli)")
+def test_a_saved_session_renders_the_same_master(tmp_path):
+    src = tmp_path / "mix.wav"
+    soundfile.write(src, music_like(seconds=8.0), 44100, subtype="FLOAT")
+    session = tmp_path / "session.toml"
+    subprocess.run(
+        [str(lathe_cli()), "master", str(src), "-o", str(tmp_path / "cli"), "--deliver", "wav:24",
+         "--save-session", str(session)],
+        check=True, capture_output=True,
+    )
+    report = lathe.render(session, tmp_path / "py")
+    cli, sr = soundfile.read(next((tmp_path / "cli").glob("*.wav")), always_2d=True)
+    py, _ = soundfile.read(report["deliverables"][0]["path"], always_2d=True)
+    assert np.array_equal(cli, py)
+    lufs, tp = ebur128(py, sr)
+    assert abs(lufs + 14.0) <= 0.1 and tp <= -1.0
