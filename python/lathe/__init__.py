@@ -67,13 +67,6 @@ Audio = Union[np.ndarray, PathLike]
 # Arrays
 
 
-def _as_frames(audio: Any) -> np.ndarray:
-    """The audio as a C-contiguous float64 array of shape (frames, channels), a copy."""
-    a = np.array(audio, dtype=np.float64, copy=True, order="C")
-    _check_shape(a)
-    return np.ascontiguousarray(a[:, None] if a.ndim == 1 else a)
-
-
 def _check_shape(a: np.ndarray) -> None:
     if a.ndim not in (1, 2):
         raise LatheError(f"audio must have shape (frames, channels) or (frames,), got {a.shape}")
@@ -106,15 +99,18 @@ def _check_rate(sample_rate: Any) -> int:
 
 
 def _write_wav(path: Path, audio: Any, sample_rate: Any) -> None:
-    frames = _as_frames(audio)
-    if not np.all(np.isfinite(frames)):
-        raise LatheError("the audio holds NaN or infinite samples")
-    _native.write_float_wav(str(path), frames.reshape(-1), frames.shape[1], _check_rate(sample_rate))
+    rate = _check_rate(sample_rate)
+    source = np.asarray(audio)
+    _check_shape(source)
+    # float32 and float64 are written as they are (no converted copy of a long array).
+    dtype = source.dtype if source.dtype in (np.float32, np.float64) else np.float64
+    frames = np.ascontiguousarray(source.reshape(source.shape[0], -1), dtype=dtype)
+    _native.write_float_wav(str(path), frames.reshape(-1), frames.shape[1], rate)
 
 
 def _read(path: PathLike) -> tuple[np.ndarray, int]:
     data, channels, rate = _native.read_audio(os.fspath(path))
-    return np.frombuffer(data, dtype=np.float64).reshape(-1, channels).copy(), rate
+    return data.reshape(-1, channels), rate
 
 
 def _is_path(x: Any) -> bool:
@@ -167,7 +163,7 @@ def _options(
 def master(
     audio: Audio,
     sample_rate: int | None = None,
-    preset: str = "streaming",
+    preset: str | None = None,
     target_lufs: float | None = None,
     ceiling_dbtp: float | None = None,
     reference: Audio | Sequence[Audio] | None = None,
@@ -177,9 +173,10 @@ def master(
     """Masters audio and returns ``(master, report)``.
 
     The master comes back at the input's sample rate as 32-bit float samples (in the input's
-    dtype), at the preset's loudness target (``target_lufs`` overrides it) under its true-peak
-    ceiling (``ceiling_dbtp``). ``reference``: a path or array (at ``sample_rate``), or a
-    list of them, to match. ``assist``: let the assistant choose corrective EQ. Further
+    dtype), at the preset's loudness target (``preset``: default ``"streaming"``, -14 LUFS;
+    ``target_lufs`` overrides it) under its true-peak ceiling (``ceiling_dbtp``).
+    ``reference``: a path or array (at ``sample_rate``), or a list of them, to match: without
+    a preset or target, the master takes the reference's loudness too. ``assist``: let the assistant choose corrective EQ. Further
     keywords are ``lathe master``'s options with underscores (``amount=0.5``,
     ``max_boost_db=6``, ``versions=[...]``). The report is ``lathe master``'s
     ``report.json``: every stage, every render, and the master measured after writing
@@ -216,7 +213,7 @@ def master(
 def master_file(
     path: PathLike | Sequence[PathLike],
     out_dir: PathLike,
-    preset: str = "streaming",
+    preset: str | None = None,
     target_lufs: float | None = None,
     ceiling_dbtp: float | None = None,
     reference: PathLike | Sequence[PathLike] | None = None,

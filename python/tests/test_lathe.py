@@ -302,3 +302,18 @@ def test_a_saved_session_renders_the_same_master(tmp_path):
     assert np.array_equal(cli, py)
     lufs, tp = ebur128(py, sr)
     assert abs(lufs + 14.0) <= 0.1 and tp <= -1.0
+
+
+def test_master_matches_a_reference_array():
+    sr = 44100
+    x = 0.25 * music_like(seconds=12.0, seed=2)
+    # The reference: brighter and louder (its loudness becomes the target).
+    b, a = scipy.signal.butter(1, 2000.0, "highpass", fs=sr)
+    ref = 0.5 * music_like(seconds=12.0, seed=3) + 0.4 * scipy.signal.lfilter(b, a, music_like(seconds=12.0, seed=4), axis=0)
+    ref_lufs, _ = ebur128(ref, sr)
+    y, report = lathe.master(x, sr, reference=ref)
+    lufs, tp = ebur128(y, sr)
+    print(f"matched: {lufs:.3f} LUFS (reference {ref_lufs:.3f}), {tp:.3f} dBTP")
+    assert abs(lufs - ref_lufs) <= 0.1
+    assert tp <= -1.0
+    assert "reference" in report and report["target"]["integrated_lufs"] == pytest.approx(ref_lufs, abs=0.05)
