@@ -45,7 +45,8 @@ struct Aim {
     gain_db: f64,
     /// The gain the estimate predicted would reach the target.
     predicted_db: Option<f64>,
-    /// The correction of the prediction from excerpts through the real clipper (LU).
+    /// The correction of the prediction from excerpts through the real stages after the cache
+    /// (the matching correction EQ, the clipper, the limiter), LU.
     clipper_check_lu: Option<f64>,
     /// d(loudness)/d(gain) the estimate predicts near `gain_db`.
     slope: Option<f64>,

@@ -79,7 +79,8 @@ pub struct LimiterReport {
     pub predicted_gain_into_limiter_db: Option<f64>,
     /// With a clipper before the limiter: how much louder the real clipper and limiter were
     /// than the prediction's model of them on excerpts of the bus, LU (the prediction above
-    /// includes it).
+    /// includes it). With reference matching's correction EQ, the real stages include the EQ,
+    /// so this also holds the loudness it adds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clipper_check_lu: Option<f64>,
     pub max_gain_reduction_db: f64,
