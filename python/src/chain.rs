@@ -5,7 +5,7 @@
 
 use lathe_dsp::dither::{Dither, DitherKind};
 use lathe_dsp::processor::Processor;
-use lathe_engine::spec::chain::{validate_chain, ProcessorSpec};
+use lathe_engine::spec::chain::ProcessorSpec;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::prelude::*;
 use serde::Deserialize;
@@ -44,7 +44,6 @@ struct State {
 
 /// The processors of `entries` (a JSON list), in order.
 fn build(entries: &[serde_json::Value]) -> Result<Vec<Box<dyn Processor>>, String> {
-    let mut specs = Vec::new();
     let mut out: Vec<Box<dyn Processor>> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         if let Some(d) = e.get("dither") {
@@ -61,9 +60,7 @@ fn build(entries: &[serde_json::Value]) -> Result<Vec<Box<dyn Processor>>, Strin
         }
         let spec: ProcessorSpec =
             serde_json::from_value(e.clone()).map_err(|m| format!("chain[{i}]: {m}"))?;
-        specs.push(spec.clone());
-        validate_chain(&specs).map_err(|m| m.replace("chain[0]", &format!("chain[{i}]")))?;
-        specs.clear();
+        spec.validate().map_err(|m| format!("chain[{i}].{m}"))?;
         out.push(spec.build());
     }
     Ok(out)
@@ -133,39 +130,41 @@ impl NativeChain {
                 "processors take 1 or 2 channels, got {channels}"
             )));
         }
-        if let (Ok(i), Ok(o)) = (
-            input.cast::<PyArray1<f32>>(),
-            output.cast::<PyArray1<f32>>(),
-        ) {
-            return self.run(
-                py,
-                i.try_readonly(),
-                o.try_readwrite(),
-                channels,
-                sample_rate_hz,
-                (skip, flush),
-            );
-        }
-        match (
-            input.cast::<PyArray1<f64>>(),
-            output.cast::<PyArray1<f64>>(),
-        ) {
-            (Ok(i), Ok(o)) => self.run(
-                py,
-                i.try_readonly(),
-                o.try_readwrite(),
-                channels,
-                sample_rate_hz,
-                (skip, flush),
-            ),
-            _ => Err(lathe_error(
-                "input and output must be 1-D float32 or float64 arrays of the same type",
-            )),
+        let io = (channels, sample_rate_hz, (skip, flush));
+        match self.run_as::<f32>(py, input, output, io) {
+            Some(done) => done,
+            None => self
+                .run_as::<f64>(py, input, output, io)
+                .unwrap_or_else(|| {
+                    Err(lathe_error(
+                        "input and output must be 1-D float32 or float64 arrays of the same type",
+                    ))
+                }),
         }
     }
 }
 
 impl NativeChain {
+    /// [`NativeChain::run`] when both arrays hold `S`; `None` when they do not.
+    fn run_as<S: Sample + numpy::Element>(
+        &self,
+        py: Python<'_>,
+        input: &Bound<'_, PyAny>,
+        output: &Bound<'_, PyAny>,
+        (channels, rate_hz, skip_flush): (usize, f64, (usize, usize)),
+    ) -> Option<PyResult<()>> {
+        let i = input.cast::<PyArray1<S>>().ok()?;
+        let o = output.cast::<PyArray1<S>>().ok()?;
+        Some(self.run(
+            py,
+            i.try_readonly(),
+            o.try_readwrite(),
+            channels,
+            rate_hz,
+            skip_flush,
+        ))
+    }
+
     fn run<S: Sample + numpy::Element>(
         &self,
         py: Python<'_>,
