@@ -102,3 +102,38 @@ ensure_corpus() {
   fi
   export LATHE_CORPUS="$out"
 }
+
+# A throwaway PostgreSQL server for the tests (Debian's server, initdb'd into a temporary
+# folder as the postgres user, listening on a free loopback port with password logins).
+# Exports LATHE_TEST_POSTGRES, the URL of a superuser connection (the tests create a database
+# each). The server stops with the machine; `stop_postgres` stops it earlier.
+ensure_postgres() {
+  if [ -n "${LATHE_TEST_POSTGRES:-}" ]; then return 0; fi
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    echo "== installing postgresql"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  fi
+  local dir port pw=lathe-test-secret
+  dir=$(mktemp -d /tmp/lathe-pg.XXXXXX)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf '%s\n' "$pw" > "$dir/pw"
+  as_root chown -R postgres "$dir"
+  as_root runuser -u postgres -- "$bin/initdb" -D "$dir/data" -U lathe --auth=scram-sha-256 \
+    --pwfile="$dir/pw" -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
+    cat "$dir/initdb.log"; echo "initdb failed"; return 1; }
+  as_root runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off" \
+    start >/dev/null || { cat "$dir/server.log"; echo "postgres failed to start"; return 1; }
+  export LATHE_PG_DIR="$dir" LATHE_PG_BIN="$bin"
+  export LATHE_TEST_POSTGRES="postgres://lathe:$pw@127.0.0.1:$port/postgres"
+  echo "== PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($dir)"
+}
+
+stop_postgres() {
+  [ -n "${LATHE_PG_DIR:-}" ] || return 0
+  as_root runuser -u postgres -- "$LATHE_PG_BIN/pg_ctl" -D "$LATHE_PG_DIR/data" -m fast stop >/dev/null || true
+}

@@ -50,7 +50,7 @@ impl Accounts {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<usize>,
     ) -> Result<(), AccountError> {
         let n = self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::sqlite_tx::write_transaction(c)?;
             let n = f(&tx)?;
             if n > 0 {
                 tx.commit()?;

@@ -156,7 +156,7 @@ impl Outbox {
         }
         let now = now_f();
         self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::sqlite_tx::write_transaction(c)?;
             for (id, user, hook, topic, body) in &rows {
                 tx.execute(
                     "INSERT INTO deliveries (id, user, url, secret, event, body, created_s, next_at)

@@ -1,143 +1,11 @@
-//! The job queue: one SQLite table in the data folder (`jobs.sqlite`, WAL mode, so the web
-//! handlers and the workers each hold their own connection).
-//!
-//! The [`Queue`] trait is all the rest of the server knows of it: a PostgreSQL queue
-//! (`SELECT … FOR UPDATE SKIP LOCKED` in `claim`) could replace it for many stateless workers.
+//! The SQLite queue: tables in the data folder's `jobs.sqlite` (WAL mode, so the web handlers
+//! and the workers each hold their own connection).
 
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
 
-/// A job's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Queued,
-    Running,
-    Done,
-    Failed,
-}
-
-impl State {
-    fn as_str(self) -> &'static str {
-        match self {
-            State::Queued => "queued",
-            State::Running => "running",
-            State::Done => "done",
-            State::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> State {
-        match s {
-            "running" => State::Running,
-            "done" => State::Done,
-            "failed" => State::Failed,
-            _ => State::Queued,
-        }
-    }
-}
-
-/// One job's row.
-#[derive(Clone, Debug, Serialize)]
-pub struct Job {
-    pub id: String,
-    pub state: State,
-    pub progress: f64,
-    pub stage: String,
-    pub error: Option<String>,
-    /// `mix` or `stems`.
-    pub kind: String,
-    /// The options JSON as uploaded.
-    pub options: String,
-    pub created_s: i64,
-    pub finished_s: Option<i64>,
-    /// Times a worker has taken it (a crashed attempt goes back to the queue, up to a limit).
-    pub attempts: u32,
-    /// The account that ordered it (`None`: ordered while the service had no accounts).
-    pub owner: Option<String>,
-    /// The revision being rendered, or the last one rendered (1: the automatic master); the
-    /// job's state is this revision's.
-    pub revision: u32,
-    /// The revision the client approved.
-    pub approved: Option<u32>,
-}
-
-/// One revision of a job.
-#[derive(Clone, Debug, Serialize)]
-pub struct Revision {
-    pub n: u32,
-    pub note: String,
-    pub author: Option<String>,
-    pub created_s: i64,
-    /// How its render ended (`None` while it is the job's current revision in the queue).
-    pub state: Option<State>,
-    pub error: Option<String>,
-    /// The session an engineer posted (its files resolved to the job's uploads); `None` for
-    /// revision 1, which the order's options made.
-    pub session: Option<String>,
-}
-
-/// Something that happened to a job, for its history (and the audit log).
-#[derive(Clone, Debug, Serialize)]
-pub struct Event {
-    pub at_s: i64,
-    pub who: Option<String>,
-    /// `ordered`, `revision` (an engineer asked for one), `rendered`, `failed` (how a
-    /// revision's render ended), `approved`, `changes`, `deleted`.
-    pub what: String,
-    pub revision: Option<u32>,
-    pub comment: String,
-}
-
-pub type QueueResult<T> = Result<T, String>;
-
-/// What the server needs of a job queue.
-pub trait Queue: Send + Sync {
-    fn add(&self, id: &str, kind: &str, options: &str, owner: Option<&str>) -> QueueResult<()>;
-    fn get(&self, id: &str) -> QueueResult<Option<Job>>;
-    /// Every job, newest first.
-    fn list(&self) -> QueueResult<Vec<Job>>;
-    /// Queues revision n + 1 of a finished job, rendering `session` (`None`: a revision is
-    /// queued or rendering).
-    fn add_revision(
-        &self,
-        id: &str,
-        session: &str,
-        note: &str,
-        author: Option<&str>,
-    ) -> QueueResult<Option<u32>>;
-    fn revisions(&self, id: &str) -> QueueResult<Vec<Revision>>;
-    /// Records the client's approval of revision `n`.
-    fn approve(&self, id: &str, n: u32, who: Option<&str>, comment: &str) -> QueueResult<()>;
-    /// Records an event in the job's history.
-    fn record(&self, id: &str, e: &Event) -> QueueResult<()>;
-    fn events(&self, id: &str) -> QueueResult<Vec<Event>>;
-    /// The newest `limit` events of every job, newest first, with their job ids (the audit
-    /// log; it outlives deleted jobs).
-    fn audit(&self, limit: u32) -> QueueResult<Vec<(String, Event)>>;
-    /// Up to `limit` events recorded after event number `after`, oldest first, each with its
-    /// number and job id (what the notifier has not seen yet).
-    fn events_after(&self, after: i64, limit: u32) -> QueueResult<Vec<(i64, String, Event)>>;
-    /// The number of the newest event (0: none).
-    fn last_event(&self) -> QueueResult<i64>;
-    /// Takes the oldest queued job, marks it running and counts the attempt.
-    fn claim(&self) -> QueueResult<Option<Job>>;
-    /// Puts a running job back in the queue (its attempt crashed; the count stays).
-    fn retry(&self, id: &str, why: &str) -> QueueResult<()>;
-    fn progress(&self, id: &str, progress: f64, stage: &str) -> QueueResult<()>;
-    fn finish(&self, id: &str, error: Option<&str>) -> QueueResult<()>;
-    fn remove(&self, id: &str) -> QueueResult<()>;
-    /// Jobs that were running when the server stopped go back to the queue, unless they have
-    /// had `max_attempts` already: those fail (each of their attempts ended the server, or was
-    /// ended with it). Returns (requeued, failed).
-    fn requeue_running(&self, max_attempts: u32) -> QueueResult<(usize, usize)>;
-    /// Every job id the database holds (to find folders no job owns).
-    fn all_ids(&self) -> QueueResult<Vec<String>>;
-    /// Finished jobs older than `max_age_s` seconds.
-    fn finished_before(&self, cutoff_s: i64) -> QueueResult<Vec<String>>;
-}
+use super::{now_s, Event, Job, Queue, QueueResult, Revision, State};
 
 /// The SQLite queue.
 pub struct SqliteQueue {
@@ -146,12 +14,6 @@ pub struct SqliteQueue {
 
 fn err(e: rusqlite::Error) -> String {
     format!("job database: {e}")
-}
-
-pub fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl SqliteQueue {
@@ -262,7 +124,7 @@ const COLUMNS: &str =
 impl Queue for SqliteQueue {
     fn add(&self, id: &str, kind: &str, options: &str, owner: Option<&str>) -> QueueResult<()> {
         self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::sqlite_tx::write_transaction(c)?;
             let now = now_s();
             tx.execute(
                 "INSERT INTO jobs (id, state, kind, options, created_s, owner) VALUES (?1, 'queued', ?2, ?3, ?4, ?5)",
@@ -288,7 +150,7 @@ impl Queue for SqliteQueue {
         author: Option<&str>,
     ) -> QueueResult<Option<u32>> {
         self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::sqlite_tx::write_transaction(c)?;
             let (state, last): (String, u32) = tx.query_row(
                 "SELECT state, revision FROM jobs WHERE id = ?1",
                 [id],
@@ -338,7 +200,7 @@ impl Queue for SqliteQueue {
 
     fn approve(&self, id: &str, n: u32, who: Option<&str>, comment: &str) -> QueueResult<()> {
         self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::sqlite_tx::write_transaction(c)?;
             tx.execute("UPDATE jobs SET approved = ?2 WHERE id = ?1", params![id, n])?;
             tx.execute(
                 "INSERT INTO events (job, at_s, who, what, revision, comment) VALUES (?1, ?2, ?3, 'approved', ?4, ?5)",
@@ -422,7 +284,7 @@ impl Queue for SqliteQueue {
 
     fn claim(&self) -> QueueResult<Option<Job>> {
         self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::sqlite_tx::write_transaction(c)?;
             let job = tx
                 .query_row(
                     &format!(
@@ -464,7 +326,7 @@ impl Queue for SqliteQueue {
             State::Done
         };
         self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::sqlite_tx::write_transaction(c)?;
             tx.execute(
                 "UPDATE jobs SET state = ?2, progress = CASE WHEN ?3 IS NULL THEN 1 ELSE progress END, error = ?3, finished_s = ?4, stage = '' WHERE id = ?1",
                 params![id, state.as_str(), error, now_s()],
@@ -485,7 +347,7 @@ impl Queue for SqliteQueue {
 
     fn remove(&self, id: &str) -> QueueResult<()> {
         self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::sqlite_tx::write_transaction(c)?;
             tx.execute("DELETE FROM revisions WHERE job = ?1", [id])?;
             tx.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
             // The events stay: the audit log outlives the files.
@@ -503,9 +365,20 @@ impl Queue for SqliteQueue {
         })
     }
 
+    fn heartbeat(&self, id: &str, attempt: u32) -> QueueResult<bool> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE id = ?1 AND state = 'running' AND attempts = ?2",
+                params![id, attempt],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n == 1)
+        })
+    }
+
     fn requeue_running(&self, max_attempts: u32) -> QueueResult<(usize, usize)> {
         self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+            let tx = crate::sqlite_tx::write_transaction(c)?;
             let why = format!("the service stopped during each of its {max_attempts} attempts (it may have crashed it); not tried again");
             tx.execute(
                 "UPDATE revisions SET state = 'failed', error = ?2 WHERE (job, n) IN
