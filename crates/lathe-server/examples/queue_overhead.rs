@@ -16,7 +16,8 @@ fn one_life(q: &dyn Queue) -> bool {
         return false;
     };
     for k in 0..20 {
-        q.progress(&j.id, k as f64 / 20.0, "rendering").expect("progress");
+        q.progress(&j.id, k as f64 / 20.0, "rendering")
+            .expect("progress");
         if k % 7 == 6 {
             q.heartbeat(&j.id, j.attempts).expect("heartbeat");
         }
