@@ -12,6 +12,7 @@ mod access;
 pub mod accounts;
 pub mod auth;
 pub mod child;
+pub mod db;
 mod files;
 mod guard;
 mod jobs;

@@ -1,5 +1,6 @@
 //! The studio's accounts: users with a role, their API tokens and their browser sessions, in
-//! three tables of the data folder's database (`jobs.sqlite`, next to the queue).
+//! tables of the service's database (the data folder's `jobs.sqlite`, next to the queue, or
+//! PostgreSQL), written once for both through [`crate::db::Db`].
 //!
 //! With no user at all the service is one person's tool on their own machine (open, and only
 //! on loopback: [`crate::start`] refuses any other address); once a user exists every request
@@ -12,9 +13,10 @@ pub mod webhook;
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::db::{Db, DbError, Row};
+use crate::db_params as params;
 use crate::queue::now_s;
 
 /// What a user may do.
@@ -75,7 +77,7 @@ pub enum AccountError {
     #[error("no user is named {0:?}")]
     NoSuchUser(String),
     #[error("account database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] DbError),
     #[error("{0}")]
     Secret(String),
     #[error("{0}")]
@@ -85,9 +87,41 @@ pub enum AccountError {
 /// How long a browser session lasts, seconds (two weeks).
 pub const SESSION_S: i64 = 14 * 86_400;
 
-/// The accounts of one data folder.
+/// The accounts' tables in a SQLite database (created when missing; the PostgreSQL schema is
+/// in `pg/schema.rs`).
+pub const SQLITE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password TEXT NOT NULL,
+        created_s INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS tokens (
+        digest TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users (name),
+        created_s INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS sessions (
+        digest TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users (name),
+        expires_s INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS webhooks (
+        user TEXT PRIMARY KEY REFERENCES users (name),
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_s INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS logins (
+        at_s INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        addr TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS logins_at ON logins (at_s);";
+
+/// The accounts of one service.
 pub struct Accounts {
-    conn: std::sync::Mutex<Connection>,
+    db: Db,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -100,45 +134,20 @@ fn valid_name(name: &str) -> bool {
 impl Accounts {
     /// Opens (creating) the account tables in `data_dir`'s database.
     pub fn open(data_dir: &Path) -> Result<Self, AccountError> {
-        let conn = Connection::open(data_dir.join("jobs.sqlite"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS users (
-                name TEXT PRIMARY KEY,
-                role TEXT NOT NULL,
-                password TEXT NOT NULL,
-                created_s INTEGER NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS tokens (
-                digest TEXT PRIMARY KEY,
-                user TEXT NOT NULL REFERENCES users (name),
-                created_s INTEGER NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS sessions (
-                digest TEXT PRIMARY KEY,
-                user TEXT NOT NULL REFERENCES users (name),
-                expires_s INTEGER NOT NULL
-            );",
-        )?;
-        Self::create_webhook_table(&conn)?;
-        Self::create_login_table(&conn)?;
-        Ok(Self {
-            conn: std::sync::Mutex::new(conn),
-        })
+        Ok(Self::on(Db::sqlite(data_dir, SQLITE_SCHEMA)?))
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, AccountError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(f(&conn)?)
+    /// The accounts in `db` (its schema made already).
+    pub fn on(db: Db) -> Self {
+        Self { db }
     }
 
     /// Whether any user exists (then every request needs credentials).
     pub fn any(&self) -> Result<bool, AccountError> {
-        self.with(|c| c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0)))
+        let row = self
+            .db
+            .query_opt("SELECT EXISTS (SELECT 1 FROM users)", &[])?;
+        Ok(row.is_some_and(|r| r.int(0) != 0))
     }
 
     pub fn add_user(&self, name: &str, role: Role, pass: &str) -> Result<User, AccountError> {
@@ -150,12 +159,11 @@ impl Accounts {
         }
         let phc = password::hash(pass).map_err(AccountError::Secret)?;
         let created_s = now_s();
-        let added = self.with(|c| {
-            c.execute(
-                "INSERT OR IGNORE INTO users (name, role, password, created_s) VALUES (?1, ?2, ?3, ?4)",
-                params![name, role.as_str(), phc, created_s],
-            )
-        })?;
+        let added = self.db.exec(
+            "INSERT INTO users (name, role, password, created_s) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            params![name, role.as_str(), phc, created_s],
+        )?;
         if added == 0 {
             return Err(AccountError::Exists(name.to_string()));
         }
@@ -167,32 +175,26 @@ impl Accounts {
     }
 
     pub fn users(&self) -> Result<Vec<User>, AccountError> {
-        self.with(|c| {
-            let mut st = c.prepare("SELECT name, role, created_s FROM users ORDER BY name")?;
-            let rows = st.query_map([], row_to_user)?;
-            rows.collect()
-        })
+        let rows = self
+            .db
+            .query("SELECT name, role, created_s FROM users ORDER BY name", &[])?;
+        Ok(rows.iter().map(row_to_user).collect())
     }
 
     pub fn user(&self, name: &str) -> Result<Option<User>, AccountError> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT name, role, created_s FROM users WHERE name = ?1",
-                [name],
-                row_to_user,
-            )
-            .optional()
-        })
+        let row = self.db.query_opt(
+            "SELECT name, role, created_s FROM users WHERE name = $1",
+            params![name],
+        )?;
+        Ok(row.as_ref().map(row_to_user))
     }
 
     /// The user whose name and password these are.
     pub fn check_password(&self, name: &str, pass: &str) -> Result<Option<User>, AccountError> {
-        let stored: Option<String> = self.with(|c| {
-            c.query_row("SELECT password FROM users WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()
-        })?;
+        let stored = self
+            .db
+            .query_opt("SELECT password FROM users WHERE name = $1", params![name])?
+            .map(|r| r.text(0));
         let ok = password::verify(pass, stored.as_deref().unwrap_or(password::decoy()));
         if ok && stored.is_some() {
             self.user(name)
@@ -207,35 +209,30 @@ impl Accounts {
             return Err(AccountError::NoSuchUser(name.to_string()));
         }
         let token = secret::new_secret("lathe_").map_err(AccountError::Secret)?;
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO tokens (digest, user, created_s) VALUES (?1, ?2, ?3)",
-                params![secret::digest(&token), name, now_s()],
-            )
-        })?;
+        self.db.exec(
+            "INSERT INTO tokens (digest, \"user\", created_s) VALUES ($1, $2, $3)",
+            params![secret::digest(&token), name, now_s()],
+        )?;
         Ok(token)
     }
 
     pub fn user_by_token(&self, token: &str) -> Result<Option<User>, AccountError> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT u.name, u.role, u.created_s FROM tokens t JOIN users u ON u.name = t.user
-                 WHERE t.digest = ?1",
-                [secret::digest(token)],
-                row_to_user,
-            )
-            .optional()
-        })
+        let row = self.db.query_opt(
+            "SELECT u.name, u.role, u.created_s FROM tokens t JOIN users u ON u.name = t.\"user\"
+             WHERE t.digest = $1",
+            params![secret::digest(token)],
+        )?;
+        Ok(row.as_ref().map(row_to_user))
     }
 
     /// A new browser session for `name`: the cookie's value (only its digest is kept).
     pub fn create_session(&self, name: &str) -> Result<String, AccountError> {
         let cookie = secret::new_secret("").map_err(AccountError::Secret)?;
         let now = now_s();
-        self.with(|c| {
-            c.execute("DELETE FROM sessions WHERE expires_s < ?1", [now])?;
-            c.execute(
-                "INSERT INTO sessions (digest, user, expires_s) VALUES (?1, ?2, ?3)",
+        self.db.transaction(|tx| {
+            tx.exec("DELETE FROM sessions WHERE expires_s < $1", params![now])?;
+            tx.exec(
+                "INSERT INTO sessions (digest, \"user\", expires_s) VALUES ($1, $2, $3)",
                 params![secret::digest(&cookie), name, now + SESSION_S],
             )
         })?;
@@ -243,34 +240,28 @@ impl Accounts {
     }
 
     pub fn user_by_session(&self, cookie: &str) -> Result<Option<User>, AccountError> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT u.name, u.role, u.created_s FROM sessions s JOIN users u ON u.name = s.user
-                 WHERE s.digest = ?1 AND s.expires_s >= ?2",
-                params![secret::digest(cookie), now_s()],
-                row_to_user,
-            )
-            .optional()
-        })
+        let row = self.db.query_opt(
+            "SELECT u.name, u.role, u.created_s FROM sessions s JOIN users u ON u.name = s.\"user\"
+             WHERE s.digest = $1 AND s.expires_s >= $2",
+            params![secret::digest(cookie), now_s()],
+        )?;
+        Ok(row.as_ref().map(row_to_user))
     }
 
     pub fn end_session(&self, cookie: &str) -> Result<(), AccountError> {
-        self.with(|c| {
-            c.execute(
-                "DELETE FROM sessions WHERE digest = ?1",
-                [secret::digest(cookie)],
-            )
-            .map(|_| ())
-        })
+        self.db.exec(
+            "DELETE FROM sessions WHERE digest = $1",
+            params![secret::digest(cookie)],
+        )?;
+        Ok(())
     }
 }
 
-pub(crate) fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    let role: String = r.get(1)?;
-    Ok(User {
-        name: r.get(0)?,
+pub(crate) fn row_to_user(r: &Row) -> User {
+    User {
+        name: r.text(0),
         // A role this build does not know gets the least rights.
-        role: Role::parse(&role).unwrap_or(Role::Client),
-        created_s: r.get(2)?,
-    })
+        role: Role::parse(&r.text(1)).unwrap_or(Role::Client),
+        created_s: r.int(2),
+    }
 }

@@ -5,10 +5,11 @@
 //! it is made by the service, shown once when the URL is set, and a new one comes with every
 //! new URL.
 
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{secret, AccountError, Accounts, User};
+use crate::db::Row;
+use crate::db_params as params;
 use crate::queue::now_s;
 
 /// The longest webhook URL accepted.
@@ -45,17 +46,6 @@ pub fn check_url(url: &str) -> Result<(), AccountError> {
 }
 
 impl Accounts {
-    pub(super) fn create_webhook_table(c: &rusqlite::Connection) -> rusqlite::Result<()> {
-        c.execute_batch(
-            "CREATE TABLE IF NOT EXISTS webhooks (
-                user TEXT PRIMARY KEY REFERENCES users (name),
-                url TEXT NOT NULL,
-                secret TEXT NOT NULL,
-                created_s INTEGER NOT NULL
-            );",
-        )
-    }
-
     /// Sets `name`'s webhook URL; returns the new signing secret (shown once).
     pub fn set_webhook(&self, name: &str, url: &str) -> Result<String, AccountError> {
         check_url(url)?;
@@ -63,61 +53,52 @@ impl Accounts {
             return Err(AccountError::NoSuchUser(name.to_string()));
         }
         let key = secret::new_secret("whsec_").map_err(AccountError::Secret)?;
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO webhooks (user, url, secret, created_s) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (user) DO UPDATE SET url = ?2, secret = ?3, created_s = ?4",
-                params![name, url, key, now_s()],
-            )
-        })?;
+        self.db.exec(
+            "INSERT INTO webhooks (\"user\", url, secret, created_s) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (\"user\") DO UPDATE SET url = $2, secret = $3, created_s = $4",
+            params![name, url, &key, now_s()],
+        )?;
         Ok(key)
     }
 
     /// Removes `name`'s webhook (nothing is sent to it any more; deliveries queued already
     /// still go out).
     pub fn clear_webhook(&self, name: &str) -> Result<bool, AccountError> {
-        let n = self.with(|c| c.execute("DELETE FROM webhooks WHERE user = ?1", [name]))?;
+        let n = self
+            .db
+            .exec("DELETE FROM webhooks WHERE \"user\" = $1", params![name])?;
         Ok(n > 0)
     }
 
     pub fn webhook(&self, name: &str) -> Result<Option<Webhook>, AccountError> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT url, secret, created_s FROM webhooks WHERE user = ?1",
-                [name],
-                row_to_webhook,
-            )
-            .optional()
-        })
+        let row = self.db.query_opt(
+            "SELECT url, secret, created_s FROM webhooks WHERE \"user\" = $1",
+            params![name],
+        )?;
+        Ok(row.as_ref().map(|r| row_to_webhook(r, 0)))
     }
 
     /// Every user with a webhook, with it.
     pub fn webhooks(&self) -> Result<Vec<(User, Webhook)>, AccountError> {
-        self.with(|c| {
-            let mut st = c.prepare(
-                "SELECT u.name, u.role, u.created_s, w.url, w.secret, w.created_s
-                 FROM webhooks w JOIN users u ON u.name = w.user ORDER BY u.name",
-            )?;
-            let rows = st.query_map([], |r| {
-                let user = super::row_to_user(r)?;
-                let hook = Webhook {
-                    url: r.get(3)?,
-                    secret: r.get(4)?,
-                    created_s: r.get(5)?,
-                };
-                Ok((user, hook))
-            })?;
-            rows.collect()
-        })
+        let rows = self.db.query(
+            "SELECT u.name, u.role, u.created_s, w.url, w.secret, w.created_s
+             FROM webhooks w JOIN users u ON u.name = w.\"user\" ORDER BY u.name",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| (super::row_to_user(r), row_to_webhook(r, 3)))
+            .collect())
     }
 }
 
-fn row_to_webhook(r: &rusqlite::Row<'_>) -> rusqlite::Result<Webhook> {
-    Ok(Webhook {
-        url: r.get(0)?,
-        secret: r.get(1)?,
-        created_s: r.get(2)?,
-    })
+/// A webhook from the columns `url, secret, created_s` starting at `first`.
+fn row_to_webhook(r: &Row, first: usize) -> Webhook {
+    Webhook {
+        url: r.text(first),
+        secret: r.text(first + 1),
+        created_s: r.int(first + 2),
+    }
 }
 
 #[cfg(test)]

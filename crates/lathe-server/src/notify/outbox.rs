@@ -1,4 +1,4 @@
-//! The webhook outbox: every notification to send, kept in the data folder's database until
+//! The webhook outbox: every notification to send, kept in the service's database until
 //! it is delivered or given up, so that a restart loses none (a delivery cut off by a stop is
 //! sent again: receivers tell repeats apart by the delivery id).
 //!
@@ -8,10 +8,11 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::accounts::Accounts;
+use crate::db::{Db, Row};
+use crate::db_params as params;
 use crate::queue::{now_s, Event, Queue};
 
 /// The webhook event an event of a job's history is sent as (`None`: not sent).
@@ -48,26 +49,48 @@ pub struct Delivery {
 
 /// The outbox's tables.
 pub struct Outbox {
-    conn: std::sync::Mutex<Connection>,
+    db: Db,
 }
 
-const COLUMNS: &str =
-    "id, user, url, secret, event, body, created_s, attempts, state, last_status, last_error";
+/// The outbox's tables in a SQLite database (the PostgreSQL schema is in `pg/schema.rs`).
+pub const SQLITE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS webhook_cursor (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        last_event INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS deliveries (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        event TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_s INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        last_status INTEGER,
+        last_error TEXT
+    );
+    CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_at);
+    CREATE INDEX IF NOT EXISTS deliveries_user ON deliveries (user, created_s);";
 
-fn row_to_delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
-    Ok(Delivery {
-        id: r.get(0)?,
-        user: r.get(1)?,
-        url: r.get(2)?,
-        secret: r.get(3)?,
-        event: r.get(4)?,
-        body: r.get(5)?,
-        created_s: r.get(6)?,
-        attempts: r.get(7)?,
-        state: r.get(8)?,
-        last_status: r.get(9)?,
-        last_error: r.get(10)?,
-    })
+const COLUMNS: &str =
+    "id, \"user\", url, secret, event, body, created_s, attempts, state, last_status, last_error";
+
+fn row_to_delivery(r: &Row) -> Delivery {
+    Delivery {
+        id: r.text(0),
+        user: r.text(1),
+        url: r.text(2),
+        secret: r.text(3),
+        event: r.text(4),
+        body: r.text(5),
+        created_s: r.int(6),
+        attempts: r.int(7).clamp(0, u32::MAX.into()) as u32,
+        state: r.text(8),
+        last_status: r.opt_int(9).and_then(|s| u16::try_from(s).ok()),
+        last_error: r.opt_text(10),
+    }
 }
 
 /// Seconds since 1970 with a fraction (retry times are finer than a second in tests).
@@ -79,60 +102,37 @@ pub fn now_f() -> f64 {
 }
 
 impl Outbox {
+    /// Opens (creating) the outbox's tables in `data_dir`'s database.
     pub fn open(data_dir: &Path) -> Result<Self, String> {
-        let err = |e: rusqlite::Error| format!("webhook outbox: {e}");
-        let conn = Connection::open(data_dir.join("jobs.sqlite")).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(err)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS webhook_cursor (
-                one INTEGER PRIMARY KEY CHECK (one = 1),
-                last_event INTEGER NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS deliveries (
-                id TEXT PRIMARY KEY,
-                user TEXT NOT NULL,
-                url TEXT NOT NULL,
-                secret TEXT NOT NULL,
-                event TEXT NOT NULL,
-                body TEXT NOT NULL,
-                created_s INTEGER NOT NULL,
-                attempts INTEGER NOT NULL DEFAULT 0,
-                next_at REAL NOT NULL,
-                state TEXT NOT NULL DEFAULT 'pending',
-                last_status INTEGER,
-                last_error TEXT
-            );
-            CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_at);
-            CREATE INDEX IF NOT EXISTS deliveries_user ON deliveries (user, created_s);",
-        )
-        .map_err(err)?;
-        Ok(Self {
-            conn: std::sync::Mutex::new(conn),
-        })
+        Db::sqlite(data_dir, SQLITE_SCHEMA)
+            .map(Self::on)
+            .map_err(|e| format!("webhook outbox: {e}"))
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, String> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&conn).map_err(|e| format!("webhook outbox: {e}"))
+    /// The outbox in `db` (its schema made already).
+    pub fn on(db: Db) -> Self {
+        Self { db }
     }
 
     /// Turns the events recorded since the last call into deliveries, one for each user with
     /// a webhook who may see the job (its owner, engineers, admins). The first call ever
     /// starts from the newest event: history from before webhooks is not sent.
     pub fn fan_out(&self, queue: &dyn Queue, accounts: &Accounts) -> Result<usize, String> {
-        let cursor: Option<i64> = self.with(|c| {
-            c.query_row("SELECT last_event FROM webhook_cursor", [], |r| r.get(0))
-                .optional()
-        })?;
+        let err = |e: crate::db::DbError| format!("webhook outbox: {e}");
+        let cursor = self
+            .db
+            .query_opt("SELECT last_event FROM webhook_cursor", &[])
+            .map_err(err)?
+            .map(|r| r.int(0));
         let Some(cursor) = cursor else {
             let last = queue.last_event()?;
-            self.with(|c| {
-                c.execute(
-                    "INSERT OR IGNORE INTO webhook_cursor (one, last_event) VALUES (1, ?1)",
-                    [last],
+            self.db
+                .exec(
+                    "INSERT INTO webhook_cursor (one, last_event) VALUES (1, $1)
+                     ON CONFLICT DO NOTHING",
+                    params![last],
                 )
-            })?;
+                .map_err(err)?;
             return Ok(0);
         };
         let events = queue.events_after(cursor, 200)?;
@@ -155,31 +155,34 @@ impl Outbox {
             }
         }
         let now = now_f();
-        self.with(|c| {
-            let tx = crate::sqlite_tx::write_transaction(c)?;
-            for (id, user, hook, topic, body) in &rows {
-                tx.execute(
-                    "INSERT INTO deliveries (id, user, url, secret, event, body, created_s, next_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![id, user, hook.url, hook.secret, topic, body, now_s(), now],
-                )?;
-            }
-            tx.execute("UPDATE webhook_cursor SET last_event = ?1", [last])?;
-            tx.commit()
-        })?;
+        self.db
+            .transaction(|tx| {
+                for (id, user, hook, topic, body) in &rows {
+                    tx.exec(
+                        "INSERT INTO deliveries (id, \"user\", url, secret, event, body, created_s, next_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        params![id, user, &hook.url, &hook.secret, *topic, body, now_s(), now],
+                    )?;
+                }
+                tx.exec("UPDATE webhook_cursor SET last_event = $1", params![last])
+            })
+            .map_err(err)?;
         Ok(rows.len())
     }
 
     /// Up to `limit` pending deliveries whose time has come, oldest first.
     pub fn due(&self, limit: u32) -> Result<Vec<Delivery>, String> {
-        self.with(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM deliveries WHERE state = 'pending' AND next_at <= ?1
-                 ORDER BY next_at LIMIT ?2"
-            ))?;
-            let rows = st.query_map(params![now_f(), limit], row_to_delivery)?;
-            rows.collect()
-        })
+        let rows = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM deliveries WHERE state = 'pending' AND next_at <= $1
+                     ORDER BY next_at LIMIT $2"
+                ),
+                params![now_f(), limit],
+            )
+            .map_err(|e| format!("webhook outbox: {e}"))?;
+        Ok(rows.iter().map(row_to_delivery).collect())
     }
 
     /// Records one attempt: delivered, or tried again at `retry_at` (`None`: given up).
@@ -195,26 +198,28 @@ impl Outbox {
             (Some(_), Some(_)) => "pending",
             (Some(_), None) => "failed",
         };
-        self.with(|c| {
-            c.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, state = ?2, last_status = ?3,
-                 last_error = ?4, next_at = COALESCE(?5, next_at) WHERE id = ?1",
+        self.db
+            .exec(
+                "UPDATE deliveries SET attempts = attempts + 1, state = $2, last_status = $3,
+                 last_error = $4, next_at = COALESCE($5, next_at) WHERE id = $1",
                 params![id, state, status, error, retry_at],
             )
-            .map(|_| ())
-        })
+            .map(drop)
+            .map_err(|e| format!("webhook outbox: {e}"))
     }
 
     /// A user's newest `limit` deliveries, newest first.
     pub fn of_user(&self, user: &str, limit: u32) -> Result<Vec<Delivery>, String> {
-        self.with(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM deliveries WHERE user = ?1
-                 ORDER BY created_s DESC, rowid DESC LIMIT ?2"
-            ))?;
-            let rows = st.query_map(params![user, limit], row_to_delivery)?;
-            rows.collect()
-        })
+        let sql = format!(
+            "SELECT {COLUMNS} FROM deliveries WHERE \"user\" = $1
+             ORDER BY created_s DESC, {} DESC LIMIT $2",
+            self.db.insertion_order()
+        );
+        let rows = self
+            .db
+            .query(&sql, params![user, limit])
+            .map_err(|e| format!("webhook outbox: {e}"))?;
+        Ok(rows.iter().map(row_to_delivery).collect())
     }
 }
 

@@ -108,9 +108,18 @@ impl Pg {
         F: FnOnce(Pool) -> Fut,
         Fut: Future<Output = Result<T, PgError>> + Send + 'static,
     {
+        self.run(work(self.pool.clone()))
+    }
+
+    /// Runs `work` on the client's runtime and waits for its result (at most
+    /// [`CALL_TIMEOUT`]; past it, `work` is dropped where it stands).
+    pub fn run<T, Fut>(&self, work: Fut) -> Result<T, PgError>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, PgError>> + Send + 'static,
+    {
         let runtime = self.runtime.as_ref().expect("present until dropped");
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let work = work(self.pool.clone());
         runtime.spawn(async move {
             let out = tokio::time::timeout(CALL_TIMEOUT, work)
                 .await
