@@ -152,13 +152,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the mastering web service: upload page, JSON API, SQLite job queue.
+    /// Run the mastering web service: upload page, JSON API, job queue.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
-        /// Jobs, their files, the queue and the accounts live here.
+        /// Jobs and their files live here (and, without --db, the queue and the accounts).
         #[arg(long, default_value = "lathe-data", global = true)]
         data: PathBuf,
+        /// The records (queue, revisions, accounts) in PostgreSQL instead of the data folder:
+        /// postgres://USER:PASSWORD@HOST:PORT/DATABASE. Also read from LATHE_DB_URL, which
+        /// keeps the password out of the process list.
+        #[arg(long, value_name = "URL", global = true)]
+        db: Option<String>,
         /// Accounts (without one: start the service).
         #[command(subcommand)]
         admin: Option<serve_admin::ServeAdmin>,
@@ -323,12 +328,14 @@ fn main() -> ExitCode {
         Command::Serve {
             admin: Some(admin),
             data,
+            db,
             ..
-        } => serve_admin::run(&admin, &data),
+        } => serve_admin::run(&admin, &data, db_url(db).as_deref()),
         Command::Serve {
             admin: None,
             addr,
             data,
+            db,
             workers,
             max_upload_mb,
             retention_days,
@@ -356,6 +363,7 @@ fn main() -> ExitCode {
             config.job_timeout_s = job_timeout_s;
             config.max_stems = max_stems;
             config.allowed_hosts = allow_hosts;
+            config.db_url = db_url(db);
             serve_cmd(config)
         }
         Command::ServeJob { args } => {
@@ -378,6 +386,12 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `--db`, or else `LATHE_DB_URL`.
+fn db_url(flag: Option<String>) -> Option<String> {
+    flag.or_else(|| std::env::var(lathe_server::records::DB_URL_ENV).ok())
+        .filter(|u| !u.is_empty())
 }
 
 fn serve_cmd(config: lathe_server::Config) -> ExitCode {

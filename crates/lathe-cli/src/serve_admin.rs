@@ -1,6 +1,6 @@
 //! `lathe serve user add|list|remove|passwd|webhook` and `lathe serve token create|revoke`: the
-//! studio's accounts, kept in the service's data folder (the service may be running: SQLite
-//! takes both).
+//! studio's accounts, kept in the service's database (the data folder's SQLite, or PostgreSQL
+//! with `--db`; the service may be running: both take concurrent writers).
 
 use std::io::BufRead;
 use std::path::Path;
@@ -70,9 +70,12 @@ pub enum TokenCommand {
     Revoke { name: String },
 }
 
-fn open(data: &Path) -> Result<Accounts, String> {
-    std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
-    Accounts::open(data).map_err(|e| e.to_string())
+fn open(data: &Path, db: Option<&str>) -> Result<Accounts, String> {
+    let database = lathe_server::records::Database::parse(db, data)?;
+    if db.is_none() {
+        std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
+    }
+    database.open_accounts()
 }
 
 fn code(e: &AccountError) -> ExitCode {
@@ -82,12 +85,12 @@ fn code(e: &AccountError) -> ExitCode {
     }
 }
 
-pub fn run(admin: &ServeAdmin, data: &Path) -> ExitCode {
-    let accounts = match open(data) {
+pub fn run(admin: &ServeAdmin, data: &Path, db: Option<&str>) -> ExitCode {
+    let accounts = match open(data, db) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("lathe: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+            return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
     let done = match admin {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::Caller;
-use crate::queue::{Job, Queue};
+use crate::queue::Job;
 use crate::{error, valid_id, AppState};
 
 /// Why a job is not shown.

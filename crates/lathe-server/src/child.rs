@@ -23,6 +23,8 @@ pub struct ChildLimits {
     pub memory_bytes: u64,
     /// Wall-clock limit of one attempt.
     pub timeout: Duration,
+    /// Environment the child gets besides the server's (the database URL).
+    pub env: Vec<(String, String)>,
 }
 
 /// How one attempt ended.
@@ -37,6 +39,9 @@ pub enum Outcome {
     Crashed(String),
     /// It ran past the time limit and was killed. Not retried: it would again.
     TimedOut(Duration),
+    /// The attempt lost its claim on the job (its lease ran out, and the job went back to the
+    /// queue): the child was stopped, and the attempt records nothing.
+    Lost,
 }
 
 /// The exit code with which the runner reports the job's own failure (its message is the last
@@ -46,17 +51,37 @@ pub const EXIT_JOB_FAILED: i32 = 1;
 /// Runs one attempt of job `id` and waits for it; `stop` makes the wait give up on nothing (a
 /// running job always finishes), it is only polled so that the caller stays responsive.
 pub fn run(limits: &ChildLimits, data_dir: &Path, id: &str) -> Outcome {
-    run_with(limits, &[data_dir.as_os_str(), std::ffi::OsStr::new(id)])
+    run_while(limits, data_dir, id, &mut || true)
 }
 
-/// Runs the runner with `extra` arguments after its own (see [`run`]).
-pub fn run_with(limits: &ChildLimits, extra: &[&std::ffi::OsStr]) -> Outcome {
+/// [`run`], asking `keep` while the child runs (about every 50 ms): false stops the child
+/// ([`Outcome::Lost`]). The worker renews its claim on the job there.
+pub fn run_while(
+    limits: &ChildLimits,
+    data_dir: &Path,
+    id: &str,
+    keep: &mut dyn FnMut() -> bool,
+) -> Outcome {
+    run_with(
+        limits,
+        &[data_dir.as_os_str(), std::ffi::OsStr::new(id)],
+        keep,
+    )
+}
+
+/// Runs the runner with `extra` arguments after its own (see [`run_while`]).
+pub fn run_with(
+    limits: &ChildLimits,
+    extra: &[&std::ffi::OsStr],
+    keep: &mut dyn FnMut() -> bool,
+) -> Outcome {
     let Some((program, args)) = limits.command.split_first() else {
         return Outcome::Crashed("no job runner is configured".into());
     };
     let mut cmd = Command::new(program);
     cmd.args(args)
         .args(extra)
+        .envs(limits.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -120,6 +145,11 @@ pub fn run_with(limits: &ChildLimits, extra: &[&std::ffi::OsStr]) -> Outcome {
             Ok(None) if started.elapsed() > limits.timeout => {
                 kill_group(&mut child);
                 break None;
+            }
+            Ok(None) if !keep() => {
+                kill_group(&mut child);
+                let _ = reader.join();
+                return Outcome::Lost;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => {
@@ -200,6 +230,7 @@ mod tests {
             command: vec!["sh".into(), "-c".into(), script.into()],
             memory_bytes: 0,
             timeout: Duration::from_secs_f64(timeout_s),
+            env: vec![("LATHE_TEST_VAR".into(), "seen".into())],
         };
         run(&limits, Path::new("/data"), "abc")
     }
@@ -207,6 +238,7 @@ mod tests {
     #[test]
     fn outcomes_follow_the_childs_exit() {
         assert_eq!(sh("test \"$0/$1\" = /data/abc", 10.0), Outcome::Done);
+        assert_eq!(sh("test \"$LATHE_TEST_VAR\" = seen", 10.0), Outcome::Done);
         assert_eq!(
             sh("echo progress >&2; echo 'bad input: x' >&2; exit 1", 10.0),
             Outcome::Failed("bad input: x".into())
@@ -224,6 +256,27 @@ mod tests {
         assert!(matches!(sh("exit 7", 10.0), Outcome::Crashed(_)));
         // exit 1 without a word is a crash, not a failure with an empty reason.
         assert!(matches!(sh("exit 1", 10.0), Outcome::Crashed(_)));
+    }
+
+    #[test]
+    fn a_child_whose_claim_is_lost_is_stopped() {
+        let limits = ChildLimits {
+            command: vec!["sh".into(), "-c".into(), "sleep 30".into()],
+            memory_bytes: 0,
+            timeout: Duration::from_secs(60),
+            env: Vec::new(),
+        };
+        let started = Instant::now();
+        let mut asked = 0;
+        let mut keep = || {
+            asked += 1;
+            asked < 5
+        };
+        assert_eq!(
+            run_while(&limits, Path::new("/d"), "x", &mut keep),
+            Outcome::Lost
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
@@ -245,6 +298,7 @@ mod tests {
             ],
             memory_bytes: 512 << 20,
             timeout: Duration::from_secs(30),
+            env: Vec::new(),
         };
         assert_eq!(
             run(&limits, Path::new("/d"), "x"),

@@ -8,7 +8,7 @@ use axum::{Extension, Json};
 
 use crate::access::visible;
 use crate::auth::Caller;
-use crate::queue::{self, Job, Queue};
+use crate::queue::{self, Job};
 use crate::storage::Store;
 use crate::{error, web, AppState};
 

@@ -22,6 +22,7 @@ pub mod notify;
 pub mod pg;
 mod qc_report;
 pub mod queue;
+pub mod records;
 pub mod revisions;
 mod sqlite_tx;
 pub mod storage;
@@ -44,7 +45,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use queue::{Queue, SqliteQueue};
+use queue::Queue;
 use storage::{LocalStore, Store};
 use worker::JobOptions;
 
@@ -77,6 +78,8 @@ pub struct Config {
     pub upload_idle_s: u64,
     /// How webhooks are retried.
     pub notify: notify::NotifyConfig,
+    /// `--db`: a PostgreSQL URL for the records (`None`: SQLite in the data folder).
+    pub db_url: Option<String>,
 }
 
 impl Config {
@@ -97,6 +100,7 @@ impl Config {
             max_concurrent_uploads: 64,
             upload_idle_s: 30,
             notify: notify::NotifyConfig::default(),
+            db_url: None,
         }
     }
 }
@@ -158,7 +162,7 @@ struct AppState {
     accounts: Arc<accounts::Accounts>,
     outbox: Arc<notify::outbox::Outbox>,
     throttle: Arc<login::Throttle>,
-    queue: Arc<SqliteQueue>,
+    queue: Arc<dyn Queue>,
     store: Arc<LocalStore>,
     max_upload: u64,
     max_stems: usize,
@@ -211,8 +215,12 @@ pub fn start(config: Config) -> Result<Running, String> {
         .data_dir
         .canonicalize()
         .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    let queue = Arc::new(SqliteQueue::open(&data_dir)?);
-    let accounts = Arc::new(accounts::Accounts::open(&data_dir).map_err(|e| e.to_string())?);
+    let database = records::Database::parse(config.db_url.as_deref(), &data_dir)?;
+    let records::Records {
+        queue,
+        accounts,
+        outbox,
+    } = database.open()?;
     if !config.addr.ip().is_loopback() && !accounts.any().map_err(|e| e.to_string())? {
         return Err(format!(
             "no user exists, so the service would be open to anyone who reaches {}: add one first \
@@ -231,20 +239,32 @@ pub fn start(config: Config) -> Result<Running, String> {
     }
     let store = Arc::new(LocalStore::new(&data_dir));
     let stop = Arc::new(AtomicBool::new(false));
-    let data = data_dir.clone();
     let worker_config = worker::WorkerConfig {
         limits: child::ChildLimits {
             command: config.job_runner.clone(),
             memory_bytes: config.job_memory_mb.saturating_mul(1 << 20),
             timeout: std::time::Duration::from_secs(config.job_timeout_s),
+            env: config
+                .db_url
+                .iter()
+                .map(|u| (records::DB_URL_ENV.to_string(), u.clone()))
+                .collect(),
         },
         data_dir: data_dir.clone(),
         max_attempts: config.max_attempts.max(1),
     };
+    // SQLite: a connection per worker thread; PostgreSQL: the process's one pool.
+    let workers_queue = queue.clone();
+    let open_worker_queue = move || -> Result<Arc<dyn Queue>, String> {
+        match &database {
+            records::Database::Sqlite { .. } => database.open_queue(),
+            records::Database::Postgres { .. } => Ok(workers_queue.clone()),
+        }
+    };
     let mut threads = worker::spawn_workers(
         config.workers,
         worker_config,
-        move || SqliteQueue::open(&data).map(|q| Box::new(q) as Box<dyn Queue>),
+        open_worker_queue,
         stop.clone(),
         std::time::Duration::from_millis(200),
     );
@@ -256,7 +276,6 @@ pub fn start(config: Config) -> Result<Running, String> {
         config.retention_days,
         stop.clone(),
     ));
-    let outbox = Arc::new(notify::outbox::Outbox::open(&data_dir)?);
     let notifier = notify::run(
         outbox.clone(),
         queue.clone(),
@@ -279,6 +298,7 @@ pub fn start(config: Config) -> Result<Running, String> {
             command: config.job_runner.clone(),
             memory_bytes: config.job_memory_mb.min(2048).saturating_mul(1 << 20),
             timeout: std::time::Duration::from_secs(30),
+            env: Vec::new(),
         },
         upload_idle: std::time::Duration::from_secs(config.upload_idle_s),
         receiving,
@@ -320,7 +340,7 @@ pub fn start(config: Config) -> Result<Running, String> {
 /// Deletes finished jobs older than the retention time, and job folders that no job owns
 /// (older than an hour, and not being uploaded), at start and every ten minutes.
 fn janitor(
-    queue: Arc<SqliteQueue>,
+    queue: Arc<dyn Queue>,
     store: Arc<LocalStore>,
     receiving: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     days: f64,

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::access::visible;
 use crate::auth::Caller;
-use crate::queue::{self, Event, Job, Queue, Revision};
+use crate::queue::{self, Event, Job, Revision};
 use crate::storage::Store;
 use crate::{error, AppState};
 

@@ -273,6 +273,10 @@ async fn receive(st: &AppState, id: &str, mut mp: Multipart) -> Result<(String, 
                     limit.as_secs()
                 )))
             }
+            // A probe is never asked to stop.
+            child::Outcome::Lost => {
+                return Err(Refused::Bad(format!("{what}: its check was stopped")))
+            }
         }
     }
     if let Some(text) = session_text {
@@ -299,6 +303,7 @@ fn probe(limits: &child::ChildLimits, data_dir: &Path, path: &Path) -> child::Ou
             std::ffi::OsStr::new("--probe"),
             path.as_os_str(),
         ],
+        &mut || true,
     )
 }
 

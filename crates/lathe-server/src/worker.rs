@@ -266,7 +266,7 @@ pub struct WorkerConfig {
 pub fn spawn_workers(
     n: usize,
     config: WorkerConfig,
-    open_queue: impl Fn() -> Result<Box<dyn Queue>, String> + Send + Sync + 'static,
+    open_queue: impl Fn() -> Result<Arc<dyn Queue>, String> + Send + Sync + 'static,
     stop: Arc<AtomicBool>,
     poll: std::time::Duration,
 ) -> Vec<std::thread::JoinHandle<()>> {
@@ -285,7 +285,18 @@ pub fn spawn_workers(
                 while !stop.load(Ordering::Relaxed) {
                     match queue.claim() {
                         Ok(Some(job)) => attempt(&config, queue.as_ref(), &job),
-                        Ok(None) => std::thread::sleep(poll),
+                        Ok(None) => {
+                            // Idle: hand back the jobs of workers that stopped renewing
+                            // their claims (killed, their machine gone).
+                            match queue.requeue_expired(config.max_attempts) {
+                                Ok((0, 0)) => {}
+                                Ok((requeued, failed)) => eprintln!(
+                                    "lathe serve: worker: {requeued} job(s) of a stopped worker queued again, {failed} failed"
+                                ),
+                                Err(e) => eprintln!("lathe serve: worker: {e}"),
+                            }
+                            std::thread::sleep(poll)
+                        }
                         Err(e) => {
                             eprintln!("lathe serve: worker: {e}");
                             std::thread::sleep(poll);
@@ -297,10 +308,30 @@ pub fn spawn_workers(
         .collect()
 }
 
-/// Runs one attempt of `job` in a child and records how it ended.
+/// Runs one attempt of `job` in a child and records how it ended. With leases, the claim is
+/// renewed while the child runs (three times a lease); an attempt that learns it lost the job
+/// stops its child and records nothing.
 fn attempt(config: &WorkerConfig, queue: &dyn Queue, job: &crate::queue::Job) {
-    let outcome = child::run(&config.limits, &config.data_dir, &job.id);
+    let every = queue.lease().map(|l| l / 3);
+    let mut last = std::time::Instant::now();
+    let mut keep = || {
+        let Some(every) = every else { return true };
+        if last.elapsed() < every {
+            return true;
+        }
+        last = std::time::Instant::now();
+        // A database that does not answer is not a lost claim: the lease says when it is.
+        queue.heartbeat(&job.id, job.attempts).unwrap_or(true)
+    };
+    let outcome = child::run_while(&config.limits, &config.data_dir, &job.id, &mut keep);
     let recorded = match outcome {
+        Outcome::Lost => {
+            eprintln!(
+                "lathe serve: job {} attempt {} lost its claim; stopped",
+                job.id, job.attempts
+            );
+            Ok(())
+        }
         Outcome::Done => queue.finish(&job.id, None),
         Outcome::Failed(why) => queue.finish(&job.id, Some(&why)),
         Outcome::Crashed(why) if job.attempts < config.max_attempts => {
@@ -362,7 +393,11 @@ pub fn job_main(args: &[std::ffi::OsString]) -> i32 {
         eprintln!("{}", crate::public_message(&msg, &data));
         child::EXIT_JOB_FAILED
     };
-    let queue = match crate::queue::SqliteQueue::open(&data) {
+    let database = match std::env::var(crate::records::DB_URL_ENV) {
+        Ok(url) => crate::records::Database::parse(Some(&url), &data),
+        Err(_) => crate::records::Database::parse(None, &data),
+    };
+    let queue = match database.and_then(|d| d.open_queue()) {
         Ok(q) => q,
         Err(e) => return fail(e),
     };
@@ -377,7 +412,7 @@ pub fn job_main(args: &[std::ffi::OsString]) -> i32 {
         let _ = std::fs::remove_dir_all(out);
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_job(&store, &queue, &id, &job.options, job.revision)
+        run_job(&store, queue.as_ref(), &id, &job.options, job.revision)
     }));
     match result {
         Ok(Ok(())) => 0,

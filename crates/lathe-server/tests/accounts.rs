@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use lathe_server::accounts::{Accounts, Role};
+use lathe_server::accounts::Role;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -57,8 +57,7 @@ fn without_accounts_the_service_is_open_and_only_on_loopback() {
     let refused = lathe_server::start(c).err().expect("refused without users");
     assert!(refused.contains("no user exists"), "{refused}");
 
-    Accounts::open(dir.path())
-        .unwrap()
+    accounts(dir.path())
         .add_user("admin", Role::Admin, "admin-password")
         .unwrap();
     let mut c = config(dir.path(), 1, 10);
@@ -175,22 +174,21 @@ fn login_sets_a_session_cookie_that_logout_ends() {
 
     // What the database keeps: an Argon2id hash, never the password; token and session
     // digests, never the secrets.
-    let db = rusqlite::Connection::open(dir.path().join("jobs.sqlite")).unwrap();
-    let phc: String = db
-        .query_row("SELECT password FROM users WHERE name = 'ana'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let db = raw_db(dir.path());
+    let phc = db
+        .query("SELECT password FROM users WHERE name = 'ana'", &[])
+        .unwrap()[0]
+        .text(0);
     assert!(phc.starts_with("$argon2id$v=19$"), "{phc}");
     assert!(!phc.contains("ana-password"));
     let secret = cookie.split_once('=').unwrap().1;
-    let kept: i64 = db
-        .query_row(
-            "SELECT count(*) FROM sessions WHERE digest = ?1",
-            [secret],
-            |r| r.get(0),
+    let kept = db
+        .query(
+            "SELECT count(*) FROM sessions WHERE digest = $1",
+            lathe_server::db_params![secret],
         )
-        .unwrap();
+        .unwrap()[0]
+        .int(0);
     assert_eq!(kept, 0, "the cookie itself is not stored");
     reference_argon2(&phc, "ana-password");
 }
@@ -318,7 +316,7 @@ fn a_client_sees_only_its_own_jobs_and_an_engineer_all() {
     assert!(listed(&p.eve).is_empty());
 
     // The audit log: admins only; the deleted job's history stays in it.
-    let a = Accounts::open(dir.path()).unwrap();
+    let a = accounts(dir.path());
     a.add_user("root", Role::Admin, "root-password").unwrap();
     let root = bearer(&a.create_token("root").unwrap());
     assert_eq!(
@@ -377,7 +375,7 @@ fn wrong_passwords_are_throttled() {
         .status,
         303
     );
-    let a = Accounts::open(dir.path()).unwrap();
+    let a = accounts(dir.path());
     a.add_user("root", Role::Admin, "root-password").unwrap();
     let root = bearer(&a.create_token("root").unwrap());
     let log = get(addr, "/api/audit", &[("Authorization", &root)]).json();

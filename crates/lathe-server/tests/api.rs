@@ -322,13 +322,7 @@ fn an_interrupted_job_finishes_after_a_restart() {
     let id = r.json()["id"].as_str().unwrap().to_string();
     first.stop();
     // As if a worker had claimed it when the server went down.
-    let conn = rusqlite::Connection::open(data.path().join("jobs.sqlite")).unwrap();
-    conn.execute(
-        "UPDATE jobs SET state = 'running', progress = 0.4 WHERE id = ?1",
-        [&id],
-    )
-    .unwrap();
-    drop(conn);
+    mark_running(data.path(), &id, "progress = 0.4");
     let second = start(config(data.path(), 1, 10)).unwrap();
     let job = wait_done(second.addr, &id);
     assert!(

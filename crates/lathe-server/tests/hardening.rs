@@ -101,7 +101,6 @@ fn a_job_that_crashes_its_process_fails_and_the_queue_moves_on_across_restarts()
 
     // A job the last server was running when it died (here: marked so by hand) on its last
     // attempt fails at the next start; the job behind it still runs.
-    let conn = rusqlite::Connection::open(data.path().join("jobs.sqlite")).unwrap();
     let server = start(config(data.path(), 0, 10)).unwrap();
     let doomed = created(&post_job(server.addr, &[("mix", Some("d.wav"), &wav)]));
     let behind = created(&post_job(
@@ -112,11 +111,7 @@ fn a_job_that_crashes_its_process_fails_and_the_queue_moves_on_across_restarts()
         ],
     ));
     server.stop();
-    conn.execute(
-        "UPDATE jobs SET state = 'running', attempts = 2 WHERE id = ?1",
-        [&doomed],
-    )
-    .unwrap();
+    mark_running(data.path(), &doomed, "attempts = 2");
     let server = start(config(data.path(), 1, 10)).unwrap();
     let d = wait_finished(server.addr, &doomed);
     assert_eq!(d["state"], "failed", "{d}");

@@ -384,7 +384,7 @@ fn postgres_migrations_run_once() {
     });
     assert_eq!(
         versions as usize,
-        lathe_server::queue::postgres::MIGRATIONS.len()
+        lathe_server::pg::schema::MIGRATIONS.len()
     );
     let e = PgQueue::connect(&db.url)
         .err()

@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use lathe_server::accounts::{Accounts, Role};
+use lathe_server::accounts::Role;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -163,7 +163,7 @@ fn silent_wav() -> Vec<u8> {
 fn everyone_who_may_see_a_project_is_notified_signed_and_retried() {
     let dir = tempfile::tempdir().unwrap();
     let p = people(dir.path());
-    let a = Accounts::open(dir.path()).unwrap();
+    let a = accounts(dir.path());
     a.add_user("zed", Role::Engineer, "zed-password").unwrap();
     let zed = format!("Bearer {}", a.create_token("zed").unwrap());
     let (hook, hits) = receiver();

@@ -8,6 +8,7 @@
 //! turns into an error the caller can answer (503, retry), never a hung thread.
 
 mod migrate;
+pub mod schema;
 
 use std::future::Future;
 use std::time::Duration;
@@ -39,7 +40,12 @@ impl From<tokio_postgres::Error> for PgError {
         // the client's summary (`db error`).
         match e.as_db_error() {
             Some(d) => PgError::Db(d.message().to_string()),
-            None => PgError::Db(e.to_string()),
+            // The client's summary (`error connecting to server`) and why (`Connection
+            // refused`).
+            None => match std::error::Error::source(&e) {
+                Some(why) => PgError::Db(format!("{e}: {why}")),
+                None => PgError::Db(e.to_string()),
+            },
         }
     }
 }

@@ -129,6 +129,10 @@ pub trait Queue: Send + Sync {
     fn progress(&self, id: &str, progress: f64, stage: &str) -> QueueResult<()>;
     fn finish(&self, id: &str, error: Option<&str>) -> QueueResult<()>;
     fn remove(&self, id: &str) -> QueueResult<()>;
+    /// How long a claim holds a job without a heartbeat (`None`: claims do not expire).
+    fn lease(&self) -> Option<std::time::Duration> {
+        None
+    }
     /// Keeps attempt `attempt` of a running job alive (its worker is still at it). False when
     /// that attempt no longer holds the job: it was handed back, finished, or (PostgreSQL) its
     /// lease ran out and the job went back to the queue.
@@ -139,6 +143,10 @@ pub trait Queue: Send + Sync {
     /// every running job; PostgreSQL, shared by many processes, those whose lease expired
     /// (no heartbeat for the lease time). Returns (requeued, failed).
     fn requeue_running(&self, max_attempts: u32) -> QueueResult<(usize, usize)>;
+    /// What a worker calls while idle: running jobs whose claim expired go back to the queue
+    /// (or fail, as in [`Queue::requeue_running`]). SQLite (one process) has no leases: every
+    /// running job there belongs to a live worker thread, so nothing expires.
+    fn requeue_expired(&self, max_attempts: u32) -> QueueResult<(usize, usize)>;
     /// Every job id the database holds (to find folders no job owns).
     fn all_ids(&self) -> QueueResult<Vec<String>>;
     /// Finished jobs older than `max_age_s` seconds.

@@ -16,53 +16,9 @@ use deadpool_postgres::{GenericClient, Pool};
 use tokio_postgres::Row;
 
 use super::{Event, Job, Queue, QueueResult, Revision, State};
-use crate::pg::{Migration, Pg, PgError};
+use std::sync::Arc;
 
-/// The queue's schema, version by version.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "jobs, revisions and events",
-    sql: "CREATE TABLE jobs (
-            seq BIGSERIAL UNIQUE,
-            id TEXT PRIMARY KEY,
-            state TEXT NOT NULL,
-            progress DOUBLE PRECISION NOT NULL DEFAULT 0,
-            stage TEXT NOT NULL DEFAULT '',
-            error TEXT,
-            kind TEXT NOT NULL,
-            options TEXT NOT NULL,
-            created_s BIGINT NOT NULL,
-            finished_s BIGINT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            owner TEXT,
-            revision INTEGER NOT NULL DEFAULT 1,
-            approved INTEGER,
-            lease_until_s BIGINT
-        );
-        CREATE INDEX jobs_queued ON jobs (created_s, seq) WHERE state = 'queued';
-        CREATE INDEX jobs_running ON jobs (lease_until_s) WHERE state = 'running';
-        CREATE TABLE revisions (
-            job TEXT NOT NULL,
-            n INTEGER NOT NULL,
-            note TEXT NOT NULL,
-            author TEXT,
-            created_s BIGINT NOT NULL,
-            state TEXT,
-            error TEXT,
-            session TEXT,
-            PRIMARY KEY (job, n)
-        );
-        CREATE TABLE events (
-            seq BIGSERIAL PRIMARY KEY,
-            job TEXT NOT NULL,
-            at_s BIGINT NOT NULL,
-            who TEXT,
-            what TEXT NOT NULL,
-            revision INTEGER,
-            comment TEXT NOT NULL
-        );
-        CREATE INDEX events_job ON events (job, at_s);",
-}];
+use crate::pg::{Pg, PgError};
 
 /// How long a claim holds a job without a heartbeat, seconds.
 pub const DEFAULT_LEASE_S: i64 = 30;
@@ -77,7 +33,7 @@ const COLUMNS: &str = "id, state, progress, stage, error, kind, options, created
                        attempts, owner, revision, approved";
 
 pub struct PgQueue {
-    pg: Pg,
+    pg: Arc<Pg>,
     lease_s: i64,
 }
 
@@ -140,12 +96,20 @@ async fn db_now(c: &impl GenericClient) -> Result<i64, tokio_postgres::Error> {
 }
 
 impl PgQueue {
-    /// Connects to the database at `url` and brings the queue's tables up to date.
+    /// Connects to the database at `url` and brings the service's tables up to date.
     pub fn connect(url: &str) -> Result<Self, PgError> {
-        Ok(Self {
-            pg: Pg::connect(url, MIGRATIONS)?,
+        Ok(Self::on(Arc::new(Pg::connect(
+            url,
+            crate::pg::schema::MIGRATIONS,
+        )?)))
+    }
+
+    /// The queue in an open database (its schema made already).
+    pub fn on(pg: Arc<Pg>) -> Self {
+        Self {
+            pg,
             lease_s: DEFAULT_LEASE_S,
-        })
+        }
     }
 
     /// The same queue with claims held `lease_s` seconds without a heartbeat.
@@ -508,6 +472,10 @@ impl Queue for PgQueue {
         })
     }
 
+    fn lease(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(self.lease_s as u64))
+    }
+
     fn heartbeat(&self, id: &str, attempt: u32) -> QueueResult<bool> {
         let (id, lease_s) = (id.to_owned(), self.lease_s);
         self.with(|pool| async move {
@@ -525,6 +493,11 @@ impl Queue for PgQueue {
         })
     }
 
+    fn requeue_expired(&self, max_attempts: u32) -> QueueResult<(usize, usize)> {
+        self.requeue_running(max_attempts)
+    }
+
+    /// Shared by many processes: only claims whose lease expired (a live worker's stay).
     fn requeue_running(&self, max_attempts: u32) -> QueueResult<(usize, usize)> {
         self.with(|pool| async move {
             let mut c = pool.get().await?;

@@ -376,6 +376,10 @@ impl Queue for SqliteQueue {
         })
     }
 
+    fn requeue_expired(&self, _max_attempts: u32) -> QueueResult<(usize, usize)> {
+        Ok((0, 0))
+    }
+
     fn requeue_running(&self, max_attempts: u32) -> QueueResult<(usize, usize)> {
         self.with(|c| {
             let tx = crate::sqlite_tx::write_transaction(c)?;

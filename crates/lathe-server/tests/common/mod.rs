@@ -128,7 +128,56 @@ pub fn config(data: &Path, workers: usize, max_mb: u64) -> Config {
     );
     c.workers = workers;
     c.max_upload_bytes = max_mb * 1_000_000;
+    c.db_url = db_url(data);
     c
+}
+
+/// The database of the server a test runs on `data`: SQLite in that folder, or, with
+/// `LATHE_TEST_BACKEND=postgres`, a database of its own on the test server
+/// (`LATHE_TEST_POSTGRES`), the same one for every start on the same folder (restarts).
+pub fn db_url(data: &Path) -> Option<String> {
+    if std::env::var("LATHE_TEST_BACKEND").ok()? != "postgres" {
+        return None;
+    }
+    let admin = std::env::var("LATHE_TEST_POSTGRES").expect(
+        "LATHE_TEST_BACKEND=postgres needs LATHE_TEST_POSTGRES (scripts/setup.sh: ensure_postgres)",
+    );
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut h);
+    let name = format!("lathe_api_{}_{:016x}", std::process::id(), h.finish());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let task = tokio::spawn(conn);
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await
+            .unwrap()
+            .is_some();
+        if !exists {
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+        }
+        drop(client);
+        let _ = task.await;
+    });
+    let base = admin.rsplit_once('/').expect("a URL with a database").0;
+    Some(format!("{base}/{name}"))
+}
+
+/// The accounts of the server a test runs on `data` (see [`db_url`]).
+pub fn accounts(data: &Path) -> lathe_server::accounts::Accounts {
+    lathe_server::records::Database::parse(db_url(data).as_deref(), data)
+        .and_then(|d| d.open_accounts())
+        .unwrap()
 }
 
 /// Polls a job until it is done (or fails the test).
@@ -183,8 +232,8 @@ pub struct People {
 }
 
 pub fn people(data: &Path) -> People {
-    use lathe_server::accounts::{Accounts, Role};
-    let a = Accounts::open(data).unwrap();
+    use lathe_server::accounts::Role;
+    let a = accounts(data);
     a.add_user("ana", Role::Client, "ana-password").unwrap();
     a.add_user("bo", Role::Client, "bo-password").unwrap();
     a.add_user("eve", Role::Engineer, "eve-password").unwrap();
@@ -194,4 +243,27 @@ pub fn people(data: &Path) -> People {
         bo: t("bo"),
         eve: t("eve"),
     }
+}
+
+/// The database of the server a test runs on `data`, for reading what it stored.
+pub fn raw_db(data: &Path) -> lathe_server::db::Db {
+    lathe_server::records::Database::parse(db_url(data).as_deref(), data)
+        .and_then(|d| d.open_db())
+        .unwrap()
+}
+
+/// Marks job `id` as taken by a worker that has since died (its lease, where there are
+/// leases, long expired), with `set` (SQL assignments) besides.
+pub fn mark_running(data: &Path, id: &str, set: &str) {
+    let expired = if db_url(data).is_some() {
+        ", lease_until_s = 0"
+    } else {
+        ""
+    };
+    raw_db(data)
+        .exec(
+            &format!("UPDATE jobs SET state = 'running', {set}{expired} WHERE id = $1"),
+            lathe_server::db_params![id],
+        )
+        .unwrap();
 }
