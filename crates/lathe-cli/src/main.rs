@@ -164,6 +164,14 @@ enum Command {
         /// keeps the password out of the process list.
         #[arg(long, value_name = "URL", global = true)]
         db: Option<String>,
+        /// What this process does: web (pages, API, files), worker (renders jobs) or all.
+        /// Web and worker processes scale apart when they share --db and the data folder.
+        #[arg(long, default_value = "all", value_parser = ["web", "worker", "all"])]
+        role: String,
+        /// With --db: how long a worker's claim on a job lasts without a heartbeat, seconds
+        /// (a killed worker's job is taken up again this long after).
+        #[arg(long, default_value_t = 30)]
+        lease_s: u64,
         /// Accounts (without one: start the service).
         #[command(subcommand)]
         admin: Option<serve_admin::ServeAdmin>,
@@ -336,6 +344,8 @@ fn main() -> ExitCode {
             addr,
             data,
             db,
+            role,
+            lease_s,
             workers,
             max_upload_mb,
             retention_days,
@@ -364,6 +374,14 @@ fn main() -> ExitCode {
             config.max_stems = max_stems;
             config.allowed_hosts = allow_hosts;
             config.db_url = db_url(db);
+            config.lease_s = lease_s;
+            config.role = match lathe_server::Role::parse(&role) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("lathe: {e}");
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+            };
             serve_cmd(config)
         }
         Command::ServeJob { args } => {

@@ -22,7 +22,7 @@ fn one_life(q: &dyn Queue) -> bool {
             q.heartbeat(&j.id, j.attempts).expect("heartbeat");
         }
     }
-    q.finish(&j.id, None).expect("finish");
+    q.finish(&j.id, j.attempts, None).expect("finish");
     true
 }
 

@@ -80,6 +80,43 @@ pub struct Config {
     pub notify: notify::NotifyConfig,
     /// `--db`: a PostgreSQL URL for the records (`None`: SQLite in the data folder).
     pub db_url: Option<String>,
+    /// What this process does.
+    pub role: Role,
+    /// PostgreSQL: how long a worker's claim on a job lasts without a heartbeat, seconds (a
+    /// killed worker's job goes back to the queue this long after its last one).
+    pub lease_s: u64,
+}
+
+/// What one `lathe serve` process does: with the records in PostgreSQL, web and worker
+/// processes scale apart (any number of each, on any machines sharing the database and the
+/// files).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Pages, API, uploads and downloads, webhook deliveries, clean-up; renders nothing.
+    Web,
+    /// Renders jobs; no HTTP listener.
+    Worker,
+    /// Both (one machine).
+    All,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Result<Role, String> {
+        match s {
+            "web" => Ok(Role::Web),
+            "worker" => Ok(Role::Worker),
+            "all" => Ok(Role::All),
+            _ => Err(format!("--role is web, worker or all (got {s:?})")),
+        }
+    }
+
+    fn serves_http(self) -> bool {
+        self != Role::Worker
+    }
+
+    fn renders(self) -> bool {
+        self != Role::Web
+    }
 }
 
 impl Config {
@@ -101,6 +138,8 @@ impl Config {
             upload_idle_s: 30,
             notify: notify::NotifyConfig::default(),
             db_url: None,
+            role: Role::All,
+            lease_s: queue::postgres::DEFAULT_LEASE_S as u64,
         }
     }
 }
@@ -215,13 +254,18 @@ pub fn start(config: Config) -> Result<Running, String> {
         .data_dir
         .canonicalize()
         .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-    let database = records::Database::parse(config.db_url.as_deref(), &data_dir)?;
+    let database = records::Database::parse(config.db_url.as_deref(), &data_dir)?
+        .with_lease_s(config.lease_s.max(1) as i64);
     let records::Records {
         queue,
         accounts,
         outbox,
     } = database.open()?;
-    if !config.addr.ip().is_loopback() && !accounts.any().map_err(|e| e.to_string())? {
+    let serves_http = config.role.serves_http();
+    if serves_http
+        && !config.addr.ip().is_loopback()
+        && !accounts.any().map_err(|e| e.to_string())?
+    {
         return Err(format!(
             "no user exists, so the service would be open to anyone who reaches {}: add one first \
              (lathe serve --data {} user add NAME --role admin --password-stdin), or listen on \
@@ -262,12 +306,25 @@ pub fn start(config: Config) -> Result<Running, String> {
         }
     };
     let mut threads = worker::spawn_workers(
-        config.workers,
+        if config.role.renders() {
+            config.workers
+        } else {
+            0
+        },
         worker_config,
         open_worker_queue,
         stop.clone(),
         std::time::Duration::from_millis(200),
     );
+    if !serves_http {
+        // A worker process: no listener, no clean-up, no webhooks (the web processes do those).
+        return Ok(Running {
+            addr: config.addr,
+            stop,
+            shutdown: None,
+            threads,
+        });
+    }
     let receiving = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     threads.push(janitor(
         queue.clone(),
@@ -462,16 +519,32 @@ async fn openapi() -> Response {
 /// Runs the server until Ctrl-C.
 pub fn serve(config: Config) -> Result<(), String> {
     raise_open_files_limit();
+    let role = config.role;
     let running = start(config)?;
-    eprintln!("lathe serve: listening on http://{}", running.addr);
+    match role {
+        Role::Worker => eprintln!("lathe serve: worker started"),
+        _ => eprintln!("lathe serve: listening on http://{}", running.addr),
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime");
+        // Ctrl-C, or SIGTERM (systemd, a container's stop): both drain.
         rt.block_on(async {
-            let _ = tokio::signal::ctrl_c().await;
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         });
         let _ = tx.send(());
     });

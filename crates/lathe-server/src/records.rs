@@ -22,8 +22,8 @@ pub const DB_URL_ENV: &str = "LATHE_DB_URL";
 pub enum Database {
     /// `jobs.sqlite` in the data folder.
     Sqlite { data_dir: PathBuf },
-    /// A PostgreSQL URL.
-    Postgres { url: String },
+    /// A PostgreSQL URL, and how long a worker's claim on a job lasts without a heartbeat.
+    Postgres { url: String, lease_s: i64 },
 }
 
 /// The records' three parts, on one database.
@@ -41,7 +41,10 @@ impl Database {
                 data_dir: data_dir.to_path_buf(),
             }),
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
-                Ok(Database::Postgres { url: u.to_owned() })
+                Ok(Database::Postgres {
+                    url: u.to_owned(),
+                    lease_s: crate::queue::postgres::DEFAULT_LEASE_S,
+                })
             }
             Some(u) => Err(format!(
                 "--db takes a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE), got {:?}",
@@ -50,11 +53,20 @@ impl Database {
         }
     }
 
+    /// The same database with claims lasting `lease_s` seconds without a heartbeat (no
+    /// effect on SQLite, whose claims do not expire).
+    pub fn with_lease_s(self, lease_s: i64) -> Self {
+        match self {
+            Database::Postgres { url, .. } => Database::Postgres { url, lease_s },
+            other => other,
+        }
+    }
+
     /// The URL without its password, for messages.
     pub fn describe(&self) -> String {
         match self {
             Database::Sqlite { data_dir } => format!("{}", data_dir.join("jobs.sqlite").display()),
-            Database::Postgres { url } => redact(url),
+            Database::Postgres { url, .. } => redact(url),
         }
     }
 
@@ -66,10 +78,10 @@ impl Database {
                 accounts: Arc::new(Accounts::open(data_dir).map_err(|e| e.to_string())?),
                 outbox: Arc::new(Outbox::open(data_dir)?),
             }),
-            Database::Postgres { .. } => {
+            Database::Postgres { lease_s, .. } => {
                 let pg = self.connect()?;
                 Ok(Records {
-                    queue: Arc::new(PgQueue::on(pg.clone())),
+                    queue: Arc::new(PgQueue::on(pg.clone()).with_lease_s(*lease_s)),
                     accounts: Arc::new(Accounts::on(Db::Postgres(pg.clone()))),
                     outbox: Arc::new(Outbox::on(Db::Postgres(pg))),
                 })
@@ -98,12 +110,14 @@ impl Database {
     pub fn open_queue(&self) -> Result<Arc<dyn Queue>, String> {
         match self {
             Database::Sqlite { data_dir } => Ok(Arc::new(SqliteQueue::open(data_dir)?)),
-            Database::Postgres { .. } => Ok(Arc::new(PgQueue::on(self.connect()?))),
+            Database::Postgres { lease_s, .. } => Ok(Arc::new(
+                PgQueue::on(self.connect()?).with_lease_s(*lease_s),
+            )),
         }
     }
 
     fn connect(&self) -> Result<Arc<Pg>, String> {
-        let Database::Postgres { url } = self else {
+        let Database::Postgres { url, .. } = self else {
             unreachable!("only PostgreSQL connects")
         };
         Pg::connect(url, crate::pg::schema::MIGRATIONS)

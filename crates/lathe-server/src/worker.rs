@@ -330,21 +330,26 @@ fn attempt(config: &WorkerConfig, queue: &dyn Queue, job: &crate::queue::Job) {
                 "lathe serve: job {} attempt {} lost its claim; stopped",
                 job.id, job.attempts
             );
-            Ok(())
+            Ok(true)
         }
-        Outcome::Done => queue.finish(&job.id, None),
-        Outcome::Failed(why) => queue.finish(&job.id, Some(&why)),
+        Outcome::Done => queue.finish(&job.id, job.attempts, None),
+        Outcome::Failed(why) => queue.finish(&job.id, job.attempts, Some(&why)),
         Outcome::Crashed(why) if job.attempts < config.max_attempts => {
             eprintln!(
                 "lathe serve: job {} crashed (attempt {} of {}): {why}",
                 job.id, job.attempts, config.max_attempts
             );
-            queue.retry(&job.id, &format!("attempt {} crashed", job.attempts))
+            queue.retry(
+                &job.id,
+                job.attempts,
+                &format!("attempt {} crashed", job.attempts),
+            )
         }
         Outcome::Crashed(why) => {
             eprintln!("lathe serve: job {} crashed and fails: {why}", job.id);
             queue.finish(
                 &job.id,
+                job.attempts,
                 Some(&format!(
                     "the render crashed on each of its {} attempts (the last: {why}); the file may be damaged in a way lathe does not yet refuse",
                     job.attempts
@@ -353,14 +358,20 @@ fn attempt(config: &WorkerConfig, queue: &dyn Queue, job: &crate::queue::Job) {
         }
         Outcome::TimedOut(limit) => queue.finish(
             &job.id,
+            job.attempts,
             Some(&format!(
                 "the render took longer than {} s and was stopped",
                 limit.as_secs()
             )),
         ),
     };
-    if let Err(e) = recorded {
-        eprintln!("lathe serve: worker: {e}");
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => eprintln!(
+            "lathe serve: job {} attempt {} ended after its claim had gone to another; not recorded",
+            job.id, job.attempts
+        ),
+        Err(e) => eprintln!("lathe serve: worker: {e}"),
     }
 }
 
@@ -394,6 +405,7 @@ pub fn job_main(args: &[std::ffi::OsString]) -> i32 {
         child::EXIT_JOB_FAILED
     };
     let database = match std::env::var(crate::records::DB_URL_ENV) {
+        // The job's process only reports progress: leases are its worker's business.
         Ok(url) => crate::records::Database::parse(Some(&url), &data),
         Err(_) => crate::records::Database::parse(None, &data),
     };

@@ -129,7 +129,10 @@ fn lifecycle(b: &dyn Backend) {
     q.progress(&id(1), 0.5, "rendering").unwrap();
     let j = q.get(&id(1)).unwrap().unwrap();
     assert_eq!((j.progress, j.stage.as_str()), (0.5, "rendering"));
-    q.finish(&id(1), None).unwrap();
+    assert!(!q.finish(&id(1), 2, None).unwrap(), "another attempt's end");
+    assert_eq!(q.get(&id(1)).unwrap().unwrap().state, State::Running);
+    assert!(q.finish(&id(1), 1, None).unwrap());
+    assert!(!q.finish(&id(1), 1, None).unwrap(), "a job ends once");
     let j = q.get(&id(1)).unwrap().unwrap();
     assert_eq!((j.state, j.progress), (State::Done, 1.0));
     assert!(j.finished_s.is_some());
@@ -156,7 +159,7 @@ fn lifecycle(b: &dyn Backend) {
     );
     let c = q.claim().unwrap().unwrap();
     assert_eq!((c.revision, c.attempts), (2, 1));
-    q.finish(&id(1), Some("a deliverable missed")).unwrap();
+    assert!(q.finish(&id(1), 1, Some("a deliverable missed")).unwrap());
     let revs = q.revisions(&id(1)).unwrap();
     assert_eq!(revs[1].state, Some(State::Failed));
     assert_eq!(revs[1].error.as_deref(), Some("a deliverable missed"));
@@ -212,7 +215,7 @@ fn order_and_history(b: &dyn Backend) {
     let mut ids = q.all_ids().unwrap();
     ids.sort();
     assert_eq!(ids, (0..5).map(id).collect::<Vec<_>>());
-    q.finish(&id(3), None).unwrap();
+    assert!(q.finish(&id(3), 1, None).unwrap());
     assert_eq!(q.finished_before(i64::MAX).unwrap(), [id(3)]);
     assert!(q.finished_before(0).unwrap().is_empty());
 }
@@ -256,7 +259,7 @@ fn concurrent_claims(b: &dyn Backend) {
         .iter()
         .all(|j| j.state == State::Running && j.attempts == 1));
     // Two engineers asking for a revision at once: one gets it.
-    q.finish(&id(0), None).unwrap();
+    assert!(q.finish(&id(0), 1, None).unwrap());
     let asked: Vec<Option<u32>> = std::thread::scope(|s| {
         let askers: Vec<_> = handles[..4]
             .iter()
@@ -306,7 +309,8 @@ fn attempts_run_out(b: &dyn Backend) {
     // A crashed attempt handed back keeps its count.
     q.add(&id(10), "mix", "{}", None).unwrap();
     q.claim().unwrap().unwrap();
-    q.retry(&id(10), "attempt 1 crashed").unwrap();
+    assert!(!q.retry(&id(10), 2, "not mine").unwrap());
+    assert!(q.retry(&id(10), 1, "attempt 1 crashed").unwrap());
     let j = q.get(&id(10)).unwrap().unwrap();
     assert_eq!((j.state, j.attempts), (State::Queued, 1));
     assert!(j.stage.contains("attempt 1 crashed"));

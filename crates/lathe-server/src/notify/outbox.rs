@@ -155,19 +155,40 @@ impl Outbox {
             }
         }
         let now = now_f();
-        self.db
-            .transaction(|tx| {
-                for (id, user, hook, topic, body) in &rows {
-                    tx.exec(
-                        "INSERT INTO deliveries (id, \"user\", url, secret, event, body, created_s, next_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                        params![id, user, &hook.url, &hook.secret, *topic, body, now_s(), now],
-                    )?;
-                }
-                tx.exec("UPDATE webhook_cursor SET last_event = $1", params![last])
-            })
-            .map_err(err)?;
-        Ok(rows.len())
+        // Several processes fan out (every web and worker process notifies): the cursor moves
+        // only from where this one read it, or nothing of this round is kept, so an event
+        // never becomes two deliveries to one user.
+        enum Round {
+            Db(crate::db::DbError),
+            Raced,
+        }
+        impl From<crate::db::DbError> for Round {
+            fn from(e: crate::db::DbError) -> Self {
+                Round::Db(e)
+            }
+        }
+        let kept = self.db.transaction(|tx| {
+            let moved = tx.exec(
+                "UPDATE webhook_cursor SET last_event = $1 WHERE last_event = $2",
+                params![last, cursor],
+            )?;
+            if moved != 1 {
+                return Err(Round::Raced);
+            }
+            for (id, user, hook, topic, body) in &rows {
+                tx.exec(
+                    "INSERT INTO deliveries (id, \"user\", url, secret, event, body, created_s, next_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    params![id, user, &hook.url, &hook.secret, *topic, body, now_s(), now],
+                )?;
+            }
+            Ok(rows.len())
+        });
+        match kept {
+            Ok(n) => Ok(n),
+            Err(Round::Raced) => Ok(0),
+            Err(Round::Db(e)) => Err(err(e)),
+        }
     }
 
     /// Up to `limit` pending deliveries whose time has come, oldest first.

@@ -124,10 +124,14 @@ pub trait Queue: Send + Sync {
     fn last_event(&self) -> QueueResult<i64>;
     /// Takes the oldest queued job, marks it running and counts the attempt.
     fn claim(&self) -> QueueResult<Option<Job>>;
-    /// Puts a running job back in the queue (its attempt crashed; the count stays).
-    fn retry(&self, id: &str, why: &str) -> QueueResult<()>;
+    /// Puts a running job back in the queue (attempt `attempt` crashed; the count stays).
+    /// False, and nothing changed, when that attempt no longer holds the job.
+    fn retry(&self, id: &str, attempt: u32, why: &str) -> QueueResult<bool>;
     fn progress(&self, id: &str, progress: f64, stage: &str) -> QueueResult<()>;
-    fn finish(&self, id: &str, error: Option<&str>) -> QueueResult<()>;
+    /// Records how attempt `attempt` of a running job ended (`error`: it failed). Only the
+    /// attempt that holds the job commits: false, and nothing changed, for any other (one
+    /// whose claim expired and went to another worker), so a job never ends twice.
+    fn finish(&self, id: &str, attempt: u32, error: Option<&str>) -> QueueResult<bool>;
     fn remove(&self, id: &str) -> QueueResult<()>;
     /// How long a claim holds a job without a heartbeat (`None`: claims do not expire).
     fn lease(&self) -> Option<std::time::Duration> {

@@ -385,16 +385,18 @@ impl Queue for PgQueue {
         })
     }
 
-    fn retry(&self, id: &str, why: &str) -> QueueResult<()> {
+    fn retry(&self, id: &str, attempt: u32, why: &str) -> QueueResult<bool> {
         let (id, stage) = (id.to_owned(), format!("queued again ({why})"));
         self.with(|pool| async move {
             let c = pool.get().await?;
-            c.execute(
-                "UPDATE jobs SET state = 'queued', progress = 0, stage = $2, lease_until_s = NULL WHERE id = $1",
-                &[&id, &stage],
-            )
-            .await?;
-            Ok(())
+            let n = c
+                .execute(
+                    "UPDATE jobs SET state = 'queued', progress = 0, stage = $2, lease_until_s = NULL
+                     WHERE id = $1 AND state = 'running' AND attempts = $3",
+                    &[&id, &stage, &(attempt as i32)],
+                )
+                .await?;
+            Ok(n == 1)
         })
     }
 
@@ -411,7 +413,7 @@ impl Queue for PgQueue {
         })
     }
 
-    fn finish(&self, id: &str, error: Option<&str>) -> QueueResult<()> {
+    fn finish(&self, id: &str, attempt: u32, error: Option<&str>) -> QueueResult<bool> {
         let state = if error.is_some() {
             State::Failed
         } else {
@@ -427,12 +429,12 @@ impl Queue for PgQueue {
                     "UPDATE jobs SET state = $2,
                             progress = CASE WHEN $3::TEXT IS NULL THEN 1 ELSE progress END,
                             error = $3, finished_s = $4, stage = '', lease_until_s = NULL
-                     WHERE id = $1 RETURNING revision",
-                    &[&id, &state.as_str(), &error, &now],
+                     WHERE id = $1 AND state = 'running' AND attempts = $5 RETURNING revision",
+                    &[&id, &state.as_str(), &error, &now, &(attempt as i32)],
                 )
                 .await?;
             let Some(row) = row else {
-                return Ok(());
+                return Ok(false);
             };
             let revision: i32 = row.get(0);
             tx.execute(
@@ -454,7 +456,7 @@ impl Queue for PgQueue {
             };
             insert_event(&tx, &id, &ended).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(true)
         })
     }
 

@@ -319,7 +319,7 @@ impl Queue for SqliteQueue {
         })
     }
 
-    fn finish(&self, id: &str, error: Option<&str>) -> QueueResult<()> {
+    fn finish(&self, id: &str, attempt: u32, error: Option<&str>) -> QueueResult<bool> {
         let state = if error.is_some() {
             State::Failed
         } else {
@@ -327,10 +327,14 @@ impl Queue for SqliteQueue {
         };
         self.with(|c| {
             let tx = crate::sqlite_tx::write_transaction(c)?;
-            tx.execute(
-                "UPDATE jobs SET state = ?2, progress = CASE WHEN ?3 IS NULL THEN 1 ELSE progress END, error = ?3, finished_s = ?4, stage = '' WHERE id = ?1",
-                params![id, state.as_str(), error, now_s()],
+            let held = tx.execute(
+                "UPDATE jobs SET state = ?2, progress = CASE WHEN ?3 IS NULL THEN 1 ELSE progress END, error = ?3, finished_s = ?4, stage = ''
+                 WHERE id = ?1 AND state = 'running' AND attempts = ?5",
+                params![id, state.as_str(), error, now_s(), attempt],
             )?;
+            if held != 1 {
+                return Ok(false);
+            }
             tx.execute(
                 "UPDATE revisions SET state = ?2, error = ?3 WHERE job = ?1 AND n = (SELECT revision FROM jobs WHERE id = ?1)",
                 params![id, state.as_str(), error],
@@ -341,7 +345,8 @@ impl Queue for SqliteQueue {
                  SELECT id, ?2, NULL, ?3, revision, COALESCE(?4, '') FROM jobs WHERE id = ?1",
                 params![id, now_s(), what, error],
             )?;
-            tx.commit()
+            tx.commit()?;
+            Ok(true)
         })
     }
 
@@ -355,13 +360,14 @@ impl Queue for SqliteQueue {
         })
     }
 
-    fn retry(&self, id: &str, why: &str) -> QueueResult<()> {
+    fn retry(&self, id: &str, attempt: u32, why: &str) -> QueueResult<bool> {
         self.with(|c| {
             c.execute(
-                "UPDATE jobs SET state = 'queued', progress = 0, stage = ?2 WHERE id = ?1",
-                params![id, format!("queued again ({why})")],
+                "UPDATE jobs SET state = 'queued', progress = 0, stage = ?2
+                 WHERE id = ?1 AND state = 'running' AND attempts = ?3",
+                params![id, format!("queued again ({why})"), attempt],
             )
-            .map(|_| ())
+            .map(|n| n == 1)
         })
     }
 
