@@ -104,6 +104,9 @@ pub(crate) async fn get_job(
         "progress": job.progress,
         "stage": job.stage,
         "error": job.error,
+        // Workers that have taken the current revision (more than one: a crash, or a worker
+        // that stopped, handed it on).
+        "attempts": job.attempts,
         "kind": job.kind,
         "owner": job.owner,
         "options": serde_json::from_str::<serde_json::Value>(&job.options).unwrap_or_default(),
