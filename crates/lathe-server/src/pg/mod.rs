@@ -60,10 +60,15 @@ impl From<deadpool_postgres::PoolError> for PgError {
     }
 }
 
-/// A pool of connections to one database and the runtime its client runs on.
+/// A pool of connections to one database and the runtime its client runs on: one thread of
+/// its own, on which every connection and every call's future run, so that a round trip
+/// inside a call wakes no other thread (on a multi-threaded runtime a call and its connection
+/// may sit on different threads).
 pub struct Pg {
     pool: Pool,
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: tokio::runtime::Handle,
+    /// Ends the runtime's thread when dropped.
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Pg {
@@ -73,11 +78,19 @@ impl Pg {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| PgError::Url(e.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("lathe-pg")
+        let built = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
+            .map_err(|e| PgError::Db(format!("starting the database client: {e}")))?;
+        let runtime = built.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("lathe-pg".into())
+            .spawn(move || {
+                // Drives every spawned call until the `Pg` is dropped (the sender with it).
+                let _ = built.block_on(stopped);
+                built.shutdown_background();
+            })
             .map_err(|e| PgError::Db(format!("starting the database client: {e}")))?;
         let manager = Manager::from_config(
             config,
@@ -99,7 +112,8 @@ impl Pg {
         };
         let me = Self {
             pool,
-            runtime: Some(runtime),
+            runtime,
+            _stop: stop,
         };
         let list = migrations.to_vec();
         me.call(move |pool| async move { migrate::run(&pool, &list).await })?;
@@ -124,9 +138,8 @@ impl Pg {
         T: Send + 'static,
         Fut: Future<Output = Result<T, PgError>> + Send + 'static,
     {
-        let runtime = self.runtime.as_ref().expect("present until dropped");
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        runtime.spawn(async move {
+        self.runtime.spawn(async move {
             let out = tokio::time::timeout(CALL_TIMEOUT, work)
                 .await
                 .unwrap_or(Err(PgError::Timeout));
@@ -135,15 +148,5 @@ impl Pg {
         // A little longer than the task's own timeout, so that the task reports it.
         rx.recv_timeout(CALL_TIMEOUT + Duration::from_secs(1))
             .unwrap_or(Err(PgError::Timeout))
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which an async caller may not do: let it wind down on
-        // its own threads.
-        if let Some(r) = self.runtime.take() {
-            r.shutdown_background();
-        }
     }
 }

@@ -26,8 +26,10 @@ pub const DEFAULT_LEASE_S: i64 = 30;
 /// Taken by every transaction that adds events, until it commits (see the module's notes).
 const EVENTS_LOCK: i64 = 0x6c_61_74_68_65_01;
 
-/// The database's clock, seconds since the Unix epoch.
-const NOW: &str = "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)";
+/// The database's clock, whole seconds since the Unix epoch, cut down as `now_s` cuts the
+/// machine's (a cast alone rounds, and a rounded-up time sorts an event before one recorded
+/// after it by a web process).
+const NOW: &str = "CAST(FLOOR(EXTRACT(EPOCH FROM now())) AS BIGINT)";
 
 const COLUMNS: &str = "id, state, progress, stage, error, kind, options, created_s, finished_s, \
                        attempts, owner, revision, approved";
