@@ -260,6 +260,10 @@ pub struct WorkerConfig {
     pub max_attempts: u32,
 }
 
+/// How often an idle worker looks for expired claims (each look is a query; the lease is far
+/// longer).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs `n` workers until `stop` is set; each polls the queue every `poll` and renders each
 /// job it takes in a child process ([`crate::child`]); a job that is running when `stop` is
 /// set finishes first.
@@ -282,12 +286,15 @@ pub fn spawn_workers(
                         return;
                     }
                 };
+                let mut swept = std::time::Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     match queue.claim() {
                         Ok(Some(job)) => attempt(&config, queue.as_ref(), &job),
+                        Ok(None) if swept.elapsed() < SWEEP_EVERY => std::thread::sleep(poll),
                         Ok(None) => {
                             // Idle: hand back the jobs of workers that stopped renewing
                             // their claims (killed, their machine gone).
+                            swept = std::time::Instant::now();
                             match queue.requeue_expired(config.max_attempts) {
                                 Ok((0, 0)) => {}
                                 Ok((requeued, failed)) => eprintln!(
