@@ -256,6 +256,15 @@ pub fn start(config: Config) -> Result<Running, String> {
         .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
     let database = records::Database::parse(config.db_url.as_deref(), &data_dir)?
         .with_lease_s(config.lease_s.max(1) as i64);
+    // SQLite has no leases: a process starting hands back every running job, which would
+    // take jobs away from a worker process that is rendering them.
+    if config.role != Role::All && matches!(database, records::Database::Sqlite { .. }) {
+        return Err(
+            "--role web and --role worker need --db (a PostgreSQL database the processes \
+             share); with the data folder's SQLite, run one process with --role all"
+                .into(),
+        );
+    }
     let records::Records {
         queue,
         accounts,

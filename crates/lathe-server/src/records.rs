@@ -151,7 +151,7 @@ mod tests {
             "postgres://lathe:***@db:5432/studio"
         );
         let e = Database::parse(Some("mysql://a:b@c/d"), Path::new("/d")).unwrap_err();
-        assert!(!e.contains('b') || !e.contains(":b@"), "{e}");
+        assert!(!e.contains(":b@"), "{e}");
         assert!(e.contains("a:***@c/d"), "{e}");
     }
 }

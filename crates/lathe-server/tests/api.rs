@@ -350,3 +350,22 @@ fn an_interrupted_job_finishes_after_a_restart() {
     assert!(!data.path().join("jobs").join(&id).exists());
     third.stop();
 }
+
+/// Web and worker processes apart need a database with leases: on the data folder's SQLite a
+/// starting process would hand back the jobs another one is rendering, so it is refused.
+#[test]
+fn roles_apart_need_postgres() {
+    let data = tempfile::tempdir().unwrap();
+    if db_url(data.path()).is_some() {
+        return; // this run is on PostgreSQL, where roles are allowed
+    }
+    for role in [lathe_server::Role::Web, lathe_server::Role::Worker] {
+        let e = start(Config {
+            role,
+            ..config(data.path(), 1, 10)
+        })
+        .err()
+        .expect("refused");
+        assert!(e.contains("need --db"), "{e}");
+    }
+}
