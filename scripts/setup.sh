@@ -137,3 +137,37 @@ stop_postgres() {
   [ -n "${LATHE_PG_DIR:-}" ] || return 0
   as_root runuser -u postgres -- "$LATHE_PG_BIN/pg_ctl" -D "$LATHE_PG_DIR/data" -m fast stop >/dev/null || true
 }
+
+# A throwaway S3-compatible server for the object store's tests: s3s-fs (crates.io; a real
+# S3 protocol server with SigV4 signatures, multipart uploads and S3's error codes, keeping
+# objects as files), installed with cargo (about 2 minutes the first time), on a free
+# loopback port with a bucket `lathe-test`. Garage is what a studio would run; its build
+# (about 28 minutes on two cores) is too heavy for CI, see docs/SCALING.md.
+# Exports LATHE_TEST_S3, LATHE_TEST_S3_ENDPOINT, LATHE_TEST_S3_KEY_ID, LATHE_TEST_S3_SECRET.
+ensure_s3() {
+  if [ -n "${LATHE_TEST_S3:-}" ]; then return 0; fi
+  if ! command -v s3s-fs >/dev/null; then
+    echo "== installing s3s-fs"
+    cargo install --locked --quiet s3s-fs@0.14.1 --features binary || return 1
+  fi
+  local dir port key=lathe-test-key secret=lathe-test-secret-key
+  dir=$(mktemp -d /tmp/lathe-s3.XXXXXX)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$dir/root/lathe-test"
+  nohup s3s-fs --host 127.0.0.1 --port "$port" --access-key "$key" --secret-key "$secret" \
+    "$dir/root" >"$dir/server.log" 2>&1 &
+  echo $! > "$dir/pid"
+  for _ in $(seq 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
+    sleep 0.1
+  done
+  export LATHE_S3_DIR="$dir" LATHE_TEST_S3="s3://lathe-test" \
+    LATHE_TEST_S3_ENDPOINT="http://127.0.0.1:$port" \
+    LATHE_TEST_S3_KEY_ID="$key" LATHE_TEST_S3_SECRET="$secret"
+  echo "== s3s-fs on 127.0.0.1:$port ($dir)"
+}
+
+stop_s3() {
+  [ -n "${LATHE_S3_DIR:-}" ] || return 0
+  kill "$(cat "$LATHE_S3_DIR/pid")" 2>/dev/null || true
+}

@@ -11,6 +11,7 @@
 mod access;
 pub mod accounts;
 pub mod auth;
+pub mod blobs;
 pub mod child;
 pub mod db;
 mod files;

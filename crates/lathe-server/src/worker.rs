@@ -288,9 +288,12 @@ pub fn spawn_workers(
                 };
                 let mut swept = std::time::Instant::now();
                 while !stop.load(Ordering::Relaxed) {
+                    let mark = queue.work_mark();
                     match queue.claim() {
                         Ok(Some(job)) => attempt(&config, queue.as_ref(), &job),
-                        Ok(None) if swept.elapsed() < SWEEP_EVERY => std::thread::sleep(poll),
+                        Ok(None) if swept.elapsed() < SWEEP_EVERY => {
+                            queue.wait_for_work(mark, poll);
+                        }
                         Ok(None) => {
                             // Idle: hand back the jobs of workers that stopped renewing
                             // their claims (killed, their machine gone).
@@ -302,7 +305,7 @@ pub fn spawn_workers(
                                 ),
                                 Err(e) => eprintln!("lathe serve: worker: {e}"),
                             }
-                            std::thread::sleep(poll)
+                            queue.wait_for_work(mark, poll);
                         }
                         Err(e) => {
                             eprintln!("lathe serve: worker: {e}");

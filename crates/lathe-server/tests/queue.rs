@@ -359,6 +359,56 @@ fn postgres_heartbeats_keep_the_lease() {
     assert_eq!(q.requeue_running(3).unwrap(), (1, 0));
 }
 
+/// An idle worker sleeps until a job is queued (LISTEN/NOTIFY), not for its polling interval:
+/// woken by a new order, a job handed back after a crash, and a new revision, each from
+/// another process's handle; and not woken when nothing was queued.
+#[test]
+fn postgres_idle_workers_wake_when_a_job_is_queued() {
+    let Some(db) = TestDb::new() else { return };
+    let worker = PgQueue::connect(&db.url).unwrap();
+    let web = PgQueue::connect(&db.url).unwrap();
+    let poll = Duration::from_secs(3);
+    let woken_by = |what: &dyn Fn()| {
+        let mark = worker.work_mark();
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                let woken = worker.wait_for_work(mark, poll);
+                (woken, start.elapsed())
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            what();
+            waiter.join().unwrap()
+        })
+    };
+    // Woken within a fraction of the wait's second (300 ms of it before the job is queued).
+    let quick = Duration::from_millis(900);
+    let (woken, took) = woken_by(&|| web.add(&id(1), "mix", "{}", None).unwrap());
+    eprintln!("woken by an order after {took:?}");
+    assert!(woken && took < quick, "{took:?}: slept through the order");
+    let job = worker.claim().unwrap().unwrap();
+    let (woken, took) = woken_by(&|| assert!(web.retry(&job.id, job.attempts, "crashed").unwrap()));
+    eprintln!("woken by a job handed back after {took:?}");
+    assert!(woken && took < quick, "{took:?}");
+    let job = worker.claim().unwrap().unwrap();
+    assert!(worker.finish(&job.id, job.attempts, None).unwrap());
+    let (woken, took) = woken_by(&|| {
+        web.add_revision(&job.id, "title = 'x'", "louder", None)
+            .unwrap()
+            .unwrap();
+    });
+    eprintln!("woken by a revision after {took:?}");
+    assert!(woken && took < quick, "{took:?}");
+    // Progress of a running job queues nothing: the worker sleeps its second (then looks
+    // for expired leases) unwoken.
+    let job = worker.claim().unwrap().unwrap();
+    let (woken, took) = woken_by(&|| web.progress(&job.id, 0.5, "rendering").unwrap());
+    assert!(
+        !woken && took >= Duration::from_millis(950),
+        "{took:?}: woken by nothing"
+    );
+}
+
 /// Migrations run once, however many processes start at once, and a database whose schema is
 /// newer than the program is refused.
 #[test]

@@ -7,6 +7,7 @@
 //! runtime inside another. A call waits at most [`CALL_TIMEOUT`]: a database that goes away
 //! turns into an error the caller can answer (503, retry), never a hung thread.
 
+mod listen;
 mod migrate;
 pub mod schema;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
+pub use listen::Wakeups;
 pub use migrate::Migration;
 
 /// The longest one database call (waiting for a connection included) may take.
@@ -66,6 +68,8 @@ impl From<deadpool_postgres::PoolError> for PgError {
 /// may sit on different threads).
 pub struct Pg {
     pool: Pool,
+    /// For connections of their own (LISTEN).
+    config: tokio_postgres::Config,
     runtime: tokio::runtime::Handle,
     /// Ends the runtime's thread when dropped.
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -93,7 +97,7 @@ impl Pg {
             })
             .map_err(|e| PgError::Db(format!("starting the database client: {e}")))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -112,6 +116,7 @@ impl Pg {
         };
         let me = Self {
             pool,
+            config,
             runtime,
             _stop: stop,
         };

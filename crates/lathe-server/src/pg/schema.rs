@@ -106,4 +106,18 @@ pub const MIGRATIONS: &[Migration] = &[
             CREATE INDEX deliveries_due ON deliveries (state, next_at);
             CREATE INDEX deliveries_user ON deliveries (\"user\", created_s);",
     },
+    Migration {
+        version: 3,
+        name: "wake idle workers when a job is queued",
+        // Every way a job becomes queued (ordered, a revision, handed back after a crash or
+        // an expired lease) goes through this one trigger; the notification is sent when the
+        // transaction commits, so a worker it wakes finds the job.
+        sql: "CREATE FUNCTION lathe_job_queued() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN
+                PERFORM pg_notify('lathe_jobs', '');
+                RETURN NULL;
+              END $$;
+              CREATE TRIGGER jobs_queued_notify AFTER INSERT OR UPDATE OF state ON jobs
+                FOR EACH ROW WHEN (NEW.state = 'queued') EXECUTE FUNCTION lathe_job_queued();",
+    },
 ];

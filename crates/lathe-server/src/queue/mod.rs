@@ -151,6 +151,19 @@ pub trait Queue: Send + Sync {
     /// (or fail, as in [`Queue::requeue_running`]). SQLite (one process) has no leases: every
     /// running job there belongs to a live worker thread, so nothing expires.
     fn requeue_expired(&self, max_attempts: u32) -> QueueResult<(usize, usize)>;
+    /// What a worker reads before it looks for a job, to hand to [`Queue::wait_for_work`]
+    /// if it found none.
+    fn work_mark(&self) -> u64 {
+        0
+    }
+    /// Sleeps until a job may have been queued since `mark`: `poll` where nothing says when
+    /// one is (SQLite), else until the database's notification (PostgreSQL's LISTEN/NOTIFY)
+    /// or a second at most. True when a notification woke it.
+    fn wait_for_work(&self, mark: u64, poll: std::time::Duration) -> bool {
+        let _ = mark;
+        std::thread::sleep(poll);
+        false
+    }
     /// Every job id the database holds (to find folders no job owns).
     fn all_ids(&self) -> QueueResult<Vec<String>>;
     /// Finished jobs older than `max_age_s` seconds.

@@ -37,7 +37,22 @@ const COLUMNS: &str = "id, state, progress, stage, error, kind, options, created
 pub struct PgQueue {
     pg: Arc<Pg>,
     lease_s: i64,
+    /// Notifications of queued jobs, listened for once a worker first waits for work.
+    /// The listener and when listening last failed (tried again after [`RELISTEN_AFTER`]).
+    wakeups: std::sync::Mutex<Listening>,
 }
+
+type Listening = (Option<Arc<crate::pg::Wakeups>>, Option<std::time::Instant>);
+
+/// How long a worker polls after listening failed before it tries again.
+const RELISTEN_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The channel the `jobs_queued_notify` trigger notifies (schema version 3).
+const JOBS_CHANNEL: &str = "lathe_jobs";
+
+/// The longest an idle worker sleeps while notifications work: it also sweeps for expired
+/// leases between sleeps.
+const NOTIFIED_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn err(e: PgError) -> String {
     format!("job database: {e}")
@@ -111,6 +126,7 @@ impl PgQueue {
         Self {
             pg,
             lease_s: DEFAULT_LEASE_S,
+            wakeups: std::sync::Mutex::new((None, None)),
         }
     }
 
@@ -125,6 +141,29 @@ impl PgQueue {
     /// How long a claim holds a job without a heartbeat, seconds.
     pub fn lease_s(&self) -> i64 {
         self.lease_s
+    }
+
+    /// The notifications of queued jobs, listening again if the connection was lost (`None`:
+    /// the database cannot be reached now; the caller polls).
+    fn wakeups(&self) -> Option<Arc<crate::pg::Wakeups>> {
+        let mut slot = self.wakeups.lock().ok()?;
+        if let Some(w) = slot.0.as_ref().filter(|w| w.alive()) {
+            return Some(w.clone());
+        }
+        if slot.1.is_some_and(|t| t.elapsed() < RELISTEN_AFTER) {
+            return None;
+        }
+        match self.pg.listen(JOBS_CHANNEL) {
+            Ok(w) => {
+                *slot = (Some(w.clone()), None);
+                Some(w)
+            }
+            Err(e) => {
+                eprintln!("lathe serve: worker: listening for new jobs: {e}; polling");
+                *slot = (None, Some(std::time::Instant::now()));
+                None
+            }
+        }
     }
 
     /// Runs `work` on a pooled connection.
@@ -474,6 +513,21 @@ impl Queue for PgQueue {
             tx.commit().await?;
             Ok(())
         })
+    }
+
+    fn work_mark(&self) -> u64 {
+        self.wakeups().map_or(0, |w| w.mark())
+    }
+
+    fn wait_for_work(&self, mark: u64, poll: std::time::Duration) -> bool {
+        let listening = self.wakeups.lock().ok().and_then(|w| w.0.clone());
+        match listening.filter(|w| w.alive()) {
+            Some(w) => w.wait(mark, NOTIFIED_WAIT),
+            None => {
+                std::thread::sleep(poll);
+                false
+            }
+        }
     }
 
     fn lease(&self) -> Option<std::time::Duration> {
