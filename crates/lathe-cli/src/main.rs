@@ -164,8 +164,15 @@ enum Command {
         /// keeps the password out of the process list.
         #[arg(long, value_name = "URL", global = true)]
         db: Option<String>,
+        /// The job files in an S3-compatible bucket, s3://BUCKET[/prefix], instead of the data
+        /// folder (which becomes each process's working copy). Credentials, region and
+        /// endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL
+        /// (plain http only when the endpoint says http://).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
         /// What this process does: web (pages, API, files), worker (renders jobs) or all.
-        /// Web and worker processes scale apart when they share --db and the data folder.
+        /// Web and worker processes scale apart when they share --db and --store (or the
+        /// data folder).
         #[arg(long, default_value = "all", value_parser = ["web", "worker", "all"])]
         role: String,
         /// With --db: how long a worker's claim on a job lasts without a heartbeat, seconds
@@ -344,6 +351,7 @@ fn main() -> ExitCode {
             addr,
             data,
             db,
+            store,
             role,
             lease_s,
             workers,
@@ -375,6 +383,7 @@ fn main() -> ExitCode {
             config.allowed_hosts = allow_hosts;
             config.db_url = db_url(db);
             config.lease_s = lease_s;
+            config.store_url = store;
             config.role = match lathe_server::Role::parse(&role) {
                 Ok(r) => r,
                 Err(e) => {

@@ -1,10 +1,12 @@
 //! Scale-out under faults: 2 web and 3 worker processes of `lathe serve` sharing a PostgreSQL
-//! database and a data folder; 30 jobs; two workers and one web process killed with SIGKILL
-//! while jobs render, replacements started. Every accepted job must finish once, with exactly
-//! one set of outputs, its master on target (libebur128 where the reference Python is set).
+//! database and either a data folder or an S3 bucket (`--store`, each process with a data
+//! folder of its own); 30 jobs; two workers and one web process killed with SIGKILL while jobs
+//! render, replacements started. Every accepted job must finish once, with exactly one set of
+//! outputs, its master on target (libebur128 where the reference Python is set).
 //!
-//! Needs `LATHE_TEST_POSTGRES` (a superuser URL; `scripts/setup.sh`'s `ensure_postgres`);
-//! skipped without it unless `LATHE_REQUIRE_SERVICES=1`.
+//! Needs `LATHE_TEST_POSTGRES` (a superuser URL; `scripts/setup.sh`'s `ensure_postgres`) and,
+//! for the bucket, `LATHE_TEST_S3` (`ensure_s3`); skipped without them unless
+//! `LATHE_REQUIRE_SERVICES=1`.
 
 mod common;
 
@@ -40,22 +42,50 @@ impl Drop for Fleet {
     }
 }
 
-fn start(data: &Path, db: &str, args: &[&str], log: &Path) -> Child {
-    lathe()
-        .args(["serve", "--data"])
-        .arg(data)
+/// Where the processes keep the job files: one shared data folder, or a bucket (and a data
+/// folder of each process's own).
+#[derive(Clone)]
+enum Files {
+    Shared(PathBuf),
+    Bucket {
+        root: PathBuf,
+        url: String,
+        env: Vec<(&'static str, String)>,
+    },
+}
+
+impl Files {
+    fn data(&self, process: &str) -> PathBuf {
+        match self {
+            Files::Shared(d) => d.clone(),
+            Files::Bucket { root, .. } => root.join(process),
+        }
+    }
+}
+
+fn start(files: &Files, name: &str, db: &str, args: &[&str], log: &Path) -> Child {
+    let mut cmd = lathe();
+    cmd.args(["serve", "--data"])
+        .arg(files.data(name))
         .args(["--lease-s", &LEASE_S.to_string()])
         .args(args)
-        .env("LATHE_DB_URL", db)
-        .stdout(Stdio::null())
+        .env("LATHE_DB_URL", db);
+    if let Files::Bucket { url, env, .. } = files {
+        cmd.args(["--store", url]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap()
 }
 
-fn web(data: &Path, db: &str, port: u16, log: &Path) -> Child {
+fn web(files: &Files, name: &str, db: &str, port: u16, log: &Path) -> Child {
     let child = start(
-        data,
+        files,
+        name,
         db,
         &["--role", "web", "--addr", &format!("127.0.0.1:{port}")],
         log,
@@ -64,15 +94,22 @@ fn web(data: &Path, db: &str, port: u16, log: &Path) -> Child {
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "web did not start"
+            "web did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
     child
 }
 
-fn worker(data: &Path, db: &str, log: &Path) -> Child {
-    start(data, db, &["--role", "worker", "--workers", "1"], log)
+fn worker(files: &Files, name: &str, db: &str, log: &Path) -> Child {
+    start(
+        files,
+        name,
+        db,
+        &["--role", "worker", "--workers", "1"],
+        log,
+    )
 }
 
 /// One request; `None` when nothing answers (a killed process).
@@ -100,7 +137,7 @@ fn job(port: u16, id: &str) -> serde_json::Value {
 }
 
 /// A fresh database on the test server; `None` (skipped) without one.
-fn database() -> Option<String> {
+fn database(tag: &str) -> Option<String> {
     let Ok(admin) = std::env::var("LATHE_TEST_POSTGRES") else {
         if std::env::var("LATHE_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
             panic!("LATHE_REQUIRE_SERVICES=1 but LATHE_TEST_POSTGRES is not set");
@@ -108,7 +145,7 @@ fn database() -> Option<String> {
         eprintln!("SKIPPED scale-out fault test: LATHE_TEST_POSTGRES is not set");
         return None;
     };
-    let name = format!("lathe_scale_{}", std::process::id());
+    let name = format!("lathe_scale_{tag}_{}", std::process::id());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -171,16 +208,58 @@ fn song(path: &Path) {
     );
 }
 
+/// The bucket of the S3 server `ensure_s3` started, under a prefix of this run's own.
+fn bucket() -> Option<(String, Vec<(&'static str, String)>)> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let Some(url) = var("LATHE_TEST_S3") else {
+        if var("LATHE_REQUIRE_SERVICES").is_some_and(|v| v == "1") {
+            panic!("LATHE_REQUIRE_SERVICES=1 but LATHE_TEST_S3 is not set");
+        }
+        eprintln!("SKIPPED scale-out fault test on a bucket: LATHE_TEST_S3 is not set");
+        return None;
+    };
+    let env = vec![
+        ("AWS_ACCESS_KEY_ID", var("LATHE_TEST_S3_KEY_ID").unwrap()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            var("LATHE_TEST_S3_SECRET").unwrap(),
+        ),
+        ("AWS_ENDPOINT_URL", var("LATHE_TEST_S3_ENDPOINT").unwrap()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ];
+    Some((format!("{url}/scale-{}", std::process::id()), env))
+}
+
 #[test]
 fn jobs_survive_killed_workers_and_web_processes() {
-    let Some(db) = database() else { return };
+    let Some(db) = database("shared") else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let logs = dir.path().join("logs");
+    fleet_under_faults(&db, Files::Shared(data), dir.path());
+}
+
+/// The same with the files in a bucket and no data folder shared: any web process serves any
+/// job and any worker renders any job from what the bucket holds.
+#[test]
+fn jobs_survive_killed_processes_with_files_in_a_bucket() {
+    let Some(db) = database("bucket") else { return };
+    let Some((url, env)) = bucket() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::Bucket {
+        root: dir.path().join("data"),
+        url,
+        env,
+    };
+    fleet_under_faults(&db, files, dir.path());
+}
+
+fn fleet_under_faults(db: &str, files: Files, dir: &Path) {
+    let db = db.to_string();
+    let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let log = |name: &str| logs.join(format!("{name}.log"));
-    let wav_path = dir.path().join("song.wav");
+    let wav_path = dir.join("song.wav");
     song(&wav_path);
     let (ct, body) = upload_body(&std::fs::read(&wav_path).unwrap());
 
@@ -188,12 +267,15 @@ fn jobs_survive_killed_workers_and_web_processes() {
     let ports = [free_port(), free_port()];
     let mut fleet = Fleet::default();
     // Webs first: the first start makes the schema.
-    fleet.0.push(web(&data, &db, ports[0], &log("web0")));
-    fleet.0.push(web(&data, &db, ports[1], &log("web1")));
+    fleet
+        .0
+        .push(web(&files, "web0", &db, ports[0], &log("web0")));
+    fleet
+        .0
+        .push(web(&files, "web1", &db, ports[1], &log("web1")));
     for w in 0..3 {
-        fleet
-            .0
-            .push(worker(&data, &db, &log(&format!("worker{w}"))));
+        let name = format!("worker{w}");
+        fleet.0.push(worker(&files, &name, &db, &log(&name)));
     }
 
     // Orders go to both web processes in turn; web 1 is killed after a third of them and a
@@ -224,15 +306,21 @@ fn jobs_survive_killed_workers_and_web_processes() {
                 "killed workers 0 and 1 at {:.1} s",
                 t0.elapsed().as_secs_f64()
             );
-            fleet.0.push(worker(&data, &db, &log("worker3")));
-            fleet.0.push(worker(&data, &db, &log("worker4")));
+            fleet
+                .0
+                .push(worker(&files, "worker3", &db, &log("worker3")));
+            fleet
+                .0
+                .push(worker(&files, "worker4", &db, &log("worker4")));
             fleet.0[1].kill().unwrap();
             fleet.0[1].wait().unwrap();
             killed_web = Some(t0.elapsed());
             eprintln!("killed web 1 at {:.1} s", t0.elapsed().as_secs_f64());
         }
         if accepted.len() == 2 * JOBS / 3 && killed_web.is_some() && fleet.0.len() == 7 {
-            fleet.0.push(web(&data, &db, ports[1], &log("web2")));
+            fleet
+                .0
+                .push(web(&files, "web2", &db, ports[1], &log("web2")));
             eprintln!("web 1 replaced at {:.1} s", t0.elapsed().as_secs_f64());
         }
     }
@@ -291,14 +379,8 @@ fn jobs_survive_killed_workers_and_web_processes() {
             .filter(|e| e["what"] == "rendered")
             .count();
         assert_eq!(rendered, 1, "job {id} rendered {rendered} times");
-        let folder = data.join("jobs").join(id).join("out");
-        let on_disk: BTreeSet<String> = std::fs::read_dir(&folder)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(on_disk, expected, "job {id}: files on disk");
-        masters.push(folder.join("song_master_44k1_24b.wav"));
+        let attempts = j["attempts"].as_u64().unwrap_or(1) as u32;
+        masters.push(stored_outputs(&files, dir, id, attempts, &expected));
         retried += usize::from(j["attempts"].as_u64().unwrap_or(1) > 1);
     }
     eprintln!(
@@ -314,5 +396,53 @@ fn jobs_survive_killed_workers_and_web_processes() {
     assert!(retried >= 1, "a killed worker's job was taken up again");
     if let Some(py) = reference_python("scale-out masters on target") {
         assert_reference_meets(&py, &masters, -14.0, -1.0);
+    }
+}
+
+/// The job's outputs where the processes keep them: the shared folder holds exactly the
+/// expected files; in the bucket, the committed attempt's prefix does (other attempts' files
+/// may lie beside it, never listed). Returns the master's local path.
+fn stored_outputs(
+    files: &Files,
+    dir: &Path,
+    id: &str,
+    attempt: u32,
+    expected: &BTreeSet<String>,
+) -> PathBuf {
+    match files {
+        Files::Shared(data) => {
+            let folder = data.join("jobs").join(id).join("out");
+            let on_disk: BTreeSet<String> = std::fs::read_dir(&folder)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(&on_disk, expected, "job {id}: files on disk");
+            folder.join("song_master_44k1_24b.wav")
+        }
+        Files::Bucket { url, env, .. } => {
+            let var = |k: &str| env.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+            let access = lathe_server::blobs::S3Access {
+                key_id: var("AWS_ACCESS_KEY_ID"),
+                secret: var("AWS_SECRET_ACCESS_KEY"),
+                region: var("AWS_REGION"),
+                endpoint: Some(var("AWS_ENDPOINT_URL")),
+            };
+            let url = lathe_server::blobs::StoreUrl::parse(url).unwrap();
+            let blobs = lathe_server::blobs::Blobs::s3(&url, &access).unwrap();
+            let prefix = format!("jobs/{id}/rev/1/a{attempt}");
+            let stored: BTreeSet<String> = blobs
+                .list(&prefix)
+                .unwrap()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            assert_eq!(&stored, expected, "job {id}: {prefix} in the bucket");
+            let master = dir.join("masters").join(format!("{id}.wav"));
+            blobs
+                .get_file(&format!("{prefix}/song_master_44k1_24b.wav"), &master)
+                .unwrap();
+            master
+        }
     }
 }

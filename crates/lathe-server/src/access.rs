@@ -14,6 +14,8 @@ pub(crate) enum Hidden {
     /// Not there, or someone else's: the same answer for both.
     NotFound,
     Database(String),
+    /// The object store did not answer (503: try again).
+    Store(String),
 }
 
 impl IntoResponse for Hidden {
@@ -21,6 +23,7 @@ impl IntoResponse for Hidden {
         match self {
             Hidden::NotFound => error(StatusCode::NOT_FOUND, "no such job"),
             Hidden::Database(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            Hidden::Store(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
         }
     }
 }
@@ -31,9 +34,19 @@ pub(crate) fn visible(st: &AppState, caller: &Caller, id: &str) -> Result<Job, H
     if !valid_id(id) {
         return Err(Hidden::NotFound);
     }
-    match st.queue.get(id) {
-        Ok(Some(j)) if caller.may_see(j.owner.as_deref()) => Ok(j),
-        Ok(_) => Err(Hidden::NotFound),
-        Err(e) => Err(Hidden::Database(e)),
+    let job = match st.queue.get(id) {
+        Ok(Some(j)) if caller.may_see(j.owner.as_deref()) => j,
+        Ok(_) => return Err(Hidden::NotFound),
+        Err(e) => return Err(Hidden::Database(e)),
+    };
+    if let Some(mirror) = &st.mirror {
+        // Every handler that reads a job's files comes through here: the job's committed
+        // files are copied into this process's data folder first (once; later calls find
+        // them there).
+        let revisions = st.queue.revisions(id).map_err(Hidden::Database)?;
+        mirror
+            .pull_job(id, &revisions)
+            .map_err(|e| Hidden::Store(format!("the job's files: {e}")))?;
     }
+    Ok(job)
 }

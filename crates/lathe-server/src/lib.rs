@@ -19,6 +19,7 @@ mod guard;
 mod jobs;
 pub mod login;
 mod login_page;
+pub mod mirror;
 pub mod notify;
 pub mod pg;
 mod qc_report;
@@ -86,6 +87,9 @@ pub struct Config {
     /// PostgreSQL: how long a worker's claim on a job lasts without a heartbeat, seconds (a
     /// killed worker's job goes back to the queue this long after its last one).
     pub lease_s: u64,
+    /// `--store s3://BUCKET[/prefix]`: the job files in an S3-compatible bucket, the data
+    /// folder only a working copy (`None`: the files live in the data folder).
+    pub store_url: Option<String>,
 }
 
 /// What one `lathe serve` process does: with the records in PostgreSQL, web and worker
@@ -141,6 +145,7 @@ impl Config {
             db_url: None,
             role: Role::All,
             lease_s: queue::postgres::DEFAULT_LEASE_S as u64,
+            store_url: None,
         }
     }
 }
@@ -204,6 +209,8 @@ struct AppState {
     throttle: Arc<login::Throttle>,
     queue: Arc<dyn Queue>,
     store: Arc<LocalStore>,
+    /// `--store`: the bucket every process shares.
+    mirror: Option<Arc<mirror::Mirror>>,
     max_upload: u64,
     max_stems: usize,
     data_dir: PathBuf,
@@ -292,6 +299,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         eprintln!("lathe serve: {failed} job(s) interrupted on every attempt have failed");
     }
     let store = Arc::new(LocalStore::new(&data_dir));
+    let mirror = open_mirror(config.store_url.as_deref(), &data_dir)?;
     let stop = Arc::new(AtomicBool::new(false));
     let worker_config = worker::WorkerConfig {
         limits: child::ChildLimits {
@@ -306,6 +314,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         },
         data_dir: data_dir.clone(),
         max_attempts: config.max_attempts.max(1),
+        mirror: mirror.clone(),
     };
     // SQLite: a connection per worker thread; PostgreSQL: the process's one pool.
     let workers_queue = queue.clone();
@@ -339,6 +348,7 @@ pub fn start(config: Config) -> Result<Running, String> {
     threads.push(janitor(
         queue.clone(),
         store.clone(),
+        mirror.clone(),
         receiving.clone(),
         config.retention_days,
         stop.clone(),
@@ -356,6 +366,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         throttle: Arc::new(login::Throttle::default()),
         queue,
         store,
+        mirror,
         max_upload: config.max_upload_bytes,
         max_stems: config.max_stems,
         data_dir,
@@ -404,11 +415,27 @@ pub fn start(config: Config) -> Result<Running, String> {
     })
 }
 
+/// `--store`: the bucket, checked (a probe written, read and deleted) before anything starts,
+/// so that a wrong bucket, endpoint or key is one line at start.
+fn open_mirror(url: Option<&str>, data_dir: &Path) -> Result<Option<Arc<mirror::Mirror>>, String> {
+    let Some(url) = url else { return Ok(None) };
+    let url = blobs::StoreUrl::parse(url).map_err(|e| e.to_string())?;
+    let access = blobs::S3Access::from_env()
+        .map_err(|e| format!("{e} (--store {} needs it)", url.display()))?;
+    let blobs = blobs::Blobs::s3(&url, &access).map_err(|e| e.to_string())?;
+    blobs.check().map_err(|e| e.to_string())?;
+    Ok(Some(Arc::new(mirror::Mirror::new(
+        Arc::new(blobs),
+        data_dir,
+    ))))
+}
+
 /// Deletes finished jobs older than the retention time, and job folders that no job owns
 /// (older than an hour, and not being uploaded), at start and every ten minutes.
 fn janitor(
     queue: Arc<dyn Queue>,
     store: Arc<LocalStore>,
+    mirror: Option<Arc<mirror::Mirror>>,
     receiving: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     days: f64,
     stop: Arc<AtomicBool>,
@@ -420,7 +447,10 @@ fn janitor(
                 last = Some(std::time::Instant::now());
                 let cutoff = queue::now_s() - (days * 86_400.0) as i64;
                 for id in queue.finished_before(cutoff).unwrap_or_default() {
-                    if store.remove(&id).is_ok() {
+                    // The record goes last: a job whose files could not all be deleted is
+                    // tried again next round.
+                    let in_bucket = mirror.as_ref().is_none_or(|m| m.remove(&id).is_ok());
+                    if in_bucket && store.remove(&id).is_ok() {
                         let _ = queue.remove(&id);
                     }
                 }

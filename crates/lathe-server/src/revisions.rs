@@ -37,6 +37,7 @@ pub(crate) fn revisions_of(st: &AppState, job: &Job) -> Result<Vec<Revision>, St
             state: None,
             error: None,
             session: None,
+            attempt: None,
         });
     }
     for r in &mut revs {

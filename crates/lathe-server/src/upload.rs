@@ -43,6 +43,8 @@ enum Refused {
     TooLarge,
     Stalled,
     Bad(String),
+    /// The object store did not take it (503: the client tries again).
+    Unavailable(String),
 }
 
 pub(crate) async fn post_job(
@@ -79,12 +81,27 @@ pub(crate) async fn post_job(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(id.clone());
-    let received = receive(&st, &id, multipart).await;
+    let mut received = receive(&st, &id, multipart).await;
+    if let (Ok(_), Some(mirror)) = (&received, st.mirror.clone()) {
+        // Into the store before the job is queued: an order answered 201 is in the bucket.
+        let pid = id.clone();
+        let pushed = tokio::task::spawn_blocking(move || mirror.push_inputs(&pid)).await;
+        if let Err(e) = pushed.map_err(|e| e.to_string()).and_then(|r| r) {
+            eprintln!("lathe serve: upload {id}: {e}");
+            received = Err(Refused::Unavailable(
+                "the file store did not take the upload; try again shortly".into(),
+            ));
+        }
+    }
     let answer = match received {
         Ok((kind, options)) => match st.queue.add(&id, &kind, &options, caller.name()) {
             Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response(),
             Err(e) => {
                 let _ = st.store.remove(&id);
+                if let Some(mirror) = st.mirror.clone() {
+                    let gone = id.clone();
+                    tokio::task::spawn_blocking(move || mirror.remove(&gone));
+                }
                 error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     public_message(&e, &st.data_dir),
@@ -108,6 +125,7 @@ pub(crate) async fn post_job(
                     ),
                 ),
                 Refused::Bad(m) => error(StatusCode::BAD_REQUEST, public_message(&m, &st.data_dir)),
+                Refused::Unavailable(m) => error(StatusCode::SERVICE_UNAVAILABLE, m),
             }
         }
     };

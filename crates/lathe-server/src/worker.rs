@@ -130,7 +130,7 @@ pub fn run_job(
             .find(|r| r.n == rev)
             .and_then(|r| r.session)
             .ok_or_else(|| format!("revision {rev} has no session"))?;
-        Some(revision_session(&text)?)
+        Some(revision_session(&text, id, &in_dir)?)
     } else {
         None
     };
@@ -241,10 +241,29 @@ fn stem_sum_preview(store: &dyn Store, id: &str, session: &Session) -> Result<()
         .map_err(|e| e.to_string())
 }
 
-/// A revision's session as the server stored it (its files already resolved to the uploads).
-fn revision_session(text: &str) -> Result<Session, String> {
-    let s: Session =
+/// A revision's session as the server stored it (its files resolved to the uploads in the
+/// data folder of the web process that took it), pointed at this process's copy of them.
+fn revision_session(text: &str, id: &str, in_dir: &Path) -> Result<Session, String> {
+    let mut s: Session =
         toml::from_str(text).map_err(|e| format!("session: {}", e.to_string().trim_end()))?;
+    let inside = format!("jobs/{id}/in/");
+    let rebase = |p: &mut PathBuf| {
+        let text = p.to_string_lossy().into_owned();
+        if let Some(at) = text.find(&inside) {
+            *p = in_dir.join(&text[at + inside.len()..]);
+        }
+    };
+    for stem in &mut s.stems {
+        rebase(&mut stem.file);
+    }
+    for f in s
+        .master
+        .reference
+        .iter_mut()
+        .flat_map(|r| r.files.iter_mut())
+    {
+        rebase(f);
+    }
     s.validate().map_err(|e| format!("session: {e}"))?;
     Ok(s)
 }
@@ -258,6 +277,9 @@ pub struct WorkerConfig {
     pub data_dir: PathBuf,
     /// Attempts a job gets before a crash fails it.
     pub max_attempts: u32,
+    /// `--store`: where a job's inputs come from and its outputs go (`None`: the data folder
+    /// is shared).
+    pub mirror: Option<Arc<crate::mirror::Mirror>>,
 }
 
 /// How often an idle worker looks for expired claims (each look is a query; the lease is far
@@ -333,7 +355,19 @@ fn attempt(config: &WorkerConfig, queue: &dyn Queue, job: &crate::queue::Job) {
         // A database that does not answer is not a lost claim: the lease says when it is.
         queue.heartbeat(&job.id, job.attempts).unwrap_or(true)
     };
-    let outcome = child::run_while(&config.limits, &config.data_dir, &job.id, &mut keep);
+    let outcome = match config.mirror.as_deref().map(|m| m.pull_inputs(&job.id)) {
+        Some(Err(e)) => Outcome::Crashed(format!("the job's uploads could not be fetched: {e}")),
+        _ => child::run_while(&config.limits, &config.data_dir, &job.id, &mut keep),
+    };
+    // Rendered: its files go under this attempt's own prefix before the ending is recorded
+    // (a store that fails them makes the attempt one to retry, never a job without files).
+    let outcome = match (outcome, config.mirror.as_deref()) {
+        (Outcome::Done, Some(m)) => match m.push_outputs(&job.id, job.revision, job.attempts) {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Crashed(format!("the masters could not be stored: {e}")),
+        },
+        (other, _) => other,
+    };
     let recorded = match outcome {
         Outcome::Lost => {
             eprintln!(

@@ -229,10 +229,17 @@ pub(crate) fn store_error(name: &str, e: object_store::Error) -> BlobError {
             }
             BlobError::Store {
                 store: name.to_string(),
-                why: s3_answer(&why).unwrap_or(why),
+                why: s3_answer(&why).or_else(|| unreachable(&why)).unwrap_or(why),
             }
         }
     }
+}
+
+/// The connection's failure out of the client's long message (the endpoint is the one
+/// `AWS_ENDPOINT_URL` gave): `no answer from the endpoint: … Connection refused`.
+fn unreachable(text: &str) -> Option<String> {
+    let at = text.find("error sending request")?;
+    Some(format!("no answer from the endpoint: {}", &text[at..]))
 }
 
 /// `NoSuchBucket (404 Not Found)` out of the client's long message, when the server sent an

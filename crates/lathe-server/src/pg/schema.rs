@@ -120,4 +120,9 @@ pub const MIGRATIONS: &[Migration] = &[
               CREATE TRIGGER jobs_queued_notify AFTER INSERT OR UPDATE OF state ON jobs
                 FOR EACH ROW WHEN (NEW.state = 'queued') EXECUTE FUNCTION lathe_job_queued();",
     },
+    Migration {
+        version: 4,
+        name: "the attempt that rendered each revision",
+        sql: "ALTER TABLE revisions ADD COLUMN attempt INTEGER;",
+    },
 ];

@@ -77,6 +77,9 @@ pub struct Revision {
     /// The session an engineer posted (its files resolved to the job's uploads); `None` for
     /// revision 1, which the order's options made.
     pub session: Option<String>,
+    /// The attempt whose ending was recorded (its outputs are the revision's: with an object
+    /// store each attempt uploads under a prefix of its own); `None` until one ends.
+    pub attempt: Option<u32>,
 }
 
 /// Something that happened to a job, for its history (and the audit log).

@@ -294,7 +294,7 @@ impl Queue for PgQueue {
             let c = pool.get().await?;
             let rows = c
                 .query(
-                    "SELECT n, note, author, created_s, state, error, session FROM revisions WHERE job = $1 ORDER BY n",
+                    "SELECT n, note, author, created_s, state, error, session, attempt FROM revisions WHERE job = $1 ORDER BY n",
                     &[&id],
                 )
                 .await?;
@@ -308,6 +308,7 @@ impl Queue for PgQueue {
                     state: r.get::<_, Option<&str>>(4).map(State::parse),
                     error: r.get(5),
                     session: r.get(6),
+                    attempt: r.get::<_, Option<i32>>(7).map(count),
                 })
                 .collect())
         })
@@ -479,8 +480,8 @@ impl Queue for PgQueue {
             };
             let revision: i32 = row.get(0);
             tx.execute(
-                "UPDATE revisions SET state = $3, error = $4 WHERE job = $1 AND n = $2",
-                &[&id, &revision, &state.as_str(), &error],
+                "UPDATE revisions SET state = $3, error = $4, attempt = $5 WHERE job = $1 AND n = $2",
+                &[&id, &revision, &state.as_str(), &error, &(attempt as i32)],
             )
             .await?;
             let ended = Event {

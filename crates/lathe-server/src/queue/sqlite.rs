@@ -78,6 +78,14 @@ impl SqliteQueue {
             CREATE INDEX IF NOT EXISTS events_job ON events (job, at_s);",
         )
         .map_err(err)?;
+        // …and before object stores, the attempt that rendered each revision.
+        if conn
+            .prepare("SELECT attempt FROM revisions LIMIT 0")
+            .is_err()
+        {
+            conn.execute_batch("ALTER TABLE revisions ADD COLUMN attempt INTEGER")
+                .map_err(err)?;
+        }
         Ok(Self {
             conn: std::sync::Mutex::new(conn),
         })
@@ -181,7 +189,7 @@ impl Queue for SqliteQueue {
     fn revisions(&self, id: &str) -> QueueResult<Vec<Revision>> {
         self.with(|c| {
             let mut st = c.prepare(
-                "SELECT n, note, author, created_s, state, error, session FROM revisions WHERE job = ?1 ORDER BY n",
+                "SELECT n, note, author, created_s, state, error, session, attempt FROM revisions WHERE job = ?1 ORDER BY n",
             )?;
             let rows = st.query_map([id], |r| {
                 Ok(Revision {
@@ -192,6 +200,7 @@ impl Queue for SqliteQueue {
                     state: r.get::<_, Option<String>>(4)?.map(|s| State::parse(&s)),
                     error: r.get(5)?,
                     session: r.get(6)?,
+                    attempt: r.get(7)?,
                 })
             })?;
             rows.collect()
@@ -336,8 +345,8 @@ impl Queue for SqliteQueue {
                 return Ok(false);
             }
             tx.execute(
-                "UPDATE revisions SET state = ?2, error = ?3 WHERE job = ?1 AND n = (SELECT revision FROM jobs WHERE id = ?1)",
-                params![id, state.as_str(), error],
+                "UPDATE revisions SET state = ?2, error = ?3, attempt = ?4 WHERE job = ?1 AND n = (SELECT revision FROM jobs WHERE id = ?1)",
+                params![id, state.as_str(), error, attempt],
             )?;
             let what = if error.is_some() { "failed" } else { "rendered" };
             tx.execute(
