@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets' seed folders under fuzz/corpus/<target>/ (never committed): the
 # first bytes of every corpus file, sessions and an album that lathe itself writes, a DDP image
-# lathe makes, job options and multipart uploads. Needs a release build of lathe and the corpus.
+# lathe makes, job options and multipart uploads. Needs a build of lathe (LATHE_BIN, default
+# target/release/lathe; CI uses the tests' build) and the corpus.
 # Usage: bash fuzz/seeds.sh [LATHE_CORPUS]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -144,12 +144,15 @@ stop_postgres() {
 # loopback port with a bucket `lathe-test`. Garage is what a studio would run; its build
 # (about 28 minutes on two cores) is too heavy for CI, see docs/SCALING.md.
 # Exports LATHE_TEST_S3, LATHE_TEST_S3_ENDPOINT, LATHE_TEST_S3_KEY_ID, LATHE_TEST_S3_SECRET.
+install_s3_server() {
+  command -v s3s-fs >/dev/null && return 0
+  echo "== installing s3s-fs"
+  cargo install --locked --quiet s3s-fs@0.14.1 --features binary
+}
+
 ensure_s3() {
   if [ -n "${LATHE_TEST_S3:-}" ]; then return 0; fi
-  if ! command -v s3s-fs >/dev/null; then
-    echo "== installing s3s-fs"
-    cargo install --locked --quiet s3s-fs@0.14.1 --features binary || return 1
-  fi
+  install_s3_server || return 1
   local dir port key=lathe-test-key secret=lathe-test-secret-key
   dir=$(mktemp -d /tmp/lathe-s3.XXXXXX)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

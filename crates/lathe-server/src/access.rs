@@ -9,10 +9,21 @@ use crate::auth::Caller;
 use crate::queue::Job;
 use crate::{error, valid_id, AppState};
 
+/// 503 with a hint to come back: what a client gets while the database or the store is away.
+pub(crate) fn unavailable(why: String) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, why);
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("10"),
+    );
+    r
+}
+
 /// Why a job is not shown.
 pub(crate) enum Hidden {
     /// Not there, or someone else's: the same answer for both.
     NotFound,
+    /// The database did not answer (503: try again).
     Database(String),
     /// The object store did not answer (503: try again).
     Store(String),
@@ -22,8 +33,9 @@ impl IntoResponse for Hidden {
     fn into_response(self) -> Response {
         match self {
             Hidden::NotFound => error(StatusCode::NOT_FOUND, "no such job"),
-            Hidden::Database(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-            Hidden::Store(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+            // The records or the files did not answer: try again (a database restarting, a
+            // store cut off), never "not found".
+            Hidden::Database(e) | Hidden::Store(e) => unavailable(e),
         }
     }
 }

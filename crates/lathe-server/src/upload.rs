@@ -102,10 +102,8 @@ pub(crate) async fn post_job(
                     let gone = id.clone();
                     tokio::task::spawn_blocking(move || mirror.remove(&gone));
                 }
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    public_message(&e, &st.data_dir),
-                )
+                // Not accepted, nothing kept: the client sends it again.
+                crate::access::unavailable(public_message(&e, &st.data_dir))
             }
         },
         Err(r) => {

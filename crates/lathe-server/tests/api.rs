@@ -369,3 +369,75 @@ fn roles_apart_need_postgres() {
         assert!(e.contains("need --db"), "{e}");
     }
 }
+
+/// A database that goes away while the service runs (PostgreSQL only: its connections cut and
+/// new ones refused): job pages and new orders get 503 with Retry-After, never a 404 or a
+/// half-accepted order; once it is back, the finished job is there and new orders master.
+#[test]
+fn a_database_that_goes_away_answers_503_and_loses_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let Some(url) = db_url(data.path()) else {
+        return; // SQLite is a file of the process's own: it does not go away
+    };
+    let admin = std::env::var("LATHE_TEST_POSTGRES").unwrap();
+    let name = url.rsplit_once('/').unwrap().1.to_string();
+    let cut = |allow: bool| {
+        let sql = if allow {
+            format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        } else {
+            format!(
+                "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            )
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let task = tokio::spawn(conn);
+            client.batch_execute(&sql).await.unwrap();
+            drop(client);
+            let _ = task.await;
+        });
+    };
+    let server = start(config(data.path(), 1, 10)).unwrap();
+    let wav = tiny_wav();
+    let r = post_job(server.addr, &[("mix", Some("a.wav"), &wav)]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    wait_done(server.addr, &id);
+
+    cut(false);
+    let page = request(server.addr, "GET", &format!("/api/jobs/{id}"), None, b"");
+    assert_eq!(page.status, 503, "{}", String::from_utf8_lossy(&page.body));
+    let order = post_job(server.addr, &[("mix", Some("b.wav"), &wav)]);
+    assert_eq!(
+        order.status,
+        503,
+        "an order while the database is away: {}",
+        String::from_utf8_lossy(&order.body)
+    );
+    let folders = std::fs::read_dir(data.path().join("jobs")).unwrap().count();
+    assert_eq!(folders, 1, "the refused order left no files");
+
+    cut(true);
+    let started = Instant::now();
+    let back = loop {
+        let r = request(server.addr, "GET", &format!("/api/jobs/{id}"), None, b"");
+        if r.status == 200 || started.elapsed() > Duration::from_secs(20) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(back.status, 200, "{}", String::from_utf8_lossy(&back.body));
+    assert_eq!(back.json()["state"], "done");
+    let r = post_job(server.addr, &[("mix", Some("c.wav"), &wav)]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    wait_done(server.addr, r.json()["id"].as_str().unwrap());
+    server.stop();
+}
