@@ -9,16 +9,6 @@ use crate::auth::Caller;
 use crate::queue::Job;
 use crate::{error, valid_id, AppState};
 
-/// 503 with a hint to come back: what a client gets while the database or the store is away.
-pub(crate) fn unavailable(why: String) -> Response {
-    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, why);
-    r.headers_mut().insert(
-        axum::http::header::RETRY_AFTER,
-        axum::http::HeaderValue::from_static("10"),
-    );
-    r
-}
-
 /// Why a job is not shown.
 pub(crate) enum Hidden {
     /// Not there, or someone else's: the same answer for both.
@@ -35,7 +25,7 @@ impl IntoResponse for Hidden {
             Hidden::NotFound => error(StatusCode::NOT_FOUND, "no such job"),
             // The records or the files did not answer: try again (a database restarting, a
             // store cut off), never "not found".
-            Hidden::Database(e) | Hidden::Store(e) => unavailable(e),
+            Hidden::Database(e) | Hidden::Store(e) => crate::unavailable(e),
         }
     }
 }

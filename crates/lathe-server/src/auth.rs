@@ -117,7 +117,7 @@ pub async fn authenticate(
     let path = req.uri().path().to_string();
     let found = match find_caller(&accounts, req.headers()) {
         Ok(f) => f,
-        Err(e) => return crate::access::unavailable(e),
+        Err(e) => return crate::unavailable(e),
     };
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     match found {

@@ -53,7 +53,7 @@ pub(crate) async fn list_jobs(
                 .collect::<Vec<_>>()
         }))
         .into_response(),
-        Err(e) => crate::access::unavailable(e),
+        Err(e) => crate::unavailable(e),
     }
 }
 
@@ -68,7 +68,7 @@ pub(crate) async fn get_job(
     };
     let revs = match crate::revisions::revisions_of(&st, &job) {
         Ok(r) => r,
-        Err(e) => return crate::access::unavailable(e),
+        Err(e) => return crate::unavailable(e),
     };
     let in_dir = st.store.inputs(&id, false).ok();
     let shown: Vec<serde_json::Value> = revs
@@ -204,7 +204,7 @@ pub(crate) async fn delete_job(
                 )
             }) {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => crate::access::unavailable(e),
+            Err(e) => crate::unavailable(e),
         },
         Err(r) => r.into_response(),
     }
@@ -242,7 +242,7 @@ pub(crate) async fn audit(
         .min(10_000);
     let logins = match st.accounts.logins(limit) {
         Ok(l) => l,
-        Err(e) => return crate::access::unavailable(e.to_string()),
+        Err(e) => return crate::unavailable(e.to_string()),
     };
     match st.queue.audit(limit) {
         Ok(events) => Json(serde_json::json!({
@@ -256,6 +256,6 @@ pub(crate) async fn audit(
                 .collect::<Vec<_>>()
         }))
         .into_response(),
-        Err(e) => crate::access::unavailable(e),
+        Err(e) => crate::unavailable(e),
     }
 }

@@ -159,6 +159,16 @@ pub const UPLOAD_MIN_RATE_BPS: f64 = 16_000.0;
 /// after this long.
 const ORPHAN_AGE_S: u64 = 3600;
 
+/// 503 with a hint to come back: what a client gets while the database or the store is away.
+pub(crate) fn unavailable(why: String) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, why);
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("10"),
+    );
+    r
+}
+
 /// An error or log message fit for a client: no server paths (a job's own files are named
 /// by their file names; the rest of the data folder is `DATA`), at most 500 characters.
 pub fn public_message(msg: &str, data_dir: &Path) -> String {

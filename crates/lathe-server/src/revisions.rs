@@ -237,7 +237,7 @@ pub(crate) async fn post_revision(
             StatusCode::CONFLICT,
             "a revision of this job is still queued or rendering",
         ),
-        Err(e) => crate::access::unavailable(e),
+        Err(e) => crate::unavailable(e),
     }
 }
 
@@ -303,7 +303,7 @@ pub(crate) async fn approve(
     };
     let revs = match revisions_of(&st, &job) {
         Ok(r) => r,
-        Err(e) => return crate::access::unavailable(e),
+        Err(e) => return crate::unavailable(e),
     };
     match revs.iter().find(|r| r.n == a.revision) {
         Some(r) if r.state == Some(queue::State::Done) => {}
@@ -323,7 +323,7 @@ pub(crate) async fn approve(
     let comment: String = a.comment.chars().take(2000).collect();
     match st.queue.approve(&id, a.revision, caller.name(), &comment) {
         Ok(()) => Json(serde_json::json!({ "approved_revision": a.revision })).into_response(),
-        Err(e) => crate::access::unavailable(e),
+        Err(e) => crate::unavailable(e),
     }
 }
 
@@ -362,6 +362,6 @@ pub(crate) async fn changes(
     };
     match st.queue.record(&id, &event) {
         Ok(()) => Json(serde_json::json!({ "recorded": true })).into_response(),
-        Err(e) => crate::access::unavailable(e),
+        Err(e) => crate::unavailable(e),
     }
 }

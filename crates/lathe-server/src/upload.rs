@@ -103,7 +103,7 @@ pub(crate) async fn post_job(
                     tokio::task::spawn_blocking(move || mirror.remove(&gone));
                 }
                 // Not accepted, nothing kept: the client sends it again.
-                crate::access::unavailable(public_message(&e, &st.data_dir))
+                crate::unavailable(public_message(&e, &st.data_dir))
             }
         },
         Err(r) => {

@@ -37,11 +37,11 @@ pub(crate) async fn get_webhook(
     };
     let hook = match st.accounts.webhook(&u.name) {
         Ok(h) => h,
-        Err(e) => return crate::access::unavailable(e.to_string()),
+        Err(e) => return crate::unavailable(e.to_string()),
     };
     let deliveries = match st.outbox.of_user(&u.name, RECENT) {
         Ok(d) => d,
-        Err(e) => return crate::access::unavailable(e),
+        Err(e) => return crate::unavailable(e),
     };
     Json(serde_json::json!({
         "url": hook.as_ref().map(|h| h.url.clone()),
@@ -85,7 +85,7 @@ pub(crate) async fn put_webhook(
         }))
         .into_response(),
         Err(e @ AccountError::BadWebhook(_)) => error(StatusCode::BAD_REQUEST, e.to_string()),
-        Err(e) => crate::access::unavailable(e.to_string()),
+        Err(e) => crate::unavailable(e.to_string()),
     }
 }
 

@@ -340,6 +340,27 @@ pub fn spawn_workers(
         .collect()
 }
 
+/// Runs `transfer` (to or from the store: large stems take longer than a lease) on a thread
+/// of its own while this one keeps the claim alive with `keep`; `None` when the claim was lost
+/// meanwhile (the transfer is let finish: a blocking copy cannot be cut short).
+fn renewing(
+    keep: &mut dyn FnMut() -> bool,
+    transfer: impl FnOnce() -> Result<(), String> + Send,
+) -> Option<Result<(), String>> {
+    std::thread::scope(|s| {
+        let running = s.spawn(transfer);
+        let mut held = true;
+        while !running.is_finished() {
+            held = held && keep();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let done = running
+            .join()
+            .unwrap_or_else(|_| Err("internal error (the transfer panicked)".into()));
+        held.then_some(done)
+    })
+}
+
 /// Runs one attempt of `job` in a child and records how it ended. With leases, the claim is
 /// renewed while the child runs (three times a lease); an attempt that learns it lost the job
 /// stops its child and records nothing.
@@ -355,17 +376,27 @@ fn attempt(config: &WorkerConfig, queue: &dyn Queue, job: &crate::queue::Job) {
         // A database that does not answer is not a lost claim: the lease says when it is.
         queue.heartbeat(&job.id, job.attempts).unwrap_or(true)
     };
-    let outcome = match config.mirror.as_deref().map(|m| m.pull_inputs(&job.id)) {
+    let pulled = match config.mirror.as_deref() {
+        Some(m) => renewing(&mut keep, || m.pull_inputs(&job.id)),
+        None => Some(Ok(())),
+    };
+    let outcome = match pulled {
+        None => Outcome::Lost,
         Some(Err(e)) => Outcome::Crashed(format!("the job's uploads could not be fetched: {e}")),
-        _ => child::run_while(&config.limits, &config.data_dir, &job.id, &mut keep),
+        Some(Ok(())) => child::run_while(&config.limits, &config.data_dir, &job.id, &mut keep),
     };
     // Rendered: its files go under this attempt's own prefix before the ending is recorded
     // (a store that fails them makes the attempt one to retry, never a job without files).
     let outcome = match (outcome, config.mirror.as_deref()) {
-        (Outcome::Done, Some(m)) => match m.push_outputs(&job.id, job.revision, job.attempts) {
-            Ok(()) => Outcome::Done,
-            Err(e) => Outcome::Crashed(format!("the masters could not be stored: {e}")),
-        },
+        (Outcome::Done, Some(m)) => {
+            match renewing(&mut keep, || {
+                m.push_outputs(&job.id, job.revision, job.attempts)
+            }) {
+                None => Outcome::Lost,
+                Some(Ok(())) => Outcome::Done,
+                Some(Err(e)) => Outcome::Crashed(format!("the masters could not be stored: {e}")),
+            }
+        }
         (other, _) => other,
     };
     let recorded = match outcome {
