@@ -170,10 +170,7 @@ impl Mirror {
         }
         if self.local.preview_wav(id).is_none() {
             let dir: PathBuf = self.local.preview(id, false).map_err(|e| e.to_string())?;
-            match self.pull_dir(&preview_key(id), &dir) {
-                Ok(_) => {}
-                Err(e) => return Err(e),
-            }
+            self.pull_dir(&preview_key(id), &dir)?;
         }
         Ok(())
     }

@@ -81,6 +81,15 @@ fn uploads(in_dir: &Path) -> Vec<String> {
     out
 }
 
+/// Every file a session names: its stems' and its references'.
+pub(crate) fn session_files_mut(s: &mut Session) -> impl Iterator<Item = &mut PathBuf> {
+    let Session { stems, master, .. } = s;
+    stems
+        .iter_mut()
+        .map(|stem| &mut stem.file)
+        .chain(master.reference.iter_mut().flat_map(|r| r.files.iter_mut()))
+}
+
 /// A stored session as the API shows it: files named inside the job's input folder.
 pub fn public_session(text: &str, in_dir: &Path) -> Option<String> {
     let mut s: Session = toml::from_str(text).ok()?;
@@ -92,17 +101,7 @@ pub fn public_session(text: &str, in_dir: &Path) -> Option<String> {
                 .unwrap_or_else(|_| p.file_name().map(PathBuf::from).unwrap_or_default());
         }
     };
-    for stem in &mut s.stems {
-        public(&mut stem.file);
-    }
-    for f in s
-        .master
-        .reference
-        .iter_mut()
-        .flat_map(|r| r.files.iter_mut())
-    {
-        public(f);
-    }
+    session_files_mut(&mut s).for_each(public);
     Some(s.to_toml())
 }
 

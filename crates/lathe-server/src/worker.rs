@@ -253,17 +253,7 @@ fn revision_session(text: &str, id: &str, in_dir: &Path) -> Result<Session, Stri
             *p = in_dir.join(&text[at + inside.len()..]);
         }
     };
-    for stem in &mut s.stems {
-        rebase(&mut stem.file);
-    }
-    for f in s
-        .master
-        .reference
-        .iter_mut()
-        .flat_map(|r| r.files.iter_mut())
-    {
-        rebase(f);
-    }
+    crate::revisions::session_files_mut(&mut s).for_each(rebase);
     s.validate().map_err(|e| format!("session: {e}"))?;
     Ok(s)
 }

@@ -379,7 +379,6 @@ fn a_database_that_goes_away_answers_503_and_loses_nothing() {
     let Some(url) = db_url(data.path()) else {
         return; // SQLite is a file of the process's own: it does not go away
     };
-    let admin = std::env::var("LATHE_TEST_POSTGRES").unwrap();
     let name = url.rsplit_once('/').unwrap().1.to_string();
     let cut = |allow: bool| {
         let sql = if allow {
@@ -391,19 +390,7 @@ fn a_database_that_goes_away_answers_503_and_loses_nothing() {
                  WHERE datname = '{name}' AND pid <> pg_backend_pid()"
             )
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            let task = tokio::spawn(conn);
-            client.batch_execute(&sql).await.unwrap();
-            drop(client);
-            let _ = task.await;
-        });
+        admin_sql(&sql);
     };
     let server = start(config(data.path(), 1, 10)).unwrap();
     let wav = tiny_wav();

@@ -173,6 +173,24 @@ pub fn db_url(data: &Path) -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// Runs `sql` as the test server's superuser (`LATHE_TEST_POSTGRES`).
+pub fn admin_sql(sql: &str) {
+    let admin = std::env::var("LATHE_TEST_POSTGRES").expect("LATHE_TEST_POSTGRES");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let task = tokio::spawn(conn);
+        client.batch_execute(sql).await.unwrap();
+        drop(client);
+        let _ = task.await;
+    });
+}
+
 /// The accounts of the server a test runs on `data` (see [`db_url`]).
 pub fn accounts(data: &Path) -> lathe_server::accounts::Accounts {
     lathe_server::records::Database::parse(db_url(data).as_deref(), data)
