@@ -17,11 +17,12 @@
 //!   the match EQ of reference matching. Flat curves give back the input (to rounding).
 
 use crate::eq::EqBand;
+use crate::fft_plans;
 use crate::gain_curve::GainCurve;
 use crate::processor::{Processor, StereoBlock};
 use crate::window::Kaiser;
 use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, RealToComplex};
 use std::sync::Arc;
 
 /// The convolution FFT has the next power of two ≥ this many times the taps: longer blocks
@@ -66,8 +67,7 @@ pub fn design_fir_sampled(
 ) -> Vec<f64> {
     let taps = fir_len(sample_rate_hz);
     let grid = (taps * DESIGN_GRID).next_power_of_two();
-    let mut planner = RealFftPlanner::<f64>::new();
-    let inverse = planner.plan_fft_inverse(grid);
+    let inverse = fft_plans::inverse_f64(grid);
     let magnitudes = sample(sample_rate_hz / grid as f64, grid / 2 + 1);
     assert_eq!(
         magnitudes.len(),
@@ -146,7 +146,6 @@ impl LinearPhaseEq {
     }
 
     fn with_design(design: Design) -> Self {
-        let mut planner = RealFftPlanner::<f64>::new();
         let bands = match &design {
             Design::Bands(b) => b.clone(),
             Design::MidSide { .. } => Vec::new(),
@@ -158,8 +157,8 @@ impl LinearPhaseEq {
             block: 1,
             fill: 0,
             filters: [Vec::new(), Vec::new()],
-            forward: planner.plan_fft_forward(2),
-            inverse: planner.plan_fft_inverse(2),
+            forward: fft_plans::forward_f64(2),
+            inverse: fft_plans::inverse_f64(2),
             channels: [new_channel(1, 1), new_channel(1, 1)],
             spectrum: Vec::new(),
             time: Vec::new(),
@@ -238,9 +237,8 @@ impl Processor for LinearPhaseEq {
         self.taps = firs[0].len();
         let size = (FFT_PER_TAPS * self.taps).next_power_of_two();
         self.block = size - self.taps + 1;
-        let mut planner = RealFftPlanner::<f64>::new();
-        self.forward = planner.plan_fft_forward(size);
-        self.inverse = planner.plan_fft_inverse(size);
+        self.forward = fft_plans::forward_f64(size);
+        self.inverse = fft_plans::inverse_f64(size);
         for (filter, fir) in self.filters.iter_mut().zip(&firs) {
             let mut padded = vec![0.0; size];
             padded[..self.taps].copy_from_slice(fir);

@@ -15,8 +15,9 @@
 //! Memory: the meter keeps one `f64` per 100 ms for I and one for LRA (≈ 0.6 MB per hour of
 //! audio); everything else is fixed once constructed.
 
-use crate::biquad::{BiquadCoefficients, BiquadState};
-use crate::simd::{self, Kernel, Mac};
+use crate::biquad::BiquadCoefficients;
+use crate::k_block::{KBlock, KSquares, KState};
+use crate::simd;
 
 /// The absolute gate of BS.1770 in LUFS.
 pub const ABSOLUTE_GATE_LUFS: f64 = -70.0;
@@ -107,68 +108,17 @@ pub fn k_weighting(sample_rate_hz: f64) -> [BiquadCoefficients; 2] {
     [shelf, highpass]
 }
 
-/// The K-weighting of a stereo pair over one stretch of frames, both channels in step (their
-/// filter recursions overlap) and with fused multiply-adds where the CPU has them (each
-/// recursion is a chain of dependent multiply-adds: fusing halves its latency). Returns each
-/// channel's sum of squares and leaves the filters' state at the stretch's end.
-struct StereoKWeighting<'a> {
-    x: [&'a [f64]; 2],
-    /// Shelf, then high-pass.
-    stages: [&'a BiquadCoefficients; 2],
-    /// Per channel: shelf, high-pass.
-    state: [&'a mut [BiquadState; 2]; 2],
-}
-
-impl Kernel for StereoKWeighting<'_> {
-    type Output = [f64; 2];
-
-    #[inline(always)]
-    fn call<M: Mac>(self, m: M) -> [f64; 2] {
-        let [sh, hp] = self.stages;
-        let [sl, sr] = self.state;
-        // Transposed direct form II, per channel: (shelf s1, s2), (high-pass s1, s2).
-        let mut p1 = [sl[0].s1, sr[0].s1];
-        let mut p2 = [sl[0].s2, sr[0].s2];
-        let mut q1 = [sl[1].s1, sr[1].s1];
-        let mut q2 = [sl[1].s2, sr[1].s2];
-        let mut sum = [0.0; 2];
-        for (&xl, &xr) in self.x[0].iter().zip(self.x[1]) {
-            let x = [xl, xr];
-            for c in 0..2 {
-                let u = m.mac(p1[c], sh.b0, x[c]);
-                p1[c] = m.mac(m.mac(p2[c], sh.b1, x[c]), -sh.a1, u);
-                p2[c] = m.mac(sh.b2 * x[c], -sh.a2, u);
-                let y = m.mac(q1[c], hp.b0, u);
-                q1[c] = m.mac(m.mac(q2[c], hp.b1, u), -hp.a1, y);
-                q2[c] = m.mac(hp.b2 * u, -hp.a2, y);
-                sum[c] = m.mac(sum[c], y, y);
-            }
-        }
-        for (c, s) in [sl, sr].into_iter().enumerate() {
-            s[0] = BiquadState {
-                s1: p1[c],
-                s2: p2[c],
-            };
-            s[1] = BiquadState {
-                s1: q1[c],
-                s2: q2[c],
-            };
-        }
-        sum
-    }
-}
-
 /// A streaming BS.1770 / EBU R128 meter. Feed planar blocks of any length with
 /// [`LoudnessMeter::process`]; read at any time.
 #[derive(Clone, Debug)]
 pub struct LoudnessMeter {
     /// BS.1770 channel weights G_i.
     weights: Vec<f64>,
-    /// K-weighting stages (shelf, high-pass), shared by all channels.
-    k_filter: [BiquadCoefficients; 2],
+    /// K-weighting (shelf, high-pass) in blocks of four, shared by all channels.
+    k: KBlock,
     /// Per-channel filter state.
-    state: Vec<[BiquadState; 2]>,
-    /// Whether the stereo filter kernel may use AVX2 + FMA ([`simd::wide_available`]).
+    state: Vec<KState>,
+    /// Whether the filter kernel may use AVX2 + FMA ([`simd::wide_available`]).
     wide: bool,
     /// Frames in one step (10 ms where the rate allows, see [`LoudnessMeter::new`]).
     step_frames: usize,
@@ -211,8 +161,8 @@ impl LoudnessMeter {
         let ring_len = 30 * steps_per_100ms;
         Self {
             weights: roles.iter().map(|r| r.weight()).collect(),
-            k_filter: k_weighting(sample_rate_hz),
-            state: vec![[BiquadState::default(); 2]; roles.len()],
+            k: KBlock::new(k_weighting(sample_rate_hz)),
+            state: vec![[0.0; 4]; roles.len()],
             wide: simd::wide_available(),
             step_frames: frames_100ms / steps_per_100ms,
             steps_per_100ms,
@@ -249,40 +199,36 @@ impl LoudnessMeter {
         while start < frames {
             let take = (self.step_frames - self.frames_in_step).min(frames - start);
             let end = start + take;
-            let [shelf, hp] = &self.k_filter;
             if let ([left, right], [wl, wr], [sl, sr]) =
                 (channels, self.weights.as_slice(), self.state.as_mut_slice())
             {
-                // Stereo: both channels in one loop, so that their two filter recursions
-                // (each a chain of dependent multiply-adds) overlap.
+                // Stereo: both channels in one loop, so that their state chains overlap.
                 let [sum_l, sum_r] = simd::run(
                     self.wide,
-                    StereoKWeighting {
+                    KSquares {
                         x: [&left[start..end], &right[start..end]],
-                        stages: [shelf, hp],
+                        k: &self.k,
                         state: [sl, sr],
                     },
                 );
                 self.step_energy_sum += wl * sum_l + wr * sum_r;
-                self.frames_in_step += take;
-                start = end;
-                if self.frames_in_step == self.step_frames {
-                    self.complete_step();
+            } else {
+                for ((samples, &weight), state) in
+                    channels.iter().zip(&self.weights).zip(&mut self.state)
+                {
+                    if weight == 0.0 {
+                        continue;
+                    }
+                    let [sum] = simd::run(
+                        self.wide,
+                        KSquares {
+                            x: [&samples[start..end]],
+                            k: &self.k,
+                            state: [state],
+                        },
+                    );
+                    self.step_energy_sum += weight * sum;
                 }
-                continue;
-            }
-            for (ch, samples) in channels.iter().enumerate() {
-                let weight = self.weights[ch];
-                if weight == 0.0 {
-                    continue;
-                }
-                let [s_shelf, s_hp] = &mut self.state[ch];
-                let mut sum = 0.0;
-                for &x in &samples[start..end] {
-                    let y = s_hp.tick(hp, s_shelf.tick(shelf, x));
-                    sum += y * y;
-                }
-                self.step_energy_sum += weight * sum;
             }
             self.frames_in_step += take;
             start = end;
@@ -293,8 +239,12 @@ impl LoudnessMeter {
     }
 
     fn complete_step(&mut self) {
-        for st in self.state.iter_mut().flatten() {
-            st.flush_denormals();
+        // Silence after a signal would otherwise leave the filters computing on denormals
+        // (which can be 100x slower).
+        for v in self.state.iter_mut().flatten() {
+            if v.abs() < 1e-30 {
+                *v = 0.0;
+            }
         }
         let n = self.ring.len();
         self.ring[self.ring_pos] = self.step_energy_sum;
@@ -384,9 +334,7 @@ impl LoudnessMeter {
 
     /// Clears all state and readings.
     pub fn reset(&mut self) {
-        for st in self.state.iter_mut().flatten() {
-            st.reset();
-        }
+        self.state.fill([0.0; 4]);
         self.frames_in_step = 0;
         self.step_energy_sum = 0.0;
         self.ring.fill(0.0);

@@ -12,7 +12,7 @@
 use crate::spectrum::{band_centre_hz, BAND_NOMINAL_HZ, FRAME_LEN};
 use crate::window::hann_periodic;
 use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+use realfft::RealToComplex;
 use std::sync::Arc;
 
 /// Frames overlap by half (Welch), unless a meter is made [`MidSideSpectrumMeter::sparse`].
@@ -70,7 +70,7 @@ fn fine_edge_hz(j: i32) -> f64 {
 
 impl MidSideSpectrumMeter {
     pub fn new(sample_rate_hz: f64) -> Self {
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(FRAME_LEN);
+        let fft = crate::fft_plans::forward_f32(FRAME_LEN);
         let bin_hz = sample_rate_hz / FRAME_LEN as f64;
         let bins = FRAME_LEN / 2 + 1;
         // Fine bands up to Nyquist; the last one ends after the Nyquist bin.

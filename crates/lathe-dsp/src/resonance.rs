@@ -18,9 +18,10 @@
 //! synthesis windows, overlap-add. Where no bin is reduced, the output is the input delayed
 //! (to rounding). Latency: one frame, reported.
 
+use crate::fft_plans;
 use crate::processor::{Processor, StereoBlock};
 use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, RealToComplex};
 use std::f64::consts::PI;
 use std::sync::Arc;
 
@@ -119,7 +120,6 @@ pub struct ResonanceSuppressor {
 
 impl ResonanceSuppressor {
     pub fn new(settings: ResonanceSettings) -> Self {
-        let mut planner = RealFftPlanner::<f64>::new();
         let mut me = Self {
             s: settings,
             size: 0,
@@ -131,8 +131,8 @@ impl ResonanceSuppressor {
             level_db: Vec::new(),
             prefix: Vec::new(),
             gain: Vec::new(),
-            forward: planner.plan_fft_forward(2),
-            inverse: planner.plan_fft_inverse(2),
+            forward: fft_plans::forward_f64(2),
+            inverse: fft_plans::inverse_f64(2),
             input: [Vec::new(), Vec::new()],
             ola: [Vec::new(), Vec::new()],
             fill: 0,
@@ -240,9 +240,8 @@ impl Processor for ResonanceSuppressor {
         self.window = (0..n)
             .map(|i| 0.5 - 0.5 * (2.0 * PI * i as f64 / n as f64).cos())
             .collect();
-        let mut planner = RealFftPlanner::<f64>::new();
-        self.forward = planner.plan_fft_forward(n);
-        self.inverse = planner.plan_fft_inverse(n);
+        self.forward = fft_plans::forward_f64(n);
+        self.inverse = fft_plans::inverse_f64(n);
         let bins = n / 2 + 1;
         self.ranges = self.plan_ranges(sample_rate_hz);
         self.power_coef = (-(self.hop as f64) / (self.s.detect_ms * 1e-3 * sample_rate_hz)).exp();

@@ -7,7 +7,7 @@
 //! band, white noise of variance σ² reads `10·log10(2σ²·B/fs)` in a band of width B.
 
 use crate::window::hann_periodic;
-use realfft::{RealFftPlanner, RealToComplex};
+use realfft::RealToComplex;
 use std::sync::Arc;
 
 /// FFT length in samples.
@@ -44,7 +44,7 @@ pub struct ThirdOctaveSpectrum {
 
 impl ThirdOctaveSpectrum {
     pub fn new(sample_rate_hz: f64, channels: usize) -> Self {
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(FRAME_LEN);
+        let fft = crate::fft_plans::forward_f64(FRAME_LEN);
         let scratch_out = fft.make_output_vec();
         let scratch_fft = fft.make_scratch_vec();
         Self {

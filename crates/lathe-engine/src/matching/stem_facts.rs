@@ -11,7 +11,7 @@
 //! - A frame is *active* when its power is within [`ACTIVE_RANGE_DB`] of the stem's loudest
 //!   frames and above [`SILENCE_DBFS`].
 
-use realfft::RealFftPlanner;
+use lathe_dsp::fft_plans;
 
 use crate::render::block::BLOCK;
 use crate::render::source::{SourceError, StereoSource};
@@ -127,7 +127,7 @@ fn read_mid(stem: &StemSpec, rate_hz: u32) -> Result<(Vec<f32>, f64), SourceErro
 
 /// Power spectra (one-sided, |X|² scaled to mean square) of Hann frames of `len` every `hop`.
 fn frames_of(x: &[f32], len: usize, hop: usize, mut each: impl FnMut(&[f32])) {
-    let fft = RealFftPlanner::<f32>::new().plan_fft_forward(len);
+    let fft = fft_plans::forward_f32(len);
     let window: Vec<f32> = (0..len)
         .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / len as f64).cos()) as f32)
         .collect();
