@@ -165,26 +165,16 @@ impl Meters {
     }
 }
 
-/// Reads the next chunk (up to [`CHUNK_FRAMES`]) into `chunk`, reusing `carry` for what a
-/// packet delivered beyond the chunk. Returns false at the end of the file.
-fn fill_chunk(
-    decoder: &mut Decoder,
-    chunk: &mut [Vec<f64>],
-    carry: &mut [Vec<f64>],
-) -> Result<bool, DecodeError> {
-    for (c, k) in chunk.iter_mut().zip(carry.iter_mut()) {
+/// Reads the next chunk into `chunk`: whole packets, decoded straight into it, until it
+/// holds at least [`CHUNK_FRAMES`] (the meters stream, so a chunk's length does not change
+/// what they measure). Returns false at the end of the file.
+fn fill_chunk(decoder: &mut Decoder, chunk: &mut [Vec<f64>]) -> Result<bool, DecodeError> {
+    for c in chunk.iter_mut() {
         c.clear();
-        c.append(k);
     }
     while chunk[0].len() < CHUNK_FRAMES {
-        let Some(block) = decoder.next_block()? else {
+        if decoder.append_block(chunk)?.is_none() {
             break;
-        };
-        let room = CHUNK_FRAMES - chunk[0].len();
-        for ((c, k), b) in chunk.iter_mut().zip(carry.iter_mut()).zip(&block) {
-            let split = room.min(b.len());
-            c.extend_from_slice(&b[..split]);
-            k.extend_from_slice(&b[split..]);
         }
     }
     Ok(!chunk[0].is_empty())
@@ -280,9 +270,10 @@ fn analyze(path: &Path, parts: Parts) -> Result<(Analysis, Option<MatchExtras>),
     };
     // A mono file is matched as the same signal on both sides (all mid).
     let mono_as_stereo = for_matching && info.channels == 1;
-    let with_capacity = || vec![Vec::with_capacity(CHUNK_FRAMES); info.channels];
-    let (mut ready, mut next, mut carry) = (with_capacity(), with_capacity(), with_capacity());
-    let mut have = fill_chunk(&mut decoder, &mut ready, &mut carry)?;
+    // Room for a chunk and the rest of the packet that completes it.
+    let with_capacity = || vec![Vec::with_capacity(2 * CHUNK_FRAMES); info.channels];
+    let (mut ready, mut next) = (with_capacity(), with_capacity());
+    let mut have = fill_chunk(&mut decoder, &mut ready)?;
     while have {
         // Measure `ready` while decoding into `next`.
         let mut decoded = Ok(false);
@@ -293,7 +284,7 @@ fn analyze(path: &Path, parts: Parts) -> Result<(Analysis, Option<MatchExtras>),
                     m.process(&ready[0], &ready[0]);
                 }
             });
-            decoded = fill_chunk(&mut decoder, &mut next, &mut carry);
+            decoded = fill_chunk(&mut decoder, &mut next);
         });
         have = decoded?;
         std::mem::swap(&mut ready, &mut next);

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use symphonia::core::audio::Channels;
+use symphonia::core::audio::{Channels, GenericAudioBufferRef};
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
@@ -92,6 +92,8 @@ pub struct Decoder {
     finished: bool,
     /// The first block was decoded during `open` and not yet handed out.
     pending_first: bool,
+    /// Whether the last packet decoded to floating-point samples.
+    float: bool,
 }
 
 fn malformed(path: &Path, what: impl Into<String>) -> DecodeError {
@@ -215,6 +217,7 @@ impl Decoder {
             ended_early: None,
             finished: false,
             pending_first: false,
+            float: false,
         };
         // Some codecs (AAC, Vorbis) only know their channel count after the first packet.
         if info.channels == 0 {
@@ -245,6 +248,63 @@ impl Decoder {
         if std::mem::take(&mut self.pending_first) {
             return Ok(Some(self.planar.iter().map(|c| c.as_slice()).collect()));
         }
+        let Some(frames) = self.decode_packet()? else {
+            return Ok(None);
+        };
+        let buf = self.decoder.last_decoded();
+        buf.copy_to_vecs_planar::<f64>(&mut self.planar);
+        self.planar.truncate(buf.spec().channels().count());
+        for ch in &mut self.planar {
+            ch.truncate(frames);
+        }
+        if self.info.channels != 0 && self.planar.len() != self.info.channels {
+            return Err(malformed(&self.path, "channel count changes mid-stream"));
+        }
+        if self.float_samples() {
+            let start = self.frames_decoded;
+            let (count, first) = sanitise(&mut self.planar, 0, start);
+            self.count_non_finite(count, first);
+        }
+        self.frames_decoded += frames as u64;
+        Ok(Some(self.planar.iter().map(|c| c.as_slice()).collect()))
+    }
+
+    /// Decodes the next packet onto the end of `out` (one vector per channel, as many as the
+    /// file has): what [`Decoder::next_block`] hands out, converted straight into the
+    /// caller's buffers instead of through the decoder's own. Returns the frames appended, or
+    /// `None` at the end of the stream.
+    pub fn append_block(&mut self, out: &mut [Vec<f64>]) -> Result<Option<usize>, DecodeError> {
+        assert_eq!(out.len(), self.info.channels, "one vector per channel");
+        if std::mem::take(&mut self.pending_first) {
+            for (o, p) in out.iter_mut().zip(&self.planar) {
+                o.extend_from_slice(p);
+            }
+            return Ok(Some(self.planar.first().map_or(0, |p| p.len())));
+        }
+        let Some(frames) = self.decode_packet()? else {
+            return Ok(None);
+        };
+        let buf = self.decoder.last_decoded();
+        if buf.spec().channels().count() != out.len() {
+            return Err(malformed(&self.path, "channel count changes mid-stream"));
+        }
+        let at = out[0].len();
+        for o in out.iter_mut() {
+            o.resize(at + frames, 0.0);
+        }
+        let mut tails: Vec<&mut [f64]> = out.iter_mut().map(|o| &mut o[at..]).collect();
+        buf.copy_to_slice_planar::<f64, _>(&mut tails);
+        if self.float_samples() {
+            let (count, first) = sanitise(out, at, self.frames_decoded);
+            self.count_non_finite(count, first);
+        }
+        self.frames_decoded += frames as u64;
+        Ok(Some(frames))
+    }
+
+    /// Reads packets until one of this track decodes to at least one frame (left in the
+    /// decoder's buffer); returns its frames, or `None` at the end of the stream.
+    fn decode_packet(&mut self) -> Result<Option<usize>, DecodeError> {
         loop {
             if self.finished {
                 return Ok(None);
@@ -285,55 +345,34 @@ impl Decoder {
             }
             match self.decoder.decode(&packet) {
                 Ok(buf) => {
-                    if buf.frames() == 0 {
-                        continue;
+                    self.float = matches!(
+                        buf,
+                        GenericAudioBufferRef::F32(_) | GenericAudioBufferRef::F64(_)
+                    );
+                    if buf.frames() > 0 {
+                        return Ok(Some(buf.frames()));
                     }
-                    buf.copy_to_vecs_planar::<f64>(&mut self.planar);
-                    let frames = buf.frames();
-                    self.planar.truncate(buf.spec().channels().count());
-                    for ch in &mut self.planar {
-                        ch.truncate(frames);
-                    }
-                    if self.info.channels != 0 && self.planar.len() != self.info.channels {
-                        return Err(malformed(&self.path, "channel count changes mid-stream"));
-                    }
-                    self.sanitise();
-                    self.frames_decoded += frames as u64;
-                    return Ok(Some(self.planar.iter().map(|c| c.as_slice()).collect()));
                 }
-                Err(SymError::DecodeError(_)) => {
-                    self.skipped_packets += 1;
-                    continue;
-                }
+                Err(SymError::DecodeError(_)) => self.skipped_packets += 1,
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                     self.skipped_packets += 1;
-                    continue;
                 }
                 Err(e) => return Err(malformed(&self.path, e.to_string())),
             }
         }
     }
 
-    /// Replaces NaN and infinite samples of the block just decoded with 0.0 and counts them.
-    /// Float files can hold them; no meter, filter or encoder downstream is defined on them
-    /// (one NaN poisons every recursive filter after it, and LAME aborts the process on one),
-    /// so nothing past the decoder ever sees one. Whether such a file may be used at all is
-    /// the caller's decision, from [`Decoder::non_finite_samples`].
-    fn sanitise(&mut self) {
-        for ch in &mut self.planar {
-            // The common case, all finite, is one vectorised pass without writes.
-            if ch.iter().all(|v| v.is_finite()) {
-                continue;
-            }
-            for (i, v) in ch.iter_mut().enumerate() {
-                if !v.is_finite() {
-                    *v = 0.0;
-                    self.non_finite += 1;
-                    let frame = self.frames_decoded + i as u64;
-                    self.first_non_finite_frame =
-                        Some(self.first_non_finite_frame.map_or(frame, |f| f.min(frame)));
-                }
-            }
+    /// Whether the last packet decoded to floating-point samples: only those can be NaN or
+    /// infinite (integer samples need no check).
+    fn float_samples(&self) -> bool {
+        self.float
+    }
+
+    fn count_non_finite(&mut self, count: u64, first: Option<u64>) {
+        self.non_finite += count;
+        if let Some(frame) = first {
+            self.first_non_finite_frame =
+                Some(self.first_non_finite_frame.map_or(frame, |f| f.min(frame)));
         }
     }
 
@@ -421,4 +460,31 @@ fn codec_name(id: &symphonia::core::codecs::audio::AudioCodecId) -> String {
     } else {
         name
     }
+}
+
+/// Replaces NaN and infinite samples of a block just decoded (each channel from `from` on)
+/// with 0.0.
+/// Float files can hold them; no meter, filter or encoder downstream is defined on them
+/// (one NaN poisons every recursive filter after it, and LAME aborts the process on one),
+/// so nothing past the decoder ever sees one. Whether such a file may be used at all is
+/// the caller's decision, from [`Decoder::non_finite_samples`]. Returns how many there were and the first one's frame, counting `channels[c][from]` as
+/// frame `first_frame`.
+fn sanitise(channels: &mut [Vec<f64>], from: usize, first_frame: u64) -> (u64, Option<u64>) {
+    let (mut count, mut first) = (0, None::<u64>);
+    for ch in channels {
+        let ch = &mut ch[from..];
+        // The common case, all finite, is one vectorised pass without writes.
+        if ch.iter().all(|v| v.is_finite()) {
+            continue;
+        }
+        for (i, v) in ch.iter_mut().enumerate() {
+            if !v.is_finite() {
+                *v = 0.0;
+                count += 1;
+                let frame = first_frame + i as u64;
+                first = Some(first.map_or(frame, |f| f.min(frame)));
+            }
+        }
+    }
+    (count, first)
 }
