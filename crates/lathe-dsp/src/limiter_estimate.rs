@@ -22,12 +22,13 @@
 //! clipper takes away) and, for reference matching, its mid/side spectrum, so that the
 //! limiter's effect on the spectrum is known before anything is rendered.
 
-use crate::biquad::{BiquadCoefficients, StereoBiquadState};
+use crate::k_block::{KBlock, KEnergies, KState};
 use crate::limiter::{GainComputer, LimiterSettings, INTERSAMPLE_MARGIN};
 use crate::loudness::{gated_loudness_lufs, k_weighting};
 use crate::mid_side_spectrum::{MidSideSpectrum, MidSideSpectrumMeter};
 use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};
 use crate::probe_loudness::ProbeLoudness;
+use crate::simd;
 
 pub struct LimitedLoudnessEstimator {
     gains_db: Vec<f64>,
@@ -60,9 +61,11 @@ pub struct EstimateFront {
     prev_row_peak: f64,
     /// Rows at or below this (input units) need no gain reduction at any candidate gain.
     floor: f32,
-    k: [BiquadCoefficients; 2],
-    /// K-weighting state, both channels in lanes.
-    k_state: [StereoBiquadState; 2],
+    /// K-weighting in blocks of four, and its state per channel.
+    k: KBlock,
+    k_state: [KState; 2],
+    /// Whether the weighting kernel may use AVX2 + FMA ([`simd::wide_available`]).
+    wide: bool,
     /// K-weighted energy of the input, delayed by the limiter's latency so that it meets the
     /// gain the limiter would apply to it.
     energy_delay: Vec<f64>,
@@ -119,8 +122,9 @@ impl LimitedLoudnessEstimator {
                 rows: [vec![[0.0; FACTOR]; BLOCK], vec![[0.0; FACTOR]; BLOCK]],
                 prev_row_peak: 0.0,
                 floor: (ceiling / (INTERSAMPLE_MARGIN * max_gain) * (1.0 - 1e-6)) as f32,
-                k: k_weighting(sample_rate_hz),
-                k_state: Default::default(),
+                k: KBlock::new(k_weighting(sample_rate_hz)),
+                k_state: [[0.0; 4]; 2],
+                wide: simd::wide_available(),
                 energy_delay: vec![0.0; latency],
                 delay_pos: 0,
             }),
@@ -400,12 +404,21 @@ impl EstimateFront {
     /// The K-weighted energy of each frame, delayed by the limiter's latency, into `energies`.
     fn weigh(&mut self, l: &[f64], r: &[f64], energies: &mut [f64]) {
         let [s0, s1] = &mut self.k_state;
-        for (e, (&x, &y)) in energies.iter_mut().zip(l.iter().zip(r)) {
-            let z = s1.tick(&self.k[1], s0.tick(&self.k[0], [x, y]));
-            *e = z[0] * z[0] + z[1] * z[1];
+        simd::run(
+            self.wide,
+            KEnergies {
+                x: [l, r],
+                k: &self.k,
+                state: [s0, s1],
+                out: &mut energies[..l.len()],
+            },
+        );
+        // Silence after a signal would leave the filters computing on denormals.
+        for v in self.k_state.iter_mut().flatten() {
+            if v.abs() < 1e-30 {
+                *v = 0.0;
+            }
         }
-        s0.flush_denormals();
-        s1.flush_denormals();
         let len = self.energy_delay.len();
         if len > 0 {
             for e in energies[..l.len()].iter_mut() {
