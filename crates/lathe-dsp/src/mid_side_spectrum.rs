@@ -9,6 +9,7 @@
 //! gate of BS.1770 integrated loudness. So quiet intros and fades do not pull the average, and
 //! memory stays fixed (buckets × fine bands) whatever the length.
 
+use crate::simd::{self, Kernel, Mac};
 use crate::spectrum::{band_centre_hz, BAND_NOMINAL_HZ, FRAME_LEN};
 use crate::window::hann_periodic;
 use realfft::num_complex::Complex;
@@ -61,6 +62,8 @@ pub struct MidSideSpectrumMeter {
     side_fine: Vec<f64>,
     frames_seen: u64,
     hop: usize,
+    /// Whether the frame kernels may use AVX2 + FMA ([`simd::wide_available`]).
+    wide: bool,
 }
 
 /// Lower edge of fine band `j`, Hz.
@@ -105,6 +108,7 @@ impl MidSideSpectrumMeter {
             side_fine: vec![0.0; fine],
             frames_seen: 0,
             hop: HOP,
+            wide: simd::wide_available(),
             fft,
         }
     }
@@ -136,11 +140,17 @@ impl MidSideSpectrumMeter {
     }
 
     fn fine_powers(&mut self, lane: Lane) {
-        let (l, r) = (&self.pending[0], &self.pending[1]);
         let sign = if lane == Lane::Mid { 1.0 } else { -1.0 };
-        for (((o, a), b), w) in self.frame_in.iter_mut().zip(l).zip(r).zip(&self.window) {
-            *o = (0.5 * (a + sign * b)) as f32 * w;
-        }
+        simd::run(
+            self.wide,
+            Windowed {
+                l: &self.pending[0],
+                r: &self.pending[1],
+                sign,
+                window: &self.window,
+                out: &mut self.frame_in,
+            },
+        );
         self.fft
             .process_with_scratch(&mut self.frame_in, &mut self.spectrum, &mut self.scratch)
             .expect("buffer sizes come from the plan");
@@ -149,19 +159,20 @@ impl MidSideSpectrumMeter {
         } else {
             &mut self.side_fine
         };
-        for (k, o) in out.iter_mut().enumerate() {
-            *o = self.spectrum[self.fine_bins[k]..self.fine_bins[k + 1]]
-                .iter()
-                .map(|c| c.norm_sqr() as f64)
-                .sum();
-        }
+        simd::run(
+            self.wide,
+            BandPowers {
+                spectrum: &self.spectrum,
+                edges: &self.fine_bins,
+                out,
+            },
+        );
     }
 
     fn analyse_frame(&mut self) {
         let (l, r) = (&self.pending[0], &self.pending[1]);
         // M² + S² = (L² + R²)/2.
-        let mean_square =
-            l.iter().zip(r).map(|(a, b)| a * a + b * b).sum::<f64>() / (2.0 * FRAME_LEN as f64);
+        let mean_square = simd::run(self.wide, SumOfSquares { l, r }) / (2.0 * FRAME_LEN as f64);
         self.fine_powers(Lane::Mid);
         self.fine_powers(Lane::Side);
         let level = 10.0 * mean_square.max(1e-30).log10();
@@ -326,6 +337,87 @@ impl MidSideSpectrum {
                 (sum > 0.0).then(|| 10.0 * sum.log10())
             })
             .collect()
+    }
+}
+
+/// Partial sums side by side: a float sum in one accumulator is a chain of dependent adds
+/// (one per element); eight of them overlap and vectorise. The order of the additions
+/// changes, so the last bits do.
+const PARTIALS: usize = 8;
+
+/// One lane of a frame, windowed, as the f32 transform's input: `(l + sign·r)/2 · w`.
+struct Windowed<'a> {
+    l: &'a [f64],
+    r: &'a [f64],
+    sign: f64,
+    window: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl Kernel for Windowed<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn call<M: Mac>(self, _: M) {
+        for (((o, a), b), w) in self.out.iter_mut().zip(self.l).zip(self.r).zip(self.window) {
+            *o = (0.5 * (a + self.sign * b)) as f32 * w;
+        }
+    }
+}
+
+/// The power of a spectrum summed over each fine band (`edges[k]..edges[k + 1]`).
+struct BandPowers<'a> {
+    spectrum: &'a [Complex<f32>],
+    edges: &'a [usize],
+    out: &'a mut [f64],
+}
+
+impl Kernel for BandPowers<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn call<M: Mac>(self, m: M) {
+        for (k, o) in self.out.iter_mut().enumerate() {
+            let bins = &self.spectrum[self.edges[k]..self.edges[k + 1]];
+            let mut acc = [0.0f64; PARTIALS];
+            let mut chunks = bins.chunks_exact(PARTIALS);
+            for c in &mut chunks {
+                for (a, z) in acc.iter_mut().zip(c) {
+                    *a = m.mac(
+                        m.mac(*a, z.re as f64, z.re as f64),
+                        z.im as f64,
+                        z.im as f64,
+                    );
+                }
+            }
+            let tail: f64 = chunks.remainder().iter().map(|z| z.norm_sqr() as f64).sum();
+            *o = acc.iter().sum::<f64>() + tail;
+        }
+    }
+}
+
+/// `Σ l² + r²` over a frame.
+struct SumOfSquares<'a> {
+    l: &'a [f64],
+    r: &'a [f64],
+}
+
+impl Kernel for SumOfSquares<'_> {
+    type Output = f64;
+    #[inline(always)]
+    fn call<M: Mac>(self, m: M) -> f64 {
+        let mut acc = [0.0f64; PARTIALS];
+        let (lc, rc) = (self.l.chunks_exact(PARTIALS), self.r.chunks_exact(PARTIALS));
+        let tail: f64 = lc
+            .remainder()
+            .iter()
+            .zip(rc.remainder())
+            .map(|(a, b)| a * a + b * b)
+            .sum();
+        for (a, b) in lc.zip(rc) {
+            for j in 0..PARTIALS {
+                acc[j] = m.mac(m.mac(acc[j], a[j], a[j]), b[j], b[j]);
+            }
+        }
+        acc.iter().sum::<f64>() + tail
     }
 }
 
