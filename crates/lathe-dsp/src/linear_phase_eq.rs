@@ -20,6 +20,7 @@ use crate::eq::EqBand;
 use crate::fft_plans;
 use crate::gain_curve::GainCurve;
 use crate::processor::{Processor, StereoBlock};
+use crate::simd::{self, Kernel, Mac};
 use crate::window::Kaiser;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealToComplex};
@@ -131,6 +132,8 @@ pub struct LinearPhaseEq {
     scratch: Vec<Complex<f64>>,
     /// The rate the filters were designed for (none before the first `prepare`).
     designed_at_hz: Option<f64>,
+    /// Whether the kernels may use AVX2 + FMA ([`simd::wide_available`]).
+    wide: bool,
 }
 
 impl LinearPhaseEq {
@@ -164,6 +167,7 @@ impl LinearPhaseEq {
             time: Vec::new(),
             scratch: Vec::new(),
             designed_at_hz: None,
+            wide: simd::wide_available(),
         };
         // The design waits for `prepare`, which knows the rate: it takes milliseconds.
         me.reset();
@@ -181,24 +185,69 @@ impl LinearPhaseEq {
 
     /// Filters the completed block of both channels.
     fn filter_block(&mut self) {
-        let size = self.time.len();
         let keep = self.taps - 1;
         for (ch, filter) in self.channels.iter_mut().zip(&self.filters) {
             self.time.copy_from_slice(&ch.input);
             self.forward
                 .process_with_scratch(&mut self.time, &mut self.spectrum, &mut self.scratch)
                 .expect("buffer sizes come from the plan");
-            for (x, h) in self.spectrum.iter_mut().zip(filter) {
-                *x *= h;
-            }
+            simd::run(
+                self.wide,
+                Multiply {
+                    x: &mut self.spectrum,
+                    h: filter,
+                },
+            );
             self.inverse
                 .process_with_scratch(&mut self.spectrum, &mut self.time, &mut self.scratch)
                 .expect("buffer sizes come from the plan");
-            // Overlap-save: the first taps − 1 outputs wrap around; the rest are the block's.
-            for (o, v) in ch.output.iter_mut().zip(&self.time[keep..]) {
-                *o = v / size as f64;
-            }
-            ch.input.copy_within(size - keep.., 0);
+            // Overlap-save: the first taps − 1 outputs wrap around; the rest are the block's
+            // (the inverse transform's 1/size is in the filter's spectrum).
+            ch.output.copy_from_slice(&self.time[keep..]);
+            ch.input.copy_within(self.time.len() - keep.., 0);
+        }
+    }
+}
+
+/// `x ·= h`, bin by bin.
+struct Multiply<'a> {
+    x: &'a mut [Complex<f64>],
+    h: &'a [Complex<f64>],
+}
+
+impl Kernel for Multiply<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn call<M: Mac>(self, _: M) {
+        for (x, h) in self.x.iter_mut().zip(self.h) {
+            *x *= h;
+        }
+    }
+}
+
+/// Left/right in → mid/side into the filters' inputs; the filtered mid/side of the same
+/// frames (a block earlier) → left/right out, in place.
+struct MidSideSwap<'a> {
+    left: &'a mut [f64],
+    right: &'a mut [f64],
+    mid_in: &'a mut [f64],
+    side_in: &'a mut [f64],
+    mid_out: &'a [f64],
+    side_out: &'a [f64],
+}
+
+impl Kernel for MidSideSwap<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn call<M: Mac>(self, _: M) {
+        let ins = self.mid_in.iter_mut().zip(self.side_in.iter_mut());
+        let outs = self.mid_out.iter().zip(self.side_out);
+        let lr = self.left.iter_mut().zip(self.right.iter_mut());
+        for (((l, r), (mi, si)), (mo, so)) in lr.zip(ins).zip(outs) {
+            *mi = 0.5 * (*l + *r);
+            *si = 0.5 * (*l - *r);
+            *l = mo + so;
+            *r = mo - so;
         }
     }
 }
@@ -246,6 +295,10 @@ impl Processor for LinearPhaseEq {
             self.forward
                 .process(&mut padded, filter)
                 .expect("buffer sizes come from the plan");
+            // The inverse transform is unnormalised: its 1/size goes in here, once.
+            for h in filter.iter_mut() {
+                *h /= size as f64;
+            }
         }
         self.spectrum = self.forward.make_output_vec();
         self.time = vec![0.0; size];
@@ -271,16 +324,19 @@ impl Processor for LinearPhaseEq {
         while done < n {
             let m = (self.block - self.fill).min(n - done);
             if mid_side {
-                let at = keep + self.fill;
+                let (at, out) = (keep + self.fill, self.fill..self.fill + m);
                 let [mid, side] = &mut self.channels;
-                for i in 0..m {
-                    let (l, r) = (block.left[done + i], block.right[done + i]);
-                    mid.input[at + i] = 0.5 * (l + r);
-                    side.input[at + i] = 0.5 * (l - r);
-                    let (mo, so) = (mid.output[self.fill + i], side.output[self.fill + i]);
-                    block.left[done + i] = mo + so;
-                    block.right[done + i] = mo - so;
-                }
+                simd::run(
+                    self.wide,
+                    MidSideSwap {
+                        left: &mut block.left[done..done + m],
+                        right: &mut block.right[done..done + m],
+                        mid_in: &mut mid.input[at..at + m],
+                        side_in: &mut side.input[at..at + m],
+                        mid_out: &mid.output[out.clone()],
+                        side_out: &side.output[out],
+                    },
+                );
                 self.fill += m;
                 done += m;
                 if self.fill == self.block {
