@@ -50,6 +50,8 @@ pub struct LimitedLoudnessEstimator {
     /// The candidates probed, and their probes.
     probed: Vec<usize>,
     probes: Probes,
+    /// Whether the candidates' loop may be compiled for AVX2 ([`simd::wide_available`]).
+    wide: bool,
 }
 
 /// The part of the estimate that does not depend on the candidates: the limiter's 8x detection
@@ -137,6 +139,7 @@ impl LimitedLoudnessEstimator {
             sub_blocks: vec![Vec::new(); gains_db.len()],
             probed: Vec::new(),
             probes: Probes::none(latency),
+            wide: simd::wide_available(),
         }
     }
 
@@ -234,7 +237,7 @@ impl LimitedLoudnessEstimator {
         // gain computers' branchy loops). Nothing in them multiplies and adds through
         // `Mac`, so the arithmetic, and every prediction, is the same on both builds.
         simd::run(
-            simd::wide_available(),
+            self.wide,
             Candidates {
                 me: self,
                 x: [left, right],
