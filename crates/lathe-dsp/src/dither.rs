@@ -198,7 +198,7 @@ impl Quantizer {
         let (step, lo, hi) = (self.step, -inv, inv - 1.0);
         if self.kind == DitherKind::None {
             for (o, &v) in out.iter_mut().zip(x) {
-                *o = (round_half_even((v + 0.0) * inv).clamp(lo, hi)) as i32;
+                *o = to_sample(round_half_even((v + 0.0) * inv).clamp(lo, hi));
             }
             return;
         }
@@ -238,9 +238,19 @@ impl crate::simd::Kernel for TpdfKernel<'_> {
         let (lo, hi) = (-self.inv, self.inv - 1.0);
         for (n, (o, &v)) in self.out.iter_mut().zip(self.x).enumerate() {
             let d = Rng::triangular_at(self.state, n as u64 + 1) * self.step;
-            *o = (round_half_even((v + d) * self.inv).clamp(lo, hi)) as i32;
+            *o = to_sample(round_half_even((v + d) * self.inv).clamp(lo, hi));
         }
     }
+}
+
+/// An integer-valued `t` within ±2³¹ as `i32`, and NaN as 0: what `t as i32` gives, in
+/// integer steps that vectorise (`as i32` is a NaN check and a scalar conversion per value).
+/// Adding 1.5·2⁵² puts the integer in the low bits of the sum's mantissa.
+#[inline(always)]
+fn to_sample(t: f64) -> i32 {
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    let t = if t.is_nan() { 0.0 } else { t };
+    (t + MAGIC).to_bits().wrapping_sub(MAGIC.to_bits()) as i32
 }
 
 /// Stereo quantiser as a processor (independent generators per channel).
@@ -289,7 +299,8 @@ mod tests {
     use super::*;
 
     /// The block quantiser is the per-sample one, bit for bit, for every kind, across block
-    /// boundaries, with values past full scale (clamped) and at rounding ties.
+    /// boundaries, with values past full scale (clamped), at rounding ties and NaN (0, as
+    /// `as i32` gives).
     #[test]
     fn quantize_block_is_tick_times_full_scale() {
         let mut gen = Rng::new(7);
@@ -319,6 +330,23 @@ mod tests {
                 }
                 assert_eq!(got, want, "{kind:?} {bits} bits");
             }
+        }
+        // Without feedback, a NaN stays one sample's matter: 0, as `as i32` makes it.
+        let with_nan: Vec<f64> = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| if i % 89 == 4 { f64::NAN } else { v })
+            .collect();
+        for kind in [DitherKind::None, DitherKind::Tpdf] {
+            let mut a = Quantizer::new(24, kind, 42);
+            let want: Vec<i32> = with_nan
+                .iter()
+                .map(|&v| (a.tick(v) * 8_388_608.0) as i32)
+                .collect();
+            let mut got = vec![1; x.len()];
+            Quantizer::new(24, kind, 42).quantize_block(&with_nan, &mut got);
+            assert_eq!(got, want, "{kind:?} with NaN");
+            assert_eq!(got[4], 0);
         }
     }
 }

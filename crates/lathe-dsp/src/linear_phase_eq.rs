@@ -98,11 +98,17 @@ pub fn design_fir_sampled(
         .collect()
 }
 
-/// Overlap-save state of one channel.
+/// Overlap-save state of one channel. The forward transform uses its input as scratch, so
+/// the input is double-buffered: before a block is transformed, its last `taps − 1` frames
+/// (the next block's history) go to the head of the other buffer, which the next block
+/// fills. The inverse transform writes into `output` and the block's outputs are read from
+/// there (after the `taps − 1` that wrap around): no other copies per block.
 struct Channel {
     /// The FFT input: the last `taps − 1` frames, then the block being filled.
     input: Vec<f64>,
-    /// The outputs of the last complete block.
+    /// The other input buffer (its head receives the history when `input` is transformed).
+    spare: Vec<f64>,
+    /// The last complete block's inverse transform: its outputs from `taps − 1` on.
     output: Vec<f64>,
 }
 
@@ -128,7 +134,6 @@ pub struct LinearPhaseEq {
     inverse: Arc<dyn ComplexToReal<f64>>,
     channels: [Channel; 2],
     spectrum: Vec<Complex<f64>>,
-    time: Vec<f64>,
     scratch: Vec<Complex<f64>>,
     /// The rate the filters were designed for (none before the first `prepare`).
     designed_at_hz: Option<f64>,
@@ -162,9 +167,8 @@ impl LinearPhaseEq {
             filters: [Vec::new(), Vec::new()],
             forward: fft_plans::forward_f64(2),
             inverse: fft_plans::inverse_f64(2),
-            channels: [new_channel(1, 1), new_channel(1, 1)],
+            channels: [new_channel(1), new_channel(1)],
             spectrum: Vec::new(),
-            time: Vec::new(),
             scratch: Vec::new(),
             designed_at_hz: None,
             wide: simd::wide_available(),
@@ -187,9 +191,11 @@ impl LinearPhaseEq {
     fn filter_block(&mut self) {
         let keep = self.taps - 1;
         for (ch, filter) in self.channels.iter_mut().zip(&self.filters) {
-            self.time.copy_from_slice(&ch.input);
+            let history = ch.input.len() - keep..;
+            ch.spare[..keep].copy_from_slice(&ch.input[history]);
+            std::mem::swap(&mut ch.input, &mut ch.spare);
             self.forward
-                .process_with_scratch(&mut self.time, &mut self.spectrum, &mut self.scratch)
+                .process_with_scratch(&mut ch.spare, &mut self.spectrum, &mut self.scratch)
                 .expect("buffer sizes come from the plan");
             simd::run(
                 self.wide,
@@ -198,13 +204,11 @@ impl LinearPhaseEq {
                     h: filter,
                 },
             );
-            self.inverse
-                .process_with_scratch(&mut self.spectrum, &mut self.time, &mut self.scratch)
-                .expect("buffer sizes come from the plan");
             // Overlap-save: the first taps − 1 outputs wrap around; the rest are the block's
             // (the inverse transform's 1/size is in the filter's spectrum).
-            ch.output.copy_from_slice(&self.time[keep..]);
-            ch.input.copy_within(self.time.len() - keep.., 0);
+            self.inverse
+                .process_with_scratch(&mut self.spectrum, &mut ch.output, &mut self.scratch)
+                .expect("buffer sizes come from the plan");
         }
     }
 }
@@ -252,10 +256,11 @@ impl Kernel for MidSideSwap<'_> {
     }
 }
 
-fn new_channel(size: usize, block: usize) -> Channel {
+fn new_channel(size: usize) -> Channel {
     Channel {
         input: vec![0.0; size],
-        output: vec![0.0; block],
+        spare: vec![0.0; size],
+        output: vec![0.0; size],
     }
 }
 
@@ -301,14 +306,13 @@ impl Processor for LinearPhaseEq {
             }
         }
         self.spectrum = self.forward.make_output_vec();
-        self.time = vec![0.0; size];
         self.scratch = vec![
             Complex::new(0.0, 0.0);
             self.forward
                 .get_scratch_len()
                 .max(self.inverse.get_scratch_len())
         ];
-        self.channels = [new_channel(size, self.block), new_channel(size, self.block)];
+        self.channels = [new_channel(size), new_channel(size)];
         self.reset();
     }
 
@@ -324,7 +328,7 @@ impl Processor for LinearPhaseEq {
         while done < n {
             let m = (self.block - self.fill).min(n - done);
             if mid_side {
-                let (at, out) = (keep + self.fill, self.fill..self.fill + m);
+                let (at, out) = (keep + self.fill, keep + self.fill..keep + self.fill + m);
                 let [mid, side] = &mut self.channels;
                 simd::run(
                     self.wide,
@@ -353,7 +357,7 @@ impl Processor for LinearPhaseEq {
                 let range = done..done + m;
                 let at = keep + self.fill;
                 ch.input[at..at + m].copy_from_slice(&samples[range.clone()]);
-                samples[range].copy_from_slice(&ch.output[self.fill..self.fill + m]);
+                samples[range].copy_from_slice(&ch.output[at..at + m]);
             }
             self.fill += m;
             done += m;
@@ -371,6 +375,7 @@ impl Processor for LinearPhaseEq {
     fn reset(&mut self) {
         for ch in &mut self.channels {
             ch.input.fill(0.0);
+            ch.spare.fill(0.0);
             ch.output.fill(0.0);
         }
         self.fill = 0;

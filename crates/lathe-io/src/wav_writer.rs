@@ -110,9 +110,12 @@ impl PcmWavWriter {
         assert!(width < 4, "integer samples need a 16- or 24-bit writer");
         self.check_size(l.len() * 2 * width)?;
         self.bytes.clear();
-        for (&a, &b) in l.iter().zip(r) {
-            self.bytes.extend_from_slice(&a.to_le_bytes()[..width]);
-            self.bytes.extend_from_slice(&b.to_le_bytes()[..width]);
+        self.bytes.resize(l.len() * 2 * width, 0);
+        // One fixed-width store per sample (a copy of `width` bytes whose length the compiler
+        // does not know becomes a call to memcpy per sample).
+        match width {
+            2 => interleave::<2>(&mut self.bytes, l, r),
+            _ => interleave::<3>(&mut self.bytes, l, r),
         }
         self.data_bytes += self.bytes.len() as u64;
         self.out.write_all(&self.bytes)
@@ -145,6 +148,16 @@ impl PcmWavWriter {
         self.out.write_all(&data.to_le_bytes())?;
         self.out.into_inner().map_err(|e| e.into_error())?;
         Ok(())
+    }
+}
+
+/// Frames of `l` and `r` as interleaved little-endian samples of `W` bytes into `out` (its
+/// length: `2·W` per frame); each value is cut to its low `W` bytes.
+fn interleave<const W: usize>(out: &mut [u8], l: &[i32], r: &[i32]) {
+    for ((o, a), b) in out.chunks_exact_mut(2 * W).zip(l).zip(r) {
+        let (ol, or) = o.split_at_mut(W);
+        ol.copy_from_slice(&a.to_le_bytes()[..W]);
+        or.copy_from_slice(&b.to_le_bytes()[..W]);
     }
 }
 
