@@ -23,6 +23,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
 use crate::opus_decoder::OpusDecoder;
+use crate::raw_pcm::RawPcm;
 use crate::wav_mask::{wav_channels, WavChannels};
 use crate::wav_sizes::{zero_size_fields, PatchedFile};
 
@@ -94,6 +95,9 @@ pub struct Decoder {
     pending_first: bool,
     /// Whether the last packet decoded to floating-point samples.
     float: bool,
+    /// PCM that lathe converts itself ([`RawPcm`]), and the last packet's bytes when it did.
+    raw: Option<RawPcm>,
+    raw_packet: Option<Box<[u8]>>,
 }
 
 fn malformed(path: &Path, what: impl Into<String>) -> DecodeError {
@@ -218,6 +222,8 @@ impl Decoder {
             finished: false,
             pending_first: false,
             float: false,
+            raw: RawPcm::for_stream(&params),
+            raw_packet: None,
         };
         // Some codecs (AAC, Vorbis) only know their channel count after the first packet.
         if info.channels == 0 {
@@ -251,11 +257,20 @@ impl Decoder {
         let Some(frames) = self.decode_packet()? else {
             return Ok(None);
         };
-        let buf = self.decoder.last_decoded();
-        buf.copy_to_vecs_planar::<f64>(&mut self.planar);
-        self.planar.truncate(buf.spec().channels().count());
-        for ch in &mut self.planar {
-            ch.truncate(frames);
+        if let (Some(pcm), Some(data)) = (self.raw, self.raw_packet.as_deref()) {
+            self.planar.resize_with(self.info.channels, Vec::new);
+            for ch in &mut self.planar {
+                ch.resize(frames, 0.0);
+            }
+            let mut planes: Vec<&mut [f64]> = self.planar.iter_mut().map(|c| &mut c[..]).collect();
+            pcm.convert(data, &mut planes);
+        } else {
+            let buf = self.decoder.last_decoded();
+            buf.copy_to_vecs_planar::<f64>(&mut self.planar);
+            self.planar.truncate(buf.spec().channels().count());
+            for ch in &mut self.planar {
+                ch.truncate(frames);
+            }
         }
         if self.info.channels != 0 && self.planar.len() != self.info.channels {
             return Err(malformed(&self.path, "channel count changes mid-stream"));
@@ -284,8 +299,8 @@ impl Decoder {
         let Some(frames) = self.decode_packet()? else {
             return Ok(None);
         };
-        let buf = self.decoder.last_decoded();
-        if buf.spec().channels().count() != out.len() {
+        let raw = self.raw.zip(self.raw_packet.as_deref());
+        if raw.is_none() && self.decoder.last_decoded().spec().channels().count() != out.len() {
             return Err(malformed(&self.path, "channel count changes mid-stream"));
         }
         let at = out[0].len();
@@ -293,7 +308,13 @@ impl Decoder {
             o.resize(at + frames, 0.0);
         }
         let mut tails: Vec<&mut [f64]> = out.iter_mut().map(|o| &mut o[at..]).collect();
-        buf.copy_to_slice_planar::<f64, _>(&mut tails);
+        match raw {
+            Some((pcm, data)) => pcm.convert(data, &mut tails),
+            None => self
+                .decoder
+                .last_decoded()
+                .copy_to_slice_planar::<f64, _>(&mut tails),
+        }
         if self.float_samples() {
             let (count, first) = sanitise(out, at, self.frames_decoded);
             self.count_non_finite(count, first);
@@ -342,6 +363,17 @@ impl Decoder {
             };
             if packet.track_id != self.track_id {
                 continue;
+            }
+            if let Some(pcm) = self.raw {
+                // Whole frames only, as symphonia's PCM decoder reads them; a packet without
+                // one decodes to nothing and the next is read.
+                let frames = packet.data.len() / (pcm.bytes() * self.info.channels);
+                if frames == 0 {
+                    continue;
+                }
+                self.float = pcm.is_float();
+                self.raw_packet = Some(packet.data);
+                return Ok(Some(frames));
             }
             match self.decoder.decode(&packet) {
                 Ok(buf) => {

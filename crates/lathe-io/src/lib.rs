@@ -16,6 +16,7 @@ pub mod mp3_writer;
 mod mp4_audio;
 mod opus_decoder;
 pub mod opus_writer;
+mod raw_pcm;
 pub mod resample;
 mod wav_mask;
 mod wav_sizes;
