@@ -150,6 +150,11 @@ impl RunningMin {
 pub struct GainComputer {
     ceiling_lin: f64,
     release_coef: f64,
+    /// `1 − release_coef`: the release step `r + (1 − r)·c` is taken as `r·(1 − c) + c`, a
+    /// multiplication and an addition on the sample-to-sample dependency chain instead of a
+    /// subtraction, a multiplication and an addition (the chain bounds the gain computer's
+    /// speed; the two forms differ in rounding only).
+    release_keep: f64,
     hold: RunningMin,
     /// Hold length from `hold_ms`, and the longest automatic hold (0: automatic hold off).
     hold_min: usize,
@@ -178,9 +183,11 @@ impl GainComputer {
         };
         let mut hold = RunningMin::new(hold_min.max(hold_auto_max));
         hold.set_len(hold_min);
+        let release_coef = 1.0 - (-1.0 / (s.release_ms.max(0.01) * 1e-3 * sample_rate_hz)).exp();
         let mut me = Self {
             ceiling_lin: 10f64.powf(s.ceiling_dbtp / 20.0),
-            release_coef: 1.0 - (-1.0 / (s.release_ms.max(0.01) * 1e-3 * sample_rate_hz)).exp(),
+            release_coef,
+            release_keep: 1.0 - release_coef,
             hold,
             hold_min,
             hold_auto_max,
@@ -227,7 +234,7 @@ impl GainComputer {
         }
         let held = self.hold.push(required);
         self.released_gain =
-            held.min(self.released_gain + (1.0 - self.released_gain) * self.release_coef);
+            held.min(self.released_gain * self.release_keep + self.release_coef);
         if held == 1.0 && self.released_gain > 1.0 - RELEASE_SNAP {
             // The release approaches 1 exponentially and would take seconds to get there in
             // floating point; nothing in the hold window needs reduction, so finishing it is
