@@ -233,8 +233,7 @@ impl GainComputer {
             return 1.0;
         }
         let held = self.hold.push(required);
-        self.released_gain =
-            held.min(self.released_gain * self.release_keep + self.release_coef);
+        self.released_gain = held.min(self.released_gain * self.release_keep + self.release_coef);
         if held == 1.0 && self.released_gain > 1.0 - RELEASE_SNAP {
             // The release approaches 1 exponentially and would take seconds to get there in
             // floating point; nothing in the hold window needs reduction, so finishing it is

@@ -208,22 +208,38 @@ impl Default for Upsampler {
     }
 }
 
-/// The largest |x| of `xs`, in eight independent lanes so that the loop vectorises (a single
-/// running maximum is one long dependency chain).
+/// The largest |x| of `xs`, in independent lanes so that the loop vectorises (a single
+/// running maximum is one long dependency chain): 32 while there are that many (four
+/// vectors' maxima that do not wait on each other), then 8, then one by one.
 pub fn max_abs(xs: &[f32]) -> f32 {
+    let wide = xs.chunks_exact(32);
+    let rest = wide.remainder();
+    let mut lanes32 = [0.0f32; 32];
+    for c in wide {
+        larger_lanes(&mut lanes32, c);
+    }
     let mut lanes = [0.0f32; 8];
-    let chunks = xs.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (m, v) in lanes.iter_mut().zip(c) {
-            let a = v.abs();
-            *m = if a > *m { a } else { *m };
-        }
+    for c in lanes32.chunks_exact(8) {
+        larger_lanes(&mut lanes, c);
+    }
+    let narrow = rest.chunks_exact(8);
+    let rest = narrow.remainder();
+    for c in narrow {
+        larger_lanes(&mut lanes, c);
     }
     for v in rest {
         lanes[0] = lanes[0].max(v.abs());
     }
     lanes.iter().fold(0.0f32, |m, &v| m.max(v))
+}
+
+/// Each lane's maximum of itself and |value| (a NaN value is ignored).
+#[inline(always)]
+fn larger_lanes<const N: usize>(lanes: &mut [f32; N], values: &[f32]) {
+    for (m, v) in lanes.iter_mut().zip(values) {
+        let a = v.abs();
+        *m = if a > *m { a } else { *m };
+    }
 }
 
 /// `x` when it is larger than `m`, else `m`: one max instruction, and a NaN `x` is ignored
@@ -396,6 +412,28 @@ mod simd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lanes find the largest magnitude wherever it sits, for every length around the
+    /// lane widths, and ignore NaN (as `f32::max` does).
+    #[test]
+    fn max_abs_is_the_largest_magnitude() {
+        for len in 0..140 {
+            let xs: Vec<f32> = (0..len)
+                .map(|i| match i {
+                    5 => f32::NAN,
+                    _ => ((i * 7919) % 613) as f32 / 613.0 - 0.5,
+                })
+                .collect();
+            for at in (0..len).step_by(3) {
+                let mut ys = xs.clone();
+                ys[at] = if at % 2 == 0 { -2.0 } else { 2.0 };
+                let want = ys.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert_eq!(max_abs(&ys), want, "length {len}, peak at {at}");
+            }
+            let want = xs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert_eq!(max_abs(&xs), want, "length {len}");
+        }
+    }
     use proptest::prelude::*;
 
     /// Any value, NaN and infinities included, often.
