@@ -36,17 +36,19 @@ fn signal(frames: usize, channels: usize) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// Every sample encoding the test writer makes.
+const ENCODINGS: [Encoding; 6] = [
+    Encoding::U8,
+    Encoding::Int16,
+    Encoding::Int24,
+    Encoding::Int32,
+    Encoding::Float32,
+    Encoding::Float64,
+];
+
 #[test]
 fn every_wav_variant_decodes_sample_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let encodings = [
-        Encoding::U8,
-        Encoding::Int16,
-        Encoding::Int24,
-        Encoding::Int32,
-        Encoding::Float32,
-        Encoding::Float64,
-    ];
     let layouts = [
         ("plain", Layout::default()),
         (
@@ -87,7 +89,7 @@ fn every_wav_variant_decodes_sample_exact() {
         ),
     ];
     let mut failures = Vec::new();
-    for enc in encodings {
+    for enc in ENCODINGS {
         for (name, layout) in &layouts {
             let (bytes, expected) = build(44100, &signal(10_000, 2), enc, layout);
             let path = dir
@@ -379,15 +381,7 @@ fn append_all(path: &Path) -> Result<(Decoder, Vec<Vec<f64>>), DecodeError> {
 #[test]
 fn blocks_and_appended_blocks_are_the_written_samples() {
     let dir = tempfile::tempdir().unwrap();
-    let encodings = [
-        Encoding::U8,
-        Encoding::Int16,
-        Encoding::Int24,
-        Encoding::Int32,
-        Encoding::Float32,
-        Encoding::Float64,
-    ];
-    for enc in encodings {
+    for enc in ENCODINGS {
         for channels in [1, 2, 3, 8] {
             let mut sig = signal(9_001, channels);
             let float = matches!(enc, Encoding::Float32 | Encoding::Float64);
