@@ -2,7 +2,8 @@
 //! (the output starts at the input's sample 0 and has its length), with the output metered.
 
 use lathe_dsp::lanes::LaneProcessor;
-use lathe_dsp::limiter::{ExtraReduction, TruePeakLimiter};
+use lathe_dsp::limiter::{ExtraReduction, LimiterShaper, TruePeakLimiter};
+use lathe_dsp::limiter_detector::LimiterDetector;
 use lathe_dsp::processor::{Processor, StereoBlock};
 
 use crate::progress::Progress;
@@ -11,7 +12,7 @@ use crate::render::block_source::{BlockSource, ReportedStemMix};
 use crate::render::pass::{
     ExtraReductionReport, LaneLevels, Levels, Metering, PassResult, RenderError,
 };
-use crate::render::pipeline::{pipelined, BlockSend};
+use crate::render::pipeline::{pipelined, pipelined_with_front, BlockSend};
 use crate::render::stem_mix::StemMix;
 use crate::render::stereo_meter::StereoMeter;
 use crate::spec::bus::Bus;
@@ -113,7 +114,15 @@ fn send_lanes(
 /// The limiter and the cut to the input's frames (latency compensation): the last stage
 /// before the writer, on a thread of its own when the stages before it have work.
 struct Back {
-    lim: Option<TruePeakLimiter>,
+    /// The limiter's detector when it runs here; `None` without a limiter or when it runs on
+    /// the thread before (which then fills `peaks` and `lead` before each block).
+    detector: Option<LimiterDetector>,
+    /// The limiter after its detector.
+    shaper: Option<LimiterShaper>,
+    /// Per frame of the block (from the first frame the limiter sees): the detected peak of
+    /// every lane, and of lane 0 alone.
+    peaks: Vec<f32>,
+    lead: Vec<f32>,
     /// Frames still to drop before the limiter (the latency of the stages before it).
     to_skip_before_limiter: usize,
     /// Frames still to drop after the limiter (its own latency).
@@ -126,7 +135,73 @@ struct Back {
     cat: [Vec<f64>; 2],
 }
 
+/// The limiter's detection of one block: the peaks of every lane (`lanes`: left and right of
+/// each) into `peaks`, lane 0's alone into `lead`.
+fn detect<'a>(
+    detector: &mut LimiterDetector,
+    lanes: impl Iterator<Item = (&'a [f64], &'a [f64])>,
+    peaks: &mut [f32],
+    lead: &mut [f32],
+) {
+    for (k, (l, r)) in lanes.enumerate() {
+        let peaks = &mut peaks[..l.len()];
+        detector.detect_lane(k, l, r, peaks);
+        if k == 0 {
+            lead[..l.len()].copy_from_slice(peaks);
+        }
+    }
+}
+
+/// [`detect`] for a block on its way to the limiter's thread: `l` and `r` hold every lane's
+/// frames end to end; the peaks go into the message's per-frame `out` vectors (every lane's,
+/// lane 0's), through the `f32` `scratch`.
+fn detect_sent(
+    d: &mut LimiterDetector,
+    [l, r]: [&[f64]; 2],
+    n_lanes: usize,
+    [peaks, lead]: &mut [Vec<f32>; 2],
+    out: [&mut [f64]; 2],
+) {
+    let n = l.len() / n_lanes;
+    let lanes = (0..n_lanes).map(|k| (&l[k * n..(k + 1) * n], &r[k * n..(k + 1) * n]));
+    detect(d, lanes, peaks, lead);
+    for (o, from) in out.into_iter().zip([&peaks[..n], &lead[..n]]) {
+        for (o, &p) in o.iter_mut().zip(from) {
+            *o = p as f64;
+        }
+    }
+}
+
 impl Back {
+    /// [`Back::process`] for a block sent from the chain's thread: `sent` holds every lane's
+    /// frames end to end (copied into `bufs`), and `detected` the limiter's peaks and lane 0's
+    /// alone when its detector ran there.
+    fn process_sent(
+        &mut self,
+        bufs: &mut [Lane],
+        [l, r]: [&[f64]; 2],
+        detected: Option<(&[f64], &[f64])>,
+        input_frames: u64,
+        send: BlockSend<'_>,
+    ) -> bool {
+        let n = l.len() / bufs.len();
+        for (k, [bl, br]) in bufs.iter_mut().enumerate() {
+            bl[..n].copy_from_slice(&l[k * n..(k + 1) * n]);
+            br[..n].copy_from_slice(&r[k * n..(k + 1) * n]);
+        }
+        if let Some((peaks, lead)) = detected {
+            // Only without stages before the limiter: nothing is trimmed before it.
+            debug_assert_eq!(self.to_skip_before_limiter, 0);
+            for (o, &p) in self.peaks.iter_mut().zip(&peaks[..n]) {
+                *o = p as f32;
+            }
+            for (o, &p) in self.lead.iter_mut().zip(&lead[..n]) {
+                *o = p as f32;
+            }
+        }
+        self.process(bufs, n, input_frames, send)
+    }
+
     /// Processes the first `n` frames of every lane and sends what belongs to the output
     /// (`input_frames`: the input's frames read so far). False once the writer has stopped.
     fn process(
@@ -142,10 +217,23 @@ impl Back {
         // part). Fed the untrimmed onset, it would miss the overshoot of that abrupt start.
         let trimmed = self.to_skip_before_limiter.min(n);
         self.to_skip_before_limiter -= trimmed;
-        if let Some(lm) = &mut self.lim {
-            lm.process_lanes(&mut blocks(bufs, trimmed, n));
-            self.min_gain = self.min_gain.min(lm.take_min_gain());
-            let e = lm.take_extra_reduction();
+        if let Some(sh) = &mut self.shaper {
+            let frames = trimmed..n;
+            if let Some(d) = &mut self.detector {
+                let lanes = bufs
+                    .iter()
+                    .map(|[l, r]| (&l[frames.clone()], &r[frames.clone()]));
+                detect(d, lanes, &mut self.peaks, &mut self.lead);
+            }
+            let len = frames.len();
+            sh.process_detected(
+                &mut blocks(bufs, 0, n),
+                frames,
+                &self.peaks[..len],
+                &self.lead[..len],
+            );
+            self.min_gain = self.min_gain.min(sh.take_min_gain());
+            let e = sh.take_extra_reduction();
             self.extra.max_db = self.extra.max_db.max(e.max_db);
             self.extra.frames += e.frames;
             self.extra.sum_db_frames += e.sum_db_frames;
@@ -209,10 +297,23 @@ pub fn render_lanes(
     };
     let mut bufs = new_lanes();
     let gain = lathe_dsp::db_to_lin(gain_db);
-    // A third thread only pays when both sides of it have work.
-    let one_thread = lim.is_none() || (procs.is_empty() && post.is_empty());
+    // Without a limiter, one thread before the writer's. With one, a second: the limiter on
+    // it after the stages before it, or, when there are none (a replayed cache), after its
+    // own detector, which then runs on the first thread with the reading and the gain (the
+    // detection is the larger half of the limiter's work).
+    let has_limiter = lim.is_some();
+    let detect_first = has_limiter && procs.is_empty() && post.is_empty();
+    let (detector, shaper) = lim.map(TruePeakLimiter::into_parts).unzip();
+    let (mut first_detector, detector) = if detect_first {
+        (detector, None)
+    } else {
+        (None, detector)
+    };
     let mut back = Back {
-        lim,
+        detector,
+        shaper,
+        peaks: vec![0.0; BLOCK],
+        lead: vec![0.0; BLOCK],
         to_skip_before_limiter: pre_limiter_latency,
         to_skip: latency - pre_limiter_latency,
         emitted: 0,
@@ -277,38 +378,61 @@ pub fn render_lanes(
             }
         }
     };
-    // The output is metered and written on another thread while the next block is processed.
-    let (produced, written) = pipelined(
-        |ol: &[f64], or: &[f64]| -> std::io::Result<()> {
-            let n = ol.len() / n_lanes;
-            for (k, m) in meters.iter_mut().enumerate() {
-                let (l, r) = (&ol[k * n..(k + 1) * n], &or[k * n..(k + 1) * n]);
-                m.process(l, r);
-                sink(k, l, r)?;
+    // The output is metered and written after the limiter, on another thread than the chain.
+    let mut write_out = |ol: &[f64], or: &[f64]| -> std::io::Result<()> {
+        let n = ol.len() / n_lanes;
+        for (k, m) in meters.iter_mut().enumerate() {
+            let (l, r) = (&ol[k * n..(k + 1) * n], &or[k * n..(k + 1) * n]);
+            m.process(l, r);
+            sink(k, l, r)?;
+        }
+        Ok(())
+    };
+    let mut back_bufs = new_lanes();
+    let (produced, written) = if detect_first {
+        // Two threads: reading, the gain and the limiter's detector; then the rest of the
+        // limiter, the meters and the writer (the two halves weigh about the same).
+        let mut written = Ok(());
+        let mut write = |l: &[f64], r: &[f64]| match write_out(l, r) {
+            Ok(()) => true,
+            Err(e) => {
+                written = Err(e);
+                false
             }
-            Ok(())
-        },
-        |to_writer| -> Result<(), RenderError> {
-            if one_thread {
+        };
+        let mut scratch = [vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]];
+        let (produced, _) = pipelined_with_front(
+            |l: &[f64], r: &[f64], peaks: &mut [f64], lead: &mut [f64]| {
+                let d = first_detector
+                    .as_mut()
+                    .expect("detect_first has a detector");
+                detect_sent(d, [l, r], n_lanes, &mut scratch, [peaks, lead]);
+            },
+            |l: &[f64], r: &[f64], peaks: &[f64], lead: &[f64]| -> Result<(), ()> {
+                let frames = input_frames.load(Ordering::Acquire);
+                let detected = Some((peaks, lead));
+                let sent = back.process_sent(&mut back_bufs, [l, r], detected, frames, &mut write);
+                sent.then_some(()).ok_or(())
+            },
+            |to_back| {
+                let mut cat = [Vec::new(), Vec::new()];
+                front(&mut |bufs, n| send_lanes(bufs, 0..n, &mut cat, &mut *to_back))
+            },
+        );
+        (produced, written)
+    } else {
+        pipelined(write_out, |to_writer| -> Result<(), RenderError> {
+            if !has_limiter {
                 return front(&mut |bufs, n| {
                     back.process(bufs, n, input_frames.load(Ordering::Acquire), to_writer)
                 });
             }
             // The chain on this thread, the limiter on a third one.
-            let mut back_bufs = new_lanes();
             let (produced, _) = pipelined(
                 |l: &[f64], r: &[f64]| -> Result<(), ()> {
-                    let n = l.len() / n_lanes;
-                    for (k, [bl, br]) in back_bufs.iter_mut().enumerate() {
-                        bl[..n].copy_from_slice(&l[k * n..(k + 1) * n]);
-                        br[..n].copy_from_slice(&r[k * n..(k + 1) * n]);
-                    }
                     let frames = input_frames.load(Ordering::Acquire);
-                    if back.process(&mut back_bufs, n, frames, to_writer) {
-                        Ok(())
-                    } else {
-                        Err(())
-                    }
+                    let sent = back.process_sent(&mut back_bufs, [l, r], None, frames, to_writer);
+                    sent.then_some(()).ok_or(())
                 },
                 |to_back| {
                     let mut cat = [Vec::new(), Vec::new()];
@@ -316,10 +440,30 @@ pub fn render_lanes(
                 },
             );
             produced
-        },
-    );
+        })
+    };
     produced?;
     written?;
+    Ok(pass_result(
+        gain_db,
+        meters,
+        input_meter,
+        &back,
+        fs,
+        started,
+    ))
+}
+
+/// What a render measured and did: lane 0's levels, the others' as `versions`.
+fn pass_result(
+    gain_db: f64,
+    meters: Vec<StereoMeter>,
+    input_meter: Option<StereoMeter>,
+    back: &Back,
+    fs: f64,
+    started: std::time::Instant,
+) -> PassResult {
+    let n_lanes = meters.len();
     let input = input_meter.map(|mut m| Levels {
         integrated_lufs: m.loudness.integrated_lufs(),
         true_peak_dbtp: m.true_peak_dbtp().expect("the input meter reads peaks"),
@@ -331,7 +475,7 @@ pub fn render_lanes(
         lra_lu: m.loudness.loudness_range_lu(),
     });
     let main = lane_levels.next().expect("at least one lane");
-    Ok(PassResult {
+    PassResult {
         gain_db,
         integrated_lufs: main.integrated_lufs,
         true_peak_dbtp: main.true_peak_dbtp,
@@ -341,9 +485,9 @@ pub fn render_lanes(
         elapsed_s: started.elapsed().as_secs_f64(),
         input,
         versions: lane_levels.collect(),
-        locked_extra_reduction: (n_lanes > 1 && back.lim.is_some())
+        locked_extra_reduction: (n_lanes > 1 && back.shaper.is_some())
             .then(|| ExtraReductionReport::new(back.extra, fs)),
-    })
+    }
 }
 
 #[cfg(test)]
