@@ -173,9 +173,9 @@ fn detect_sent(
 }
 
 impl Back {
-    /// [`Back::process`] for a block sent from the chain's thread: `sent` holds every lane's
-    /// frames end to end (copied into `bufs`), and `detected` the limiter's peaks and lane 0's
-    /// alone when its detector ran there.
+    /// [`Back::process`] for a block sent from the chain's thread: `l` and `r` hold every
+    /// lane's frames end to end (copied into `bufs`), and `detected` the limiter's peaks and
+    /// lane 0's alone when its detector ran there.
     fn process_sent(
         &mut self,
         bufs: &mut [Lane],
