@@ -306,18 +306,11 @@ impl LaneProcessor for TruePeakLimiter {
         while start < n {
             let end = (start + BLOCK).min(n);
             let len = end - start;
-            for (k, lane) in lanes.iter().enumerate() {
-                let peaks = &mut self.peaks[..len];
-                self.detector.detect_lane(
-                    k,
-                    &lane.left[start..end],
-                    &lane.right[start..end],
-                    peaks,
-                );
-                if k == 0 && lanes.len() > 1 {
-                    self.lead_peaks[..len].copy_from_slice(peaks);
-                }
-            }
+            let chunk = lanes
+                .iter()
+                .map(|lane| (&lane.left[start..end], &lane.right[start..end]));
+            self.detector
+                .detect_lanes(chunk, &mut self.peaks, &mut self.lead_peaks);
             self.shaper.process_detected(
                 lanes,
                 start..end,

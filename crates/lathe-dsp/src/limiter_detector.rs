@@ -56,6 +56,25 @@ impl LimiterDetector {
         }
     }
 
+    /// [`LimiterDetector::detect_lane`] for every lane (`lanes`: left and right of each, lane
+    /// 0 first): every lane's peaks into `peaks`, and lane 0's alone into `lead` when there
+    /// are several lanes (what the shared gain's extra reduction is measured against).
+    pub fn detect_lanes<'a>(
+        &mut self,
+        lanes: impl ExactSizeIterator<Item = (&'a [f64], &'a [f64])>,
+        peaks: &mut [f32],
+        lead: &mut [f32],
+    ) {
+        let several = lanes.len() > 1;
+        for (k, (l, r)) in lanes.enumerate() {
+            let peaks = &mut peaks[..l.len()];
+            self.detect_lane(k, l, r, peaks);
+            if k == 0 && several {
+                lead[..l.len()].copy_from_slice(peaks);
+            }
+        }
+    }
+
     pub fn reset(&mut self) {
         for u in self.up.iter_mut().flatten() {
             u.reset();

@@ -135,24 +135,7 @@ struct Back {
     cat: [Vec<f64>; 2],
 }
 
-/// The limiter's detection of one block: the peaks of every lane (`lanes`: left and right of
-/// each) into `peaks`, lane 0's alone into `lead`.
-fn detect<'a>(
-    detector: &mut LimiterDetector,
-    lanes: impl Iterator<Item = (&'a [f64], &'a [f64])>,
-    peaks: &mut [f32],
-    lead: &mut [f32],
-) {
-    for (k, (l, r)) in lanes.enumerate() {
-        let peaks = &mut peaks[..l.len()];
-        detector.detect_lane(k, l, r, peaks);
-        if k == 0 {
-            lead[..l.len()].copy_from_slice(peaks);
-        }
-    }
-}
-
-/// [`detect`] for a block on its way to the limiter's thread: `l` and `r` hold every lane's
+/// The limiter's detection of a block on its way to the limiter's thread: `l` and `r` hold every lane's
 /// frames end to end; the peaks go into the message's per-frame `out` vectors (every lane's,
 /// lane 0's), through the `f32` `scratch`.
 fn detect_sent(
@@ -164,7 +147,7 @@ fn detect_sent(
 ) {
     let n = l.len() / n_lanes;
     let lanes = (0..n_lanes).map(|k| (&l[k * n..(k + 1) * n], &r[k * n..(k + 1) * n]));
-    detect(d, lanes, peaks, lead);
+    d.detect_lanes(lanes, peaks, lead);
     for (o, from) in out.into_iter().zip([&peaks[..n], &lead[..n]]) {
         for (o, &p) in o.iter_mut().zip(from) {
             *o = p as f64;
@@ -223,7 +206,7 @@ impl Back {
                 let lanes = bufs
                     .iter()
                     .map(|[l, r]| (&l[frames.clone()], &r[frames.clone()]));
-                detect(d, lanes, &mut self.peaks, &mut self.lead);
+                d.detect_lanes(lanes, &mut self.peaks, &mut self.lead);
             }
             let len = frames.len();
             sh.process_detected(
