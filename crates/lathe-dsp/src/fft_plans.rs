@@ -20,6 +20,8 @@ fn planner<T: FftNum>(
     cell.get_or_init(|| Mutex::new(RealFftPlanner::new()))
 }
 
+static COMPLEX_F32: OnceLock<Mutex<rustfft::FftPlanner<f32>>> = OnceLock::new();
+
 static F64: OnceLock<Mutex<RealFftPlanner<f64>>> = OnceLock::new();
 static F32: OnceLock<Mutex<RealFftPlanner<f32>>> = OnceLock::new();
 
@@ -46,6 +48,13 @@ pub fn inverse_f64(len: usize) -> Arc<dyn ComplexToReal<f64>> {
 /// The forward real transform of `len` points (f32).
 pub fn forward_f32(len: usize) -> Arc<dyn RealToComplex<f32>> {
     with(&F32, |p| p.plan_fft_forward(len))
+}
+
+/// The forward complex transform of `len` points (f32).
+pub fn forward_complex_f32(len: usize) -> Arc<dyn rustfft::Fft<f32>> {
+    let cell = COMPLEX_F32.get_or_init(|| Mutex::new(rustfft::FftPlanner::new()));
+    let mut p = cell.lock().unwrap_or_else(|e| e.into_inner());
+    p.plan_fft_forward(len)
 }
 
 #[cfg(test)]
