@@ -7,6 +7,10 @@
 //! meter plans its frame), often on the path every thread waits for, so plans are made once
 //! per size and shared: a plan is immutable and thread-safe once made (`Arc<dyn …>`), and
 //! each caller keeps its own scratch buffers.
+//!
+//! Real transforms come from realfft's planner; complex ones (the spectrum meters put two real
+//! signals through one, as the real and imaginary parts) from rustfft's, which realfft itself
+//! plans with.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
