@@ -4,8 +4,15 @@
 //! previous one is measured, and within a chunk the true-peak meters (the costly part, one per
 //! channel) run in parallel with the loudness, spectrum and sample statistics. Memory is fixed
 //! by the chunk size (plus the loudness meter's 16 bytes per 100 ms).
+//!
+//! A file measured while nothing else is (the `_alone` functions) gives every meter a thread
+//! of its own instead, fed chunk by chunk through a bounded queue: no meter then waits for the
+//! slowest one at every chunk, and both cores stay busy (1.6 cores were used the other way).
+//! With several files at once that would be a handful of threads per file on two cores, so
+//! the shared path stays the default.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use lathe_dsp::lin_to_db;
 use lathe_dsp::loudness::{ChannelRole, LoudnessMeter};
@@ -19,6 +26,9 @@ use serde::Serialize;
 
 /// Frames measured per parallel step.
 pub const CHUNK_FRAMES: usize = 1 << 16;
+/// Chunks a meter may fall behind the decoder before the decoder waits (a file measured
+/// alone).
+pub const CHUNKS_AHEAD: usize = 2;
 
 /// Why a file could not be analysed.
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +175,136 @@ impl Meters {
     }
 }
 
+/// The channels of a chunk as slices.
+fn planar(c: &[Vec<f64>]) -> Vec<&[f64]> {
+    c.iter().map(|x| x.as_slice()).collect()
+}
+
+/// One chunk, shared by every meter's thread.
+type Chunk = Arc<Vec<Vec<f64>>>;
+
+/// A meter's work on one chunk, on its own thread.
+type MeterTask<'a> = Box<dyn FnMut(&[Vec<f64>]) + Send + 'a>;
+
+impl Meters {
+    /// Decodes the whole file into the meters, each on a thread of its own (a file measured
+    /// alone; see the module notes). `mono_as_stereo`: a mono file's one channel goes into
+    /// the mid/side meter as both sides.
+    fn measure_alone(
+        &mut self,
+        decoder: &mut Decoder,
+        mono_as_stereo: bool,
+    ) -> Result<(), DecodeError> {
+        let channels = decoder.info().channels;
+        let tasks = self.tasks(mono_as_stereo);
+        std::thread::scope(|s| {
+            let senders: Vec<_> = tasks
+                .into_iter()
+                .map(|mut task| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_AHEAD);
+                    s.spawn(move || rx.iter().for_each(|chunk| task(&chunk)));
+                    tx
+                })
+                .collect();
+            // Chunks every meter has let go of are filled again (no allocation per chunk).
+            let mut pool: Vec<Chunk> = Vec::new();
+            loop {
+                let mut chunk = match pool.iter().position(|c| Arc::strong_count(c) == 1) {
+                    Some(i) => pool.swap_remove(i),
+                    None => Arc::new(vec![Vec::with_capacity(2 * CHUNK_FRAMES); channels]),
+                };
+                let buffers = Arc::get_mut(&mut chunk).expect("no meter holds it");
+                if !fill_chunk(decoder, buffers)? {
+                    return Ok(());
+                }
+                for tx in &senders {
+                    // A meter's thread ends only when its sender is dropped, or when it
+                    // panicked, which the scope reports.
+                    let _ = tx.send(chunk.clone());
+                }
+                pool.push(chunk);
+            }
+        })
+    }
+
+    /// The meters as tasks for [`Meters::measure_alone`], one thread each.
+    fn tasks(&mut self, mono_as_stereo: bool) -> Vec<MeterTask<'_>> {
+        let Self {
+            loudness,
+            true_peak,
+            low_rate_peak,
+            spectrum,
+            mid_side,
+            stats,
+        } = self;
+        let mut tasks: Vec<MeterTask<'_>> = Vec::new();
+        match low_rate_peak {
+            Some(up) if !true_peak.is_empty() => tasks.push(Box::new(move |c| {
+                up.upsample(Some(&planar(c)));
+                for (m, x) in true_peak.iter_mut().zip(&up.out) {
+                    m.process(x);
+                }
+            })),
+            _ => {
+                for (ch, m) in true_peak.iter_mut().enumerate() {
+                    tasks.push(Box::new(move |c| m.process(&c[ch])));
+                }
+            }
+        }
+        tasks.push(Box::new(move |c| {
+            let p = planar(c);
+            loudness.process(&p);
+            stats.process(&p);
+        }));
+        if spectrum.is_some() || mid_side.is_some() {
+            tasks.push(Box::new(move |c| {
+                if let Some(s) = spectrum {
+                    s.process(&planar(c));
+                }
+                if let Some(m) = mid_side {
+                    match c {
+                        [l, r] => m.process(l, r),
+                        [mono] if mono_as_stereo => m.process(mono, mono),
+                        _ => {}
+                    }
+                }
+            }));
+        }
+        tasks
+    }
+}
+
+/// Decodes the whole file into the meters, measuring each chunk (the true-peak meters and the
+/// rest in parallel) while the next is decoded.
+fn measure_shared(
+    decoder: &mut Decoder,
+    meters: &mut Meters,
+    mono_as_stereo: bool,
+) -> Result<(), DecodeError> {
+    let channels = decoder.info().channels;
+    // Room for a chunk and the rest of the packet that completes it.
+    let with_capacity = || vec![Vec::with_capacity(2 * CHUNK_FRAMES); channels];
+    let (mut ready, mut next) = (with_capacity(), with_capacity());
+    let mut have = fill_chunk(decoder, &mut ready)?;
+    while have {
+        // Measure `ready` while decoding into `next`.
+        let mut decoded = Ok(false);
+        rayon::scope(|s| {
+            s.spawn(|_| {
+                meters.measure(&ready);
+                if let (true, Some(m)) = (mono_as_stereo, meters.mid_side.as_mut()) {
+                    m.process(&ready[0], &ready[0]);
+                }
+            });
+            decoded = fill_chunk(decoder, &mut next);
+        });
+        have = decoded?;
+        std::mem::swap(&mut ready, &mut next);
+    }
+
+    Ok(())
+}
+
 /// Reads the next chunk into `chunk`: whole packets, decoded straight into it, until it
 /// holds at least [`CHUNK_FRAMES`] (the meters stream, so a chunk's length does not change
 /// what they measure). Returns false at the end of the file.
@@ -186,27 +326,47 @@ struct Parts {
     spectrum: bool,
     mid_side: bool,
     true_peak: bool,
+    /// Nothing else is measured meanwhile: every meter gets a thread.
+    alone: bool,
 }
 
 /// Analyses one file.
 pub fn analyze_file(path: &Path) -> Result<Analysis, AnalyzeError> {
-    let all = Parts {
+    analyze(path, everything(false)).map(|(a, _)| a)
+}
+
+/// [`analyze_file`] when no other file is measured at the same time (see the module notes).
+pub fn analyze_file_alone(path: &Path) -> Result<Analysis, AnalyzeError> {
+    analyze(path, everything(true)).map(|(a, _)| a)
+}
+
+fn everything(alone: bool) -> Parts {
+    Parts {
         spectrum: true,
         mid_side: false,
         true_peak: true,
-    };
-    analyze(path, all).map(|(a, _)| a)
+        alone,
+    }
 }
 
 /// Measures the levels of one file (loudness, LRA, peaks, stats) without its spectrum, which
 /// is what verifying a delivered file needs; `spectrum_db` is empty.
 pub fn measure_levels(path: &Path) -> Result<Analysis, AnalyzeError> {
-    let levels = Parts {
+    analyze(path, levels(false)).map(|(a, _)| a)
+}
+
+/// [`measure_levels`] when no other file is measured at the same time (see the module notes).
+pub fn measure_levels_alone(path: &Path) -> Result<Analysis, AnalyzeError> {
+    analyze(path, levels(true)).map(|(a, _)| a)
+}
+
+fn levels(alone: bool) -> Parts {
+    Parts {
         spectrum: false,
         mid_side: false,
         true_peak: true,
-    };
-    analyze(path, levels).map(|(a, _)| a)
+        alone,
+    }
 }
 
 /// What reference matching needs of a file: its analysis, its long-term mid/side spectrum
@@ -227,6 +387,7 @@ pub fn analyze_for_matching(path: &Path, true_peak: bool) -> Result<MatchAnalysi
         spectrum: false,
         mid_side: true,
         true_peak,
+        alone: false,
     };
     let (analysis, extra) = analyze(path, parts)?;
     let (mid_side, p10) = extra.expect("asked for");
@@ -270,24 +431,10 @@ fn analyze(path: &Path, parts: Parts) -> Result<(Analysis, Option<MatchExtras>),
     };
     // A mono file is matched as the same signal on both sides (all mid).
     let mono_as_stereo = for_matching && info.channels == 1;
-    // Room for a chunk and the rest of the packet that completes it.
-    let with_capacity = || vec![Vec::with_capacity(2 * CHUNK_FRAMES); info.channels];
-    let (mut ready, mut next) = (with_capacity(), with_capacity());
-    let mut have = fill_chunk(&mut decoder, &mut ready)?;
-    while have {
-        // Measure `ready` while decoding into `next`.
-        let mut decoded = Ok(false);
-        rayon::scope(|s| {
-            s.spawn(|_| {
-                meters.measure(&ready);
-                if let (true, Some(m)) = (mono_as_stereo, meters.mid_side.as_mut()) {
-                    m.process(&ready[0], &ready[0]);
-                }
-            });
-            decoded = fill_chunk(&mut decoder, &mut next);
-        });
-        have = decoded?;
-        std::mem::swap(&mut ready, &mut next);
+    if parts.alone {
+        meters.measure_alone(&mut decoder, mono_as_stereo)?;
+    } else {
+        measure_shared(&mut decoder, &mut meters, mono_as_stereo)?;
     }
 
     if let Some(up) = meters.low_rate_peak.as_mut() {

@@ -80,7 +80,8 @@ pub(super) fn first_pass(
     let (stems, first) = rayon::join(
         || match analyses {
             Some(a) => Ok(a),
-            None => analyze_stems(session),
+            // Beside the first pass.
+            None => analyze_stems(session, false),
         },
         || -> Result<(PassResult, Option<Vec<BusCache>>), MasterError> {
             let lanes = Lanes {
@@ -126,7 +127,7 @@ fn analyse_one_file_first(
         .map_err(|e| MasterError::Analyze(e.into()))?;
     if d.info().channels == 2 && d.info().sample_rate_hz == rate_hz {
         progress.stage("analysing the input", None);
-        return Ok(Some(analyze_stems(session)?));
+        return Ok(Some(analyze_stems(session, true)?));
     }
     Ok(None)
 }

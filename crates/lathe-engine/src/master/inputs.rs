@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::report::finite;
 use super::{usage, MasterError, LOUD_MATCH_LUFS};
-use crate::analyze::{analyze_file, analyze_for_matching, Analysis};
+use crate::analyze::{analyze_file, analyze_file_alone, analyze_for_matching, Analysis};
 use crate::matching::assistant::{self, AssistReport, Choice, MixFacts};
 use crate::matching::reference::{
     analyze_references, bus_is_one_file, loudness_change_db, measure_stem_sum, plan, BusInput,
@@ -144,8 +144,9 @@ pub fn session_from_preset(
 pub(super) fn measure_known(session: &Session) -> Result<Known, MasterError> {
     let rate = session_rate(session)?;
     let one = session.stems.len() == 1;
+    // With one stem nothing is measured beside it (its sum is the file).
     let (analyses, sum) = rayon::join(
-        || analyze_stems(session),
+        || analyze_stems(session, one),
         || -> Result<Option<f64>, MasterError> {
             if one {
                 return Ok(None);
@@ -202,7 +203,7 @@ pub(super) fn measure_input(
         Ok((vec![m.analysis.clone()], BusInput::from(&m)))
     } else {
         let (a, sum) = rayon::join(
-            || analyze_stems(session),
+            || analyze_stems(session, false),
             || measure_stem_sum(session, rate_hz),
         );
         Ok((a?, sum?))
@@ -285,7 +286,7 @@ pub fn resolve_reference(session: &mut Session) -> Result<Known, MasterError> {
 pub fn input_loudness(session: &Session) -> Result<Option<f64>, MasterError> {
     let rate = session_rate(session)?;
     if session.stems.len() == 1 {
-        let analyses = analyze_stems(session)?;
+        let analyses = analyze_stems(session, true)?;
         if let Some(a) = sum_is_the_file(session, rate, &analyses) {
             return Ok(a.integrated_lufs);
         }
@@ -308,8 +309,12 @@ pub(super) fn stem_sum_lufs(session: &Session, rate_hz: u32) -> Result<Option<f6
     Ok(finite(sum.integrated_lufs))
 }
 
-/// Every stem file analysed on its own (in parallel).
-pub(super) fn analyze_stems(session: &Session) -> Result<Vec<Analysis>, MasterError> {
+/// Every stem file analysed on its own (in parallel). `alone`: nothing else runs meanwhile,
+/// so one stem may give each of its meters a thread (`analyze_file_alone`).
+pub(super) fn analyze_stems(session: &Session, alone: bool) -> Result<Vec<Analysis>, MasterError> {
+    if let ([stem], true) = (session.stems.as_slice(), alone) {
+        return Ok(vec![analyze_file_alone(&stem.file)?]);
+    }
     Ok(session
         .stems
         .par_iter()

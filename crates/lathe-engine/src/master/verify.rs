@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::plan::LanePlan;
 use super::report::{DeliverableReport, Measured};
 use super::{MasterError, LOUDNESS_TOLERANCE_LU};
-use crate::analyze::{measure_levels, Analysis};
+use crate::analyze::{measure_levels, measure_levels_alone, Analysis};
 use crate::deliver::Unsynced;
 use crate::render::RenderError;
 use crate::spec::preset::Target;
@@ -38,6 +38,13 @@ pub(super) fn measure_delivered(
                 .collect()
         })
         .collect();
+    // One file to decode is measured alone (each meter on a thread of its own).
+    let to_decode = to_measure.iter().flatten().filter(|m| m.is_err()).count();
+    let measure = if to_decode == 1 {
+        measure_levels_alone
+    } else {
+        measure_levels
+    };
     let (measured, committed) = std::thread::scope(|s| {
         let synced = s.spawn(|| unsynced.iter().try_for_each(Unsynced::sync));
         let measured = to_measure
@@ -46,7 +53,7 @@ pub(super) fn measure_delivered(
                 o.into_par_iter()
                     .map(|m| match m {
                         Ok(a) => Ok(a),
-                        Err(p) => measure_levels(&p).map_err(|e| MasterError::encode(&p, e)),
+                        Err(p) => measure(&p).map_err(|e| MasterError::encode(&p, e)),
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
