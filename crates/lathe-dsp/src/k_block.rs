@@ -218,15 +218,9 @@ mod tests {
     use crate::simd;
 
     fn signal(n: usize, seed: u64) -> Vec<f64> {
-        let mut v = seed;
+        let mut rng = crate::test_noise::TestNoise(seed);
         (0..n)
-            .map(|i| {
-                v = v
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let noise = (v >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-                0.6 * (i as f64 * 0.013).sin() + 0.4 * noise
-            })
+            .map(|i| 0.6 * (i as f64 * 0.013).sin() + 0.4 * rng.next_centred())
             .collect()
     }
 

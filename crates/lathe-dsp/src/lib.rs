@@ -21,6 +21,7 @@ pub mod dynamic_eq;
 pub mod eq;
 pub mod fast_math;
 pub mod fft_plans;
+pub mod frame_ring;
 pub mod gain;
 pub mod gain_curve;
 pub mod halfband;
@@ -49,6 +50,9 @@ pub mod tonal_match;
 pub mod transient_shaper;
 pub mod true_peak;
 pub mod window;
+
+#[cfg(test)]
+mod test_noise;
 
 /// Converts a linear amplitude to decibels (−∞ for 0).
 #[inline]

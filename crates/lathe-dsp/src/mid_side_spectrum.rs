@@ -9,6 +9,7 @@
 //! gate of BS.1770 integrated loudness. So quiet intros and fades do not pull the average, and
 //! memory stays fixed (buckets × fine bands) whatever the length.
 
+use crate::frame_ring::FrameRing;
 use crate::simd::{self, Kernel, Mac};
 use crate::spectrum::{band_centre_hz, BAND_NOMINAL_HZ, FRAME_LEN};
 use crate::window::hann_periodic;
@@ -56,12 +57,8 @@ pub struct MidSideSpectrumMeter {
     window: Vec<f32>,
     /// First FFT bin of every fine band, and one past the last band's end.
     fine_bins: Vec<usize>,
-    /// The last [`FRAME_LEN`] samples of each channel in a ring (so no frame's overlap is
-    /// copied); the oldest sits at `write` once the ring is full.
-    ring: [Vec<f64>; 2],
-    write: usize,
-    /// Samples in the ring that belong to the next frame.
-    filled: usize,
+    /// The last [`FRAME_LEN`] samples of left and right.
+    ring: FrameRing,
     buckets: Vec<Bucket>,
     /// The windowed frame (mid + i·side), transformed in place.
     frame: Vec<Complex<f32>>,
@@ -71,7 +68,6 @@ pub struct MidSideSpectrumMeter {
     mid_fine: Vec<f64>,
     side_fine: Vec<f64>,
     frames_seen: u64,
-    hop: usize,
     /// Whether the frame kernels may use AVX2 + FMA ([`simd::wide_available`]).
     wide: bool,
 }
@@ -102,9 +98,7 @@ impl MidSideSpectrumMeter {
                 .map(|w| w as f32)
                 .collect(),
             fine_bins,
-            ring: [vec![0.0; FRAME_LEN], vec![0.0; FRAME_LEN]],
-            write: 0,
-            filled: 0,
+            ring: FrameRing::new(2, FRAME_LEN, HOP),
             buckets: vec![
                 Bucket {
                     mid: vec![0.0; fine],
@@ -119,7 +113,6 @@ impl MidSideSpectrumMeter {
             mid_fine: vec![0.0; fine],
             side_fine: vec![0.0; fine],
             frames_seen: 0,
-            hop: HOP,
             wide: simd::wide_available(),
             fft,
         }
@@ -129,7 +122,7 @@ impl MidSideSpectrumMeter {
     /// counts, weighted by the window).
     pub fn sparse(sample_rate_hz: f64) -> Self {
         Self {
-            hop: FRAME_LEN,
+            ring: FrameRing::new(2, FRAME_LEN, FRAME_LEN),
             ..Self::new(sample_rate_hz)
         }
     }
@@ -138,43 +131,24 @@ impl MidSideSpectrumMeter {
     pub fn process(&mut self, left: &[f64], right: &[f64]) {
         assert_eq!(left.len(), right.len());
         let mut at = 0;
-        while at < left.len() {
-            let take = (FRAME_LEN - self.filled)
-                .min(FRAME_LEN - self.write)
-                .min(left.len() - at);
-            for (ring, x) in self.ring.iter_mut().zip([left, right]) {
-                ring[self.write..self.write + take].copy_from_slice(&x[at..at + take]);
-            }
-            self.write = (self.write + take) % FRAME_LEN;
-            self.filled += take;
-            at += take;
-            if self.filled == FRAME_LEN {
-                self.analyse_frame();
-                self.filled -= self.hop;
-            }
+        while self.ring.fill(&[left, right], &mut at) {
+            self.analyse_frame();
         }
     }
 
     fn analyse_frame(&mut self) {
-        let [l, r] = &self.ring;
+        let (l, r) = (self.ring.stored(0), self.ring.stored(1));
         // M² + S² = (L² + R²)/2 (the order of the ring does not matter to a sum).
         let mean_square = simd::run(self.wide, SumOfSquares { l, r }) / (2.0 * FRAME_LEN as f64);
-        // The frame in time order: the ring from `write` on, then its start.
-        let older = FRAME_LEN - self.write;
+        let older = self.ring.older_len();
+        let ((l_older, l_newer), (r_older, r_newer)) =
+            (self.ring.segments(0), self.ring.segments(1));
         let (first, second) = self.frame.split_at_mut(older);
-        for (out, from, window) in [
-            (first, self.write..FRAME_LEN, &self.window[..older]),
-            (second, 0..self.write, &self.window[older..]),
+        for (out, l, r, window) in [
+            (first, l_older, r_older, &self.window[..older]),
+            (second, l_newer, r_newer, &self.window[older..]),
         ] {
-            simd::run(
-                self.wide,
-                Windowed {
-                    l: &l[from.clone()],
-                    r: &r[from],
-                    window,
-                    out,
-                },
-            );
+            simd::run(self.wide, Windowed { l, r, window, out });
         }
         self.fft
             .process_with_scratch(&mut self.frame, &mut self.scratch);
@@ -217,8 +191,8 @@ impl MidSideSpectrumMeter {
     /// The spectra of the frames that pass the gates (a shorter input than one frame is
     /// analysed as one zero-padded frame).
     pub fn finish(&mut self) -> MidSideSpectrum {
-        if self.frames_seen == 0 && self.filled > 0 {
-            let zeros = vec![0.0; FRAME_LEN - self.filled];
+        if self.frames_seen == 0 && self.ring.filled() > 0 {
+            let zeros = vec![0.0; FRAME_LEN - self.ring.filled()];
             self.process(&zeros, &zeros);
         }
         let fine = self.fine_bins.len() - 1;
@@ -530,13 +504,8 @@ mod tests {
     fn the_packed_transform_equals_one_real_transform_per_lane() {
         let fs = 44100.0;
         let n = FRAME_LEN;
-        let mut seed = 7u64;
-        let mut noise = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut rng = crate::test_noise::TestNoise(7);
+        let mut noise = move || rng.next_centred();
         let l: Vec<f64> = (0..n)
             .map(|i| noise() + 0.3 * (i as f64 * 0.01).sin())
             .collect();

@@ -13,6 +13,7 @@
 //! `|A[k]|² + |B[k]|² = (|Z[k]|² + |Z[N−k]|²)/2`, and the sum over channels is all the
 //! spectrum keeps.
 
+use crate::frame_ring::FrameRing;
 use crate::simd::{self, Kernel, Mac};
 use crate::window::hann_periodic;
 use realfft::num_complex::Complex;
@@ -40,12 +41,8 @@ pub struct ThirdOctaveSpectrum {
     sample_rate_hz: f64,
     fft: Arc<dyn Fft<f32>>,
     window: Vec<f32>,
-    /// The last [`FRAME_LEN`] samples of each channel in a ring (so no frame's overlap is
-    /// copied); the oldest sits at `write` once the ring is full.
-    rings: Vec<Vec<f64>>,
-    write: usize,
-    /// Samples in the rings that belong to the next frame.
-    filled: usize,
+    /// The last [`FRAME_LEN`] samples of each channel.
+    ring: FrameRing,
     /// Accumulated |X_k|² per bin, summed over frames and channels.
     power: Vec<f64>,
     /// Frames × channels accumulated.
@@ -67,9 +64,7 @@ impl ThirdOctaveSpectrum {
                 .into_iter()
                 .map(|w| w as f32)
                 .collect(),
-            rings: vec![vec![0.0; FRAME_LEN]; channels],
-            write: 0,
-            filled: 0,
+            ring: FrameRing::new(channels, FRAME_LEN, HOP),
             power: vec![0.0; FRAME_LEN / 2 + 1],
             frames: 0,
             frame: vec![zero; FRAME_LEN],
@@ -81,46 +76,27 @@ impl ThirdOctaveSpectrum {
 
     /// Feeds one planar block (every channel the same length).
     pub fn process(&mut self, channels: &[&[f64]]) {
-        assert_eq!(channels.len(), self.rings.len(), "one slice per channel");
         let len = channels.first().map_or(0, |c| c.len());
         assert!(channels.iter().all(|c| c.len() == len), "planar block");
         let mut at = 0;
-        while at < len {
-            let take = (FRAME_LEN - self.filled)
-                .min(FRAME_LEN - self.write)
-                .min(len - at);
-            for (ring, x) in self.rings.iter_mut().zip(channels) {
-                ring[self.write..self.write + take].copy_from_slice(&x[at..at + take]);
-            }
-            self.write = (self.write + take) % FRAME_LEN;
-            self.filled += take;
-            at += take;
-            if self.filled == FRAME_LEN {
-                self.analyse_frame();
-                self.filled -= HOP;
-            }
+        while self.ring.fill(channels, &mut at) {
+            self.analyse_frame();
         }
     }
 
     /// The frame in the rings, every channel, two channels per transform.
     fn analyse_frame(&mut self) {
-        let older = FRAME_LEN - self.write;
-        for pair in self.rings.chunks(2) {
+        let older = self.ring.older_len();
+        let channels = self.ring.channels();
+        for a in (0..channels).step_by(2) {
+            let (a_older, a_newer) = self.ring.segments(a);
+            let b = (a + 1 < channels).then(|| self.ring.segments(a + 1));
             let (first, second) = self.frame.split_at_mut(older);
-            for (out, from, window) in [
-                (first, self.write..FRAME_LEN, &self.window[..older]),
-                (second, 0..self.write, &self.window[older..]),
+            for (out, a, b, window) in [
+                (first, a_older, b.map(|b| b.0), &self.window[..older]),
+                (second, a_newer, b.map(|b| b.1), &self.window[older..]),
             ] {
-                let b = pair.get(1).map(|b| &b[from.clone()]);
-                simd::run(
-                    self.wide,
-                    WindowedPair {
-                        a: &pair[0][from],
-                        b,
-                        window,
-                        out,
-                    },
-                );
+                simd::run(self.wide, WindowedPair { a, b, window, out });
             }
             self.fft
                 .process_with_scratch(&mut self.frame, &mut self.scratch);
@@ -131,7 +107,7 @@ impl ThirdOctaveSpectrum {
                     power: &mut self.power,
                 },
             );
-            self.frames += pair.len();
+            self.frames += if b.is_some() { 2 } else { 1 };
         }
     }
 
@@ -139,10 +115,10 @@ impl ThirdOctaveSpectrum {
     /// bands above Nyquist or when less than one frame of audio was seen (shorter than
     /// [`FRAME_LEN`] samples: the file is analysed as one zero-padded frame instead).
     pub fn bands_db(&mut self) -> Vec<Option<f64>> {
-        if self.frames == 0 && self.filled > 0 {
+        if self.frames == 0 && self.ring.filled() > 0 {
             // Short input: analyse what there is, zero-padded, once.
-            let zeros = vec![0.0; FRAME_LEN - self.filled];
-            let channels = vec![zeros.as_slice(); self.rings.len()];
+            let zeros = vec![0.0; FRAME_LEN - self.ring.filled()];
+            let channels = vec![zeros.as_slice(); self.ring.channels()];
             self.process(&channels);
         }
         let window_power: f64 = self.window.iter().map(|&w| w as f64 * w as f64).sum();
@@ -230,13 +206,8 @@ mod tests {
     fn paired_transforms_equal_one_real_transform_per_channel() {
         let fs = 48000.0;
         let n = FRAME_LEN * 2 + 3000;
-        let mut seed = 11u64;
-        let mut noise = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut rng = crate::test_noise::TestNoise(11);
+        let mut noise = move || rng.next_centred();
         let signals: Vec<Vec<f64>> = (0..3)
             .map(|c| {
                 (0..n)

@@ -102,14 +102,18 @@ impl LowRatePeak {
         })
     }
 
-    /// Upsamples `chunk` (or, with `None`, the resampler's tail) into `self.out`.
-    fn upsample(&mut self, chunk: Option<&[&[f64]]>) {
+    /// Upsamples `chunk` (or, with `None`, the resampler's tail) and feeds each channel's
+    /// true-peak meter.
+    fn feed(&mut self, chunk: Option<&[&[f64]]>, meters: &mut [TruePeakMeter]) {
         for o in &mut self.out {
             o.clear();
         }
         match chunk {
             Some(c) => self.resampler.process(c, &mut self.out),
             None => self.resampler.finish(&mut self.out),
+        }
+        for (m, c) in meters.iter_mut().zip(&self.out) {
+            m.process(c);
         }
     }
 }
@@ -140,12 +144,7 @@ impl Meters {
         } = self;
         rayon::join(
             || match low_rate_peak {
-                Some(up) if !true_peak.is_empty() => {
-                    up.upsample(Some(&planar));
-                    for (m, c) in true_peak.iter_mut().zip(&up.out) {
-                        m.process(c);
-                    }
-                }
+                Some(up) if !true_peak.is_empty() => up.feed(Some(&planar), true_peak),
                 _ => {
                     true_peak
                         .par_iter_mut()
@@ -239,12 +238,9 @@ impl Meters {
         } = self;
         let mut tasks: Vec<MeterTask<'_>> = Vec::new();
         match low_rate_peak {
-            Some(up) if !true_peak.is_empty() => tasks.push(Box::new(move |c| {
-                up.upsample(Some(&planar(c)));
-                for (m, x) in true_peak.iter_mut().zip(&up.out) {
-                    m.process(x);
-                }
-            })),
+            Some(up) if !true_peak.is_empty() => {
+                tasks.push(Box::new(move |c| up.feed(Some(&planar(c)), true_peak)))
+            }
             _ => {
                 for (ch, m) in true_peak.iter_mut().enumerate() {
                     tasks.push(Box::new(move |c| m.process(&c[ch])));
@@ -438,10 +434,7 @@ fn analyze(path: &Path, parts: Parts) -> Result<(Analysis, Option<MatchExtras>),
     }
 
     if let Some(up) = meters.low_rate_peak.as_mut() {
-        up.upsample(None);
-        for (m, c) in meters.true_peak.iter_mut().zip(&up.out) {
-            m.process(c);
-        }
+        up.feed(None, &mut meters.true_peak);
     }
     let true_peak = meters
         .true_peak
