@@ -115,8 +115,13 @@ pub struct Upsampler {
 
 /// Input samples per internal block (the history buffer holds one block plus the filter span).
 pub const BLOCK: usize = 1024;
-/// Rows per chunk that [`Upsampler::process_block_above`] may skip.
+/// Rows per chunk that [`Upsampler::process_block_above`] may skip. A chunk's rows read
+/// `SKIP_CHUNK + TAPS_PER_PHASE − 1` samples, which two pieces of this length cover.
 const SKIP_CHUNK: usize = 32;
+const _: () = assert!(TAPS_PER_PHASE - 1 <= SKIP_CHUNK);
+/// Pieces of [`SKIP_CHUNK`] samples in a block's span (history and block), and a spare one
+/// past the end (0) so that the last chunk can read two.
+const PIECES: usize = (TAPS_PER_PHASE - 1 + BLOCK).div_ceil(SKIP_CHUNK) + 1;
 
 impl Upsampler {
     pub fn new() -> Self {
@@ -161,12 +166,19 @@ impl Upsampler {
             *h = x as f32;
         }
         let span = &self.history[..keep + input.len()];
+        // Output row i depends on span[i ..= i + keep], so a chunk's rows on the two aligned
+        // pieces of span from its start: each piece's largest |sample| is found once, not
+        // once for every chunk that reads it.
+        let mut piece_max = [0.0f32; PIECES];
+        for (m, piece) in piece_max.iter_mut().zip(span.chunks(SKIP_CHUNK)) {
+            *m = max_abs_piece(piece);
+        }
         let mut computed = 0;
         let mut start = 0;
         while start < input.len() {
             let end = (start + SKIP_CHUNK).min(input.len());
-            // Output row i depends on span[i ..= i + keep].
-            let max_in = max_abs(&span[start..end + keep]);
+            let piece = start / SKIP_CHUNK;
+            let max_in = larger(piece_max[piece], piece_max[piece + 1]);
             let bound = max_in * self.coefs.gain_bound;
             if bound <= floor && end - start > 1 {
                 for (i, row) in out[start..end - 1].iter_mut().enumerate() {
@@ -231,6 +243,20 @@ pub fn max_abs(xs: &[f32]) -> f32 {
         lanes[0] = lanes[0].max(v.abs());
     }
     lanes.iter().fold(0.0f32, |m, &v| m.max(v))
+}
+
+/// The largest |value| of at most [`SKIP_CHUNK`] values (a NaN value is ignored).
+#[inline(always)]
+fn max_abs_piece(xs: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let whole = xs.chunks_exact(8);
+    for v in whole.remainder() {
+        lanes[0] = larger(lanes[0], v.abs());
+    }
+    for c in whole {
+        larger_lanes(&mut lanes, c);
+    }
+    tree_max(lanes)
 }
 
 /// Each lane's maximum of itself and |value| (a NaN value is ignored).
