@@ -10,6 +10,7 @@
 
 pub mod band_imager;
 pub mod biquad;
+pub mod block_energies;
 pub mod bypass;
 pub mod compressor;
 pub mod crossover;

@@ -24,7 +24,8 @@
 
 use crate::k_block::{KBlock, KEnergies, KState};
 use crate::limiter::{GainComputer, LimiterSettings, INTERSAMPLE_MARGIN};
-use crate::loudness::{gated_loudness_lufs, k_weighting};
+use crate::block_energies::BlocksFrom100ms;
+use crate::loudness::k_weighting;
 use crate::mid_side_spectrum::{MidSideSpectrum, MidSideSpectrumMeter};
 use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};
 use crate::probe_loudness::ProbeLoudness;
@@ -44,9 +45,10 @@ pub struct LimitedLoudnessEstimator {
     energies: Vec<f64>,
     sub_block_frames: usize,
     frames_in_sub_block: usize,
-    /// Per candidate: energy summed in the current 100 ms, and the mean energy of each 100 ms.
+    /// Per candidate: energy summed in the current 100 ms, and the gating blocks made from the
+    /// complete ones.
     sums: Vec<f64>,
-    sub_blocks: Vec<Vec<f64>>,
+    sub_blocks: Vec<BlocksFrom100ms>,
     /// The candidates probed, and their probes.
     probed: Vec<usize>,
     probes: Probes,
@@ -136,7 +138,7 @@ impl LimitedLoudnessEstimator {
             sub_block_frames: (sample_rate_hz / 10.0).round() as usize,
             frames_in_sub_block: 0,
             sums: vec![0.0; gains_db.len()],
-            sub_blocks: vec![Vec::new(); gains_db.len()],
+            sub_blocks: vec![BlocksFrom100ms::default(); gains_db.len()],
             probed: Vec::new(),
             probes: Probes::none(latency),
             wide: simd::wide_available(),
@@ -470,13 +472,7 @@ impl LimitedLoudnessEstimator {
         self.gains_db
             .iter()
             .zip(&self.sub_blocks)
-            .map(|(&g, subs)| {
-                let blocks: Vec<f64> = subs
-                    .windows(4)
-                    .map(|w| w.iter().sum::<f64>() / 4.0)
-                    .collect();
-                (g, gated_loudness_lufs(&blocks))
-            })
+            .map(|(&g, blocks)| (g, blocks.integrated_lufs()))
             .collect()
     }
 }

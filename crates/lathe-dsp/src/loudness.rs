@@ -12,10 +12,12 @@
 //! - **loudness range** (LRA, Tech 3342): short-term values every 100 ms once 3 s have passed,
 //!   absolute gate −70 LUFS, relative gate −20 LU, P95 − P10 by nearest rank.
 //!
-//! Memory: the meter keeps one `f64` per 100 ms for I and one for LRA (≈ 0.6 MB per hour of
-//! audio); everything else is fixed once constructed.
+//! Memory is bounded at any length: the blocks that gating needs are kept in
+//! [`BlockEnergies`] (exact up to 27 minutes, then a fixed histogram); everything else is fixed
+//! once constructed.
 
 use crate::biquad::BiquadCoefficients;
+use crate::block_energies::BlockEnergies;
 use crate::k_block::{KBlock, KSquares, KState};
 use crate::simd;
 
@@ -135,9 +137,13 @@ pub struct LoudnessMeter {
     /// Completed steps since the start.
     steps_done: u64,
     /// Mean-square energy of every complete 400 ms gating block (100 ms hop).
-    gating_blocks: Vec<f64>,
+    gating_blocks: BlockEnergies,
     /// Mean-square energy of every complete 3 s window (100 ms hop), for LRA.
-    short_term_blocks: Vec<f64>,
+    short_term_blocks: BlockEnergies,
+    /// Every tenth of those (1 s hop), for the LRA of older meters.
+    short_term_1hz: BlockEnergies,
+    /// Short-term windows completed so far.
+    short_term_count: u64,
     /// Energy of the latest momentary (400 ms) window; windows before 400 ms are zero-padded.
     momentary_energy: f64,
     /// Energy of the latest short-term (3 s) window, zero-padded at the start.
@@ -171,13 +177,25 @@ impl LoudnessMeter {
             ring: vec![0.0; ring_len],
             ring_pos: 0,
             steps_done: 0,
-            gating_blocks: Vec::new(),
-            short_term_blocks: Vec::new(),
+            gating_blocks: BlockEnergies::new(),
+            short_term_blocks: BlockEnergies::new(),
+            short_term_1hz: BlockEnergies::new(),
+            short_term_count: 0,
             momentary_energy: 0.0,
             short_term_energy: 0.0,
             momentary_max_energy: 0.0,
             short_term_max_energy: 0.0,
         }
+    }
+
+    /// The same meter with its gating stores turning into histograms after `limit` blocks
+    /// rather than [`EXACT_BLOCKS`](crate::block_energies::EXACT_BLOCKS) (tests use this to
+    /// read the histograms on short signals).
+    pub fn with_exact_blocks(mut self, limit: usize) -> Self {
+        self.gating_blocks = BlockEnergies::with_exact_limit(limit);
+        self.short_term_blocks = BlockEnergies::with_exact_limit(limit);
+        self.short_term_1hz = BlockEnergies::with_exact_limit(limit);
+        self
     }
 
     /// Number of channels the meter expects.
@@ -266,6 +284,10 @@ impl LoudnessMeter {
         }
         if on_100ms && self.steps_done >= s_steps as u64 {
             self.short_term_blocks.push(self.short_term_energy);
+            if self.short_term_count.is_multiple_of(10) {
+                self.short_term_1hz.push(self.short_term_energy);
+            }
+            self.short_term_count += 1;
         }
     }
 
@@ -304,13 +326,13 @@ impl LoudnessMeter {
 
     /// Integrated (gated) loudness, LUFS; −∞ when no block passes the gates.
     pub fn integrated_lufs(&self) -> f64 {
-        gated_loudness_lufs(&self.gating_blocks)
+        self.gating_blocks.integrated_lufs()
     }
 
     /// Loudness range (EBU Tech 3342:2016), LU, from short-term values every 100 ms (the
     /// standard asks for ≥ 10 Hz); 0 when fewer than two short-term values pass the gates.
     pub fn loudness_range_lu(&self) -> f64 {
-        loudness_range(self.short_term_blocks.iter().copied())
+        loudness_range(&self.short_term_blocks)
     }
 
     /// Loudness range from short-term values every 1 s (3 s windows overlapping by 2 s), as
@@ -318,18 +340,17 @@ impl LoudnessMeter {
     /// compute it. Kept for comparison with those meters; on music the two differ by a few
     /// tenths of an LU.
     pub fn loudness_range_1hz_lu(&self) -> f64 {
-        loudness_range(self.short_term_blocks.iter().copied().step_by(10))
+        loudness_range(&self.short_term_1hz)
     }
 
     /// The short-term loudness (100 ms steps) below which a fraction `p` (0…1) of the gated
     /// short-term values lie (gated as for LRA: −70 LUFS absolute, −20 LU relative), LUFS;
     /// −∞ when none passes.
     pub fn short_term_percentile_lufs(&self, p: f64) -> f64 {
-        let gated = lra_gated(self.short_term_blocks.iter().copied());
-        if gated.is_empty() {
-            return f64::NEG_INFINITY;
+        match self.short_term_blocks.lra_quantiles([p]) {
+            Some((_, [energy])) => energy_to_lufs(energy),
+            None => f64::NEG_INFINITY,
         }
-        energy_to_lufs(gated[((gated.len() - 1) as f64 * p.clamp(0.0, 1.0) + 0.5) as usize])
     }
 
     /// Clears all state and readings.
@@ -342,6 +363,8 @@ impl LoudnessMeter {
         self.steps_done = 0;
         self.gating_blocks.clear();
         self.short_term_blocks.clear();
+        self.short_term_1hz.clear();
+        self.short_term_count = 0;
         self.momentary_energy = 0.0;
         self.short_term_energy = 0.0;
         self.momentary_max_energy = 0.0;
@@ -349,53 +372,12 @@ impl LoudnessMeter {
     }
 }
 
-/// Integrated loudness from the channel-weighted mean squares of the 400 ms gating blocks:
-/// absolute gate −70 LUFS, relative gate −10 LU, power mean; −∞ when no block passes.
-pub fn gated_loudness_lufs(block_energies: &[f64]) -> f64 {
-    let abs_gate = lufs_to_energy(ABSOLUTE_GATE_LUFS);
-    let (n, sum) = power_mean_above(block_energies, abs_gate);
-    if n == 0 {
-        return f64::NEG_INFINITY;
-    }
-    let relative_gate = (sum / n as f64) * 10f64.powf(-10.0 / 10.0);
-    let (n, sum) = power_mean_above(block_energies, relative_gate.max(abs_gate));
-    if n == 0 {
-        return f64::NEG_INFINITY;
-    }
-    energy_to_lufs(sum / n as f64)
-}
-
-/// The short-term energies that pass LRA's gates (−70 LUFS, then −20 LU below their power
-/// mean), sorted.
-fn lra_gated(short_term: impl Iterator<Item = f64>) -> Vec<f64> {
-    let abs_gate = lufs_to_energy(ABSOLUTE_GATE_LUFS);
-    let mut gated: Vec<f64> = short_term.filter(|&e| e >= abs_gate).collect();
-    if gated.is_empty() {
-        return gated;
-    }
-    let mean = gated.iter().sum::<f64>() / gated.len() as f64;
-    let relative_gate = mean * 10f64.powf(-20.0 / 10.0);
-    gated.retain(|&e| e >= relative_gate);
-    gated.sort_by(f64::total_cmp);
-    gated
-}
-
-/// Count and sum of the energies strictly above `gate`.
-fn power_mean_above(energies: &[f64], gate: f64) -> (usize, f64) {
-    energies
-        .iter()
-        .filter(|&&e| e > gate)
-        .fold((0, 0.0), |(n, s), &e| (n + 1, s + e))
-}
-
 /// LRA of a series of short-term energies: absolute gate −70 LUFS, relative gate −20 LU below
 /// their power mean, then P95 − P10 by nearest rank (the Tech 3342 MATLAB reference and
-/// libebur128 both index `round((n − 1)·p)`).
-fn loudness_range(short_term: impl Iterator<Item = f64>) -> f64 {
-    let gated = lra_gated(short_term);
-    if gated.len() < 2 {
-        return 0.0;
+/// libebur128 both index `round((n − 1)·p)`); 0 when fewer than two pass.
+fn loudness_range(short_term: &BlockEnergies) -> f64 {
+    match short_term.lra_quantiles([0.95, 0.10]) {
+        Some((n, [high, low])) if n >= 2 => energy_to_lufs(high) - energy_to_lufs(low),
+        _ => 0.0,
     }
-    let rank = |p: f64| gated[((gated.len() - 1) as f64 * p + 0.5) as usize];
-    energy_to_lufs(rank(0.95)) - energy_to_lufs(rank(0.10))
 }

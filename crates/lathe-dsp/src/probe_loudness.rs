@@ -12,7 +12,8 @@
 //! left out.
 
 use crate::biquad::BiquadCoefficients;
-use crate::loudness::{gated_loudness_lufs, k_weighting};
+use crate::block_energies::BlocksFrom100ms;
+use crate::loudness::k_weighting;
 use crate::simd::{self, Kernel, Mac};
 
 /// Variants filtered together in one pass (two lanes each).
@@ -28,10 +29,10 @@ pub struct ProbeLoudness {
     state: Vec<[[f64; LANES]; 4]>,
     frames_100ms: usize,
     frames_in_100ms: usize,
-    /// Per variant: K-weighted energy summed in the current 100 ms, and the mean energy of
-    /// every complete 100 ms.
+    /// Per variant: K-weighted energy summed in the current 100 ms, and the gating blocks made
+    /// from the complete ones.
     sums: Vec<f64>,
-    means: Vec<Vec<f64>>,
+    blocks: Vec<BlocksFrom100ms>,
     wide: bool,
 }
 
@@ -46,7 +47,7 @@ impl ProbeLoudness {
             frames_100ms: (sample_rate_hz / 10.0).round().max(1.0) as usize,
             frames_in_100ms: 0,
             sums: vec![0.0; gains.len()],
-            means: vec![Vec::new(); gains.len()],
+            blocks: vec![BlocksFrom100ms::default(); gains.len()],
             wide: simd::wide_available(),
         }
     }
@@ -93,8 +94,8 @@ impl ProbeLoudness {
     }
 
     fn complete_100ms(&mut self) {
-        for (sum, means) in self.sums.iter_mut().zip(&mut self.means) {
-            means.push(*sum / self.frames_100ms as f64);
+        for (sum, blocks) in self.sums.iter_mut().zip(&mut self.blocks) {
+            blocks.push(*sum / self.frames_100ms as f64);
             *sum = 0.0;
         }
         for v in self.state.iter_mut().flatten().flatten() {
@@ -107,15 +108,9 @@ impl ProbeLoudness {
 
     /// Each variant's integrated loudness so far, LUFS (−∞ when no block passes the gates).
     pub fn integrated_lufs(&self) -> Vec<f64> {
-        self.means
+        self.blocks
             .iter()
-            .map(|means| {
-                let blocks: Vec<f64> = means
-                    .windows(4)
-                    .map(|w| w.iter().sum::<f64>() / 4.0)
-                    .collect();
-                gated_loudness_lufs(&blocks)
-            })
+            .map(BlocksFrom100ms::integrated_lufs)
             .collect()
     }
 }
