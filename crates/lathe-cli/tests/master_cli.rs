@@ -238,6 +238,50 @@ fn bad_requests_exit_2_with_one_line() {
     assert_eq!(res.status.code(), Some(2));
 }
 
+/// A WAV deliverable longer than RIFF's 4 GiB is refused from the input's announced length,
+/// before any audio work, and nothing is written. The input: a 16-bit WAV header announcing
+/// 4 GiB of audio (6 h 45 min at 44.1 kHz) over one second of data. A 24-bit WAV at 44.1 kHz
+/// holds (2^32 − header) / 6 bytes = 16 231 s (4 h 30 min); 16 bits would fit.
+#[test]
+fn a_wav_too_long_for_riff_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&long, spec).unwrap();
+    for n in 0..44_100 {
+        let v = ((n * 7919) % 2000) as i16 - 1000;
+        w.write_sample(v).unwrap();
+        w.write_sample(-v).unwrap();
+    }
+    w.finalize().unwrap();
+    let mut bytes = std::fs::read(&long).unwrap();
+    let data_size: u32 = u32::MAX - 44 - 3;
+    bytes[40..44].copy_from_slice(&data_size.to_le_bytes());
+    bytes[4..8].copy_from_slice(&(data_size + 36).to_le_bytes());
+    assert_eq!(&bytes[36..40], b"data");
+    std::fs::write(&long, bytes).unwrap();
+
+    let out = dir.path().join("out");
+    let res = lathe()
+        .args(["master", "--deliver", "wav:24", "-o"])
+        .arg(&out)
+        .arg(&long)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("6 h 45 min long") && err.contains("holds at most 4 h 30 min"),
+        "{err}"
+    );
+    assert!(names_in(&out).is_empty(), "{:?}", names_in(&out));
+}
+
 #[test]
 fn flac_deliverables_verify_with_the_flac_tool_and_equal_the_wav() {
     let dir = tempfile::tempdir().unwrap();

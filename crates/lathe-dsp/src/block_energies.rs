@@ -136,7 +136,8 @@ impl BlockEnergies {
     pub fn lra_quantiles<const N: usize>(&self, ps: [f64; N]) -> Option<(usize, [f64; N])> {
         let Some(bins) = &self.bins else {
             let gated = lra_gated(&self.exact);
-            let rank = |p: f64| gated[((gated.len() - 1) as f64 * p.clamp(0.0, 1.0) + 0.5) as usize];
+            let rank =
+                |p: f64| gated[((gated.len() - 1) as f64 * p.clamp(0.0, 1.0) + 0.5) as usize];
             return (!gated.is_empty()).then(|| (gated.len(), ps.map(rank)));
         };
         let (n, sum) = bins.totals();
@@ -249,7 +250,11 @@ fn power_mean_above(energies: &[f64], gate: f64) -> (usize, f64) {
 /// The energies that pass LRA's gates (−70 LUFS, then −20 LU below their power mean), sorted.
 fn lra_gated(energies: &[f64]) -> Vec<f64> {
     let abs_gate = abs_gate();
-    let mut gated: Vec<f64> = energies.iter().copied().filter(|&e| e >= abs_gate).collect();
+    let mut gated: Vec<f64> = energies
+        .iter()
+        .copied()
+        .filter(|&e| e >= abs_gate)
+        .collect();
     if gated.is_empty() {
         return gated;
     }
@@ -373,7 +378,9 @@ mod tests {
             at_hour.push(store.heap_bytes());
             assert!(hour < 1 || !store.is_exact());
         }
-        assert!(at_hour.iter().all(|&b| b <= EXACT_BLOCKS * size_of::<f64>()));
+        assert!(at_hour
+            .iter()
+            .all(|&b| b <= EXACT_BLOCKS * size_of::<f64>()));
         assert!(at_hour[1..].iter().all(|&b| b == at_hour[1]));
     }
 

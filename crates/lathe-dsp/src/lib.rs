@@ -1,10 +1,12 @@
 //! lathe-dsp: processors and meters.
 //!
-//! Pure DSP: no files, no threads, no allocation once a meter or processor is prepared.
+//! Pure DSP: no files, no threads, no allocation once a meter or processor is prepared (but
+//! for the loudness meters' gating blocks, which grow up to a fixed size).
 //! One file per idea: [`biquad`] (coefficients apart from state), [`loudness`] (BS.1770 / EBU
-//! R128), [`oversample`] (polyphase windowed-sinc upsampler), [`true_peak`] (the ≥8x meter built
-//! on it), [`spectrum`] (1/3-octave Welch average), [`signal_stats`] (sample peak, DC,
-//! correlation, clipping), [`window`] (Kaiser and Hann windows).
+//! R128), [`block_energies`] (its gating blocks in bounded memory), [`oversample`] (polyphase
+//! windowed-sinc upsampler), [`true_peak`] (the ≥8x meter built on it), [`spectrum`]
+//! (1/3-octave Welch average), [`signal_stats`] (sample peak, DC, correlation, clipping),
+//! [`window`] (Kaiser and Hann windows).
 // Audited `unsafe` calls: the AVX2/FMA dispatch in `simd` and `oversample::simd`.
 #![deny(unsafe_code)]
 

@@ -22,9 +22,9 @@
 //! clipper takes away) and, for reference matching, its mid/side spectrum, so that the
 //! limiter's effect on the spectrum is known before anything is rendered.
 
+use crate::block_energies::BlocksFrom100ms;
 use crate::k_block::{KBlock, KEnergies, KState};
 use crate::limiter::{GainComputer, LimiterSettings, INTERSAMPLE_MARGIN};
-use crate::block_energies::BlocksFrom100ms;
 use crate::loudness::k_weighting;
 use crate::mid_side_spectrum::{MidSideSpectrum, MidSideSpectrumMeter};
 use crate::oversample::{Upsampler, UpsamplerCoefficients, BLOCK, FACTOR};

@@ -30,6 +30,16 @@ impl WavSampleFormat {
     }
 }
 
+/// The largest header [`PcmWavWriter`] writes (RIFF, an extensible `fmt ` chunk, the `data`
+/// chunk's id and size), bytes.
+const HEADER_MAX_BYTES: u64 = 68;
+
+/// The most stereo frames of `bits`-bit samples (16, 24, or 32 for float) that one WAV file
+/// holds: RIFF's sizes are 32-bit, so a file ends at 4 GiB.
+pub fn max_stereo_frames(bits: u32) -> u64 {
+    (u64::from(u32::MAX) - HEADER_MAX_BYTES) / (2 * u64::from(bits.div_ceil(8)))
+}
+
 const KSDATAFORMAT_TAIL: [u8; 14] = [
     0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
 ];
@@ -164,6 +174,33 @@ fn interleave<const W: usize>(out: &mut [u8], l: &[i32], r: &[i32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The announced limit is where the writer starts refusing: the last frame that fits is
+    /// taken, the next refused (for every format and both header sizes).
+    #[test]
+    fn max_stereo_frames_is_where_writing_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        for (format, bits) in [
+            (WavSampleFormat::Int16, 16),
+            (WavSampleFormat::Int24, 24),
+            (WavSampleFormat::Float32, 32),
+        ] {
+            let path = dir.path().join(format!("{bits}.wav"));
+            let mut w = PcmWavWriter::create(&path, 44_100, format).unwrap();
+            let frame = 2 * format.bytes();
+            w.data_bytes = (max_stereo_frames(bits) - 1) * frame as u64;
+            // The 16-bit header is 24 bytes shorter: up to 6 more frames fit there.
+            let slack = (HEADER_MAX_BYTES - w.data_size_at - 4) as usize / frame;
+            assert!(w.check_size(frame * (1 + slack)).is_ok(), "{bits} bits");
+            assert!(w.check_size(frame * (2 + slack)).is_err(), "{bits} bits");
+            // 4 GiB: 6 h 46 min of 16-bit 44.1 kHz stereo, 3 h 23 min of 32-bit float.
+            let hours = max_stereo_frames(bits) as f64 / 44_100.0 / 3600.0;
+            assert!(
+                (hours - 13.526 / (bits as f64 / 8.0)).abs() < 0.01,
+                "{hours} h"
+            );
+        }
+    }
 
     /// hound and symphonia (independent readers) read back what was written.
     #[test]

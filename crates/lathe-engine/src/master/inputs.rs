@@ -350,3 +350,18 @@ pub(super) fn first_input_rate(file: &std::path::Path) -> Result<u32, MasterErro
     let d = lathe_io::Decoder::open(file).map_err(|e| MasterError::Analyze(e.into()))?;
     Ok(d.info().sample_rate_hz)
 }
+
+/// The length of the longest input in seconds, as their containers announce it (`None` when
+/// none does): what the render will write, known before any audio work.
+pub(super) fn longest_input_s(session: &Session) -> Result<Option<f64>, MasterError> {
+    let mut longest = None;
+    for stem in &session.stems {
+        let d = lathe_io::Decoder::open(&stem.file).map_err(|e| MasterError::Analyze(e.into()))?;
+        let info = d.info();
+        if let Some(frames) = info.frames_announced {
+            let s = frames as f64 / f64::from(info.sample_rate_hz);
+            longest = Some(longest.map_or(s, |l: f64| l.max(s)));
+        }
+    }
+    Ok(longest)
+}

@@ -4,12 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::inputs::session_rate;
+use super::inputs::{longest_input_s, session_rate};
 use super::{usage, MasterError};
 use crate::deliver::same_file::same_file;
 use crate::spec::deliver::DeliverSpec;
 use crate::spec::session::Session;
 use crate::spec::version::{main_stem_gains, VersionDynamics, VersionSpec};
+use lathe_io::Format;
 
 /// The lanes of one render and the files each writes.
 pub(super) struct LanePlan<'a> {
@@ -72,6 +73,7 @@ impl<'a> LanePlan<'a> {
                 at(d)
             )));
         }
+        refuse_long_wav(session, &deliver, at)?;
         std::fs::create_dir_all(out_dir).map_err(|e| MasterError::io(out_dir, e))?;
         let name = session.output_name();
         let outputs: Vec<Vec<PathBuf>> = labels
@@ -211,4 +213,40 @@ impl<'a> LanePlan<'a> {
         }
         Ok(())
     }
+}
+
+/// Refuses a WAV deliverable that the input is too long for (RIFF's 4 GiB), before the render
+/// that would fail at the limit after most of its work.
+fn refuse_long_wav(
+    session: &Session,
+    deliver: &[DeliverSpec],
+    rate_of: impl Fn(&DeliverSpec) -> u32,
+) -> Result<(), MasterError> {
+    let wavs: Vec<&DeliverSpec> = deliver.iter().filter(|d| d.format == Format::Wav).collect();
+    if wavs.is_empty() {
+        return Ok(());
+    }
+    let Some(seconds) = longest_input_s(session)? else {
+        return Ok(());
+    };
+    for d in wavs {
+        let max_s = lathe_io::wav_writer::max_stereo_frames(d.bits) as f64 / f64::from(rate_of(d));
+        if seconds > max_s {
+            return Err(usage(format!(
+                "the input is {} long, and a {}-bit WAV at {} Hz holds at most {} (4 GiB); \
+                 deliver FLAC for longer masters",
+                hours_minutes(seconds),
+                d.bits,
+                rate_of(d),
+                hours_minutes(max_s)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `6 h 02 min` (seconds rounded down to the minute).
+fn hours_minutes(seconds: f64) -> String {
+    let minutes = (seconds / 60.0) as u64;
+    format!("{} h {:02} min", minutes / 60, minutes % 60)
 }
