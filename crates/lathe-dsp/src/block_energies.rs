@@ -22,7 +22,7 @@
 //! programmes of 40 000 blocks the histogram reads integrated loudness within 0.0005 LU of the
 //! exact value and LRA within 0.013 LU (this module's tests); steady levels read exactly.
 
-use crate::loudness::{energy_to_lufs, lufs_to_energy, ABSOLUTE_GATE_LUFS};
+use crate::lufs::{energy_to_lufs, lufs_to_energy, ABSOLUTE_GATE_LUFS};
 
 /// Blocks kept exactly before the store turns into a histogram.
 pub const EXACT_BLOCKS: usize = 16_384;

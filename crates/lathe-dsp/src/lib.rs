@@ -36,6 +36,7 @@ pub mod limiter_estimate;
 pub mod limiter_gain;
 pub mod linear_phase_eq;
 pub mod loudness;
+pub mod lufs;
 pub mod matched;
 pub mod mid_side_spectrum;
 pub mod multiband;

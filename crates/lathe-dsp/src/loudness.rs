@@ -21,20 +21,7 @@ use crate::block_energies::BlockEnergies;
 use crate::k_block::{KBlock, KSquares, KState};
 use crate::simd;
 
-/// The absolute gate of BS.1770 in LUFS.
-pub const ABSOLUTE_GATE_LUFS: f64 = -70.0;
-
-/// Converts a channel-weighted mean square to loudness in LUFS.
-#[inline]
-pub fn energy_to_lufs(energy: f64) -> f64 {
-    -0.691 + 10.0 * energy.log10()
-}
-
-/// Converts loudness in LUFS back to a channel-weighted mean square.
-#[inline]
-pub fn lufs_to_energy(lufs: f64) -> f64 {
-    10f64.powf((lufs + 0.691) / 10.0)
-}
+pub use crate::lufs::{energy_to_lufs, lufs_to_energy, ABSOLUTE_GATE_LUFS};
 
 /// The role of a channel, which sets its BS.1770 weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
